@@ -1,0 +1,84 @@
+"""The action and guard registries, and the context every step runs in.
+
+Role: name every action (`service.stop`, `files.clear`, …) and guard (`processes.none_alive`, …),
+with a pydantic params model each, whether it mutates, and whether it is inherently risky.
+An action is a plain function (ctx, params) -> StepResult; `plan` says what it would do.
+Must not: retry, sleep for pacing, journal or ask for approval; the engine owns those.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict
+
+from remediator.detect.facts import Facts
+from remediator.hosts.local import LocalHost
+from remediator.hosts.service import Controller
+from remediator.structs import GuardResult, StepResult
+
+P = TypeVar("P", bound=BaseModel)
+
+
+class Params(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+@dataclass
+class StepContext:
+    host: LocalHost
+    service: Controller
+    facts: Facts
+    incident_id: str
+    incident_dir: Path
+    evidence_budget: float
+    outputs: dict[str, dict[str, Any]] = field(default_factory=dict)  # step id -> StepResult.data
+    progress: Callable[[str], None] = lambda _msg: None
+
+    @property
+    def roots(self) -> list[str]:
+        return [self.facts.data_root, self.facts.exec_root]
+
+
+@dataclass(frozen=True)
+class ActionSpec(Generic[P]):
+    name: str
+    params: type[P]
+    run: Callable[[StepContext, P], StepResult]
+    plan: Callable[[StepContext, P], StepResult]
+    mutates: bool
+    risky: bool  # inherently risky: a runbook may not declare it `risk: safe`
+    idempotent: bool = True
+    summary: str = ""
+
+
+@dataclass(frozen=True)
+class GuardSpec(Generic[P]):
+    name: str
+    params: type[P]
+    check: Callable[[StepContext, P], GuardResult]
+    summary: str = ""
+
+
+ACTIONS: dict[str, ActionSpec[Any]] = {}
+GUARDS: dict[str, GuardSpec[Any]] = {}
+
+
+def action(spec: ActionSpec[Any]) -> ActionSpec[Any]:
+    ACTIONS[spec.name] = spec
+    return spec
+
+
+def guard(spec: GuardSpec[Any]) -> GuardSpec[Any]:
+    GUARDS[spec.name] = spec
+    return spec
+
+
+def _load() -> None:
+    from remediator.actions import docker, evidence, files, guards, probe, service, shell  # noqa: F401
+
+
+_load()

@@ -1,0 +1,141 @@
+"""docker.snapshot / docker.verify: what was running, and is it running again?
+
+The snapshot is read from <data_root>/containers/*/{config.v2.json,hostconfig.json}, which is
+readable while the daemon hangs or is down. Verify waits for the API, lets restart policies act,
+starts what has no policy, and checks exactly one shim per running container.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from typing import Any
+
+from pydantic import Field
+
+from remediator.actions import ActionSpec, Params, StepContext, action
+from remediator.errors import DockerAPIError, TemporaryStepError
+from remediator.hosts import procs as procmod
+from remediator.structs import StepResult
+
+SECRETISH = ("KEY", "SECRET", "TOKEN", "PASS", "CREDENTIAL", "AUTH")
+
+
+class SnapshotParams(Params):
+    pass
+
+
+class VerifyParams(Params):
+    snapshot_step: str
+    timeout: float = Field(default=60.0, gt=0, le=1800)
+    policy_grace: float = Field(default=5.0, ge=0, le=120, description="seconds to let restart policies act first")
+
+
+def read_inventory(data_root: str) -> list[dict[str, Any]]:
+    """Every container on disk: id, name, image, running, pid, restart policy, auto-remove."""
+    out = []
+    base = os.path.join(data_root, "containers")
+    for cid in sorted(os.listdir(base)) if os.path.isdir(base) else []:
+        try:
+            with open(os.path.join(base, cid, "config.v2.json")) as fh:
+                cfg = json.load(fh)
+            with open(os.path.join(base, cid, "hostconfig.json")) as fh:
+                hc = json.load(fh)
+        except (OSError, ValueError):
+            out.append({"id": cid, "name": "?", "unreadable": True, "running": False})
+            continue
+        state = cfg.get("State") or {}
+        out.append({"id": cid, "name": (cfg.get("Name") or "").lstrip("/"), "image": (cfg.get("Config") or {}).get("Image"),
+                    "running": bool(state.get("Running")), "pid": state.get("Pid"),
+                    "restart": ((hc.get("RestartPolicy") or {}).get("Name") or "no"),
+                    "auto_remove": bool(hc.get("AutoRemove"))})
+    return out
+
+
+def redact_env(env: list[str]) -> list[str]:
+    """KEY=value -> KEY=<redacted>; container env often carries credentials."""
+    return [e.split("=", 1)[0] + "=<redacted>" for e in env]
+
+
+def snapshot(ctx: StepContext, p: SnapshotParams) -> StepResult:
+    inv = read_inventory(ctx.facts.data_root)
+    running = [c for c in inv if c["running"]]
+    lines = [f"{c['name']} ({c['id'][:12]}) restart={c['restart']}" + (" --rm" if c["auto_remove"] else "")
+             for c in running]
+    return StepResult(f"{len(running)} of {len(inv)} containers were running", changes=lines,
+                      data={"running": running, "all": len(inv)})
+
+
+def _shim_counts(ctx: StepContext) -> dict[str, int]:
+    fam = ctx.host.family(data_root=ctx.facts.data_root, exec_root=ctx.facts.exec_root)
+    counts: dict[str, int] = {}
+    for shim in fam.shims:
+        cid = procmod.shim_container_id(shim) or "?"
+        counts[cid] = counts.get(cid, 0) + 1
+    return counts
+
+
+def _running_ids(ctx: StepContext) -> dict[str, dict[str, Any]]:
+    listed = ctx.host.docker_call("containers", all=True, timeout=10)
+    return {c["Id"]: c for c in listed}
+
+
+def verify(ctx: StepContext, p: VerifyParams) -> StepResult:
+    wanted = ctx.outputs.get(p.snapshot_step, {}).get("running", [])
+    deadline = time.monotonic() + p.timeout
+    grace_end = time.monotonic() + p.policy_grace
+    started, lost = [], []
+    while True:
+        try:
+            now = _running_ids(ctx)
+        except DockerAPIError as exc:
+            if time.monotonic() > deadline:
+                raise TemporaryStepError(f"the API does not answer: {exc}") from exc
+            time.sleep(0.2)
+            continue
+        missing = [c for c in wanted if c["id"] not in now and c["auto_remove"] and c not in lost]
+        lost += missing
+        down = [c for c in wanted if c["id"] in now and now[c["id"]]["State"] != "running"]
+        for c in down:
+            if c["restart"] == "no" or time.monotonic() > grace_end:
+                try:
+                    ctx.host.docker_call("start", c["id"], timeout=30)
+                    started.append(c["name"])
+                    ctx.progress(f"started {c['name']} (restart policy {c['restart']})")
+                except DockerAPIError as exc:
+                    ctx.progress(f"start {c['name']} failed: {exc}")
+        shims = _shim_counts(ctx)
+        running_ids = {cid for cid, c in now.items() if c["State"] == "running"}
+        bad_shims = {cid: n for cid, n in shims.items() if n != 1 or cid not in running_ids}
+        no_shim = [cid[:12] for cid in running_ids if cid not in shims]
+        if not down and not bad_shims and not no_shim:
+            break
+        if time.monotonic() > deadline:
+            raise TemporaryStepError(
+                f"after {p.timeout:g}s: {len(down)} container(s) not running ({', '.join(c['name'] for c in down)}); "
+                f"shim anomalies {bad_shims or 'none'}; running without shim {no_shim or 'none'}")
+        time.sleep(0.2)
+    back = len(wanted) - len(lost)
+    lines = [f"started (no restart policy or policy too slow): {', '.join(started)}"] if started else []
+    lines += [f"LOST: {c['name']} was --rm and dockerd removed it on restore" for c in lost]
+    lines.append(f"exactly one shim for each of the {len(running_ids)} running containers")
+    return StepResult(f"API answers; {back}/{len(wanted)} containers of the snapshot run again", changes=lines,
+                      data={"started": started, "lost": [c["id"] for c in lost]})
+
+
+def plan_verify(ctx: StepContext, p: VerifyParams) -> StepResult:
+    wanted = ctx.outputs.get(p.snapshot_step, {}).get("running", [])
+    starts = [c["name"] for c in wanted if c["restart"] == "no" and not c["auto_remove"]]
+    rm = [c["name"] for c in wanted if c["auto_remove"]]
+    lines = [f"expect back by restart policy: {', '.join(c['name'] for c in wanted if c['restart'] != 'no') or 'none'}",
+             f"would docker start: {', '.join(starts) or 'none'}"]
+    if rm:
+        lines.append(f"--rm containers dockerd will remove on restore (cannot come back): {', '.join(rm)}")
+    return StepResult(f"would wait up to {p.timeout:g}s for the API and {len(wanted)} container(s)", changes=lines)
+
+
+action(ActionSpec("docker.snapshot", SnapshotParams, run=snapshot, plan=snapshot, mutates=False, risky=False,
+                  summary="read the running set from <data_root>/containers (works while dockerd hangs)"))
+action(ActionSpec("docker.verify", VerifyParams, run=verify, plan=plan_verify, mutates=True, risky=False,
+                  summary="wait for the API and the snapshot's containers; start those without a policy; 1 shim each"))

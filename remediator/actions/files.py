@@ -1,0 +1,139 @@
+"""files.backup / files.clear / files.restore: the containerd state surgery.
+
+Invariants enforced here, not only in runbooks: nothing is cleared without a verified backup of
+exactly that path; a clear stays inside the effective data-root/exec-root, never a root itself,
+never through a symlink, never into a mount; a restore is verified byte for byte.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field
+
+from remediator.actions import ActionSpec, Params, StepContext, action
+from remediator.errors import BackupError, UnsafeOperation
+from remediator.hosts import fsops
+from remediator.structs import StepResult
+
+HEADROOM = 64 << 20
+
+
+class BackupParams(Params):
+    paths: list[str] = Field(min_length=1)
+
+
+class ClearParams(Params):
+    paths: list[str] = Field(min_length=1)
+    backup_step: str = Field(description="id of the files.backup step whose manifests cover these paths")
+
+
+def _slug(path: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", path.strip("/"))
+
+
+def _dest(ctx: StepContext, path: str) -> Path:
+    return ctx.incident_dir / "backup" / _slug(path)
+
+
+def _human(n: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024:
+            return f"{n:.0f} {unit}"
+        n /= 1024  # type: ignore[assignment]
+    return f"{n:.1f} TiB"
+
+
+def _need(ctx: StepContext, paths: list[str]) -> tuple[int, int]:
+    size = sum(fsops.tree_size(fsops.confine(p, ctx.roots)) for p in paths)
+    return size, ctx.host.free_bytes(str(ctx.incident_dir))
+
+
+def backup(ctx: StepContext, p: BackupParams) -> StepResult:
+    size, free = _need(ctx, p.paths)
+    if free < size * 2 + HEADROOM:
+        raise BackupError(f"not enough room for the backup in {ctx.incident_dir}: need {_human(size * 2 + HEADROOM)}, "
+                          f"have {_human(free)}")
+    manifests, lines = {}, []
+    for path in p.paths:
+        real = fsops.confine(path, ctx.roots)
+        dest = _dest(ctx, path)
+        if not os.path.lexists(real):
+            lines.append(f"{path}: absent, nothing to back up")
+            continue
+        if os.path.exists(str(dest) + ".manifest.json"):  # a resumed incident: reuse a verified copy
+            manifest = json.loads(Path(str(dest) + ".manifest.json").read_text())
+            fsops.verify_tree(dest, manifest)
+        else:
+            manifest = fsops.backup_tree(real, dest)
+        manifests[path] = str(dest) + ".manifest.json"
+        lines.append(f"{path} -> {dest} ({manifest['files']} files, {_human(int(manifest['bytes']))}, verified)")
+    return StepResult(f"backed up {len(manifests)} state dir(s), manifests verified", changes=lines,
+                      data={"manifests": manifests})
+
+
+def plan_backup(ctx: StepContext, p: BackupParams) -> StepResult:
+    size, free = _need(ctx, p.paths)
+    lines = [f"{path} -> {_dest(ctx, path)} ({_human(fsops.tree_size(path))})" for path in p.paths]
+    lines.append(f"needs {_human(size * 2 + HEADROOM)} free in {ctx.incident_dir}; {_human(free)} available")
+    return StepResult(f"would copy {len(p.paths)} dir(s), {_human(size)}, with a sha256 manifest", changes=lines)
+
+
+def _manifests(ctx: StepContext, step: str) -> dict[str, dict[str, Any]]:
+    out = ctx.outputs.get(step, {}).get("manifests")
+    if out is None:
+        raise UnsafeOperation(f"no backup recorded by step {step!r}: refusing to clear or restore")
+    return {path: json.loads(Path(m).read_text()) for path, m in out.items()}
+
+
+def clear(ctx: StepContext, p: ClearParams) -> StepResult:
+    manifests = _manifests(ctx, p.backup_step)
+    lines = []
+    for path in p.paths:
+        if not os.path.lexists(path):
+            lines.append(f"{path}: absent")
+            continue
+        removed = fsops.clear_tree(path, ctx.roots, manifests.get(path))
+        lines.append(f"{path}: removed {removed} entries (backup verified first)")
+    return StepResult(f"cleared {len(p.paths)} state dir(s)", changes=lines)
+
+
+def plan_clear(ctx: StepContext, p: ClearParams) -> StepResult:
+    lines = []
+    for path in p.paths:
+        real = fsops.confine(path, ctx.roots)  # a hostile path fails the dry-run too
+        n = sum(1 for _ in fsops.walk(real, hashes=False)) - 1 if os.path.lexists(real) else 0
+        lines.append(f"remove the {n} entries inside {path} ({_human(fsops.tree_size(real))})")
+    return StepResult(f"would clear {len(p.paths)} dir(s) after verifying the backup of step {p.backup_step}",
+                      changes=lines)
+
+
+def restore(ctx: StepContext, p: ClearParams) -> StepResult:
+    manifests = _manifests(ctx, p.backup_step)
+    lines = []
+    for path in p.paths:
+        if path not in manifests:
+            continue
+        displaced = ctx.incident_dir / "displaced" / _slug(path)
+        n = 0
+        while os.path.lexists(f"{displaced}.{n}"):
+            n += 1
+        fsops.restore_tree(path, ctx.roots, manifests[path], f"{displaced}.{n}")
+        lines.append(f"{path}: restored from backup, verified byte for byte (what was there: {displaced}.{n})")
+    return StepResult(f"restored {len(lines)} state dir(s) from backup", changes=lines)
+
+
+def plan_restore(ctx: StepContext, p: ClearParams) -> StepResult:
+    return StepResult(f"would restore {', '.join(p.paths)} from the backup of step {p.backup_step}")
+
+
+action(ActionSpec("files.backup", BackupParams, run=backup, plan=plan_backup, mutates=True, risky=False,
+                  summary="copy directories with a sha256 manifest, then verify the copy"))
+action(ActionSpec("files.clear", ClearParams, run=clear, plan=plan_clear, mutates=True, risky=True,
+                  summary="empty directories that a verified backup covers, inside the host's roots only"))
+action(ActionSpec("files.restore", ClearParams, run=restore, plan=plan_restore, mutates=True, risky=True,
+                  summary="put a backup back, byte-identical; what was there is kept aside"))

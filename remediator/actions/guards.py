@@ -1,0 +1,65 @@
+"""Guards: read-only preconditions named in runbooks, evaluated right before their step."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from pydantic import Field
+
+from remediator.actions import GuardSpec, Params, StepContext, guard
+from remediator.detect.facts import SAFE_LAYOUTS
+from remediator.errors import RemediatorError
+from remediator.hosts import fsops
+from remediator.structs import GuardResult
+
+
+class NoParams(Params):
+    pass
+
+
+class StepRef(Params):
+    step: str
+
+
+class PathsParams(Params):
+    paths: list[str] = Field(min_length=1)
+
+
+def layout_safe(ctx: StepContext, p: NoParams) -> GuardResult:
+    ok = ctx.facts.layout in SAFE_LAYOUTS
+    return GuardResult(ok, f"containerd layout is {ctx.facts.layout}" +
+                       ("" if ok else ": clearing would lose images or other clients' state; escalate"))
+
+
+def none_alive(ctx: StepContext, p: NoParams) -> GuardResult:
+    fam = ctx.host.family(data_root=ctx.facts.data_root, exec_root=ctx.facts.exec_root)
+    return GuardResult(not fam.all(), fam.describe() + " alive")
+
+
+def backup_verified(ctx: StepContext, p: StepRef) -> GuardResult:
+    manifests = ctx.outputs.get(p.step, {}).get("manifests")
+    if not manifests:
+        return GuardResult(False, f"step {p.step} recorded no backup")
+    try:
+        for m in manifests.values():
+            manifest = json.loads(Path(m).read_text())
+            fsops.verify_tree(manifest["backup"], manifest)
+    except (OSError, ValueError, RemediatorError) as exc:
+        return GuardResult(False, f"backup does not verify: {exc}")
+    return GuardResult(True, f"{len(manifests)} backup(s) verify against their manifests")
+
+
+def confined(ctx: StepContext, p: PathsParams) -> GuardResult:
+    try:
+        for path in p.paths:
+            fsops.confine(path, ctx.roots)
+    except RemediatorError as exc:
+        return GuardResult(False, str(exc))
+    return GuardResult(True, f"{len(p.paths)} path(s) inside {', '.join(ctx.roots)}, no symlinks on the way")
+
+
+guard(GuardSpec("containerd.layout_safe", NoParams, layout_safe, "the daemon-managed containerd layout is in use"))
+guard(GuardSpec("processes.none_alive", NoParams, none_alive, "no dockerd/containerd/shim/container process is left"))
+guard(GuardSpec("backup.verified", StepRef, backup_verified, "the backup of a step verifies against its manifest"))
+guard(GuardSpec("paths.confined", PathsParams, confined, "paths lie inside data-root/exec-root, no symlink out"))

@@ -1,0 +1,69 @@
+"""service.stop / service.start: dockerd, and every process of its generation.
+
+service.stop ends with no dockerd, managed containerd, shim or container process of this daemon
+alive: clearing the state under live shims creates orphans and duplicate containers.
+"""
+
+from __future__ import annotations
+
+import signal
+
+from pydantic import Field
+
+from remediator.actions import ActionSpec, Params, StepContext, action
+from remediator.errors import TemporaryStepError
+from remediator.structs import StepResult
+
+
+class StopParams(Params):
+    grace: float = Field(default=15.0, ge=0, le=600, description="seconds between SIGTERM and SIGKILL")
+    reap: bool = Field(default=True, description="also kill leftover containerd, shims and container processes")
+
+
+class StartParams(Params):
+    timeout: float = Field(default=60.0, gt=0, le=1800)
+
+
+def _reap(ctx: StepContext) -> list[str]:
+    fam = ctx.host.family(data_root=ctx.facts.data_root, exec_root=ctx.facts.exec_root)
+    notes = []
+    for group, procs in (("container process", fam.containers), ("shim", fam.shims), ("containerd", fam.containerd)):
+        for p in procs:
+            ctx.host.signal(p, signal.SIGKILL)
+        if procs:
+            notes.append(f"killed {len(procs)} leftover {group}(es): {' '.join(str(p.pid) for p in procs[:8])}")
+        if ctx.host.wait_gone(procs, 10):
+            raise TemporaryStepError(f"{group} processes survived SIGKILL")
+    return notes
+
+
+def stop(ctx: StepContext, p: StopParams) -> StepResult:
+    notes = ctx.service.stop(p.grace)
+    if p.reap:
+        notes += _reap(ctx)
+    fam = ctx.host.family(data_root=ctx.facts.data_root, exec_root=ctx.facts.exec_root)
+    if fam.all():
+        raise TemporaryStepError(f"still alive after stop: {fam.describe()}")
+    return StepResult("dockerd stopped; no containerd, shim or container process of it is left", changes=notes)
+
+
+def plan_stop(ctx: StepContext, p: StopParams) -> StepResult:
+    fam = ctx.host.family(data_root=ctx.facts.data_root, exec_root=ctx.facts.exec_root)
+    lines = [ctx.service.plan_stop(p.grace)]
+    if p.reap:
+        lines.append(f"then SIGKILL what is left of this daemon: {fam.describe()}")
+    return StepResult("would stop dockerd and every process of its generation", changes=lines)
+
+
+def start(ctx: StepContext, p: StartParams) -> StepResult:
+    return StepResult("dockerd answers", changes=ctx.service.start(p.timeout))
+
+
+def plan_start(ctx: StepContext, p: StartParams) -> StepResult:
+    return StepResult("would start dockerd", changes=[ctx.service.plan_start() + f" (up to {p.timeout:g}s)"])
+
+
+action(ActionSpec("service.stop", StopParams, run=stop, plan=plan_stop, mutates=True, risky=True,
+                  summary="stop dockerd (graceful, then kill) and reap its containerd, shims and containers"))
+action(ActionSpec("service.start", StartParams, run=start, plan=plan_start, mutates=True, risky=False,
+                  summary="start dockerd and wait until the API answers"))

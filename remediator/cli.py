@@ -1,0 +1,212 @@
+"""The command line: run, runbook validate|graph, incidents, demo.
+
+Role: parse arguments, render with rich, ask for approvals, map outcomes to exit codes.
+Imported by nothing. Exit codes (a public interface; scripts depend on them):
+  0 healthy, recovered, or dry-run planned    3 rolled back (host on its original state)
+  1 failed: the host needs a person now       4 refused (not approved, or the diagnosis does not fit)
+  2 bad input (config, runbook, arguments)    5 host busy (another incident holds its lock)
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.markup import escape
+from rich.prompt import Confirm
+from rich.table import Table
+
+from remediator.engine import Report, run_incident
+from remediator.errors import HostBusy, InputError, RemediatorError
+from remediator.hosts.local import LocalHost
+from remediator.journal import HostLock, Journal
+from remediator.runbook import Step, load_runbook
+from remediator.settings import load_settings
+from remediator.structs import EXIT_BAD_INPUT, EXIT_CODES, EXIT_HOST_BUSY, StepResult
+
+DEFAULT_RUNBOOK = Path(__file__).resolve().parent.parent / "runbooks" / "docker-libcontainerd.yaml"
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+STYLE = {"ok": "green", "fail": "bold red", "refused": "bold yellow", "rollback": "bold magenta", "undone": "magenta",
+         "plan": "cyan", "guard": "dim", "retry": "yellow", "warn": "yellow", "start": "bold", "facts": "dim",
+         "progress": "dim"}
+
+
+def reporter(kind: str, step: str | None, text: str, lines: list[str] | None = None) -> None:
+    stamp = time.strftime("%H:%M:%S")
+    label = f"{step:<9}" if step else " " * 9
+    out.print(f"[dim]{stamp}[/] {label} [{STYLE.get(kind, '')}]{kind:<8}[/] {escape(text)}")
+    for line in lines or []:
+        out.print(f"{' ' * 28}[dim]·[/] {escape(line)}")
+
+
+def make_approver(yes: bool):  # type: ignore[no-untyped-def]
+    def approve(step: Step, plan: StepResult) -> tuple[bool, str]:
+        if yes:
+            return True, "--yes"
+        if not sys.stdin.isatty():
+            return False, "no TTY and no --yes"
+        return Confirm.ask(f"[bold]Run risky step [yellow]{step.id}[/] ({step.action})?[/]", console=out,
+                           default=False), "operator at the terminal"
+    return approve
+
+
+def _bad_input(exc: InputError) -> None:
+    for p in exc.problems:
+        err.print(f"[red]error:[/] {escape(p)}")
+    sys.exit(EXIT_BAD_INPUT)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="remediator")
+def main() -> None:
+    """remediator: heal a Docker host wedged by corrupt containerd state, keeping the evidence."""
+
+
+def execute(config: Path, host: str, runbook: Path, dry_run: bool, yes: bool) -> Report:
+    settings = load_settings(config)
+    rb = load_runbook(runbook)
+    hcfg = settings.host(host)
+    state_dir = Path(settings.state_dir)
+    journal = Journal(state_dir)
+    mode = "DRY-RUN (nothing will be changed)" if dry_run else ("auto-approve (--yes)" if yes else "interactive")
+    out.rule(f"[bold]{rb.name}[/] on [bold]{hcfg.name}[/] — {mode}")
+    with HostLock(state_dir, hcfg.name):
+        return run_incident(host=LocalHost(hcfg), runbook=rb, journal=journal, approver=make_approver(yes),
+                            report=reporter, dry_run=dry_run, evidence_budget=settings.evidence_budget)
+
+
+@main.command()
+@click.option("--config", "config", type=click.Path(path_type=Path), required=True, help="config.yaml")
+@click.option("--host", required=True, help="host name from the config")
+@click.option("--runbook", type=click.Path(path_type=Path), default=DEFAULT_RUNBOOK, show_default=True)
+@click.option("--dry-run", is_flag=True, help="print the plan with guards evaluated for real; change nothing")
+@click.option("--yes", is_flag=True, help="approve every risky step (and its rollback)")
+def run(config: Path, host: str, runbook: Path, dry_run: bool, yes: bool) -> None:
+    """Run one incident on HOST with RUNBOOK."""
+    try:
+        report = execute(config, host, runbook, dry_run, yes)
+    except InputError as exc:
+        _bad_input(exc)
+    except HostBusy as exc:
+        err.print(f"[red]host busy:[/] {escape(str(exc))}")
+        sys.exit(EXIT_HOST_BUSY)
+    except RemediatorError as exc:
+        err.print(f"[red]error:[/] {escape(str(exc))}")
+        sys.exit(1)
+    colour = {0: "green", 3: "magenta"}.get(EXIT_CODES[report.outcome], "red")
+    out.rule()
+    out.print(f"[bold {colour}]{report.outcome.value}[/]: {escape(report.summary)}")
+    out.print(f"incident {report.incident} — details: remediator incidents {report.incident} --config {config}")
+    sys.exit(EXIT_CODES[report.outcome])
+
+
+@main.group()
+def runbook() -> None:
+    """Validate runbooks and print their state machine."""
+
+
+@runbook.command("validate")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+def validate(paths: tuple[Path, ...]) -> None:
+    """Check runbooks; print every problem as file:line:col: field: message (exit 2)."""
+    problems = []
+    for path in paths:
+        try:
+            rb = load_runbook(path)
+            out.print(f"[green]ok[/] {path}: {rb.name}, {len(rb.steps)} steps, "
+                      f"risky: {', '.join(s.id for s in rb.steps if s.risky) or 'none'}")
+        except InputError as exc:
+            problems += exc.problems
+    if problems:
+        _bad_input(InputError(problems))
+
+
+@runbook.command("graph")
+@click.argument("path", type=click.Path(path_type=Path))
+def graph(path: Path) -> None:
+    """Print the runbook's state machine as Mermaid."""
+    from remediator import machine
+
+    try:
+        rb = load_runbook(path)
+    except InputError as exc:
+        _bad_input(exc)
+    click.echo(machine.mermaid(rb))
+
+
+@main.command()
+@click.argument("incident", required=False)
+@click.option("--config", "config", type=click.Path(path_type=Path), required=True)
+def incidents(incident: str | None, config: Path) -> None:
+    """List incidents, or show one: timeline, evidence path, backup path."""
+    try:
+        journal = Journal(Path(load_settings(config).state_dir))
+    except InputError as exc:
+        _bad_input(exc)
+    if incident is None:
+        table = Table("incident", "host", "runbook", "mode", "outcome", "summary")
+        for r in journal.incidents():
+            table.add_row(r.id, r.host, r.runbook, "dry-run" if r.dry_run else "run", r.outcome or r.state,
+                          (r.summary or "")[:80])
+        out.print(table)
+        return
+    row = journal.incident(incident)
+    if row is None:
+        err.print(f"[red]error:[/] no incident {incident!r}")
+        sys.exit(EXIT_BAD_INPUT)
+    out.print(f"[bold]{row.id}[/] host {row.host} runbook {row.runbook} — {row.outcome}: {escape(row.summary or '')}")
+    out.print(f"directory: {row.dir}\nevidence:  {row.dir}/evidence (and evidence.tar.gz)\nbackup:    {row.dir}/backup")
+    t0 = row.started
+    for ts, kind, step, detail in journal.events(row.id):
+        text = detail.get("summary") or detail.get("error") or detail.get("reason") or \
+            (f"{detail.get('source')} -> {detail.get('dest')}" if kind == "state" else "")
+        if kind == "approval":
+            text = f"{'approved' if detail['approved'] else 'DENIED'} by {detail['by']}"
+        out.print(f"+{ts - t0:7.2f}s {kind:<9} {step or '':<9} {escape(str(text))[:140]}")
+
+
+@main.command()
+@click.option("--containers", default=4, show_default=True, help="containers in the sandbox")
+@click.option("--fault", type=click.Choice(["metadb", "hang"]), default="metadb", show_default=True)
+@click.option("--keep", is_flag=True, help="leave the sandbox directory (daemons are stopped anyway)")
+def demo(containers: int, fault: str, keep: bool) -> None:
+    """Break a disposable real dockerd sandbox the incident's way and heal it while you watch."""
+    from remediator.lab import Sandbox
+
+    sandbox = Sandbox(name="demo")
+    code = 1
+    try:
+        out.rule("[bold]sandbox")
+        sandbox.start()
+        sandbox.populate(containers)
+        out.print(f"dockerd up in {sandbox.root} with {len(sandbox.running())} running containers")
+        if fault == "metadb":
+            sandbox.corrupt_metadb()
+            out.print("[red]fault:[/] dockerd crashed and containerd's meta.db is garbage; dockerd refuses to start")
+        else:
+            sandbox.wedge()
+            out.print("[red]fault:[/] dockerd is SIGSTOPped: the API accepts connections and never answers")
+        cfg = sandbox.root / "config.yaml"
+        cfg.write_text(sandbox.config_yaml(str(sandbox.root / "state")))
+        report = execute(cfg, "demo", DEFAULT_RUNBOOK, dry_run=False, yes=True)
+        code = EXIT_CODES[report.outcome]
+        out.rule("[bold]result")
+        out.print(f"[bold]{report.outcome.value}[/]: {escape(report.summary)}")
+        if report.outcome.value == "recovered":
+            out.print(f"containers running now: {len(sandbox.running())} of {containers}")
+        out.print(f"evidence: {report.dir}/evidence.tar.gz")
+    except RemediatorError as exc:
+        err.print(f"[red]demo failed:[/] {escape(str(exc))}")
+    finally:
+        if keep:
+            for p in sandbox.processes():
+                __import__("os").kill(p.pid, 9)
+            out.print(f"kept {sandbox.root}")
+        else:
+            sandbox.cleanup()
+            out.print("sandbox removed")
+    sys.exit(code)

@@ -1,0 +1,123 @@
+"""Effective facts of a host: roots, Docker version, containerd layout, state directories.
+
+Role: read (never write) what the running daemon, its argv and daemon.json say, so runbooks
+never hard-code a path. The layout decides which directories hold containerd's runtime state:
+  1.11-17.10            <exec_root>/libcontainerd
+  17.11+, managed       <exec_root>/containerd, <data_root>/containerd/daemon, <exec_root>/runtime-runc
+  external containerd   refuse: clearing /run/containerd or /var/lib/containerd loses images
+  containerd image store refuse: <data_root>/containerd holds images and snapshots
+Must not: change the host.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from remediator.errors import HostError
+from remediator.hosts import procs as procmod
+from remediator.hosts.local import LocalHost
+from remediator.hosts.service import controller
+from remediator.settings import ProcessService
+
+SYSTEM_CONTAINERD_SOCK = "/run/containerd/containerd.sock"
+SAFE_LAYOUTS = ("libcontainerd", "managed")
+
+
+@dataclass(frozen=True)
+class Facts:
+    host: str
+    docker_host: str
+    data_root: str
+    exec_root: str
+    version: str
+    layout: str  # libcontainerd | managed | external | containerd-store | unknown
+    state_dirs: list[str]
+    dockerd_pid: int | None
+    notes: list[str] = field(default_factory=list)
+
+    def as_vars(self) -> dict[str, Any]:
+        """The names a runbook may reference as {name}."""
+        return {"host": self.host, "docker_host": self.docker_host, "data_root": self.data_root,
+                "exec_root": self.exec_root, "docker_version": self.version, "layout": self.layout,
+                "state_dirs": list(self.state_dirs)}
+
+
+FACT_SAMPLES: dict[str, Any] = {
+    "host": "h", "docker_host": "unix:///s", "data_root": "/fact/data_root", "exec_root": "/fact/exec_root",
+    "docker_version": "0.0", "layout": "managed", "state_dirs": ["/fact/exec_root/containerd"],
+}
+
+
+def parse_version(text: str) -> tuple[int, int]:
+    """'Docker version 20.10.24+dfsg1, build x' -> (20, 10); (0, 0) when unknown."""
+    m = re.search(r"(\d+)\.(\d+)", text)
+    return (int(m.group(1)), int(m.group(2))) if m else (0, 0)
+
+
+def state_dirs_for(layout: str, data_root: str, exec_root: str) -> list[str]:
+    if layout == "libcontainerd":
+        return [f"{exec_root}/libcontainerd"]
+    if layout == "managed":
+        return [f"{exec_root}/containerd", f"{data_root}/containerd/daemon", f"{exec_root}/runtime-runc"]
+    return []
+
+
+def decide_layout(version: tuple[int, int], containerd_flag: str | None, daemon_json: dict[str, Any],
+                  system_sock_exists: bool, exec_root: str) -> tuple[str, str]:
+    """Pure: which containerd layout this daemon uses, and why."""
+    if version == (0, 0):
+        return "unknown", "dockerd --version gave no version"
+    if version < (17, 11):
+        return "libcontainerd", f"Docker {version[0]}.{version[1]} keeps containerd 0.2 state in the exec-root"
+    if (daemon_json.get("features") or {}).get("containerd-snapshotter"):
+        return "containerd-store", "daemon.json enables the containerd image store"
+    addr = containerd_flag or daemon_json.get("containerd")
+    if addr and not addr.startswith(f"{exec_root}/containerd/"):
+        return "external", f"dockerd uses an external containerd at {addr}"
+    if not addr and version >= (18, 9) and system_sock_exists:
+        return "external", f"{SYSTEM_CONTAINERD_SOCK} exists, so dockerd {version[0]}.{version[1]} uses it"
+    return "managed", "dockerd starts its own containerd under the exec-root"
+
+
+def _daemon_json(host: LocalHost, path: str) -> tuple[dict[str, Any], list[str]]:
+    if not host.exists(path):
+        return {}, []
+    try:
+        data = json.loads(host.read_text(path))
+    except (HostError, ValueError) as exc:
+        return {}, [f"cannot read {path}: {exc}"]
+    return (data if isinstance(data, dict) else {}), []
+
+
+def resolve(host: LocalHost) -> Facts:
+    """Read the effective facts of host: from the live dockerd, its argv, daemon.json, the config."""
+    cfg = host.config
+    running = controller(host).find()
+    if running:
+        argv, source = running.cmdline, f"the running dockerd (pid {running.pid})"
+    elif isinstance(cfg.service, ProcessService):
+        argv, source = tuple(cfg.service.argv), "the configured dockerd argv"
+    else:
+        argv, source = (), "the host config"
+    flags = procmod.dockerd_flags(argv)
+    djson, notes = _daemon_json(host, flags["config_file"] or cfg.daemon_json)
+    data_root = os.path.normpath(flags["data_root"] or djson.get("data-root") or djson.get("graph") or cfg.data_root)
+    exec_root = os.path.normpath(flags["exec_root"] or djson.get("exec-root") or cfg.exec_root)
+    for name, eff, conf in (("data_root", data_root, cfg.data_root), ("exec_root", exec_root, cfg.exec_root)):
+        if eff != os.path.normpath(conf):
+            notes.append(f"{name}: config says {conf} but {source} uses {eff}; using {eff}")
+    binary = running.exe.removesuffix(" (deleted)") if running and running.exe else cfg.dockerd
+    try:
+        version_text = host.run((binary, "--version"), timeout=10).stdout.strip()
+    except HostError as exc:
+        version_text, _ = "", notes.append(f"cannot run {binary} --version: {exc}")
+    layout, why = decide_layout(parse_version(version_text), flags["containerd"], djson,
+                                host.exists(SYSTEM_CONTAINERD_SOCK), exec_root)
+    notes.append(f"roots from {source}; layout {layout}: {why}")
+    return Facts(host=cfg.name, docker_host=cfg.docker_host, data_root=data_root, exec_root=exec_root,
+                 version=version_text, layout=layout, state_dirs=state_dirs_for(layout, data_root, exec_root),
+                 dockerd_pid=running.pid if running else None, notes=notes)

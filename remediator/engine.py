@@ -1,0 +1,258 @@
+"""Runs one incident: guards, approvals, actions with deadlines and retries, rollback, journal.
+
+Role: drive the machine through the runbook. Every mutating step's intent is journaled before it
+starts and its outcome after. A risky step runs only when the approver says yes (the CLI's
+approver says no without a TTY or --yes); approving a step approves its declared rollback.
+Dry-run walks the same path, evaluating guards for real and asking actions for plans only.
+Exceptions become outcomes here: nothing escapes run_incident but bugs.
+Must not: print or prompt (the Reporter and Approver do), or import click/rich.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import time
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, stop_before_delay, wait_exponential
+
+from remediator import machine
+from remediator.actions import ACTIONS, GUARDS, StepContext
+from remediator.detect import facts as factsmod
+from remediator.errors import HostError, RemediatorError, TemporaryStepError
+from remediator.hosts.local import LocalHost
+from remediator.hosts.service import controller
+from remediator.journal import Journal
+from remediator.runbook import Runbook, Step, resolve, variables
+from remediator.structs import GuardResult, Outcome, StepResult
+
+
+class Approver(Protocol):
+    def __call__(self, step: Step, plan: StepResult) -> tuple[bool, str]: ...
+
+
+class Reporter(Protocol):
+    def __call__(self, kind: str, step: str | None, text: str, lines: list[str] | None = None) -> None: ...
+
+
+@dataclass
+class Report:
+    incident: str
+    outcome: Outcome
+    summary: str
+    dir: str
+    steps: list[tuple[str, str, str]] = field(default_factory=list)  # (step, status, summary)
+
+
+class _Run:
+    def __init__(self, *, runbook: Runbook, ctx: StepContext, journal: Journal, incident: str,
+                 approver: Approver, report: Reporter, dry_run: bool, names: dict[str, Any]) -> None:
+        self.rb, self.ctx, self.journal, self.iid = runbook, ctx, journal, incident
+        self.approver, self.report, self.dry_run, self.names = approver, report, dry_run, names
+        self.model = machine.Incident(on_change=self._changed)
+        machine.build(runbook, self.model)
+        self.done: list[Step] = []  # completed mutating steps, in order
+        self.rows: list[tuple[str, str, str]] = []
+
+    def _changed(self, source: str, dest: str) -> None:
+        self.journal.set_state(self.iid, dest)
+        self.journal.event(self.iid, "state", None, source=source, dest=dest)
+
+    # ---- one step ---------------------------------------------------------------------------
+    def _guards(self, step: Step) -> list[tuple[str, GuardResult]]:
+        out = []
+        for g in step.guards:
+            spec = GUARDS[g.check]
+            try:
+                res = spec.check(self.ctx, resolve(spec.params, g.params, self.names))
+            except RemediatorError as exc:
+                res = GuardResult(False, f"could not evaluate: {exc}")
+            out.append((g.check, res))
+            self.journal.event(self.iid, "guard", step.id, check=g.check, ok=res.ok, reason=res.reason)
+        return out
+
+    def _attempt(self, step: Step, params: Any, deadline: float) -> StepResult:
+        spec = ACTIONS[step.action]
+        pool = cf.ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"step-{step.id}")
+        fut = pool.submit(spec.run, self.ctx, params)
+        try:
+            return fut.result(timeout=max(0.1, deadline - time.monotonic()))
+        except cf.TimeoutError:
+            # never abandon a step mid-mutation: wait for it to end before anything else happens
+            self.report("warn", step.id, f"step exceeded its timeout of {step.timeout:g}s; waiting for it to end")
+            fut.result()
+            raise TemporaryStepError(f"step {step.id} exceeded its timeout of {step.timeout:g}s") from None
+        finally:
+            pool.shutdown(wait=False)
+
+    def _execute(self, step: Step, params: Any) -> StepResult:
+        deadline = time.monotonic() + step.timeout
+
+        def before_sleep(state: RetryCallState) -> None:
+            exc = state.outcome.exception() if state.outcome else None
+            self.journal.event(self.iid, "retry", step.id, attempt=state.attempt_number, error=str(exc))
+            self.report("retry", step.id, f"attempt {state.attempt_number} failed ({exc}); retrying")
+
+        retrying = Retrying(stop=stop_after_attempt(step.retry.attempts) | stop_before_delay(step.timeout),
+                            wait=wait_exponential(multiplier=step.retry.backoff, max=30),
+                            retry=retry_if_exception_type((TemporaryStepError, HostError)),
+                            before_sleep=before_sleep, reraise=True)
+        return retrying(self._attempt, step, params, deadline)
+
+    def _trigger(self, name: str) -> None:
+        if not self.model.trigger(name):  # type: ignore[attr-defined]
+            raise RemediatorError(f"machine refused {name} in state {self.model.state}")  # a bug, not an outcome
+
+    def step(self, step: Step) -> Outcome | None:
+        """Run one step; return an Outcome to end the incident, or None to go on."""
+        spec = ACTIONS[step.action]
+        params = resolve(spec.params, step.params, self.names)
+        guards = self._guards(step)
+        failed = [f"{name}: {res.reason}" for name, res in guards if not res.ok]
+        for name, res in guards:
+            self.report("guard", step.id, f"{'ok ' if res.ok else 'NO '} {name}: {res.reason}")
+        if self.dry_run:
+            return self._plan(step, spec, params, failed)
+        if failed:
+            return self._failure(step, f"guard refused: {'; '.join(failed)}")
+        self.model.guards_ok = True
+        if step.risky:
+            self._trigger(f"ask_{step.id}")
+            plan = spec.plan(self.ctx, params)
+            rollbacks = [f"rollback if later steps fail: {r.action}" for r in step.rollback]
+            self.report("plan", step.id, plan.summary, plan.changes + rollbacks)
+            ok, who = self.approver(step, plan)
+            self.journal.event(self.iid, "approval", step.id, approved=ok, by=who)
+            self.model.approved = ok
+            if not ok:
+                self.rows.append((step.id, "refused", who))
+                self.report("refused", step.id, f"not approved ({who})")
+                self._trigger("deny")
+                return self._rollback(f"step {step.id} was not approved ({who})") if self.model.mutated \
+                    else Outcome.REFUSED
+        self.journal.event(self.iid, "intent", step.id, action=step.action, params=params.model_dump(), mutates=spec.mutates)
+        self._trigger(f"run_{step.id}")
+        self.report("start", step.id, spec.summary or step.action)
+        t0 = time.monotonic()
+        try:
+            result = self._execute(step, params)
+        except RemediatorError as exc:
+            self.journal.event(self.iid, "result", step.id, ok=False, error=str(exc), seconds=time.monotonic() - t0)
+            return self._failure(step, str(exc), include_self=True)
+        took = time.monotonic() - t0
+        self.journal.event(self.iid, "result", step.id, ok=True, summary=result.summary, changes=result.changes,
+                           data=result.data, seconds=took)
+        self.ctx.outputs[step.id] = result.data
+        self.rows.append((step.id, "ok", f"{result.summary} ({took:.1f}s)"))
+        self.report("ok", step.id, f"{result.summary} ({took:.1f}s)", result.changes)
+        if spec.mutates:
+            self.done.append(step)
+            self.model.mutated = True
+        if result.stop is Outcome.HEALTHY:
+            self._trigger("nothing_to_do")
+            return Outcome.HEALTHY
+        if result.stop is not None:
+            self._trigger("refuse" if not self.model.mutated else "fail")
+            return Outcome.REFUSED if not self.model.mutated else self._rollback(result.summary)
+        return None
+
+    def _plan(self, step: Step, spec: Any, params: Any, failed: list[str]) -> Outcome | None:
+        try:
+            plan = spec.plan(self.ctx, params)
+        except RemediatorError as exc:
+            self.rows.append((step.id, "plan-error", str(exc)))
+            self.report("fail", step.id, f"cannot plan: {exc}")
+            return Outcome.REFUSED
+        note = f" [guards now: {'; '.join(failed)} — re-checked after the earlier steps run]" if failed else ""
+        mark = "would ask approval, then " if step.risky else ""
+        self.rows.append((step.id, "plan", plan.summary + note))
+        self.report("plan", step.id, mark + plan.summary + note, plan.changes)
+        self.ctx.outputs[step.id] = plan.data
+        if plan.stop is not None:
+            return plan.stop
+        return None
+
+    # ---- failure and rollback ---------------------------------------------------------------
+    def _failure(self, step: Step, why: str, include_self: bool = False) -> Outcome | None:
+        self.rows.append((step.id, "failed", why))
+        self.report("fail", step.id, why)
+        if step.on_failure == "continue":
+            self.report("warn", step.id, "on_failure: continue — going on without it")
+            self.model.guards_ok = True
+            return None
+        if step.on_failure == "abort":
+            self._trigger("abort")
+            return Outcome.FAILED
+        if include_self and step.rollback and step not in self.done:
+            self.done.append(step)  # a failed step may have half-happened: undo it too
+        self._trigger("fail")
+        return self._rollback(f"step {step.id} failed: {why}") if self.model.state == "rolling_back" else Outcome.FAILED
+
+    def _rollback(self, why: str) -> Outcome:
+        self.report("rollback", None, f"ROLLING BACK: {why}")
+        self.journal.event(self.iid, "rollback", None, reason=why)
+        broken = []
+        for step in reversed(self.done):
+            for ref in step.rollback:
+                spec = ACTIONS[ref.action]
+                try:
+                    params = resolve(spec.params, ref.params, self.names)
+                    self.journal.event(self.iid, "intent", step.id, rollback=ref.action, params=params.model_dump())
+                    res = spec.run(self.ctx, params)
+                except RemediatorError as exc:
+                    broken.append(f"{step.id}/{ref.action}: {exc}")
+                    self.journal.event(self.iid, "result", step.id, rollback=ref.action, ok=False, error=str(exc))
+                    self.report("fail", step.id, f"rollback {ref.action} failed: {exc}")
+                    continue
+                self.journal.event(self.iid, "result", step.id, rollback=ref.action, ok=True, summary=res.summary)
+                self.rows.append((step.id, "undone", f"{ref.action}: {res.summary}"))
+                self.report("undone", step.id, f"{ref.action}: {res.summary}", res.changes)
+        if broken:
+            self._trigger("rollback_failed")
+            return Outcome.FAILED
+        self._trigger("rolled")
+        return Outcome.ROLLED_BACK
+
+
+def run_incident(*, host: LocalHost, runbook: Runbook, journal: Journal, approver: Approver, report: Reporter,
+                 dry_run: bool, evidence_budget: float) -> Report:
+    """Given a host and a runbook, run (or plan) one incident and return how it ended."""
+    row = journal.open_incident(host=host.name, runbook=runbook.name, sha256=runbook.sha256, dry_run=dry_run)
+    facts = factsmod.resolve(host)
+    journal.event(row.id, "facts", None, **facts.as_vars(), notes=facts.notes, dockerd_pid=facts.dockerd_pid)
+    report("facts", None, f"Docker {facts.version or '?'}; layout {facts.layout}; state dirs {facts.state_dirs}",
+           facts.notes)
+    ctx = StepContext(host=host, service=controller(host), facts=facts, incident_id=row.id,
+                      incident_dir=__import__("pathlib").Path(row.dir), evidence_budget=evidence_budget,
+                      progress=lambda msg: report("progress", None, msg))
+    run = _Run(runbook=runbook, ctx=ctx, journal=journal, incident=row.id, approver=approver, report=report,
+               dry_run=dry_run, names=variables(runbook.params, facts.as_vars()))
+    run.model.detect()
+    outcome: Outcome | None = None
+    try:
+        for step in runbook.steps:
+            outcome = run.step(step)
+            if outcome is not None:
+                break
+        if outcome is None:
+            if dry_run:
+                outcome = Outcome.PLANNED
+            else:
+                run._trigger("finish")
+                outcome = Outcome.RECOVERED
+    except RemediatorError as exc:  # bad substitution at run time and the like: nothing half-done is hidden
+        run.report("fail", None, f"{type(exc).__name__}: {exc}")
+        outcome = run._rollback(str(exc)) if run.model.mutated else Outcome.FAILED
+    summary = {Outcome.RECOVERED: "recovered: dockerd answers and the containers run",
+               Outcome.HEALTHY: "healthy: nothing to do", Outcome.PLANNED: "dry-run: nothing was changed",
+               Outcome.REFUSED: "refused: nothing destructive was done",
+               Outcome.ROLLED_BACK: "ROLLED BACK: the host is back on its original state; it still needs a person",
+               Outcome.FAILED: "FAILED: the host needs a person now"}[outcome]
+    last = next((r for r in reversed(run.rows) if r[1] in ("failed", "refused")), None)
+    if last and outcome not in (Outcome.RECOVERED, Outcome.HEALTHY):
+        summary += f" ({last[0]}: {last[2]})"
+    elif outcome is Outcome.HEALTHY and run.rows:
+        summary += f" ({run.rows[-1][2]})"
+    journal.close(row.id, outcome.value, summary)
+    return Report(incident=row.id, outcome=outcome, summary=summary, dir=row.dir, steps=run.rows)

@@ -1,0 +1,83 @@
+"""The one exception tree of remediator.
+
+Role: name every failure the package can raise, so callers catch by meaning.
+Must not: import anything from the package or from third parties.
+
+    RemediatorError
+    ├── InputError            bad config / runbook / path / payload -> exit code 2
+    │   └── (carries a list of "file:line:col: field: message" problems)
+    ├── HostError             I/O on a host failed (translated at the adapter, original chained)
+    │   ├── CommandFailed     argv, rc, stderr tail
+    │   ├── CommandTimeout    argv, timeout
+    │   └── DockerAPIError    the Docker API answered badly or not at all
+    ├── StepError             raised by actions and guards; the engine turns it into an outcome
+    │   ├── TemporaryStepError  retried per the step's retry policy
+    │   └── PermanentStepError  not retried
+    │       ├── UnsafeOperation a safety invariant would be broken; nothing was changed
+    │       └── BackupError     a backup could not be made or did not verify
+    ├── JournalError
+    └── HostBusy              another incident holds this host's lock
+"""
+
+from __future__ import annotations
+
+
+class RemediatorError(Exception):
+    """Base of every error raised on purpose by remediator."""
+
+
+class InputError(RemediatorError):
+    """Bad input: every problem found, each as 'file:line:col: field: message'."""
+
+    def __init__(self, problems: list[str] | str) -> None:
+        self.problems = [problems] if isinstance(problems, str) else list(problems)
+        super().__init__("\n".join(self.problems))
+
+
+class HostError(RemediatorError):
+    """An operation on the host failed."""
+
+
+class CommandFailed(HostError):
+    def __init__(self, argv: tuple[str, ...], rc: int, stderr: str) -> None:
+        self.argv, self.rc, self.stderr = argv, rc, stderr
+        tail = stderr.strip().splitlines()[-3:]
+        super().__init__(f"{argv[0]} exited {rc}: {' | '.join(tail) or 'no stderr'}")
+
+
+class CommandTimeout(HostError):
+    def __init__(self, argv: tuple[str, ...], timeout: float) -> None:
+        self.argv, self.timeout = argv, timeout
+        super().__init__(f"{argv[0]} did not finish within {timeout:g}s (process group killed)")
+
+
+class DockerAPIError(HostError):
+    """The Docker API did not answer in time or answered with an error."""
+
+
+class StepError(RemediatorError):
+    """A step or guard could not do its work."""
+
+
+class TemporaryStepError(StepError):
+    """Worth retrying."""
+
+
+class PermanentStepError(StepError):
+    """Not worth retrying."""
+
+
+class UnsafeOperation(PermanentStepError):
+    """Doing this would break a safety invariant; nothing was changed."""
+
+
+class BackupError(PermanentStepError):
+    """A backup could not be made or its manifest did not verify."""
+
+
+class JournalError(RemediatorError):
+    """The incident journal could not be read or written."""
+
+
+class HostBusy(RemediatorError):
+    """Another incident holds this host's lock."""

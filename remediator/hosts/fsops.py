@@ -1,0 +1,238 @@
+"""Local filesystem operations that must be safe: confinement, tree walk, backup, clear, restore.
+
+Role: the only code that deletes or copies state. Every delete is confined to declared roots,
+never follows a symlink, never crosses into a mount, and needs a verified backup manifest.
+Must not: decide *what* to clear (runbooks do) or talk to Docker.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import stat
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from remediator.errors import BackupError, UnsafeOperation
+
+CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class Entry:
+    rel: str  # path relative to the tree root, "." for the root itself
+    kind: str  # dir | file | symlink | fifo | socket | mount | other
+    mode: int
+    size: int
+    mtime_ns: int
+    sha256: str = ""
+    target: str = ""  # symlink target, never followed
+
+
+def confine(path: str, roots: Sequence[str]) -> Path:
+    """Given a path and allowed roots, return it if it lies strictly inside one root with no
+    symlink on the way down from that root (the root itself may be a symlink, e.g. /var/run).
+    Raise UnsafeOperation otherwise."""
+    norm = os.path.normpath(path)
+    if not os.path.isabs(norm) or norm == "/":
+        raise UnsafeOperation(f"refusing {path!r}: not an absolute path below a root")
+    for root in roots:
+        root_n = os.path.normpath(root)
+        if root_n == "/" or not (norm + "/").startswith(root_n + "/"):
+            continue
+        if norm == root_n:
+            raise UnsafeOperation(f"refusing {path!r}: it is the root {root} itself")
+        current = os.path.realpath(root_n)
+        for part in os.path.relpath(norm, root_n).split(os.sep):
+            current = os.path.join(current, part)
+            try:
+                if stat.S_ISLNK(os.lstat(current).st_mode):
+                    raise UnsafeOperation(f"refusing {path!r}: {current} is a symlink")
+            except FileNotFoundError:
+                break
+        return Path(current if os.path.lexists(current) else norm)
+    raise UnsafeOperation(f"refusing {path!r}: outside the allowed roots {', '.join(roots)}")
+
+
+def _kind(mode: int) -> str:
+    for test, name in ((stat.S_ISDIR, "dir"), (stat.S_ISREG, "file"), (stat.S_ISLNK, "symlink"),
+                       (stat.S_ISFIFO, "fifo"), (stat.S_ISSOCK, "socket")):
+        if test(mode):
+            return name
+    return "other"
+
+
+def sha256_file(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    with os.fdopen(fd, "rb") as fh:
+        while chunk := fh.read(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def walk(top: str | Path, *, hashes: bool = True) -> Iterator[Entry]:
+    """Yield every entry under top (top included) without following symlinks or crossing mounts."""
+    top = str(top)
+    top_st = os.lstat(top)
+    stack = [(".", top_st)]
+    while stack:
+        rel, st = stack.pop()
+        full = top if rel == "." else os.path.join(top, rel)
+        kind = _kind(st.st_mode)
+        if kind == "dir" and st.st_dev != top_st.st_dev:
+            kind = "mount"
+        yield Entry(rel=rel, kind=kind, mode=stat.S_IMODE(st.st_mode), size=st.st_size if kind == "file" else 0,
+                    mtime_ns=st.st_mtime_ns,
+                    sha256=sha256_file(full) if hashes and kind == "file" else "",
+                    target=os.readlink(full) if kind == "symlink" else "")
+        if kind == "dir":
+            for name in sorted(os.listdir(full), reverse=True):
+                child = name if rel == "." else os.path.join(rel, name)
+                stack.append((child, os.lstat(os.path.join(top, child))))
+
+
+def tree_digest(paths: Sequence[str | Path]) -> str:
+    """One sha256 over the listing and contents of several trees (missing trees count too)."""
+    digest = hashlib.sha256()
+    for top in paths:
+        digest.update(f"@{top}\n".encode())
+        if not os.path.lexists(top):
+            digest.update(b"<missing>\n")
+            continue
+        for e in walk(top):
+            digest.update(f"{e.rel}|{e.kind}|{e.mode:o}|{e.size}|{e.mtime_ns}|{e.sha256}|{e.target}\n".encode())
+    return digest.hexdigest()
+
+
+def tree_size(top: str | Path) -> int:
+    return sum(e.size for e in walk(top, hashes=False)) if os.path.lexists(top) else 0
+
+
+def _copy_entry(src: str, dst: str, e: Entry) -> str:
+    """Copy one entry; return the sha256 of what was read (files only)."""
+    if e.kind == "dir":
+        os.makedirs(dst, exist_ok=True)
+    elif e.kind == "symlink":
+        os.symlink(e.target, dst)
+    elif e.kind == "fifo":
+        os.mkfifo(dst, e.mode)
+    elif e.kind == "file":
+        digest = hashlib.sha256()
+        fd = os.open(src, os.O_RDONLY | os.O_NOFOLLOW)
+        with os.fdopen(fd, "rb") as fin, open(dst, "xb") as fout:
+            while chunk := fin.read(CHUNK):
+                digest.update(chunk)
+                fout.write(chunk)
+            fout.flush()
+            os.fsync(fout.fileno())
+        return digest.hexdigest()
+    return ""  # sockets and others are recorded, not copied: they are meaningless once the owner is gone
+
+
+def _finish_attrs(root: str, entries: Sequence[Entry]) -> None:
+    """Set modes and mtimes deepest-first, so a directory's mtime is not bumped after we set it."""
+    for e in sorted(entries, key=lambda x: x.rel.count(os.sep) + (x.rel != "."), reverse=True):
+        if e.kind in ("socket", "other", "mount"):
+            continue
+        full = root if e.rel == "." else os.path.join(root, e.rel)
+        if e.kind != "symlink":
+            os.chmod(full, e.mode)
+        os.utime(full, ns=(e.mtime_ns, e.mtime_ns), follow_symlinks=False)
+
+
+def _copy_tree(src: str, dest: str) -> list[Entry]:
+    """Copy src to a new dest entry by entry (fifos recreated, sockets skipped); return entries."""
+    entries = list(walk(src, hashes=False))
+    mounts = [e.rel for e in entries if e.kind == "mount"]
+    if mounts:
+        raise BackupError(f"{src} has mount points inside ({', '.join(mounts[:3])}); unmount them first")
+    done: list[Entry] = []
+    try:
+        for e in entries:
+            s = src if e.rel == "." else os.path.join(src, e.rel)
+            d = dest if e.rel == "." else os.path.join(dest, e.rel)
+            done.append(Entry(**{**asdict(e), "sha256": _copy_entry(s, d, e)}))
+        _finish_attrs(dest, done)
+    except OSError as exc:
+        raise BackupError(f"copying {src} to {dest} failed: {exc}") from exc
+    return done
+
+
+def backup_tree(src: str | Path, dest: str | Path) -> dict[str, object]:
+    """Copy src to dest (which must not exist), verify the copy, and return its manifest.
+    The manifest is also written beside the copy as <dest>.manifest.json. Raise BackupError."""
+    src, dest = str(src), str(dest)
+    if os.path.lexists(dest):
+        raise BackupError(f"backup destination {dest} already exists")
+    if not os.path.lexists(src):
+        raise BackupError(f"nothing to back up: {src} does not exist")
+    os.makedirs(os.path.dirname(dest), mode=0o700, exist_ok=True)
+    done = _copy_tree(src, dest)
+    manifest = {"source": src, "backup": dest, "entries": [asdict(e) for e in done],
+                "bytes": sum(e.size for e in done), "files": sum(e.kind == "file" for e in done)}
+    Path(dest + ".manifest.json").write_text(json.dumps(manifest, indent=1))
+    os.chmod(dest + ".manifest.json", 0o600)
+    verify_tree(dest, manifest)
+    return manifest
+
+
+def verify_tree(tree: str | Path, manifest: dict[str, object]) -> None:
+    """Check that tree matches the manifest byte for byte (content, kind, mode, symlink targets)."""
+    want = {e["rel"]: e for e in manifest["entries"]}  # type: ignore[union-attr,index]
+    have = {e.rel: e for e in walk(tree)} if os.path.lexists(tree) else {}
+    problems = []
+    for rel, w in want.items():
+        h = have.get(rel)
+        if w["kind"] in ("socket", "other"):
+            continue
+        if h is None:
+            problems.append(f"missing {rel}")
+        elif (h.kind, h.sha256, h.target, h.size) != (w["kind"], w["sha256"], w["target"], w["size"]):
+            problems.append(f"differs {rel}")
+        elif h.kind != "symlink" and h.mode != w["mode"]:
+            problems.append(f"mode of {rel}")
+    extra = [rel for rel, h in have.items() if rel not in want]
+    problems += [f"unexpected {rel}" for rel in extra]
+    if problems:
+        raise BackupError(f"{tree} does not match its manifest: {'; '.join(problems[:5])}"
+                          + (f" (+{len(problems) - 5} more)" if len(problems) > 5 else ""))
+
+
+def clear_tree(path: str | Path, roots: Sequence[str], manifest: dict[str, object] | None) -> int:
+    """Remove the contents of path (the directory itself stays). Return the entries removed.
+
+    Refuse unless path is confined to roots, a verified manifest of it is given, and no mount
+    point lies inside."""
+    real = confine(str(path), roots)
+    if not os.path.lexists(real):
+        return 0
+    if manifest is None or os.path.normpath(str(manifest.get("source"))) != os.path.normpath(str(path)):
+        raise UnsafeOperation(f"refusing to clear {path}: no verified backup of it")
+    verify_tree(str(manifest["backup"]), manifest)
+    entries = list(walk(real, hashes=False))
+    mounts = [e.rel for e in entries if e.kind == "mount"]
+    if mounts:
+        raise UnsafeOperation(f"refusing to clear {path}: mount points inside ({', '.join(mounts[:3])})")
+    for name in os.listdir(real):
+        child = os.path.join(real, name)
+        if stat.S_ISDIR(os.lstat(child).st_mode):
+            shutil.rmtree(child)  # fd-based on Linux: never follows symlinks
+        else:
+            os.unlink(child)
+    return len(entries) - 1
+
+
+def restore_tree(path: str | Path, roots: Sequence[str], manifest: dict[str, object], displaced: str | Path) -> None:
+    """Put the backup back at path, byte-identical; what is there now is moved to `displaced`."""
+    real = confine(str(path), roots)
+    backup = str(manifest["backup"])
+    verify_tree(backup, manifest)
+    if os.path.lexists(real):
+        os.makedirs(os.path.dirname(str(displaced)), mode=0o700, exist_ok=True)
+        shutil.move(str(real), str(displaced))
+    _copy_tree(backup, str(real))
+    verify_tree(real, manifest)

@@ -1,0 +1,210 @@
+"""LocalHost: the Host port for the machine remediator runs on.
+
+Role: every byte of I/O the upper layers do goes through here: commands (via `sh`, in a new
+session, process group killed on timeout), /proc, signals (only to a re-proven process), the
+Docker API (hard deadlines), files (through fsops). Foreign exceptions are translated here.
+Must not: decide anything. It does what it is told, safely, or raises a HostError.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import docker
+import docker.errors
+import requests.exceptions
+import sh
+
+from remediator.errors import CommandFailed, CommandTimeout, DockerAPIError, HostError, UnsafeOperation
+from remediator.hosts import procs as procmod
+from remediator.settings import HostConfig
+from remediator.structs import CommandResult, Proc
+
+API_VERSION = "1.41"  # Docker 20.10; pinned so building a client sends no request
+
+
+@dataclass(frozen=True)
+class Ping:
+    """One timed request to the Docker API: ok, or why not (missing / refused / timeout / error)."""
+
+    outcome: str
+    latency: float
+    detail: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome == "ok"
+
+
+def http_get(sock_path: str, path: str, timeout: float) -> tuple[int, bytes]:
+    """GET over a unix socket with one hard deadline for the whole exchange."""
+    deadline = time.monotonic() + timeout
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(timeout)
+        s.connect(sock_path)
+        s.sendall(f"GET {path} HTTP/1.0\r\nHost: docker\r\n\r\n".encode())
+        chunks = []
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError(f"no complete answer within {timeout:g}s")
+            s.settimeout(left)
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            chunks.append(chunk)
+    raw = b"".join(chunks)
+    head, _, body = raw.partition(b"\r\n\r\n")
+    status_line = head.split(b"\r\n", 1)[0].split()
+    if len(status_line) < 2 or not status_line[1].isdigit():
+        raise ConnectionError(f"not an HTTP answer: {raw[:60]!r}")
+    return int(status_line[1]), body
+
+
+class LocalHost:
+    """The local machine, seen through one HostConfig."""
+
+    def __init__(self, config: HostConfig) -> None:
+        self.config = config
+        self.name = config.name
+
+    # ---- commands -------------------------------------------------------------------------
+    def run(self, argv: Sequence[str], *, timeout: float, ok_codes: Sequence[int] = (0,)) -> CommandResult:
+        """Run argv (never a shell string) with a deadline; kill its whole group on timeout."""
+        argv = tuple(argv)
+        started = time.monotonic()
+        try:
+            cmd = sh.Command(argv[0])
+            proc = cmd(*argv[1:], _bg=True, _bg_exc=False, _new_session=True, _tty_out=False,
+                       _ok_code=list(range(256)), _return_cmd=True, _in="")
+        except sh.CommandNotFound as exc:
+            raise CommandFailed(argv, 127, f"command not found: {argv[0]}") from exc
+        try:
+            proc.wait(timeout=timeout)
+        except sh.TimeoutException as exc:
+            try:
+                proc.process.kill_group()
+            except ProcessLookupError:
+                pass
+            raise CommandTimeout(argv, timeout) from exc
+        result = CommandResult(argv=argv, rc=proc.exit_code,
+                               stdout=proc.stdout.decode(errors="replace") if isinstance(proc.stdout, bytes) else str(proc.stdout),
+                               stderr=proc.stderr.decode(errors="replace") if isinstance(proc.stderr, bytes) else str(proc.stderr),
+                               duration=time.monotonic() - started)
+        if result.rc not in ok_codes:
+            raise CommandFailed(argv, result.rc, result.stderr)
+        return result
+
+    def spawn_detached(self, argv: Sequence[str], *, log: str) -> int:
+        """Start a long-lived daemon in its own session, output appended to log; return its pid."""
+        os.makedirs(os.path.dirname(log), exist_ok=True)
+        with open(log, "ab") as out:
+            try:
+                child = subprocess.Popen(list(argv), stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                                         start_new_session=True, close_fds=True)
+            except OSError as exc:
+                raise CommandFailed(tuple(argv), 127, str(exc)) from exc
+        self._children = getattr(self, "_children", [])
+        self._children.append(child)  # polled by reap(), so a dead daemon leaves no zombie behind
+        return child.pid
+
+    def reap(self) -> None:
+        for child in getattr(self, "_children", []):
+            child.poll()
+
+    # ---- processes ------------------------------------------------------------------------
+    def procs(self) -> list[Proc]:
+        self.reap()
+        return procmod.list_procs()
+
+    def proc(self, pid: int) -> Proc | None:
+        self.reap()
+        return procmod.read_proc(pid)
+
+    def family(self, *, data_root: str, exec_root: str) -> procmod.Family:
+        return procmod.family(self.procs(), data_root=data_root, exec_root=exec_root)
+
+    def signal(self, target: Proc, sig: signal.Signals) -> bool:
+        """Send sig to target only if the pid still is that very process. Return False if gone."""
+        now = procmod.read_proc(target.pid)
+        if now is None or not now.alive:
+            return False
+        if (now.exe, now.cmdline) != (target.exe, target.cmdline):
+            raise UnsafeOperation(f"pid {target.pid} is no longer {target.comm} (now {now.comm}); not signalled")
+        try:
+            os.kill(target.pid, sig)
+        except ProcessLookupError:
+            return False
+        return True
+
+    def wait_gone(self, targets: Sequence[Proc], timeout: float) -> list[Proc]:
+        """Poll until every target is dead (gone or zombie); return those still alive."""
+        deadline = time.monotonic() + timeout
+        while True:
+            self.reap()
+            alive = [t for t in targets if (p := procmod.read_proc(t.pid)) and p.alive and p.cmdline == t.cmdline]
+            if not alive or time.monotonic() >= deadline:
+                return alive
+            time.sleep(0.05)
+
+    # ---- Docker API -----------------------------------------------------------------------
+    def ping(self, timeout: float = 2.0, path: str = "/_ping") -> Ping:
+        started = time.monotonic()
+        try:
+            status, body = http_get(self.config.socket_path, path, timeout)
+        except FileNotFoundError:
+            return Ping("missing", time.monotonic() - started, "no socket")
+        except ConnectionRefusedError:
+            return Ping("refused", time.monotonic() - started, "nothing listening")
+        except (TimeoutError, socket.timeout):
+            return Ping("timeout", time.monotonic() - started, f"no answer within {timeout:g}s")
+        except OSError as exc:
+            return Ping("error", time.monotonic() - started, str(exc))
+        latency = time.monotonic() - started
+        if status != 200:
+            return Ping("error", latency, f"HTTP {status}: {body[:120]!r}")
+        return Ping("ok", latency)
+
+    def docker_call(self, fn_name: str, *args: Any, timeout: float = 10.0, **kwargs: Any) -> Any:
+        """Call one docker.APIClient method; translate every failure to DockerAPIError."""
+        try:
+            client = docker.APIClient(base_url=self.config.docker_host, version=API_VERSION, timeout=timeout)
+            try:
+                return getattr(client, fn_name)(*args, **kwargs)
+            finally:
+                client.close()
+        except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
+            raise DockerAPIError(f"docker API {fn_name} failed: {exc}") from exc
+
+    # ---- files ----------------------------------------------------------------------------
+    def read_text(self, path: str, *, limit: int = 4 << 20) -> str:
+        try:
+            with open(path, "rb") as fh:
+                size = os.fstat(fh.fileno()).st_size
+                if size > limit:
+                    fh.seek(size - limit)
+                return fh.read(limit).decode(errors="replace")
+        except OSError as exc:
+            raise HostError(f"cannot read {path}: {exc.strerror}") from exc
+
+    def exists(self, path: str) -> bool:
+        return os.path.lexists(path)
+
+    def listdir(self, path: str) -> list[str]:
+        try:
+            return sorted(os.listdir(path))
+        except OSError:
+            return []
+
+    def free_bytes(self, path: str) -> int:
+        while not os.path.exists(path):
+            path = os.path.dirname(path)
+        st = os.statvfs(path)
+        return st.f_bavail * st.f_frsize

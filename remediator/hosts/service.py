@@ -1,0 +1,249 @@
+"""How dockerd is found, stopped and started on a host: systemd, process or command.
+
+Role: one controller per `service.kind`. Controllers build their argv purely and run it through
+the LocalHost; a signal only ever goes to a process proven to be this host's dockerd.
+Must not: touch containerd state or decide whether stopping is wise (runbooks and guards do).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from typing import Protocol
+
+from remediator.errors import CommandFailed, HostError, TemporaryStepError
+from remediator.hosts import procs as procmod
+from remediator.hosts.local import LocalHost
+from remediator.settings import CommandService, ProcessService, SystemdService
+from remediator.structs import Proc
+
+DEFAULT_ROOTS = ("/var/lib/docker", "/var/run/docker")
+
+
+class Controller(Protocol):
+    def find(self) -> Proc | None: ...
+    def stop(self, grace: float) -> list[str]: ...
+    def start(self, timeout: float) -> list[str]: ...
+    def plan_stop(self, grace: float) -> str: ...
+    def plan_start(self) -> str: ...
+    def log_tail(self, nbytes: int = 256 << 10) -> str: ...
+
+
+def _proven(host: LocalHost, pid: int | None) -> Proc | None:
+    """The process with this pid if it is a live dockerd with this host's roots, else None."""
+    if not pid:
+        return None
+    p = host.proc(pid)
+    cfg = host.config
+    if p and procmod.dockerd_matches(p, data_root=cfg.data_root, exec_root=cfg.exec_root, defaults=DEFAULT_ROOTS):
+        return p
+    return None
+
+
+def _read_pid(host: LocalHost, pidfile: str) -> int | None:
+    try:
+        text = host.read_text(pidfile).strip()
+    except HostError:
+        return None
+    return int(text) if text.isdigit() else None
+
+
+def find_by_pidfile_or_scan(host: LocalHost, pidfile: str) -> Proc | None:
+    if p := _proven(host, _read_pid(host, pidfile)):
+        return p
+    cfg = host.config
+    found = host.family(data_root=cfg.data_root, exec_root=cfg.exec_root).dockerd
+    return found[0] if found else None
+
+
+def terminate(host: LocalHost, target: Proc, grace: float) -> list[str]:
+    """SIGTERM (and SIGCONT if stopped), wait up to grace, then SIGKILL. Return what happened."""
+    notes = []
+    host.signal(target, signal.SIGTERM)
+    if target.state == "T" or (p := host.proc(target.pid)) and p.state == "T":
+        host.signal(target, signal.SIGCONT)
+        notes.append(f"pid {target.pid} was stopped (state T): sent SIGCONT so SIGTERM is delivered")
+    if not host.wait_gone([target], grace):
+        notes.append(f"{target.comm} {target.pid} exited after SIGTERM")
+        return notes
+    host.signal(target, signal.SIGKILL)
+    if host.wait_gone([target], 10):
+        raise TemporaryStepError(f"{target.comm} {target.pid} survived SIGKILL (D state?)")
+    notes.append(f"{target.comm} {target.pid} ignored SIGTERM for {grace:g}s: killed with SIGKILL")
+    return notes
+
+
+def remove_stale_pidfile(host: LocalHost, pidfile: str) -> list[str]:
+    """Delete a pidfile whose pid is not a live dockerd of this host (the S20 fix), nothing else."""
+    pid = _read_pid(host, pidfile)
+    if not host.exists(pidfile) or _proven(host, pid):
+        return []
+    os.unlink(pidfile)
+    return [f"removed stale pidfile {pidfile} (pid {pid} is not a live dockerd of this host)"]
+
+
+def wait_api(host: LocalHost, timeout: float, alive: callable | None = None) -> float:  # type: ignore[valid-type]
+    """Poll /_ping until it answers; raise TemporaryStepError on timeout or if alive() turns False."""
+    started = time.monotonic()
+    while True:
+        ping = host.ping(timeout=2.0)
+        if ping.ok:
+            return time.monotonic() - started
+        if alive is not None and not alive():
+            raise TemporaryStepError("dockerd exited during start-up:\n" + _tail_lines(host, 12))
+        if time.monotonic() - started > timeout:
+            raise TemporaryStepError(f"dockerd did not answer /_ping within {timeout:g}s ({ping.detail})")
+        time.sleep(0.1)
+
+
+def _tail_lines(host: LocalHost, n: int) -> str:
+    ctl = controller(host)
+    lines = [ln for ln in ctl.log_tail(64 << 10).splitlines() if "module=grpc" not in ln]
+    return "\n".join(lines[-n:])
+
+
+class ProcessController:
+    """dockerd started by us, detached, from argv; stopped by signal."""
+
+    def __init__(self, host: LocalHost, spec: ProcessService) -> None:
+        self.host, self.spec = host, spec
+
+    def find(self) -> Proc | None:
+        return find_by_pidfile_or_scan(self.host, self.spec.pidfile)
+
+    def plan_stop(self, grace: float) -> str:
+        p = self.find()
+        who = f"dockerd pid {p.pid}" if p else "dockerd (not running)"
+        return f"SIGTERM {who}, wait {grace:g}s, then SIGKILL; remove its pidfile if stale"
+
+    def stop(self, grace: float) -> list[str]:
+        p = self.find()
+        notes = terminate(self.host, p, grace) if p else ["dockerd was not running"]
+        return notes + remove_stale_pidfile(self.host, self.spec.pidfile)
+
+    def plan_start(self) -> str:
+        return f"start {' '.join(self.spec.argv)} detached (log {self.spec.log}) and wait for /_ping"
+
+    def start(self, timeout: float) -> list[str]:
+        if self.find():
+            return ["dockerd already running"]
+        notes = remove_stale_pidfile(self.host, self.spec.pidfile)
+        pid = self.host.spawn_detached(self.spec.argv, log=self.spec.log)
+
+        def alive() -> bool:
+            p = self.host.proc(pid)
+            return bool(p and p.alive)
+
+        took = wait_api(self.host, timeout, alive)
+        return notes + [f"dockerd started (pid {pid}); API answered after {took:.2f}s"]
+
+    def log_tail(self, nbytes: int = 256 << 10) -> str:
+        try:
+            return self.host.read_text(self.spec.log, limit=nbytes)
+        except HostError:
+            return ""
+
+
+def systemd_stop_argv(spec: SystemdService) -> tuple[str, ...]:
+    units = [u for u in (spec.socket, spec.unit) if u]
+    return (spec.systemctl, "stop", "--no-block", *units)
+
+
+def systemd_start_argv(spec: SystemdService) -> tuple[str, ...]:
+    units = [u for u in (spec.socket, spec.unit) if u]
+    return (spec.systemctl, "start", "--no-block", *units)
+
+
+class SystemdController:
+    """dockerd as a systemd unit; docker.socket is stopped with it so no client restarts it."""
+
+    def __init__(self, host: LocalHost, spec: SystemdService) -> None:
+        self.host, self.spec = host, spec
+
+    def _main_pid(self) -> int | None:
+        out = self.host.run((self.spec.systemctl, "show", "-p", "MainPID", "--value", self.spec.unit), timeout=10)
+        return int(out.stdout.strip() or 0) or None
+
+    def find(self) -> Proc | None:
+        return _proven(self.host, self._main_pid()) or find_by_pidfile_or_scan(self.host, "/var/run/docker.pid")
+
+    def plan_stop(self, grace: float) -> str:
+        return f"{' '.join(systemd_stop_argv(self.spec))}; after {grace:g}s SIGKILL the main pid"
+
+    def stop(self, grace: float) -> list[str]:
+        p = self.find()
+        self.host.run(systemd_stop_argv(self.spec), timeout=30)
+        notes = [f"queued: {' '.join(systemd_stop_argv(self.spec))}"]
+        if p and self.host.wait_gone([p], grace):
+            self.host.signal(p, signal.SIGKILL)
+            if self.host.wait_gone([p], 10):
+                raise TemporaryStepError(f"dockerd {p.pid} survived SIGKILL")
+            notes.append(f"dockerd {p.pid} did not stop within {grace:g}s: SIGKILL")
+        return notes + remove_stale_pidfile(self.host, "/var/run/docker.pid")
+
+    def plan_start(self) -> str:
+        return f"{' '.join(systemd_start_argv(self.spec))} and wait for /_ping"
+
+    def start(self, timeout: float) -> list[str]:
+        self.host.run((self.spec.systemctl, "reset-failed", self.spec.unit), timeout=10, ok_codes=(0, 1, 5))
+        self.host.run(systemd_start_argv(self.spec), timeout=30)
+        took = wait_api(self.host, timeout)
+        return [f"started {self.spec.unit}; API answered after {took:.2f}s"]
+
+    def log_tail(self, nbytes: int = 256 << 10) -> str:
+        try:
+            out = self.host.run(("journalctl", "-u", self.spec.unit, "-o", "cat", "-n", "2000", "--no-pager"), timeout=15)
+        except HostError:
+            return ""
+        return out.stdout[-nbytes:]
+
+
+class CommandController:
+    """dockerd managed by user-given start/stop/status commands."""
+
+    def __init__(self, host: LocalHost, spec: CommandService) -> None:
+        self.host, self.spec = host, spec
+
+    def find(self) -> Proc | None:
+        return find_by_pidfile_or_scan(self.host, self.spec.pidfile)
+
+    def plan_stop(self, grace: float) -> str:
+        return f"run {' '.join(self.spec.stop)}; after {grace:g}s SIGKILL dockerd"
+
+    def stop(self, grace: float) -> list[str]:
+        p = self.find()
+        try:
+            self.host.run(self.spec.stop, timeout=grace + 10)
+        except CommandFailed as exc:
+            notes = [f"stop command failed: {exc}"]
+        else:
+            notes = ["stop command succeeded"]
+        if p and self.host.wait_gone([p], grace):
+            notes += terminate(self.host, p, 1.0)
+        return notes + remove_stale_pidfile(self.host, self.spec.pidfile)
+
+    def plan_start(self) -> str:
+        return f"run {' '.join(self.spec.start)} and wait for /_ping"
+
+    def start(self, timeout: float) -> list[str]:
+        self.host.run(self.spec.start, timeout=timeout)
+        took = wait_api(self.host, timeout)
+        return [f"start command succeeded; API answered after {took:.2f}s"]
+
+    def log_tail(self, nbytes: int = 256 << 10) -> str:
+        if not self.spec.log:
+            return ""
+        try:
+            return self.host.read_text(self.spec.log, limit=nbytes)
+        except HostError:
+            return ""
+
+
+def controller(host: LocalHost) -> Controller:
+    spec = host.config.service
+    if isinstance(spec, ProcessService):
+        return ProcessController(host, spec)
+    if isinstance(spec, CommandService):
+        return CommandController(host, spec)
+    return SystemdController(host, spec)

@@ -1,0 +1,129 @@
+"""The incident journal (SQLite, WAL, synchronous=FULL) and the per-host lock.
+
+Role: remember every incident, state change, step intent and outcome, approval, and where its
+evidence and backups are. A mutating step's intent is committed before it starts.
+The host lock is an flock on <state_dir>/locks/<host>.lock: the kernel drops it when the holder
+dies, so a crashed run never blocks the host forever.
+Must not: decide anything; it stores and answers.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import sqlite3
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from remediator.errors import HostBusy, JournalError
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS incidents (
+  id TEXT PRIMARY KEY, host TEXT NOT NULL, runbook TEXT NOT NULL, runbook_sha256 TEXT NOT NULL,
+  dry_run INTEGER NOT NULL, started REAL NOT NULL, ended REAL, state TEXT NOT NULL,
+  outcome TEXT, summary TEXT, dir TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS events (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT, incident TEXT NOT NULL REFERENCES incidents(id),
+  ts REAL NOT NULL, kind TEXT NOT NULL, step TEXT, detail TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_by_incident ON events(incident, seq);
+"""
+
+
+@dataclass(frozen=True)
+class IncidentRow:
+    id: str
+    host: str
+    runbook: str
+    dry_run: bool
+    started: float
+    ended: float | None
+    state: str
+    outcome: str | None
+    summary: str | None
+    dir: str
+
+
+class Journal:
+    def __init__(self, state_dir: Path) -> None:
+        self.state_dir = state_dir
+        try:
+            state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+            self.db = sqlite3.connect(state_dir / "journal.sqlite3", timeout=10, isolation_level=None)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=FULL")
+            self.db.executescript(SCHEMA)
+        except (OSError, sqlite3.Error) as exc:
+            raise JournalError(f"cannot open the journal in {state_dir}: {exc}") from exc
+
+    def _write(self, sql: str, args: tuple[Any, ...]) -> None:
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+            self.db.execute(sql, args)
+            self.db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            raise JournalError(f"journal write failed: {exc}") from exc
+
+    def open_incident(self, *, host: str, runbook: str, sha256: str, dry_run: bool) -> IncidentRow:
+        iid = time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
+        idir = self.state_dir / "incidents" / iid
+        idir.mkdir(parents=True, mode=0o700)
+        row = IncidentRow(iid, host, runbook, dry_run, time.time(), None, "healthy", None, None, str(idir))
+        self._write("INSERT INTO incidents VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                    (iid, host, runbook, sha256, int(dry_run), row.started, None, row.state, None, None, str(idir)))
+        return row
+
+    def event(self, incident: str, kind: str, step: str | None = None, **detail: Any) -> None:
+        self._write("INSERT INTO events (incident, ts, kind, step, detail) VALUES (?,?,?,?,?)",
+                    (incident, time.time(), kind, step, json.dumps(detail, default=str)))
+
+    def set_state(self, incident: str, state: str) -> None:
+        self._write("UPDATE incidents SET state=? WHERE id=?", (state, incident))
+
+    def close(self, incident: str, outcome: str, summary: str) -> None:
+        self._write("UPDATE incidents SET outcome=?, summary=?, ended=? WHERE id=?",
+                    (outcome, summary, time.time(), incident))
+
+    def incidents(self, limit: int = 50) -> list[IncidentRow]:
+        rows = self.db.execute("SELECT id, host, runbook, dry_run, started, ended, state, outcome, summary, dir "
+                               "FROM incidents ORDER BY started DESC LIMIT ?", (limit,)).fetchall()
+        return [IncidentRow(r[0], r[1], r[2], bool(r[3]), *r[4:]) for r in rows]
+
+    def incident(self, iid: str) -> IncidentRow | None:
+        return next((r for r in self.incidents(10_000) if r.id == iid or r.id.startswith(iid)), None)
+
+    def events(self, iid: str) -> list[tuple[float, str, str | None, dict[str, Any]]]:
+        rows = self.db.execute("SELECT ts, kind, step, detail FROM events WHERE incident=? ORDER BY seq", (iid,))
+        return [(r[0], r[1], r[2], json.loads(r[3])) for r in rows]
+
+
+class HostLock:
+    """At most one incident per host, across processes; released by the kernel if we die."""
+
+    def __init__(self, state_dir: Path, host: str) -> None:
+        (state_dir / "locks").mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.path = state_dir / "locks" / f"{host}.lock"
+        self.fd: int | None = None
+
+    def __enter__(self) -> HostLock:
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 64).decode(errors="replace").strip()
+            os.close(fd)
+            raise HostBusy(f"another incident is running on this host (pid {holder or '?'} holds {self.path})") from None
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        self.fd = fd
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None

@@ -1,0 +1,168 @@
+"""Disposable real-dockerd sandboxes for the demo, the tests and the benchmarks.
+
+Role: start an isolated dockerd (own data-root, exec-root, socket, pidfile; no bridge, no
+iptables), give it a busybox image made with `docker import`, run containers, break it the
+incident's ways, and clean up everything it started — daemons, shims, container processes,
+mounts — even after a failure.
+Must not: touch anything outside its own directory, or any process that does not name it.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import signal
+import sys
+import tarfile
+import tempfile
+import time
+from pathlib import Path
+
+from remediator.hosts import procs as procmod
+from remediator.hosts.local import LocalHost
+from remediator.hosts.service import controller
+from remediator.settings import HostConfig, ProcessService
+
+IMAGE = "lab/busybox:1"
+LOOP = ["/bin/busybox", "sh", "-c", "trap 'exit 0' TERM; while :; do /bin/busybox sleep 1 & wait $!; done"]
+
+
+def busybox_tar() -> bytes:
+    """A one-file root filesystem: /bin/busybox from the busybox-static package."""
+    src = shutil.which("busybox") or "/bin/busybox"
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tf:
+        tf.add(src, arcname="bin/busybox")
+    return buf.getvalue()
+
+
+class Sandbox:
+    def __init__(self, root: str | Path | None = None, name: str = "lab", dockerd: str = "dockerd") -> None:
+        self.root = Path(root or tempfile.mkdtemp(prefix="rmd-lab-", dir="/tmp"))
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.name = name
+        self.data, self.exec_ = str(self.root / "data"), str(self.root / "exec")
+        self.sock, self.pidfile, self.log = str(self.root / "docker.sock"), str(self.root / "docker.pid"), str(self.root / "dockerd.log")
+        self.dockerd = dockerd
+        self.host = LocalHost(self.config())
+
+    def argv(self) -> list[str]:
+        """dockerd under a tiny subreaper (see labinit): this machine's PID 1 does not reap."""
+        return [sys.executable, "-m", "remediator.labinit", self.dockerd, "--data-root", self.data, "--exec-root", self.exec_, "-H", f"unix://{self.sock}",
+                "--pidfile", self.pidfile, "--bridge=none", "--iptables=false", "--ip-masq=false",
+                "--storage-driver=overlay2"]
+
+    def config(self, argv: list[str] | None = None) -> HostConfig:
+        return HostConfig(name=self.name, docker_host=f"unix://{self.sock}", data_root=self.data, exec_root=self.exec_,
+                          daemon_json=str(self.root / "daemon.json"),
+                          service=ProcessService(kind="process", argv=argv or self.argv(), pidfile=self.pidfile, log=self.log))
+
+    def config_yaml(self, state_dir: str, argv: list[str] | None = None) -> str:
+        c = self.config(argv)
+        assert isinstance(c.service, ProcessService)
+        args = ", ".join(f'"{a}"' for a in c.service.argv)
+        return (f"state_dir: {state_dir}\nevidence_budget: 10\nhosts:\n  - name: {c.name}\n"
+                f"    docker_host: {c.docker_host}\n    data_root: {c.data_root}\n    exec_root: {c.exec_root}\n"
+                f"    daemon_json: {c.daemon_json}\n"
+                f"    service: {{kind: process, argv: [{args}], pidfile: {c.service.pidfile}, log: {c.service.log}}}\n")
+
+    # ---- life -------------------------------------------------------------------------------
+    def start(self, timeout: float = 60) -> None:
+        controller(self.host).start(timeout)
+
+    def populate(self, n: int) -> list[str]:
+        """Import the image and run n containers: a mix of restart policies (always, unless-stopped, no)."""
+        if not self.host.docker_call("images", name=IMAGE):
+            self.host.docker_call("import_image_from_data", busybox_tar(), repository="lab/busybox", tag="1")
+        ids = []
+        policies = ["always", "unless-stopped", "no"]
+        for i in range(n):
+            policy = policies[i % len(policies)]
+            hc = self.host.docker_call("create_host_config", restart_policy={"Name": policy} if policy != "no" else None)
+            c = self.host.docker_call("create_container", IMAGE, LOOP, name=f"c{i}-{policy}", host_config=hc,
+                                      environment=["API_TOKEN=s3cret-token"], stop_signal="SIGTERM")
+            self.host.docker_call("start", c["Id"])
+            ids.append(c["Id"])
+        return ids
+
+    def running(self) -> set[str]:
+        return {c["Id"] for c in self.host.docker_call("containers", timeout=10)}
+
+    def dockerd_proc(self) -> procmod.Proc | None:
+        return controller(self.host).find()
+
+    # ---- faults -----------------------------------------------------------------------------
+    def wedge(self) -> int:
+        """SIGSTOP dockerd: the API accepts connections and never answers, like the incident."""
+        p = self.dockerd_proc()
+        assert p is not None, "dockerd is not running"
+        os.kill(p.pid, signal.SIGSTOP)
+        return p.pid
+
+    def corrupt_metadb(self) -> None:
+        """Crash dockerd (SIGKILL: shims and containers survive), overwrite containerd's meta.db with
+        garbage, and try to start: dockerd now refuses to start."""
+        p = self.dockerd_proc()
+        assert p is not None, "dockerd is not running"
+        os.kill(p.pid, signal.SIGKILL)
+        self.host.wait_gone([p], 10)
+        ctrd = self.host.family(data_root=self.data, exec_root=self.exec_).containerd
+        self.host.wait_gone(ctrd, 10)  # managed containerd dies with dockerd (Pdeathsig)
+        db = Path(self.data) / "containerd/daemon/io.containerd.metadata.v1.bolt/meta.db"
+        db.write_bytes(os.urandom(db.stat().st_size or 65536))
+        try:
+            controller(self.host).start(20)
+        except Exception:  # noqa: BLE001 - the start is expected to fail; that is the fault
+            return
+        raise AssertionError("dockerd started despite a corrupt meta.db")
+
+    # ---- cleanup ----------------------------------------------------------------------------
+    def processes(self) -> list[procmod.Proc]:
+        """Every live process that names this sandbox, and all their descendants."""
+        procs = procmod.list_procs()
+        mine = {p.pid for p in procs if p.alive and str(self.root) in " ".join(p.cmdline)}
+        grew = True
+        while grew:
+            kids = {p.pid for p in procs if p.alive and p.ppid in mine} - mine
+            grew = bool(kids)
+            mine |= kids
+        return [p for p in procs if p.pid in mine and p.pid != os.getpid()]
+
+    def cleanup(self) -> None:
+        for _ in range(3):
+            victims = self.processes()
+            for p in victims:
+                try:
+                    os.kill(p.pid, signal.SIGCONT)
+                    os.kill(p.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            self.host.wait_gone(victims, 10)
+        for _ in range(3):
+            mounts = [m for m in _mounts() if m == str(self.root) or m.startswith(str(self.root) + "/")]
+            for m in sorted(mounts, key=len, reverse=True):
+                os.system(f"umount -l '{m}' 2>/dev/null")  # noqa: S605 - fixed path under our own root
+            if not mounts:
+                break
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def __enter__(self) -> Sandbox:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.cleanup()
+
+
+def _mounts() -> list[str]:
+    with open("/proc/self/mountinfo") as fh:
+        return [line.split()[4].replace("\\040", " ") for line in fh]
+
+
+def wait_for(cond, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]
+    """Poll cond() until true; raise TimeoutError naming what was awaited."""
+    end = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > end:
+            raise TimeoutError(f"timed out after {timeout:g}s waiting for {what}")
+        time.sleep(0.05)

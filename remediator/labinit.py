@@ -1,0 +1,40 @@
+"""A minimal init for lab daemons: run argv as a child and reap every orphan it leaves.
+
+This machine's PID 1 does not reap orphans, so a killed managed containerd stays a zombie and
+a restarted dockerd then waits for it ("containerd is still running") until it times out. On a
+real host init reaps them; in the lab this subreaper plays that part. Exits when no child is left.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import sys
+
+PR_SET_CHILD_SUBREAPER = 36
+
+
+def main() -> int:
+    argv = sys.argv[1:]
+    if not argv:
+        print("usage: python -m remediator.labinit ARGV...", file=sys.stderr)
+        return 2
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    child = os.fork()
+    if child == 0:
+        try:
+            os.execvp(argv[0], argv)
+        finally:
+            os._exit(127)
+    code = 0
+    while True:
+        try:
+            pid, status = os.waitpid(-1, 0)
+        except ChildProcessError:
+            return code
+        if pid == child:
+            code = os.waitstatus_to_exitcode(status)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

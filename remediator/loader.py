@@ -1,0 +1,105 @@
+"""YAML loading with positions, and pydantic errors rendered as 'file:line:col: field: message'.
+
+Role: the one place that parses YAML (ruamel.yaml: YAML 1.2, duplicate keys rejected) and maps a
+pydantic error location back to the line and column it came from.
+Must not: know about runbooks or settings; it only loads and locates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+from remediator.errors import InputError
+
+Loc = tuple[str | int, ...]
+
+
+def load_yaml(path: Path) -> Any:
+    """Given a file, return its YAML data with positions. Raise InputError naming file:line:col."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not UTF-8 text: {exc}") from exc
+    try:
+        data = YAML(typ="rt").load(text)
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"{mark.line + 1}:{mark.column + 1}" if mark else "1:1"
+        problem = " ".join(x for x in (exc.context, exc.problem) if x)
+        raise InputError(f"{path}:{where}: YAML syntax: {problem}") from exc
+    except YAMLError as exc:
+        raise InputError(f"{path}:1:1: YAML syntax: {exc}") from exc
+    if data is None:
+        raise InputError(f"{path}:1:1: the file is empty")
+    return data
+
+
+def _position(node: Any, key: str | int) -> tuple[int, int]:
+    if isinstance(node, CommentedMap):
+        line, col = node.lc.key(key)
+    else:
+        line, col = node.lc.item(key)
+    return line + 1, col + 1
+
+
+def locate(data: Any, loc: Loc) -> tuple[Loc, tuple[int, int]]:
+    """Follow a pydantic loc through loaded YAML; skip union tags. Return (data path, line:col)."""
+    node, path, where = data, (), (1, 1)
+    for part in loc:
+        if isinstance(node, CommentedMap) and part in node:
+            where = _position(node, part)
+            node, path = node[part], (*path, part)
+        elif isinstance(node, CommentedSeq) and isinstance(part, int) and 0 <= part < len(node):
+            where = _position(node, part)
+            node, path = node[part], (*path, part)
+    return path, where
+
+
+def dotted(path: Sequence[str | int]) -> str:
+    """Render ('steps', 1, 'timeout') as 'steps[1].timeout'."""
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top)"
+
+
+def problem(file: Path, data: Any, loc: Loc, message: str) -> str:
+    """One problem line for a location inside loaded YAML."""
+    path, (line, col) = locate(data, loc)
+    field = dotted(path)
+    missing = [p for p in loc[len(path):] if isinstance(p, str | int)]
+    if missing and loc[-1] not in path:
+        field = dotted((*path, loc[-1]))
+    return f"{file}:{line}:{col}: {field}: {message}"
+
+
+def validation_problems(file: Path, data: Any, exc: ValidationError, base: Loc = ()) -> list[str]:
+    """Every error of a pydantic ValidationError, located in the YAML it came from."""
+    out = []
+    for err in exc.errors(include_url=False):
+        loc = (*base, *err["loc"])
+        msg = err["msg"]
+        if err["type"] not in ("missing", "extra_forbidden") and "input" in err:
+            shown = repr(err["input"])
+            if len(shown) <= 60:
+                msg += f" (got {shown})"
+        out.append(problem(file, data, loc, msg))
+    return out
+
+
+def plain(data: Any) -> Any:
+    """Convert ruamel's commented containers to plain dicts and lists."""
+    if isinstance(data, dict):
+        return {str(k): plain(v) for k, v in data.items()}
+    if isinstance(data, list):
+        return [plain(v) for v in data]
+    return data

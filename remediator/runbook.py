@@ -1,0 +1,171 @@
+"""Runbook schema, loader and strict substitution.
+
+Role: turn a YAML runbook into a validated Runbook, reporting *every* problem as
+'file:line:col: field: message'. Values may reference host facts ({data_root}, {state_dirs}, …)
+and runbook params ({params.name}); an unknown name is a validation error. Nothing is evaluated.
+Must not: run anything or touch a host.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from remediator.actions import ACTIONS, GUARDS
+from remediator.detect.facts import FACT_SAMPLES
+from remediator.errors import InputError
+from remediator.loader import Loc, load_yaml, plain, problem, validation_problems
+
+PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_.]*)\}")
+ID = r"^[a-z][a-z0-9_]{0,40}$"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Retry(_Model):
+    attempts: int = Field(default=1, ge=1, le=10)
+    backoff: float = Field(default=1.0, ge=0, le=300, description="first wait; doubles each attempt")
+
+
+class GuardRef(_Model):
+    check: str
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class ActionRef(_Model):
+    action: str
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class Step(_Model):
+    id: str = Field(pattern=ID)
+    action: str
+    params: dict[str, Any] = Field(default_factory=dict)
+    guards: list[GuardRef] = Field(default_factory=list)
+    risk: Literal["safe", "risky"] | None = None
+    timeout: float = Field(default=300.0, gt=0, le=7200)
+    retry: Retry = Field(default_factory=Retry)
+    rollback: list[ActionRef] = Field(default_factory=list)
+    on_failure: Literal["rollback", "abort", "continue"] = "rollback"
+    description: str = ""
+
+    @property
+    def risky(self) -> bool:
+        return self.risk == "risky" or (self.risk is None and ACTIONS[self.action].risky)
+
+
+class Runbook(_Model):
+    schema_version: Literal[1] = Field(default=1, alias="schema")
+    name: str = Field(pattern=r"^[a-z][a-z0-9-]{0,60}$")
+    description: str = ""
+    params: dict[str, Any] = Field(default_factory=dict)
+    steps: list[Step] = Field(min_length=1)
+    path: str = ""
+    sha256: str = ""
+
+    @model_validator(mode="after")
+    def _unique(self) -> Runbook:
+        ids = [s.id for s in self.steps]
+        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        if dupes:
+            raise ValueError(f"duplicate step ids: {', '.join(dupes)}")
+        return self
+
+    def step(self, step_id: str) -> Step:
+        return next(s for s in self.steps if s.id == step_id)
+
+
+def substitute(value: Any, variables: dict[str, Any]) -> Any:
+    """Replace {name} in strings (recursively). A string that is exactly one placeholder takes the
+    variable's value as is (a list stays a list). Raise KeyError(name) for an unknown name."""
+    if isinstance(value, dict):
+        return {k: substitute(v, variables) for k, v in value.items()}
+    if isinstance(value, list):
+        return [substitute(v, variables) for v in value]
+    if not isinstance(value, str):
+        return value
+    whole = PLACEHOLDER.fullmatch(value)
+    if whole:
+        return variables[whole.group(1)]
+    escaped = value.replace("{{", "\0o").replace("}}", "\0c")
+    out = PLACEHOLDER.sub(lambda m: str(variables[m.group(1)]), escaped)
+    return out.replace("\0o", "{").replace("\0c", "}")
+
+
+def variables(runbook_params: dict[str, Any], facts: dict[str, Any]) -> dict[str, Any]:
+    return {**facts, **{f"params.{k}": v for k, v in runbook_params.items()}}
+
+
+def _check_params(file: Path, data: Any, loc: Loc, model: type[BaseModel], raw: dict[str, Any],
+                  names: dict[str, Any]) -> list[str]:
+    try:
+        resolved = substitute(plain(raw), names)
+    except KeyError as exc:
+        known = ", ".join(sorted(names))
+        return [problem(file, data, loc, f"unknown name {{{exc.args[0]}}} (known: {known})")]
+    try:
+        model.model_validate(resolved)
+    except ValidationError as exc:
+        return validation_problems(file, data, exc, base=loc)
+    return []
+
+
+def _logic(file: Path, data: Any, rb: Runbook) -> list[str]:
+    out, seen = [], []
+    names = variables(rb.params, FACT_SAMPLES)
+    for i, step in enumerate(rb.steps):
+        loc: Loc = ("steps", i)
+        spec = ACTIONS.get(step.action)
+        if spec is None:
+            out.append(problem(file, data, (*loc, "action"), f"unknown action {step.action!r} (known: {', '.join(sorted(ACTIONS))})"))
+        else:
+            out += _check_params(file, data, (*loc, "params"), spec.params, step.params, names)
+            if step.risk == "safe" and spec.risky:
+                out.append(problem(file, data, (*loc, "risk"), f"{step.action} is inherently risky; it cannot be declared safe"))
+        for j, g in enumerate(step.guards):
+            gspec = GUARDS.get(g.check)
+            if gspec is None:
+                out.append(problem(file, data, (*loc, "guards", j, "check"), f"unknown guard {g.check!r} (known: {', '.join(sorted(GUARDS))})"))
+            else:
+                out += _check_params(file, data, (*loc, "guards", j, "params"), gspec.params, g.params, names)
+        for j, r in enumerate(step.rollback):
+            rspec = ACTIONS.get(r.action)
+            if rspec is None:
+                out.append(problem(file, data, (*loc, "rollback", j, "action"), f"unknown action {r.action!r}"))
+            else:
+                out += _check_params(file, data, (*loc, "rollback", j, "params"), rspec.params, r.params, names)
+        refs = [((*loc, "params", k), v) for k, v in step.params.items() if k.endswith("_step")]
+        refs += [((*loc, "guards", j, "params", "step"), g.params["step"]) for j, g in enumerate(step.guards) if "step" in g.params]
+        refs += [((*loc, "rollback", j, "params", k), v) for j, r in enumerate(step.rollback) for k, v in r.params.items() if k.endswith("_step")]
+        for rloc, ref in refs:
+            if ref not in seen:
+                out.append(problem(file, data, rloc, f"refers to step {ref!r}, which is not an earlier step"))
+        seen.append(step.id)
+    return out
+
+
+def load_runbook(path: Path) -> Runbook:
+    """Given a runbook file, return the validated Runbook. Raise InputError with every problem."""
+    data = load_yaml(path)
+    try:
+        rb = Runbook.model_validate(data)
+    except ValidationError as exc:
+        raise InputError(validation_problems(path, data, exc)) from None
+    problems = _logic(path, data, rb)
+    if problems:
+        raise InputError(problems)
+    return rb.model_copy(update={"path": str(path), "sha256": hashlib.sha256(path.read_bytes()).hexdigest()})
+
+
+def resolve(model: type[BaseModel], raw: dict[str, Any], names: dict[str, Any]) -> Any:
+    """Params for a run: substitute real facts, validate. Raise InputError on a bad value."""
+    try:
+        return model.model_validate(substitute(plain(raw), names))
+    except (KeyError, ValidationError) as exc:
+        raise InputError(f"parameters {raw!r} do not validate with this host's facts: {exc}") from exc

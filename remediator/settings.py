@@ -1,0 +1,143 @@
+"""config.yaml as pydantic models, and load_settings().
+
+Role: describe and validate what the operator is told about its hosts; defaults fit a stock
+Debian/Ubuntu host so the common config is three lines.
+Must not: touch a host. Loading a config never changes anything.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from remediator.errors import InputError
+from remediator.loader import load_yaml, problem, validation_problems
+
+
+def _absolute(value: str) -> str:
+    if not value.startswith("/"):
+        raise ValueError("must be an absolute path")
+    if "\x00" in value or any(part == ".." for part in value.split("/")):
+        raise ValueError("must not contain '..' or NUL")
+    normal = os.path.normpath(value)
+    if normal == "/":
+        raise ValueError("must not be the filesystem root")
+    return normal
+
+
+AbsPath = Annotated[str, Field(min_length=2)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SystemdService(_Model):
+    """dockerd run by systemd: stop the socket unit with the service, or a client restarts it."""
+
+    kind: Literal["systemd"] = "systemd"
+    unit: str = "docker.service"
+    socket: str | None = "docker.socket"
+    systemctl: str = "systemctl"
+
+
+class ProcessService(_Model):
+    """dockerd started by remediator itself, detached, from argv; stopped by signal."""
+
+    kind: Literal["process"]
+    argv: list[str] = Field(min_length=1)
+    pidfile: AbsPath
+    log: AbsPath
+
+    _check_paths = field_validator("pidfile", "log")(_absolute)
+
+
+class CommandService(_Model):
+    """User-given commands (argv lists) to start, stop and query dockerd."""
+
+    kind: Literal["command"]
+    start: list[str] = Field(min_length=1)
+    stop: list[str] = Field(min_length=1)
+    status: list[str] = Field(min_length=1)
+    pidfile: AbsPath = "/var/run/docker.pid"
+    log: AbsPath | None = None
+
+
+Service = Annotated[SystemdService | ProcessService | CommandService, Field(discriminator="kind")]
+
+
+class HostConfig(_Model):
+    """One Docker host. Paths are the *configured* roots; the effective ones are read at run time."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+    docker_host: str = "unix:///var/run/docker.sock"
+    data_root: AbsPath = "/var/lib/docker"
+    exec_root: AbsPath = "/var/run/docker"
+    daemon_json: AbsPath = "/etc/docker/daemon.json"
+    dockerd: str = "dockerd"
+    service: Service = Field(default_factory=SystemdService)
+
+    _check_paths = field_validator("data_root", "exec_root", "daemon_json")(_absolute)
+
+    @field_validator("docker_host")
+    @classmethod
+    def _unix_only(cls, value: str) -> str:
+        if not value.startswith("unix:///"):
+            raise ValueError("only unix:///path sockets are supported for a local host")
+        return value
+
+    @model_validator(mode="after")
+    def _roots_apart(self) -> HostConfig:
+        a, b = self.data_root + "/", self.exec_root + "/"
+        if a.startswith(b) or b.startswith(a):
+            raise ValueError("data_root and exec_root must not contain each other")
+        return self
+
+    @model_validator(mode="after")
+    def _argv_agrees(self) -> HostConfig:
+        if isinstance(self.service, ProcessService):
+            argv = self.service.argv
+            for flag, want in (("--data-root", self.data_root), ("--exec-root", self.exec_root),
+                               ("--pidfile", self.service.pidfile), ("-H", self.docker_host)):
+                if flag not in argv or argv.index(flag) + 1 >= len(argv):
+                    raise ValueError(f"service.argv must pass {flag} {want} explicitly")
+                got = argv[argv.index(flag) + 1]
+                if got.rstrip("/") != want.rstrip("/"):
+                    raise ValueError(f"service.argv has {flag} {got} but the host says {want}")
+        return self
+
+    @property
+    def socket_path(self) -> str:
+        return self.docker_host.removeprefix("unix://")
+
+
+class Settings(_Model):
+    state_dir: AbsPath = "/var/lib/remediator"
+    evidence_budget: float = Field(default=15.0, gt=0, le=600)
+    hosts: list[HostConfig] = Field(min_length=1)
+
+    _check_state_dir = field_validator("state_dir")(_absolute)
+
+    def host(self, name: str) -> HostConfig:
+        for host in self.hosts:
+            if host.name == name:
+                return host
+        known = ", ".join(h.name for h in self.hosts)
+        raise InputError(f"no host named {name!r} in the config (known: {known})")
+
+
+def load_settings(path: Path) -> Settings:
+    """Given a config file, return Settings. Raise InputError listing every problem with file:line."""
+    data = load_yaml(path)
+    try:
+        settings = Settings.model_validate(data)
+    except ValidationError as exc:
+        raise InputError(validation_problems(path, data, exc)) from None
+    names = [h.name for h in settings.hosts]
+    dupes = [i for i, n in enumerate(names) if n in names[:i]]
+    if dupes:
+        raise InputError([problem(path, data, ("hosts", i, "name"), "duplicate host name") for i in dupes])
+    return settings

@@ -1,0 +1,75 @@
+"""Frozen values shared by every layer.
+
+Role: plain data (results, outcomes, process records) with no behaviour beyond formatting.
+Must not: do I/O or import third-party packages.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class Outcome(enum.StrEnum):
+    """How an incident ended; each maps to one CLI exit code."""
+
+    RECOVERED = "recovered"  # remediated and verified
+    HEALTHY = "healthy"  # nothing to do
+    PLANNED = "planned"  # dry-run finished
+    REFUSED = "refused"  # a risky step was not approved, or the runbook refused the diagnosis
+    ROLLED_BACK = "rolled_back"  # a step failed; completed steps were undone
+    FAILED = "failed"  # a step failed and could not be undone; the host needs a person
+
+
+EXIT_CODES: dict[Outcome, int] = {
+    Outcome.RECOVERED: 0,
+    Outcome.HEALTHY: 0,
+    Outcome.PLANNED: 0,
+    Outcome.FAILED: 1,
+    Outcome.ROLLED_BACK: 3,
+    Outcome.REFUSED: 4,
+}
+EXIT_BAD_INPUT = 2
+EXIT_HOST_BUSY = 5
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    argv: tuple[str, ...]
+    rc: int
+    stdout: str
+    stderr: str
+    duration: float
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """What an action did (or, in dry-run, would do)."""
+
+    summary: str
+    changes: list[str] = field(default_factory=list)  # human lines: paths, sizes, containers
+    data: dict[str, Any] = field(default_factory=dict)  # machine-readable output for later steps
+    stop: Outcome | None = None  # end the incident here with this outcome (e.g. nothing to do)
+
+
+@dataclass(frozen=True)
+class GuardResult:
+    ok: bool
+    reason: str
+
+
+@dataclass(frozen=True)
+class Proc:
+    """One process as read from /proc."""
+
+    pid: int
+    ppid: int
+    state: str  # the state letter: R S D T Z ...
+    comm: str
+    exe: str  # target of /proc/<pid>/exe, "" if unreadable
+    cmdline: tuple[str, ...]
+
+    @property
+    def alive(self) -> bool:
+        return self.state not in ("Z", "X")
