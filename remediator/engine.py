@@ -13,6 +13,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, stop_before_delay, wait_exponential
@@ -22,7 +23,7 @@ from remediator.actions import ACTIONS, GUARDS, StepContext
 from remediator.detect import facts as factsmod
 from remediator.errors import HostError, RemediatorError, TemporaryStepError
 from remediator.hosts.local import LocalHost
-from remediator.hosts.service import controller
+from remediator.hosts.service import Controller, controller
 from remediator.journal import Journal
 from remediator.runbook import Runbook, Step, resolve, variables
 from remediator.structs import GuardResult, Outcome, StepResult
@@ -148,7 +149,7 @@ class _Run:
         self.report("ok", step.id, f"{result.summary} ({took:.1f}s)", result.changes)
         if spec.mutates:
             self.done.append(step)
-            self.model.mutated = True
+            self.model.mutated = self.model.mutated or bool(step.rollback)  # something to undo
         if result.stop is Outcome.HEALTHY:
             self._trigger("nothing_to_do")
             return Outcome.HEALTHY
@@ -216,15 +217,17 @@ class _Run:
 
 
 def run_incident(*, host: LocalHost, runbook: Runbook, journal: Journal, approver: Approver, report: Reporter,
-                 dry_run: bool, evidence_budget: float) -> Report:
-    """Given a host and a runbook, run (or plan) one incident and return how it ended."""
+                 dry_run: bool, evidence_budget: float, facts: factsmod.Facts | None = None,
+                 service: Controller | None = None) -> Report:
+    """Given a host and a runbook, run (or plan) one incident and return how it ended.
+    `facts` and `service` default to what the host says; tests pass fakes."""
     row = journal.open_incident(host=host.name, runbook=runbook.name, sha256=runbook.sha256, dry_run=dry_run)
-    facts = factsmod.resolve(host)
+    facts = facts or factsmod.resolve(host)
     journal.event(row.id, "facts", None, **facts.as_vars(), notes=facts.notes, dockerd_pid=facts.dockerd_pid)
     report("facts", None, f"Docker {facts.version or '?'}; layout {facts.layout}; state dirs {facts.state_dirs}",
            facts.notes)
-    ctx = StepContext(host=host, service=controller(host), facts=facts, incident_id=row.id,
-                      incident_dir=__import__("pathlib").Path(row.dir), evidence_budget=evidence_budget,
+    ctx = StepContext(host=host, service=service or controller(host), facts=facts, incident_id=row.id,
+                      incident_dir=Path(row.dir), evidence_budget=evidence_budget,
                       progress=lambda msg: report("progress", None, msg))
     run = _Run(runbook=runbook, ctx=ctx, journal=journal, incident=row.id, approver=approver, report=report,
                dry_run=dry_run, names=variables(runbook.params, facts.as_vars()))

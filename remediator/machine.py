@@ -28,7 +28,7 @@ class Incident:
     def __init__(self, on_change: Callable[[str, str], None] | None = None) -> None:
         self.guards_ok = False
         self.approved = False
-        self.mutated = False  # a mutating step completed: a failure must roll back
+        self.mutated = False  # a completed step declared a rollback: a failure must undo it
         self._on_change = on_change or (lambda _a, _b: None)
 
     def journal_transition(self, event: Any) -> None:

@@ -1,0 +1,75 @@
+"""Shared fixtures: real isolated dockerd sandboxes (cleaned up even on failure) and a CLI runner."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from remediator.lab import Sandbox
+
+REPO = Path(__file__).resolve().parent.parent
+IN_CI = os.environ.get("CI") == "true"
+
+
+def docker_missing() -> str | None:
+    if os.geteuid() != 0:
+        return "needs root"
+    for tool in ("dockerd", "containerd", "runc", "busybox"):
+        if shutil.which(tool) is None:
+            return f"{tool} not installed"
+    return None
+
+
+@pytest.fixture
+def sandbox(request: pytest.FixtureRequest):
+    """A running isolated dockerd with 4 containers; everything it started is removed afterwards."""
+    why = docker_missing()
+    if why:
+        if IN_CI:
+            pytest.fail(f"real-dockerd tests must run in CI: {why}")
+        pytest.skip(why)
+    sb = Sandbox(name="t")
+    try:
+        sb.start()
+        sb.populate(getattr(request, "param", 4))
+        yield sb
+    finally:
+        sb.cleanup()
+        leftovers = sb.processes()
+        assert not leftovers, f"sandbox left processes behind: {leftovers}"
+
+
+def cli(*args: str, config: Path | None = None, timeout: float = 240) -> subprocess.CompletedProcess[str]:
+    """The real CLI in a subprocess with no TTY on stdin."""
+    argv = [sys.executable, "-m", "remediator", *args]
+    return subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout,
+                          cwd=REPO, env={**os.environ, "COLUMNS": "200"})
+
+
+def digest(*tops: str) -> str:
+    """Independent of remediator's fsops: names, kinds, modes, sizes, mtimes and file contents."""
+    h = hashlib.sha256()
+    for top in tops:
+        for dirpath, dirnames, filenames in os.walk(top):
+            dirnames.sort()
+            for name in sorted(dirnames + filenames):
+                full = os.path.join(dirpath, name)
+                st = os.lstat(full)
+                h.update(f"{os.path.relpath(full, top)}|{st.st_mode}|{st.st_size}|{st.st_mtime_ns}".encode())
+                if os.path.isfile(full) and not os.path.islink(full):
+                    with open(full, "rb") as fh:
+                        h.update(hashlib.sha256(fh.read()).digest())
+    return h.hexdigest()
+
+
+def shim_ids(sb: Sandbox) -> list[str]:
+    from remediator.hosts import procs
+
+    fam = sb.host.family(data_root=sb.data, exec_root=sb.exec_)
+    return sorted(procs.shim_container_id(s) or "?" for s in fam.shims)

@@ -1,0 +1,131 @@
+"""End-to-end: the real CLI against real isolated dockerd daemons, broken for real."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from remediator.lab import Sandbox
+from tests.conftest import cli, digest, shim_ids
+
+pytestmark = pytest.mark.dockerd
+
+
+def _config(sb: Sandbox, argv: list[str] | None = None) -> Path:
+    cfg = sb.root / "config.yaml"
+    cfg.write_text(sb.config_yaml(str(sb.root / "state"), argv))
+    return cfg
+
+
+def _backup_verifies(state: Path) -> int:
+    """Re-hash every backed-up file against its manifest, independently of remediator."""
+    manifests = list(state.glob("incidents/*/backup/*.manifest.json"))
+    assert manifests, "no backup manifest written"
+    files = 0
+    for m in manifests:
+        data = json.loads(m.read_text())
+        for e in data["entries"]:
+            if e["kind"] == "file":
+                got = hashlib.sha256((Path(data["backup"]) / e["rel"]).read_bytes()).hexdigest()
+                assert got == e["sha256"], e["rel"]
+                files += 1
+    return files
+
+
+def test_corrupt_metadb_is_healed_and_every_container_runs(sandbox: Sandbox) -> None:
+    before = sandbox.running()
+    sandbox.corrupt_metadb()
+    assert not sandbox.host.ping().ok
+    res = cli("run", "--config", str(_config(sandbox)), "--host", "t", "--yes")
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "recovered" in res.stdout
+    assert sandbox.running() == before
+    assert shim_ids(sandbox) == sorted(before)
+    assert _backup_verifies(sandbox.root / "state") > 0
+
+
+def test_sigstop_hang_is_healed_with_one_shim_per_container(sandbox: Sandbox) -> None:
+    before = sandbox.running()
+    sandbox.wedge()
+    assert sandbox.host.ping(timeout=1).outcome == "timeout"
+    res = cli("run", "--config", str(_config(sandbox)), "--host", "t", "--yes")
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert sandbox.host.ping().ok
+    assert sandbox.running() == before
+    assert shim_ids(sandbox) == sorted(before), "orphaned or duplicate shims"
+    bundle = next((sandbox.root / "state").glob("incidents/*/evidence"))
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    assert manifest["collectors"]["goroutines"]["error"], "a SIGSTOPped dockerd cannot dump; must be recorded"
+    inv = (bundle / "inventory.json").read_text()
+    assert "s3cret-token" not in inv and "API_TOKEN=<redacted>" in inv
+    assert stat.S_IMODE(os.stat(bundle / "inventory.json").st_mode) == 0o600
+
+
+def test_dry_run_changes_nothing(sandbox: Sandbox) -> None:
+    sandbox.corrupt_metadb()
+    shims = shim_ids(sandbox)
+    before = digest(sandbox.data, sandbox.exec_)
+    res = cli("run", "--config", str(_config(sandbox)), "--host", "t", "--dry-run")
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "would clear" in res.stdout and "c2-no" in res.stdout
+    assert digest(sandbox.data, sandbox.exec_) == before
+    assert shim_ids(sandbox) == shims
+
+
+def test_no_tty_and_no_yes_destroys_nothing(sandbox: Sandbox) -> None:
+    sandbox.corrupt_metadb()
+    shims = shim_ids(sandbox)
+    state_dirs = [f"{sandbox.exec_}/containerd", f"{sandbox.data}/containerd/daemon", f"{sandbox.exec_}/runtime-runc"]
+    before = digest(*state_dirs)
+    res = cli("run", "--config", str(_config(sandbox)), "--host", "t")
+    assert res.returncode == 4, res.stdout + res.stderr
+    assert "no TTY and no --yes" in res.stdout
+    assert digest(*state_dirs) == before
+    assert shim_ids(sandbox) == shims, "containers were killed without approval"
+
+
+WRAPPER = """#!/bin/bash
+# test hook: snapshot the state dirs at every dockerd start, fail the first FAILS starts
+root={root}; n=$(ls "$root/snap" 2>/dev/null | wc -l); n=$((n+1)); mkdir -p "$root/snap/$n"
+for d in exec/containerd data/containerd/daemon exec/runtime-runc; do
+  [ -e "$root/$d" ] && cp -a "$root/$d" "$root/snap/$n/$(echo $d | tr / _)"
+done
+if [ "$n" -le {fails} ]; then echo "forced start failure $n" >&2; exit 1; fi
+exec "$@"
+"""
+
+
+def _files(top: Path) -> dict[str, str]:
+    out = {}
+    for p in sorted(top.rglob("*")):
+        kind = "fifo" if p.is_fifo() else "sock" if p.is_socket() else "link" if p.is_symlink() else \
+            "dir" if p.is_dir() else hashlib.sha256(p.read_bytes()).hexdigest()
+        if kind != "sock":
+            out[str(p.relative_to(top))] = kind
+    return out
+
+
+def test_failed_start_rolls_back_to_the_original_state(sandbox: Sandbox) -> None:
+    before = sandbox.running()
+    sandbox.wedge()
+    wrapper = sandbox.root / "start-wrapper"
+    wrapper.write_text(WRAPPER.format(root=sandbox.root, fails=2))  # the start step retries once
+    wrapper.chmod(0o755)
+    res = cli("run", "--config", str(_config(sandbox, [str(wrapper), *sandbox.argv()])), "--host", "t", "--yes")
+    assert res.returncode == 3, res.stdout + res.stderr
+    assert "ROLLED BACK" in res.stdout
+    restored = sandbox.root / "snap" / "3"  # what dockerd found when the rollback started it
+    backups = sorted((sandbox.root / "state").glob("incidents/*/backup/*"))
+    prefix = str(sandbox.root).strip("/").replace("/", "_") + "_"
+    dirs = [b for b in backups if b.is_dir()]
+    assert len(dirs) == 3
+    for b in dirs:
+        name = b.name.removeprefix(prefix)
+        assert _files(restored / name) == _files(b), f"{name} not restored byte-identical"
+    assert sandbox.host.ping().ok, "the rollback must start dockerd again"
+    assert before  # containers were killed by the stop step; the report says rolled_back loudly
