@@ -43,7 +43,8 @@ class Sandbox:
         self.root.mkdir(parents=True, exist_ok=True)
         self.name = name
         self.data, self.exec_ = str(self.root / "data"), str(self.root / "exec")
-        self.sock, self.pidfile, self.log = str(self.root / "docker.sock"), str(self.root / "docker.pid"), str(self.root / "dockerd.log")
+        self.sock, self.pidfile = str(self.root / "docker.sock"), str(self.root / "docker.pid")
+        self.log = str(self.root / "dockerd.log")
         self.dockerd = dockerd
         self.host = LocalHost(self.config())
 

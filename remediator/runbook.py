@@ -116,10 +116,12 @@ def _check_params(file: Path, data: Any, loc: Loc, model: type[BaseModel], raw: 
     return []
 
 
-def _logic(file: Path, data: Any, rb: Runbook) -> list[str]:
-    out, seen = [], []
-    names = variables(rb.params, FACT_SAMPLES)
-    for i, step in enumerate(rb.steps):
+def _logic(file: Path, data: Any, steps: list[tuple[int, Step]], params: dict[str, Any]) -> list[str]:
+    out: list[str] = []
+    raw_steps = data.get("steps") if isinstance(data, dict) and isinstance(data.get("steps"), list) else []
+    names = variables(params, FACT_SAMPLES)
+    for i, step in steps:
+        seen = [s.get("id") for s in raw_steps[:i] if isinstance(s, dict)]
         loc: Loc = ("steps", i)
         spec = ACTIONS.get(step.action)
         if spec is None:
@@ -146,19 +148,32 @@ def _logic(file: Path, data: Any, rb: Runbook) -> list[str]:
         for rloc, ref in refs:
             if ref not in seen:
                 out.append(problem(file, data, rloc, f"refers to step {ref!r}, which is not an earlier step"))
-        seen.append(step.id)
+    return out
+
+
+def _steps_that_parse(data: Any) -> list[tuple[int, Step]]:
+    out = []
+    raw = data.get("steps") if isinstance(data, dict) else None
+    for i, item in enumerate(raw if isinstance(raw, list) else []):
+        try:
+            out.append((i, Step.model_validate(item)))
+        except ValidationError:
+            continue
     return out
 
 
 def load_runbook(path: Path) -> Runbook:
     """Given a runbook file, return the validated Runbook. Raise InputError with every problem."""
     data = load_yaml(path)
+    problems: list[str] = []
+    rb = None
     try:
         rb = Runbook.model_validate(data)
     except ValidationError as exc:
-        raise InputError(validation_problems(path, data, exc)) from None
-    problems = _logic(path, data, rb)
-    if problems:
+        problems += validation_problems(path, data, exc)
+    params = data.get("params") if isinstance(data, dict) and isinstance(data.get("params"), dict) else {}
+    problems += _logic(path, data, _steps_that_parse(data), plain(params))
+    if problems or rb is None:
         raise InputError(problems)
     return rb.model_copy(update={"path": str(path), "sha256": hashlib.sha256(path.read_bytes()).hexdigest()})
 

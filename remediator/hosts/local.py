@@ -163,7 +163,7 @@ class LocalHost:
             return Ping("missing", time.monotonic() - started, "no socket")
         except ConnectionRefusedError:
             return Ping("refused", time.monotonic() - started, "nothing listening")
-        except (TimeoutError, socket.timeout):
+        except TimeoutError:
             return Ping("timeout", time.monotonic() - started, f"no answer within {timeout:g}s")
         except OSError as exc:
             return Ping("error", time.monotonic() - started, str(exc))
