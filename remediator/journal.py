@@ -13,6 +13,7 @@ import fcntl
 import json
 import os
 import sqlite3
+import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -52,9 +53,11 @@ class IncidentRow:
 class Journal:
     def __init__(self, state_dir: Path) -> None:
         self.state_dir = state_dir
+        self._lock = threading.Lock()
         try:
             state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-            self.db = sqlite3.connect(state_dir / "journal.sqlite3", timeout=10, isolation_level=None)
+            self.db = sqlite3.connect(state_dir / "journal.sqlite3", timeout=10, isolation_level=None,
+                                      check_same_thread=False)  # guarded by self._lock
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=FULL")
             self.db.executescript(SCHEMA)
@@ -62,6 +65,10 @@ class Journal:
             raise JournalError(f"cannot open the journal in {state_dir}: {exc}") from exc
 
     def _write(self, sql: str, args: tuple[Any, ...]) -> None:
+        with self._lock:
+            self._write_locked(sql, args)
+
+    def _write_locked(self, sql: str, args: tuple[Any, ...]) -> None:
         try:
             self.db.execute("BEGIN IMMEDIATE")
             self.db.execute(sql, args)
@@ -90,15 +97,17 @@ class Journal:
                     (outcome, summary, time.time(), incident))
 
     def incidents(self, limit: int = 50) -> list[IncidentRow]:
-        rows = self.db.execute("SELECT id, host, runbook, dry_run, started, ended, state, outcome, summary, dir "
-                               "FROM incidents ORDER BY started DESC LIMIT ?", (limit,)).fetchall()
+        with self._lock:
+            rows = self.db.execute("SELECT id, host, runbook, dry_run, started, ended, state, outcome, summary, dir "
+                                   "FROM incidents ORDER BY started DESC LIMIT ?", (limit,)).fetchall()
         return [IncidentRow(r[0], r[1], r[2], bool(r[3]), *r[4:]) for r in rows]
 
     def incident(self, iid: str) -> IncidentRow | None:
         return next((r for r in self.incidents(10_000) if r.id == iid or r.id.startswith(iid)), None)
 
     def events(self, iid: str) -> list[tuple[float, str, str | None, dict[str, Any]]]:
-        rows = self.db.execute("SELECT ts, kind, step, detail FROM events WHERE incident=? ORDER BY seq", (iid,))
+        with self._lock:
+            rows = self.db.execute("SELECT ts, kind, step, detail FROM events WHERE incident=? ORDER BY seq", (iid,)).fetchall()
         return [(r[0], r[1], r[2], json.loads(r[3])) for r in rows]
 
 

@@ -1,0 +1,149 @@
+"""The engine and machine with fake actions: write-ahead journal, approvals, rollback order, dry-run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from remediator.actions import ACTIONS, ActionSpec, Params, StepContext, action
+from remediator.actions.probe import ConfirmParams, confirm
+from remediator.detect.facts import Facts
+from remediator.detect.signatures import diagnose, scan
+from remediator.engine import run_incident
+from remediator.errors import PermanentStepError
+from remediator.hosts.local import LocalHost
+from remediator.journal import Journal
+from remediator.machine import mermaid
+from remediator.runbook import load_runbook
+from remediator.settings import HostConfig
+from remediator.structs import Outcome, StepResult
+
+TRACE: list[str] = []
+
+
+class P(Params):
+    fail: bool = False
+    tag: str = ""
+
+
+def _fake(ctx: StepContext, p: P) -> StepResult:
+    # observable write-ahead: the journal already holds this step's intent when it runs
+    kinds = [k for _, k, _, _ in JOURNAL[0].events(ctx.incident_id) if k != "state"]
+    assert kinds[-1] == "intent", kinds[-3:]
+    TRACE.append(p.tag)
+    if p.fail:
+        raise PermanentStepError(f"{p.tag} broke")
+    return StepResult(f"did {p.tag}")
+
+
+JOURNAL: list[Journal] = []
+action(ActionSpec("test.do", P, run=_fake, plan=lambda c, p: StepResult(f"would {p.tag}"), mutates=True, risky=False))
+action(ActionSpec("test.risky", P, run=_fake, plan=lambda c, p: StepResult(f"would {p.tag}"), mutates=True, risky=True))
+
+RB = """schema: 1
+name: fake
+steps:
+  - {id: a, action: test.do, params: {tag: a}, rollback: [{action: test.do, params: {tag: undo_a}}]}
+  - {id: b, action: test.risky, params: {tag: b}, rollback: [{action: test.do, params: {tag: undo_b}}]}
+  - {id: c, action: test.do, params: {tag: c, fail: FAIL_C}, rollback: [{action: test.do, params: {tag: undo_c}}]}
+"""
+
+
+class FakeService:
+    def __init__(self, log: str = "") -> None:
+        self.log = log
+
+    def find(self) -> None:
+        return None
+
+    def log_tail(self, nbytes: int = 0) -> str:
+        return self.log
+
+
+def _run(tmp_path: Path, *, fail_c: bool = False, approve: bool = True, dry_run: bool = False) -> Any:
+    TRACE.clear()
+    path = tmp_path / "rb.yaml"
+    path.write_text(RB.replace("FAIL_C", "true" if fail_c else "false"))
+    journal = Journal(tmp_path / "state")
+    JOURNAL[:] = [journal]
+    facts = Facts(host="h", docker_host="unix:///nonexistent", data_root=str(tmp_path / "d"), exec_root=str(tmp_path / "e"),
+                  version="x", layout="managed", state_dirs=[], dockerd_pid=None)
+    report = run_incident(host=LocalHost(HostConfig(name="h")), runbook=load_runbook(path), journal=journal,
+                          approver=lambda step, plan: (approve, "test"), report=lambda *a, **k: None,
+                          dry_run=dry_run, evidence_budget=5, facts=facts, service=FakeService())  # type: ignore[arg-type]
+    return report, journal
+
+
+def test_all_steps_ok_recovers_with_intents_first(tmp_path: Path) -> None:
+    report, journal = _run(tmp_path)
+    assert report.outcome is Outcome.RECOVERED and TRACE == ["a", "b", "c"]
+    row = journal.incident(report.incident)
+    assert row is not None and row.state == "recovered"
+
+
+def test_failure_rolls_back_completed_steps_in_reverse(tmp_path: Path) -> None:
+    report, _ = _run(tmp_path, fail_c=True)
+    assert report.outcome is Outcome.ROLLED_BACK
+    assert TRACE == ["a", "b", "c", "undo_c", "undo_b", "undo_a"]
+
+
+def test_denied_risky_step_never_runs(tmp_path: Path) -> None:
+    report, journal = _run(tmp_path, approve=False)
+    assert "b" not in TRACE and "c" not in TRACE
+    assert TRACE == ["a", "undo_a"] and report.outcome is Outcome.ROLLED_BACK
+    approvals = [d for _, k, _, d in journal.events(report.incident) if k == "approval"]
+    assert approvals == [{"approved": False, "by": "test"}]
+
+
+def test_dry_run_runs_nothing(tmp_path: Path) -> None:
+    report, _ = _run(tmp_path, dry_run=True)
+    assert report.outcome is Outcome.PLANNED and TRACE == []
+
+
+def test_graph_shows_the_approval_gates() -> None:
+    text = mermaid(load_runbook(Path(__file__).parents[2] / "runbooks" / "docker-libcontainerd.yaml"))
+    assert "step_backup --> approve_clear: ask_clear [guards_ok]" in text
+    assert "approve_clear --> step_clear: run_clear [approved]" in text
+    assert "stateDiagram-v2" in text
+
+
+LINES = {
+    "S02-fatal-eof": 'time="2017-06-02T19:33:36Z" level=fatal msg=EOF',
+    "S03-state-missing": 'level=fatal msg="open /var/run/docker/libcontainerd/containerd/' + "a" * 64 + '/state.json: no such file or directory"',
+    "S09-dial-managed": 'failed to start daemon: failed to dial "/run/docker/containerd/containerd.sock": unknown service',
+    "S10-bolt-invalid": 'level=warning msg="failed to load plugin io.containerd.grpc.v1.leases" error="invalid database"',
+    "S20-stale-pidfile": "failed to start daemon: pid file found, ensure docker is not running or delete /var/run/docker.pid",
+    "S08-containerd-start-timeout": "failed to start containerd: timeout waiting for containerd to start",
+}
+NEAR = ['level=fatal msg="EOF while reading config"', "the database is valid", "pid file written to /var/run/docker.pid",
+        'failed to dial "/run/containerd/containerd.sock": context deadline exceeded']
+
+
+@pytest.mark.parametrize("sig", sorted(LINES))
+def test_signature_matches_its_line(sig: str) -> None:
+    assert sig in {m.signature.id for m in scan([LINES[sig]])}
+
+
+@pytest.mark.parametrize("line", NEAR)
+def test_near_misses_match_nothing_that_clears(line: str) -> None:
+    assert diagnose(scan([line])) != "containerd-state"
+
+
+def test_fix_fits_the_diagnosis_stale_pidfile_refuses(tmp_path: Path) -> None:
+    """Invariant 9: dockerd down with a stale-pidfile error is never treated as corrupt containerd state."""
+    log = "\n".join(['level=info msg="Starting up"', LINES["S10-bolt-invalid"], LINES["S20-stale-pidfile"]])
+    facts = Facts(host="h", docker_host="unix:///nonexistent", data_root=str(tmp_path), exec_root=str(tmp_path / "e"),
+                  version="x", layout="managed", state_dirs=[], dockerd_pid=None)
+    ctx = StepContext(host=LocalHost(HostConfig(name="h", docker_host=f"unix://{tmp_path}/none.sock")),
+                      service=FakeService(log), facts=facts, incident_id="i", incident_dir=tmp_path, evidence_budget=1)  # type: ignore[arg-type]
+    res = confirm(ctx, ConfirmParams(attempts=1, interval=0))
+    assert res.stop is Outcome.REFUSED and res.data["diagnosis"] == "stale-pidfile"
+    ctx.service = FakeService("\n".join(['level=info msg="Starting up"', LINES["S10-bolt-invalid"], LINES["S09-dial-managed"]]))  # type: ignore[assignment]
+    res = confirm(ctx, ConfirmParams(attempts=1, interval=0))
+    assert res.stop is None and res.data["diagnosis"] == "containerd-state"
+
+
+def test_fake_actions_registered() -> None:
+    assert "test.do" in ACTIONS
