@@ -69,6 +69,7 @@ class Proc:
     comm: str
     exe: str  # target of /proc/<pid>/exe, "" if unreadable
     cmdline: tuple[str, ...]
+    start: int = 0  # start time in clock ticks since boot: a reused pid has another one
 
     @property
     def alive(self) -> bool:

@@ -29,7 +29,7 @@ def _reap(ctx: StepContext) -> list[str]:
     notes = []
     for group, procs in (("container process", fam.containers), ("shim", fam.shims), ("containerd", fam.containerd)):
         for p in procs:
-            ctx.host.signal(p, signal.SIGKILL)
+            ctx.host.signal(p, signal.SIGKILL, same_program=group != "container process")
         if procs:
             notes.append(f"killed {len(procs)} leftover {group}(es): {' '.join(str(p.pid) for p in procs[:8])}")
         if ctx.host.wait_gone(procs, 10):

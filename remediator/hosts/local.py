@@ -131,13 +131,16 @@ class LocalHost:
     def family(self, *, data_root: str, exec_root: str) -> procmod.Family:
         return procmod.family(self.procs(), data_root=data_root, exec_root=exec_root)
 
-    def signal(self, target: Proc, sig: signal.Signals) -> bool:
-        """Send sig to target only if the pid still is that very process. Return False if gone."""
+    def signal(self, target: Proc, sig: signal.Signals, *, same_program: bool = True) -> bool:
+        """Send sig to target only if the pid still is that very process (same start time; and, with
+        same_program, the same exe and cmdline). Return False if it is gone. A container process may
+        exec between listing and signalling, so reaping passes same_program=False."""
         now = procmod.read_proc(target.pid)
         if now is None or not now.alive:
             return False
-        if (now.exe, now.cmdline) != (target.exe, target.cmdline):
-            raise UnsafeOperation(f"pid {target.pid} is no longer {target.comm} (now {now.comm}); not signalled")
+        if now.start != target.start or (same_program and (now.exe, now.cmdline) != (target.exe, target.cmdline)):
+            raise UnsafeOperation(f"pid {target.pid} is no longer the {target.comm} that was proven "
+                                  f"(now {now.comm} {' '.join(now.cmdline)[:60]}); not signalled")
         try:
             os.kill(target.pid, sig)
         except ProcessLookupError:
@@ -149,7 +152,7 @@ class LocalHost:
         deadline = time.monotonic() + timeout
         while True:
             self.reap()
-            alive = [t for t in targets if (p := procmod.read_proc(t.pid)) and p.alive and p.cmdline == t.cmdline]
+            alive = [t for t in targets if (p := procmod.read_proc(t.pid)) and p.alive and p.start == t.start]
             if not alive or time.monotonic() >= deadline:
                 return alive
             time.sleep(0.05)

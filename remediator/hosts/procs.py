@@ -32,7 +32,7 @@ def read_proc(pid: int, proc_root: str = PROC) -> Proc | None:
         exe = os.readlink(f"{base}/exe")
     except OSError:
         exe = ""
-    return Proc(pid=pid, ppid=int(fields[1]), state=fields[0], comm=comm, exe=exe, cmdline=cmdline)
+    return Proc(pid=pid, ppid=int(fields[1]), state=fields[0], comm=comm, exe=exe, cmdline=cmdline, start=int(fields[19]))
 
 
 def start_time(pid: int, proc_root: str = PROC) -> int | None:

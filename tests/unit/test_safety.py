@@ -77,7 +77,10 @@ def test_signal_never_reaches_a_reused_pid() -> None:
         real = read_proc(victim.pid)
         assert real is not None
         stale = Proc(pid=victim.pid, ppid=1, state="S", comm="dockerd", exe="/usr/sbin/dockerd",
-                     cmdline=("dockerd", "--data-root", "/var/lib/docker"))
+                     cmdline=("dockerd", "--data-root", "/var/lib/docker"), start=real.start)
+        reused = Proc(**{**real.__dict__, "start": real.start - 1})
+        with pytest.raises(UnsafeOperation):
+            LocalHost(HostConfig(name="x")).signal(reused, signal.SIGKILL, same_program=False)
         host = LocalHost(HostConfig(name="x"))
         with pytest.raises(UnsafeOperation):
             host.signal(stale, signal.SIGKILL)
