@@ -27,6 +27,7 @@ from remediator.runbook import Step, load_runbook
 from remediator.settings import load_settings
 from remediator.structs import EXIT_BAD_INPUT, EXIT_CODES, EXIT_HOST_BUSY, StepResult
 
+DEMO_STATE = "/tmp/remediator-demo"
 DEFAULT_RUNBOOK = Path(__file__).resolve().parent.parent / "runbooks" / "docker-libcontainerd.yaml"
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
@@ -99,7 +100,7 @@ def run(config: Path, host: str, runbook: Path, dry_run: bool, yes: bool) -> Non
         sys.exit(1)
     colour = {0: "green", 3: "magenta"}.get(EXIT_CODES[report.outcome], "red")
     out.rule()
-    out.print(f"[bold {colour}]{report.outcome.value}[/]: {escape(report.summary)}")
+    out.print(f"[bold {colour}]{escape(report.summary)}[/]")
     out.print(f"incident {report.incident} — details: remediator incidents {report.incident} --config {config}")
     sys.exit(EXIT_CODES[report.outcome])
 
@@ -191,14 +192,16 @@ def demo(containers: int, fault: str, keep: bool) -> None:
             sandbox.wedge()
             out.print("[red]fault:[/] dockerd is SIGSTOPped: the API accepts connections and never answers")
         cfg = sandbox.root / "config.yaml"
-        cfg.write_text(sandbox.config_yaml(str(sandbox.root / "state")))
+        cfg.write_text(sandbox.config_yaml(DEMO_STATE))  # kept after the sandbox goes: evidence, backups, journal
         report = execute(cfg, "demo", DEFAULT_RUNBOOK, dry_run=False, yes=True)
         code = EXIT_CODES[report.outcome]
         out.rule("[bold]result")
-        out.print(f"[bold]{report.outcome.value}[/]: {escape(report.summary)}")
+        out.print(f"[bold]{escape(report.summary)}[/]")
         if report.outcome.value == "recovered":
             out.print(f"containers running now: {len(sandbox.running())} of {containers}")
-        out.print(f"evidence: {report.dir}/evidence.tar.gz")
+        out.print(f"evidence: {report.dir}/evidence.tar.gz\njournal:  remediator incidents {report.incident} "
+                  f"--config {DEMO_STATE}/config.yaml")
+        (Path(DEMO_STATE) / "config.yaml").write_text(cfg.read_text())
     except RemediatorError as exc:
         err.print(f"[red]demo failed:[/] {escape(str(exc))}")
     finally:
