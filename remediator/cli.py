@@ -206,8 +206,7 @@ def demo(containers: int, fault: str, keep: bool) -> None:
         err.print(f"[red]demo failed:[/] {escape(str(exc))}")
     finally:
         if keep:
-            for p in sandbox.processes():
-                __import__("os").kill(p.pid, 9)
+            sandbox.kill_processes()
             out.print(f"kept {sandbox.root}")
         else:
             sandbox.cleanup()

@@ -96,14 +96,19 @@ class Journal:
         self._write("UPDATE incidents SET outcome=?, summary=?, ended=? WHERE id=?",
                     (outcome, summary, time.time(), incident))
 
-    def incidents(self, limit: int = 50) -> list[IncidentRow]:
+    def _rows(self, where: str, args: tuple[Any, ...]) -> list[IncidentRow]:
         with self._lock:
-            rows = self.db.execute("SELECT id, host, runbook, dry_run, started, ended, state, outcome, summary, dir "
-                                   "FROM incidents ORDER BY started DESC LIMIT ?", (limit,)).fetchall()
+            sql = f"SELECT id, host, runbook, dry_run, started, ended, state, outcome, summary, dir FROM incidents {where}"  # noqa: S608
+            rows = self.db.execute(sql, args).fetchall()  # `where` is always one of our literals
         return [IncidentRow(r[0], r[1], r[2], bool(r[3]), *r[4:]) for r in rows]
 
+    def incidents(self, limit: int = 50) -> list[IncidentRow]:
+        return self._rows("ORDER BY started DESC LIMIT ?", (limit,))
+
     def incident(self, iid: str) -> IncidentRow | None:
-        return next((r for r in self.incidents(10_000) if r.id == iid or r.id.startswith(iid)), None)
+        """One incident by id or unique id prefix."""
+        rows = self._rows("WHERE id = ? OR id LIKE ? ORDER BY id = ? DESC LIMIT 2", (iid, iid.replace("%", "") + "%", iid))
+        return rows[0] if rows and (rows[0].id == iid or len(rows) == 1) else None
 
     def events(self, iid: str) -> list[tuple[float, str, str | None, dict[str, Any]]]:
         with self._lock:

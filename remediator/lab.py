@@ -17,6 +17,7 @@ import sys
 import tarfile
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from remediator.hosts import procs as procmod
@@ -130,7 +131,8 @@ class Sandbox:
             mine |= kids
         return [p for p in procs if p.pid in mine and p.pid != os.getpid()]
 
-    def cleanup(self) -> None:
+    def kill_processes(self) -> None:
+        """SIGKILL every process of this sandbox (SIGCONT first, in case one is stopped)."""
         for _ in range(3):
             victims = self.processes()
             for p in victims:
@@ -140,6 +142,9 @@ class Sandbox:
                 except ProcessLookupError:
                     pass
             self.host.wait_gone(victims, 10)
+
+    def cleanup(self) -> None:
+        self.kill_processes()
         for _ in range(3):
             mounts = [m for m in _mounts() if m == str(self.root) or m.startswith(str(self.root) + "/")]
             for m in sorted(mounts, key=len, reverse=True):
@@ -160,7 +165,7 @@ def _mounts() -> list[str]:
         return [line.split()[4].replace("\\040", " ") for line in fh]
 
 
-def wait_for(cond, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]
+def wait_for(cond: Callable[[], bool], timeout: float, what: str) -> None:
     """Poll cond() until true; raise TimeoutError naming what was awaited."""
     end = time.monotonic() + timeout
     while not cond():

@@ -17,12 +17,14 @@ import signal
 import tarfile
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from pydantic import Field
 
 from remediator.actions import ActionSpec, Params, StepContext, action
 from remediator.actions.docker import read_inventory, redact_env
 from remediator.hosts import fsops
+from remediator.hosts import procs as procmod
 from remediator.structs import StepResult
 
 Collector = Callable[[StepContext, float], bytes]
@@ -44,7 +46,7 @@ def _goroutine_dump(ctx: StepContext, deadline: float) -> bytes:
         new = sorted(set(glob.glob(pattern)) - before)
         if new and os.path.getsize(new[-1]) > 0:
             time.sleep(0.1)  # let the writer finish the file it just created
-            return f"# {new[-1]}\n".encode() + open(new[-1], "rb").read()
+            return f"# {new[-1]}\n".encode() + Path(new[-1]).read_bytes()
         time.sleep(0.05)
     raise TimeoutError(f"SIGUSR1 sent to dockerd {dockerd.pid} (state {dockerd.state}); no dump appeared: "
                        "the daemon cannot answer signals (hung, stopped, or before its dump trap is armed)")
@@ -65,9 +67,9 @@ def _procs(ctx: StepContext, deadline: float) -> bytes:
                     out.append(f"--- {name}\n{fh.read()}")
             except OSError as exc:
                 out.append(f"--- {name}: unreadable ({exc.strerror})")
-        tasks = glob.glob(f"/proc/{p.pid}/task/*/stat")
-        states = [open(t).read().rsplit(")", 1)[1].split()[0] for t in tasks if os.path.exists(t)]
-        out.append(f"--- threads: {len(tasks)}, D-state: {states.count('D')}")
+        threads = [t for t in (procmod.read_proc(int(tid), f"/proc/{p.pid}/task")
+                               for tid in ctx.host.listdir(f"/proc/{p.pid}/task")) if t]
+        out.append(f"--- threads: {len(threads)}, D-state: {sum(t.state == 'D' for t in threads)}")
     return "\n".join(out).encode()
 
 
@@ -101,12 +103,9 @@ def _system(ctx: StepContext, deadline: float) -> bytes:
     lines = [f"host {ctx.facts.host}; {platform.platform()}", f"docker: {ctx.facts.version}",
              f"layout: {ctx.facts.layout}; state dirs: {ctx.facts.state_dirs}", *ctx.facts.notes]
     for root in (ctx.facts.data_root, ctx.facts.exec_root):
-        try:
-            st = os.statvfs(root)
-            lines.append(f"df {root}: {st.f_bavail * st.f_frsize >> 20} MiB free of {st.f_blocks * st.f_frsize >> 20}; "
-                         f"inodes {st.f_favail} free of {st.f_files}")
-        except OSError as exc:
-            lines.append(f"df {root}: {exc}")
+        du = ctx.host.disk_usage(root)
+        lines.append(f"df {root}: {du.free >> 20} MiB free of {du.total >> 20}; "
+                     f"inodes {du.free_inodes} free of {du.total_inodes}")
     with open("/proc/self/mountinfo") as fh:
         lines += ["--- mounts under the roots"] + [ln.rstrip() for ln in fh
                                                   if ctx.facts.data_root in ln or ctx.facts.exec_root in ln]

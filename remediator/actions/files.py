@@ -48,13 +48,13 @@ def _human(n: int) -> str:
     return f"{n:.1f} TiB"
 
 
-def _need(ctx: StepContext, paths: list[str]) -> tuple[int, int]:
-    size = sum(fsops.tree_size(fsops.confine(p, ctx.roots)) for p in paths)
-    return size, ctx.host.free_bytes(str(ctx.incident_dir))
+def _sizes(ctx: StepContext, paths: list[str]) -> dict[str, int]:
+    """Bytes under each path (confined first: a hostile path fails here, before anything is copied)."""
+    return {p: fsops.tree_size(fsops.confine(p, ctx.roots)) for p in paths}
 
 
 def backup(ctx: StepContext, p: BackupParams) -> StepResult:
-    size, free = _need(ctx, p.paths)
+    size, free = sum(_sizes(ctx, p.paths).values()), ctx.host.free_bytes(str(ctx.incident_dir))
     if free < size * 2 + HEADROOM:
         raise BackupError(f"not enough room for the backup in {ctx.incident_dir}: need {_human(size * 2 + HEADROOM)}, "
                           f"have {_human(free)}")
@@ -77,8 +77,9 @@ def backup(ctx: StepContext, p: BackupParams) -> StepResult:
 
 
 def plan_backup(ctx: StepContext, p: BackupParams) -> StepResult:
-    size, free = _need(ctx, p.paths)
-    lines = [f"{path} -> {_dest(ctx, path)} ({_human(fsops.tree_size(path))})" for path in p.paths]
+    sizes = _sizes(ctx, p.paths)
+    size, free = sum(sizes.values()), ctx.host.free_bytes(str(ctx.incident_dir))
+    lines = [f"{path} -> {_dest(ctx, path)} ({_human(n)})" for path, n in sizes.items()]
     lines.append(f"needs {_human(size * 2 + HEADROOM)} free in {ctx.incident_dir}; {_human(free)} available")
     return StepResult(f"would copy {len(p.paths)} dir(s), {_human(size)}, with a sha256 manifest", changes=lines)
 
@@ -105,9 +106,8 @@ def clear(ctx: StepContext, p: ClearParams) -> StepResult:
 def plan_clear(ctx: StepContext, p: ClearParams) -> StepResult:
     lines = []
     for path in p.paths:
-        real = fsops.confine(path, ctx.roots)  # a hostile path fails the dry-run too
-        n = sum(1 for _ in fsops.walk(real, hashes=False)) - 1 if os.path.lexists(real) else 0
-        lines.append(f"remove the {n} entries inside {path} ({_human(fsops.tree_size(real))})")
+        n, size = fsops.tree_stats(fsops.confine(path, ctx.roots))  # a hostile path fails the dry-run too
+        lines.append(f"remove the {n} entries inside {path} ({_human(size)})")
     return StepResult(f"would clear {len(p.paths)} dir(s) after verifying the backup of step {p.backup_step}",
                       changes=lines)
 

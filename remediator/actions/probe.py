@@ -23,16 +23,6 @@ class ConfirmParams(Params):
     min_free_percent: float = Field(default=1.0, ge=0, le=50)
 
 
-def _free_percent(ctx: StepContext, path: str) -> float | None:
-    import os
-
-    try:
-        st = os.statvfs(path)
-    except OSError:
-        return None
-    return 100.0 * st.f_bavail / st.f_blocks if st.f_blocks else None
-
-
 def confirm(ctx: StepContext, p: ConfirmParams) -> StepResult:
     pings = []
     for i in range(p.attempts):
@@ -46,8 +36,8 @@ def confirm(ctx: StepContext, p: ConfirmParams) -> StepResult:
             time.sleep(p.interval)
     trace = [f"/_ping ×{len(pings)}: {', '.join(sorted({x.outcome for x in pings}))}"]
     for root in (ctx.facts.data_root, ctx.facts.exec_root):
-        free = _free_percent(ctx, root)
-        if free is not None and free < p.min_free_percent:
+        free = ctx.host.disk_usage(root).free_percent
+        if free < p.min_free_percent:
             return StepResult(f"{root} has {free:.2f}% free: disk-full, a restart would make it worse",
                               stop=Outcome.REFUSED, data={"diagnosis": "disk-full", "trace": trace})
     dockerd = ctx.service.find()

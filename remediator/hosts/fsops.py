@@ -108,8 +108,16 @@ def tree_digest(paths: Sequence[str | Path]) -> str:
     return digest.hexdigest()
 
 
+def tree_stats(top: str | Path) -> tuple[int, int]:
+    """(entries below top, bytes of their files), in one walk; (0, 0) if top is missing."""
+    if not os.path.lexists(top):
+        return 0, 0
+    entries = list(walk(top, hashes=False))
+    return len(entries) - 1, sum(e.size for e in entries)
+
+
 def tree_size(top: str | Path) -> int:
-    return sum(e.size for e in walk(top, hashes=False)) if os.path.lexists(top) else 0
+    return tree_stats(top)[1]
 
 
 def _copy_entry(src: str, dst: str, e: Entry) -> str:

@@ -43,6 +43,18 @@ class Ping:
         return self.outcome == "ok"
 
 
+@dataclass(frozen=True)
+class DiskUsage:
+    free: int
+    total: int
+    free_inodes: int
+    total_inodes: int
+
+    @property
+    def free_percent(self) -> float:
+        return 100.0 * self.free / self.total if self.total else 100.0
+
+
 def http_get(sock_path: str, path: str, timeout: float) -> tuple[int, bytes]:
     """GET over a unix socket with one hard deadline for the whole exchange."""
     deadline = time.monotonic() + timeout
@@ -74,6 +86,7 @@ class LocalHost:
     def __init__(self, config: HostConfig) -> None:
         self.config = config
         self.name = config.name
+        self._children: list[subprocess.Popen[bytes]] = []  # daemons we spawned; reap() polls them
 
     # ---- commands -------------------------------------------------------------------------
     def run(self, argv: Sequence[str], *, timeout: float, ok_codes: Sequence[int] = (0,)) -> CommandResult:
@@ -111,12 +124,11 @@ class LocalHost:
                                          start_new_session=True, close_fds=True)
             except OSError as exc:
                 raise CommandFailed(tuple(argv), 127, str(exc)) from exc
-        self._children = getattr(self, "_children", [])
         self._children.append(child)  # polled by reap(), so a dead daemon leaves no zombie behind
         return child.pid
 
     def reap(self) -> None:
-        for child in getattr(self, "_children", []):
+        for child in self._children:
             child.poll()
 
     # ---- processes ------------------------------------------------------------------------
@@ -206,8 +218,13 @@ class LocalHost:
         except OSError:
             return []
 
-    def free_bytes(self, path: str) -> int:
+    def disk_usage(self, path: str) -> DiskUsage:
+        """Space and inodes of the filesystem holding path (or its nearest existing parent)."""
         while not os.path.exists(path):
             path = os.path.dirname(path)
         st = os.statvfs(path)
-        return st.f_bavail * st.f_frsize
+        return DiskUsage(free=st.f_bavail * st.f_frsize, total=st.f_blocks * st.f_frsize,
+                         free_inodes=st.f_favail, total_inodes=st.f_files)
+
+    def free_bytes(self, path: str) -> int:
+        return self.disk_usage(path).free

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import signal
 import time
+from collections.abc import Callable
 from typing import Protocol
 
 from remediator.errors import CommandFailed, HostError, TemporaryStepError
@@ -19,6 +20,7 @@ from remediator.settings import CommandService, ProcessService, SystemdService
 from remediator.structs import Proc
 
 DEFAULT_ROOTS = ("/var/lib/docker", "/var/run/docker")
+SYSTEM_PIDFILE = "/var/run/docker.pid"
 
 
 class Controller(Protocol):
@@ -57,6 +59,13 @@ def find_by_pidfile_or_scan(host: LocalHost, pidfile: str) -> Proc | None:
     return found[0] if found else None
 
 
+def kill_hard(host: LocalHost, target: Proc) -> None:
+    """SIGKILL a proven process and wait for it; raise if it survives (D state)."""
+    host.signal(target, signal.SIGKILL)
+    if host.wait_gone([target], 10):
+        raise TemporaryStepError(f"{target.comm} {target.pid} survived SIGKILL (D state?)")
+
+
 def terminate(host: LocalHost, target: Proc, grace: float) -> list[str]:
     """SIGTERM (and SIGCONT if stopped), wait up to grace, then SIGKILL. Return what happened."""
     notes = []
@@ -67,9 +76,7 @@ def terminate(host: LocalHost, target: Proc, grace: float) -> list[str]:
     if not host.wait_gone([target], grace):
         notes.append(f"{target.comm} {target.pid} exited after SIGTERM")
         return notes
-    host.signal(target, signal.SIGKILL)
-    if host.wait_gone([target], 10):
-        raise TemporaryStepError(f"{target.comm} {target.pid} survived SIGKILL (D state?)")
+    kill_hard(host, target)
     notes.append(f"{target.comm} {target.pid} ignored SIGTERM for {grace:g}s: killed with SIGKILL")
     return notes
 
@@ -83,24 +90,21 @@ def remove_stale_pidfile(host: LocalHost, pidfile: str) -> list[str]:
     return [f"removed stale pidfile {pidfile} (pid {pid} is not a live dockerd of this host)"]
 
 
-def wait_api(host: LocalHost, timeout: float, alive: callable | None = None) -> float:  # type: ignore[valid-type]
-    """Poll /_ping until it answers; raise TemporaryStepError on timeout or if alive() turns False."""
+def wait_api(host: LocalHost, timeout: float, *, alive: Callable[[], bool] | None = None,
+             log_tail: Callable[[int], str] | None = None) -> float:
+    """Poll /_ping until it answers; raise TemporaryStepError on timeout or if alive() turns False
+    (quoting the end of log_tail, when given)."""
     started = time.monotonic()
     while True:
         ping = host.ping(timeout=2.0)
         if ping.ok:
             return time.monotonic() - started
         if alive is not None and not alive():
-            raise TemporaryStepError("dockerd exited during start-up:\n" + _tail_lines(host, 12))
+            tail = [ln for ln in (log_tail(64 << 10) if log_tail else "").splitlines() if "module=grpc" not in ln]
+            raise TemporaryStepError("dockerd exited during start-up:\n" + "\n".join(tail[-12:]))
         if time.monotonic() - started > timeout:
             raise TemporaryStepError(f"dockerd did not answer /_ping within {timeout:g}s ({ping.detail})")
         time.sleep(0.1)
-
-
-def _tail_lines(host: LocalHost, n: int) -> str:
-    ctl = controller(host)
-    lines = [ln for ln in ctl.log_tail(64 << 10).splitlines() if "module=grpc" not in ln]
-    return "\n".join(lines[-n:])
 
 
 class ProcessController:
@@ -135,7 +139,7 @@ class ProcessController:
             p = self.host.proc(pid)
             return bool(p and p.alive)
 
-        took = wait_api(self.host, timeout, alive)
+        took = wait_api(self.host, timeout, alive=alive, log_tail=self.log_tail)
         return notes + [f"dockerd started (pid {pid}); API answered after {took:.2f}s"]
 
     def log_tail(self, nbytes: int = 256 << 10) -> str:
@@ -166,7 +170,7 @@ class SystemdController:
         return int(out.stdout.strip() or 0) or None
 
     def find(self) -> Proc | None:
-        return _proven(self.host, self._main_pid()) or find_by_pidfile_or_scan(self.host, "/var/run/docker.pid")
+        return _proven(self.host, self._main_pid()) or find_by_pidfile_or_scan(self.host, SYSTEM_PIDFILE)
 
     def plan_stop(self, grace: float) -> str:
         return f"{' '.join(systemd_stop_argv(self.spec))}; after {grace:g}s SIGKILL the main pid"
@@ -176,11 +180,9 @@ class SystemdController:
         self.host.run(systemd_stop_argv(self.spec), timeout=30)
         notes = [f"queued: {' '.join(systemd_stop_argv(self.spec))}"]
         if p and self.host.wait_gone([p], grace):
-            self.host.signal(p, signal.SIGKILL)
-            if self.host.wait_gone([p], 10):
-                raise TemporaryStepError(f"dockerd {p.pid} survived SIGKILL")
+            kill_hard(self.host, p)
             notes.append(f"dockerd {p.pid} did not stop within {grace:g}s: SIGKILL")
-        return notes + remove_stale_pidfile(self.host, "/var/run/docker.pid")
+        return notes + remove_stale_pidfile(self.host, SYSTEM_PIDFILE)
 
     def plan_start(self) -> str:
         return f"{' '.join(systemd_start_argv(self.spec))} and wait for /_ping"
@@ -188,7 +190,7 @@ class SystemdController:
     def start(self, timeout: float) -> list[str]:
         self.host.run((self.spec.systemctl, "reset-failed", self.spec.unit), timeout=10, ok_codes=(0, 1, 5))
         self.host.run(systemd_start_argv(self.spec), timeout=30)
-        took = wait_api(self.host, timeout)
+        took = wait_api(self.host, timeout, log_tail=self.log_tail)
         return [f"started {self.spec.unit}; API answered after {took:.2f}s"]
 
     def log_tail(self, nbytes: int = 256 << 10) -> str:
@@ -228,7 +230,7 @@ class CommandController:
 
     def start(self, timeout: float) -> list[str]:
         self.host.run(self.spec.start, timeout=timeout)
-        took = wait_api(self.host, timeout)
+        took = wait_api(self.host, timeout, log_tail=self.log_tail)
         return [f"start command succeeded; API answered after {took:.2f}s"]
 
     def log_tail(self, nbytes: int = 256 << 10) -> str:
