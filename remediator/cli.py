@@ -159,7 +159,7 @@ def incidents(incident: str | None, config: Path) -> None:
     if row is None:
         err.print(f"[red]error:[/] no incident {incident!r}")
         sys.exit(EXIT_BAD_INPUT)
-    out.print(f"[bold]{row.id}[/] host {row.host} runbook {row.runbook} — {row.outcome}: {escape(row.summary or '')}")
+    out.print(f"[bold]{row.id}[/] host {row.host} runbook {row.runbook} — {escape(row.summary or row.state)}")
     out.print(f"directory: {row.dir}\nevidence:  {row.dir}/evidence (and evidence.tar.gz)\nbackup:    {row.dir}/backup")
     t0 = row.started
     for ts, kind, step, detail in journal.events(row.id):
