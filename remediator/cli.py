@@ -1,10 +1,11 @@
-"""The command line: run, runbook validate|graph, incidents, demo.
+"""The command line: run, probe, diagnose, evidence collect, runbook validate|graph, incidents, demo.
 
 Role: parse arguments, render with rich, ask for approvals, map outcomes to exit codes.
 Imported by nothing. Exit codes (a public interface; scripts depend on them):
   0 healthy, recovered, or dry-run planned    3 rolled back (host on its original state)
   1 failed: the host needs a person now       4 refused (not approved, or the diagnosis does not fit)
   2 bad input (config, runbook, arguments)    5 host busy (another incident holds its lock)
+  6 escalated: diagnosed, evidence kept, no safe automatic fix (disk full, kernel hang, unknown, …)
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from rich.markup import escape
 from rich.prompt import Confirm
 from rich.table import Table
 
+from remediator.cli_diag import bad_input, diagnose, diagnose_one, probe, render_verdict
 from remediator.engine import Report, run_incident
 from remediator.errors import HostBusy, InputError, RemediatorError
 from remediator.hosts.local import LocalHost
@@ -28,7 +30,7 @@ from remediator.settings import load_settings
 from remediator.structs import EXIT_BAD_INPUT, EXIT_CODES, EXIT_HOST_BUSY, StepResult
 
 DEMO_STATE = "/tmp/remediator-demo"
-DEFAULT_RUNBOOK = Path(__file__).resolve().parent.parent / "runbooks" / "docker-libcontainerd.yaml"
+RUNBOOKS = Path(__file__).resolve().parent.parent / "runbooks"
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
 STYLE = {"ok": "green", "fail": "bold red", "refused": "bold yellow", "rollback": "bold magenta", "undone": "magenta",
@@ -55,54 +57,92 @@ def make_approver(yes: bool):  # type: ignore[no-untyped-def]
     return approve
 
 
-def _bad_input(exc: InputError) -> None:
-    for p in exc.problems:
-        err.print(f"[red]error:[/] {escape(p)}")
-    sys.exit(EXIT_BAD_INPUT)
-
-
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="remediator")
 def main() -> None:
     """remediator: heal a Docker host wedged by corrupt containerd state, keeping the evidence."""
 
 
-def execute(config: Path, host: str, runbook: Path, dry_run: bool, yes: bool) -> Report:
+def execute(config: Path, host: str, runbook: str, dry_run: bool, yes: bool) -> Report | None:
+    """Run one incident. runbook "auto": diagnose first and run the runbook the verdict selects
+    (None is returned when the verdict selects nothing: healthy or degraded)."""
     settings = load_settings(config)
-    rb = load_runbook(runbook)
     hcfg = settings.host(host)
     state_dir = Path(settings.state_dir)
     journal = Journal(state_dir)
-    mode = "DRY-RUN (nothing will be changed)" if dry_run else ("auto-approve (--yes)" if yes else "interactive")
-    out.rule(f"[bold]{rb.name}[/] on [bold]{hcfg.name}[/] — {mode}")
+    verdict = None
     with HostLock(state_dir, hcfg.name):
+        if runbook == "auto":
+            out.rule(f"[bold]diagnosis[/] of [bold]{hcfg.name}[/]")
+            _facts, verdict = diagnose_one(hcfg, settings, quiet=False, rounds=None)
+            render_verdict(verdict, hcfg.name)
+            if verdict.runbook is None:
+                return None
+            path = RUNBOOKS / f"{verdict.runbook}.yaml"
+        else:
+            path = Path(runbook)
+        rb = load_runbook(path)
+        mode = "DRY-RUN (nothing will be changed)" if dry_run else ("auto-approve (--yes)" if yes else "interactive")
+        out.rule(f"[bold]{rb.name}[/] on [bold]{hcfg.name}[/] — {mode}")
         return run_incident(host=LocalHost(hcfg), runbook=rb, journal=journal, approver=make_approver(yes),
-                            report=reporter, dry_run=dry_run, evidence_budget=settings.evidence_budget)
+                            report=reporter, dry_run=dry_run, evidence_budget=settings.evidence_budget,
+                            verdict=verdict, probe=settings.probe, evidence_max_mb=settings.evidence_max_mb)
 
 
-@main.command()
-@click.option("--config", "config", type=click.Path(path_type=Path), required=True, help="config.yaml")
-@click.option("--host", required=True, help="host name from the config")
-@click.option("--runbook", type=click.Path(path_type=Path), default=DEFAULT_RUNBOOK, show_default=True)
-@click.option("--dry-run", is_flag=True, help="print the plan with guards evaluated for real; change nothing")
-@click.option("--yes", is_flag=True, help="approve every risky step (and its rollback)")
-def run(config: Path, host: str, runbook: Path, dry_run: bool, yes: bool) -> None:
-    """Run one incident on HOST with RUNBOOK."""
-    try:
-        report = execute(config, host, runbook, dry_run, yes)
-    except InputError as exc:
-        _bad_input(exc)
-    except HostBusy as exc:
-        err.print(f"[red]host busy:[/] {escape(str(exc))}")
-        sys.exit(EXIT_HOST_BUSY)
-    except RemediatorError as exc:
-        err.print(f"[red]error:[/] {escape(str(exc))}")
-        sys.exit(1)
+def finish(report: Report | None, config: Path) -> None:
+    if report is None:
+        out.print("[green]nothing to do[/]")
+        sys.exit(0)
     colour = {0: "green", 3: "magenta"}.get(EXIT_CODES[report.outcome], "red")
     out.rule()
     out.print(f"[bold {colour}]{escape(report.summary)}[/]")
     out.print(f"incident {report.incident} — details: remediator incidents {report.incident} --config {config}")
     sys.exit(EXIT_CODES[report.outcome])
+
+
+def guarded(fn):  # type: ignore[no-untyped-def]
+    """Map the errors every incident command can raise to their exit codes."""
+    def wrapper(*args, **kwargs):  # type: ignore[no-untyped-def]
+        try:
+            return fn(*args, **kwargs)
+        except InputError as exc:
+            bad_input(exc)
+        except HostBusy as exc:
+            err.print(f"[red]host busy:[/] {escape(str(exc))}")
+            sys.exit(EXIT_HOST_BUSY)
+        except RemediatorError as exc:
+            err.print(f"[red]error:[/] {escape(str(exc))}")
+            sys.exit(1)
+    return wrapper
+
+
+@main.command()
+@click.option("--config", "config", type=click.Path(path_type=Path), required=True, help="config.yaml")
+@click.option("--host", required=True, help="host name from the config")
+@click.option("--runbook", default="auto", show_default=True,
+              help="a runbook file, or auto: diagnose and run the runbook the verdict selects")
+@click.option("--dry-run", is_flag=True, help="print the plan with guards evaluated for real; change nothing")
+@click.option("--yes", is_flag=True, help="approve every risky step (and its rollback)")
+def run(config: Path, host: str, runbook: str, dry_run: bool, yes: bool) -> None:
+    """Run one incident on HOST: diagnose, then the selected (or given) runbook."""
+    finish(guarded(execute)(config, host, runbook, dry_run, yes), config)
+
+
+@main.group()
+def evidence() -> None:
+    """Evidence bundles."""
+
+
+@evidence.command("collect")
+@click.option("--config", "config", type=click.Path(path_type=Path), required=True)
+@click.option("--host", required=True)
+def collect(config: Path, host: str) -> None:
+    """Capture an evidence bundle alone (an incident of its own; nothing is changed)."""
+    finish(guarded(execute)(config, host, str(RUNBOOKS / "evidence.yaml"), False, False), config)
+
+
+main.add_command(probe)
+main.add_command(diagnose)
 
 
 @main.group()
@@ -123,7 +163,7 @@ def validate(paths: tuple[Path, ...]) -> None:
         except InputError as exc:
             problems += exc.problems
     if problems:
-        _bad_input(InputError(problems))
+        bad_input(InputError(problems))
 
 
 @runbook.command("graph")
@@ -135,7 +175,7 @@ def graph(path: Path) -> None:
     try:
         rb = load_runbook(path)
     except InputError as exc:
-        _bad_input(exc)
+        bad_input(exc)
     click.echo(machine.mermaid(rb))
 
 
@@ -147,7 +187,7 @@ def incidents(incident: str | None, config: Path) -> None:
     try:
         journal = Journal(Path(load_settings(config).state_dir))
     except InputError as exc:
-        _bad_input(exc)
+        bad_input(exc)
     if incident is None:
         table = Table("incident", "host", "runbook", "mode", "outcome", "summary")
         for r in journal.incidents():
@@ -193,7 +233,9 @@ def demo(containers: int, fault: str, keep: bool) -> None:
             out.print("[red]fault:[/] dockerd is SIGSTOPped: the API accepts connections and never answers")
         cfg = sandbox.root / "config.yaml"
         cfg.write_text(sandbox.config_yaml(DEMO_STATE))  # kept after the sandbox goes: evidence, backups, journal
-        report = execute(cfg, "demo", DEFAULT_RUNBOOK, dry_run=False, yes=True)
+        report = execute(cfg, "demo", "auto", dry_run=False, yes=True)
+        if report is None:
+            raise RemediatorError("the sandbox was diagnosed healthy after the fault: the demo is broken")
         code = EXIT_CODES[report.outcome]
         out.rule("[bold]result")
         out.print(f"[bold]{escape(report.summary)}[/]")

@@ -28,11 +28,13 @@ from tenacity import (
 from remediator import machine
 from remediator.actions import ACTIONS, GUARDS, StepContext
 from remediator.detect import facts as factsmod
+from remediator.detect.verdict import Verdict
 from remediator.errors import HostError, RemediatorError, TemporaryStepError
 from remediator.hosts.local import LocalHost
 from remediator.hosts.service import Controller, controller
 from remediator.journal import Journal
 from remediator.runbook import Runbook, Step, resolve, variables
+from remediator.settings import ProbeConfig
 from remediator.structs import GuardResult, Outcome, StepResult
 
 
@@ -160,6 +162,9 @@ class _Run:
         if result.stop is Outcome.HEALTHY:
             self._trigger("nothing_to_do")
             return Outcome.HEALTHY
+        if result.stop in (Outcome.ESCALATED, Outcome.COLLECTED) and not self.model.mutated:
+            self._trigger("escalate" if result.stop is Outcome.ESCALATED else "collect")
+            return result.stop
         if result.stop is not None:
             self._trigger("refuse" if not self.model.mutated else "fail")
             return Outcome.REFUSED if not self.model.mutated else self._rollback(result.summary)
@@ -225,7 +230,8 @@ class _Run:
 
 def run_incident(*, host: LocalHost, runbook: Runbook, journal: Journal, approver: Approver, report: Reporter,
                  dry_run: bool, evidence_budget: float, facts: factsmod.Facts | None = None,
-                 service: Controller | None = None) -> Report:
+                 service: Controller | None = None, verdict: Verdict | None = None,
+                 probe: ProbeConfig | None = None, evidence_max_mb: float = 64.0) -> Report:
     """Given a host and a runbook, run (or plan) one incident and return how it ended.
     `facts` and `service` default to what the host says; tests pass fakes."""
     row = journal.open_incident(host=host.name, runbook=runbook.name, sha256=runbook.sha256, dry_run=dry_run)
@@ -234,7 +240,8 @@ def run_incident(*, host: LocalHost, runbook: Runbook, journal: Journal, approve
     report("facts", None, f"Docker {facts.version or '?'}; layout {facts.layout}; state dirs {facts.state_dirs}",
            facts.notes)
     ctx = StepContext(host=host, service=service or controller(host), facts=facts, incident_id=row.id,
-                      incident_dir=Path(row.dir), evidence_budget=evidence_budget,
+                      incident_dir=Path(row.dir), evidence_budget=evidence_budget, verdict=verdict,
+                      probe=probe or ProbeConfig(), evidence_max_mb=evidence_max_mb,
                       progress=lambda msg: report("progress", None, msg))
     run = _Run(runbook=runbook, ctx=ctx, journal=journal, incident=row.id, approver=approver, report=report,
                dry_run=dry_run, names=variables(runbook.params, facts.as_vars()))
@@ -258,9 +265,14 @@ def run_incident(*, host: LocalHost, runbook: Runbook, journal: Journal, approve
                Outcome.HEALTHY: "healthy: nothing to do", Outcome.PLANNED: "dry-run: nothing was changed",
                Outcome.REFUSED: "refused: nothing destructive was done",
                Outcome.ROLLED_BACK: "ROLLED BACK: the host is back on its original state; it still needs a person",
-               Outcome.FAILED: "FAILED: the host needs a person now"}[outcome]
+               Outcome.FAILED: "FAILED: the host needs a person now",
+               Outcome.ESCALATED: "ESCALATED: evidence kept; nothing safe to do automatically, a person decides",
+               Outcome.COLLECTED: "evidence collected; nothing was changed"}[outcome]
     last = next((r for r in reversed(run.rows) if r[1] in ("failed", "refused")), None)
-    if last and outcome not in (Outcome.RECOVERED, Outcome.HEALTHY):
+    stopper = next((r for r in reversed(run.rows) if r[1] == "ok"), None)
+    if outcome in (Outcome.ESCALATED, Outcome.COLLECTED) and stopper:
+        summary += f" ({stopper[0]}: {stopper[2]})"
+    elif last and outcome not in (Outcome.RECOVERED, Outcome.HEALTHY):
         summary += f" ({last[0]}: {last[2]})"
     elif outcome is Outcome.HEALTHY and run.rows:
         summary += f" ({run.rows[-1][2]})"

@@ -17,7 +17,8 @@ from transitions.extensions import GraphMachine
 
 from remediator.runbook import Runbook
 
-LIFECYCLE = ["healthy", "suspect", "rolling_back", "rolled_back", "recovered", "refused", "failed", "quarantined"]
+LIFECYCLE = ["healthy", "suspect", "rolling_back", "rolled_back", "recovered", "refused", "escalated", "collected",
+             "failed", "quarantined"]
 
 
 class Incident:
@@ -72,6 +73,8 @@ def transitions_for(runbook: Runbook) -> tuple[list[str], list[dict[str, Any]]]:
     trans.append({"trigger": "finish", "source": prev, "dest": "recovered"})
     trans.append({"trigger": "nothing_to_do", "source": work_states, "dest": "healthy"})
     trans.append({"trigger": "refuse", "source": ["suspect", *work_states], "dest": "refused", "unless": "mutated"})
+    trans.append({"trigger": "escalate", "source": work_states, "dest": "escalated", "unless": "mutated"})
+    trans.append({"trigger": "collect", "source": work_states, "dest": "collected", "unless": "mutated"})
     trans.append({"trigger": "fail", "source": ["suspect", *work_states], "dest": "rolling_back", "conditions": "mutated"})
     trans.append({"trigger": "fail", "source": ["suspect", *work_states], "dest": "failed", "unless": "mutated"})
     trans.append({"trigger": "abort", "source": ["suspect", *work_states], "dest": "failed"})

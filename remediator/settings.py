@@ -114,9 +114,21 @@ class HostConfig(_Model):
         return self.docker_host.removeprefix("unix://")
 
 
+class ProbeConfig(_Model):
+    """How hosts are probed and when a verdict is trusted (see README "Diagnosis")."""
+
+    timeout: float = Field(default=5.0, gt=0, le=120, description="hard deadline of each probe")
+    slow: float = Field(default=1.0, gt=0, le=120, description="an answer slower than this is `degraded`")
+    interval: float = Field(default=1.0, ge=0, le=3600, description="seconds between rounds while a verdict settles")
+    debounce: int = Field(default=3, ge=1, le=20, description="consecutive failing rounds before a sick verdict")
+    min_free_percent: float = Field(default=1.0, ge=0, le=50, description="disk or inodes below this: disk-full")
+
+
 class Settings(_Model):
     state_dir: AbsPath = "/var/lib/remediator"
     evidence_budget: float = Field(default=15.0, gt=0, le=600)
+    evidence_max_mb: float = Field(default=64.0, gt=0, le=4096, description="size cap of one evidence bundle")
+    probe: ProbeConfig = Field(default_factory=ProbeConfig)
     hosts: list[HostConfig] = Field(min_length=1)
 
     _check_state_dir = field_validator("state_dir")(_absolute)

@@ -20,6 +20,8 @@ class Outcome(enum.StrEnum):
     REFUSED = "refused"  # a risky step was not approved, or the runbook refused the diagnosis
     ROLLED_BACK = "rolled_back"  # a step failed; completed steps were undone
     FAILED = "failed"  # a step failed and could not be undone; the host needs a person
+    ESCALATED = "escalated"  # diagnosed, evidence kept, nothing safe to do automatically: a person decides
+    COLLECTED = "collected"  # evidence only (`evidence collect`): nothing was meant to change
 
 
 EXIT_CODES: dict[Outcome, int] = {
@@ -29,6 +31,8 @@ EXIT_CODES: dict[Outcome, int] = {
     Outcome.FAILED: 1,
     Outcome.ROLLED_BACK: 3,
     Outcome.REFUSED: 4,
+    Outcome.ESCALATED: 6,
+    Outcome.COLLECTED: 0,
 }
 EXIT_BAD_INPUT = 2
 EXIT_HOST_BUSY = 5

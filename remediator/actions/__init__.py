@@ -16,8 +16,10 @@ from typing import Any, Generic, TypeVar
 from pydantic import BaseModel, ConfigDict
 
 from remediator.detect.facts import Facts
+from remediator.detect.verdict import Verdict
 from remediator.hosts.local import LocalHost
 from remediator.hosts.service import Controller
+from remediator.settings import ProbeConfig
 from remediator.structs import GuardResult, StepResult
 
 P = TypeVar("P", bound=BaseModel)
@@ -37,6 +39,9 @@ class StepContext:
     evidence_budget: float
     outputs: dict[str, dict[str, Any]] = field(default_factory=dict)  # step id -> StepResult.data
     progress: Callable[[str], None] = lambda _msg: None
+    verdict: Verdict | None = None  # the diagnosis that selected this runbook, if one did
+    probe: ProbeConfig = field(default_factory=ProbeConfig)
+    evidence_max_mb: float = 64.0
 
     @property
     def roots(self) -> list[str]:
@@ -78,7 +83,7 @@ def guard(spec: GuardSpec[Any]) -> GuardSpec[Any]:
 
 
 def _load() -> None:
-    from remediator.actions import docker, evidence, files, guards, probe, service, shell  # noqa: F401
+    from remediator.actions import docker, evidence, files, guards, incident, probe, service, shell  # noqa: F401
 
 
 _load()

@@ -1,8 +1,9 @@
 """probe.confirm: is the host really sick, and is it the sickness this runbook treats?
 
-Read-only. Ends the incident as `healthy` when dockerd answers, and as `refused` when the
-evidence points outside containerd's state (stale pidfile, full disk, kernel hang, unknown):
-the fix must fit the diagnosis (invariant 9).
+Read-only. Uses the verdict that selected the runbook when there is one (taken moments ago),
+otherwise probes until the debounced verdict settles. Ends the incident as `healthy` when the
+host is healthy or merely degraded, and as `refused` when the diagnosis is not one this runbook
+treats: the fix must fit the diagnosis (invariant 9).
 """
 
 from __future__ import annotations
@@ -12,56 +13,48 @@ import time
 from pydantic import Field
 
 from remediator.actions import ActionSpec, Params, StepContext, action
-from remediator.detect import signatures
+from remediator.detect.diagnose import diagnose_host
+from remediator.detect.signatures import DIAGNOSES
+from remediator.detect.verdict import Verdict
 from remediator.structs import Outcome, StepResult
+
+FRESH = 60.0  # seconds a selection verdict stays usable
 
 
 class ConfirmParams(Params):
-    attempts: int = Field(default=3, ge=1, le=20)
-    timeout: float = Field(default=2.0, gt=0, le=60)
-    interval: float = Field(default=0.5, ge=0, le=60)
-    min_free_percent: float = Field(default=1.0, ge=0, le=50)
+    expect: list[str] = Field(default_factory=lambda: ["any"], description="diagnoses this runbook treats; any = every sick one")
+    max_rounds: int | None = Field(default=None, ge=1, le=50)
+
+
+def _verdict(ctx: StepContext, p: ConfirmParams) -> Verdict:
+    v = ctx.verdict
+    if v is not None and time.time() - v.at < FRESH:
+        return v
+    return diagnose_host(ctx.host, ctx.service, ctx.facts, ctx.probe, max_rounds=p.max_rounds,
+                         on_round=lambda r, x: ctx.progress(f"round {r.number}: {x.diagnosis} ({r.wall:.1f}s)"))
 
 
 def confirm(ctx: StepContext, p: ConfirmParams) -> StepResult:
-    pings = []
-    for i in range(p.attempts):
-        ping = ctx.host.ping(timeout=p.timeout)
-        pings.append(ping)
-        if ping.ok:
-            return StepResult(f"dockerd answers /_ping in {ping.latency * 1000:.0f} ms: nothing to do",
-                              stop=Outcome.HEALTHY, data={"diagnosis": "healthy"})
-        ctx.progress(f"/_ping {i + 1}/{p.attempts}: {ping.outcome} ({ping.detail})")
-        if i + 1 < p.attempts:
-            time.sleep(p.interval)
-    trace = [f"/_ping ×{len(pings)}: {', '.join(sorted({x.outcome for x in pings}))}"]
-    for root in (ctx.facts.data_root, ctx.facts.exec_root):
-        free = ctx.host.disk_usage(root).free_percent
-        if free < p.min_free_percent:
-            return StepResult(f"{root} has {free:.2f}% free: disk-full, a restart would make it worse",
-                              stop=Outcome.REFUSED, data={"diagnosis": "disk-full", "trace": trace})
-    dockerd = ctx.service.find()
-    log_failed, matches = signatures.start_failure(ctx.service.log_tail())
-    diagnosis = signatures.diagnose(matches)
-    sig_lines = [f"line {m.line_no}: {m.signature.id}: {m.line[:160]}" for m in matches[:6]]
-    data = {"diagnosis": diagnosis, "signatures": sorted({m.signature.id for m in matches}), "trace": trace + sig_lines}
-    if dockerd is not None and all(x.outcome == "timeout" for x in pings):
-        trace.append(f"dockerd pid {dockerd.pid} is alive (state {dockerd.state}) but the API does not answer")
-        if diagnosis not in ("containerd-state", "unknown"):
-            return StepResult(f"dockerd hung, but the log points at {diagnosis}: not this runbook's fix",
-                              stop=Outcome.REFUSED, data=data)
-        data["diagnosis"] = "dockerd-hung"
-        return StepResult(f"dockerd pid {dockerd.pid} is hung (state {dockerd.state}): {trace[0]}", data=data)
-    if dockerd is None and log_failed and diagnosis == "containerd-state":
-        return StepResult(f"dockerd is down and its last start failed on containerd state: {', '.join(data['signatures'])}",
-                          changes=sig_lines, data=data)
-    if dockerd is None and diagnosis != "unknown":
-        return StepResult(f"dockerd is down; the log says {diagnosis}, which clearing containerd state does not fix",
-                          changes=sig_lines, stop=Outcome.REFUSED, data=data)
-    state = "running" if dockerd else "down"
-    return StepResult(f"dockerd is {state} and unhealthy but no known containerd-state signature matches: escalate",
-                      changes=sig_lines, stop=Outcome.REFUSED, data={**data, "diagnosis": "unknown"})
+    unknown = [e for e in p.expect if e != "any" and e not in DIAGNOSES]
+    if unknown:
+        return StepResult(f"runbook expects unknown diagnoses {unknown}", stop=Outcome.REFUSED)
+    v = _verdict(ctx, p)
+    data = {"diagnosis": v.diagnosis, "confidence": v.confidence, "signatures": v.signatures, "trace": v.trace,
+            "verdict": v.as_json()}
+    head = f"{v.diagnosis} ({v.confidence} confidence, {v.rounds} round(s))"
+    if not v.sick:
+        return StepResult(f"{head}: {DIAGNOSES[v.diagnosis].meaning}; nothing to do", changes=v.trace[:6],
+                          stop=Outcome.HEALTHY, data=data)
+    if v.diagnosis == "suspect":
+        return StepResult(f"{head}: the verdict did not settle; not acting on it", changes=v.trace, stop=Outcome.REFUSED,
+                          data=data)
+    if "any" not in p.expect and v.diagnosis not in p.expect:
+        better = DIAGNOSES[v.diagnosis].runbook
+        return StepResult(f"{head}: this runbook treats {', '.join(p.expect)}; "
+                          f"{'use runbook ' + better if better else 'nothing to run'}", changes=v.trace,
+                          stop=Outcome.REFUSED, data=data)
+    return StepResult(head, changes=v.trace, data=data)
 
 
 action(ActionSpec("probe.confirm", ConfirmParams, run=confirm, plan=confirm, mutates=False, risky=False,
-                  summary="probe the API and read the daemon log; stop unless the runbook's diagnosis fits"))
+                  summary="debounced multi-probe diagnosis; stop unless it is one this runbook treats"))

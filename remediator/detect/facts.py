@@ -38,6 +38,7 @@ class Facts:
     state_dirs: list[str]
     dockerd_pid: int | None
     notes: list[str] = field(default_factory=list)
+    containerd_sock: str = ""  # where containerd should answer gRPC; "" when unknown
 
     def as_vars(self) -> dict[str, Any]:
         """The names a runbook may reference as {name}."""
@@ -64,6 +65,17 @@ def state_dirs_for(layout: str, data_root: str, exec_root: str) -> list[str]:
     if layout == "managed":
         return [f"{exec_root}/containerd", f"{data_root}/containerd/daemon", f"{exec_root}/runtime-runc"]
     return []
+
+
+def containerd_sock_for(layout: str, version: tuple[int, int], exec_root: str, containerd_flag: str | None) -> str:
+    if layout == "libcontainerd":
+        return f"{exec_root}/libcontainerd/docker-containerd.sock"
+    if layout == "managed":
+        name = "docker-containerd.sock" if version < (18, 9) else "containerd.sock"
+        return f"{exec_root}/containerd/{name}"
+    if layout in ("external", "containerd-store"):
+        return containerd_flag or SYSTEM_CONTAINERD_SOCK
+    return ""
 
 
 def decide_layout(version: tuple[int, int], containerd_flag: str | None, daemon_json: dict[str, Any],
@@ -115,9 +127,11 @@ def resolve(host: LocalHost) -> Facts:
         version_text = host.run((binary, "--version"), timeout=10).stdout.strip()
     except HostError as exc:
         version_text, _ = "", notes.append(f"cannot run {binary} --version: {exc}")
-    layout, why = decide_layout(parse_version(version_text), flags["containerd"], djson,
-                                host.exists(SYSTEM_CONTAINERD_SOCK), exec_root)
+    version = parse_version(version_text)
+    addr = flags["containerd"] or djson.get("containerd")
+    layout, why = decide_layout(version, flags["containerd"], djson, host.exists(SYSTEM_CONTAINERD_SOCK), exec_root)
     notes.append(f"roots from {source}; layout {layout}: {why}")
     return Facts(host=cfg.name, docker_host=cfg.docker_host, data_root=data_root, exec_root=exec_root,
                  version=version_text, layout=layout, state_dirs=state_dirs_for(layout, data_root, exec_root),
-                 dockerd_pid=running.pid if running else None, notes=notes)
+                 dockerd_pid=running.pid if running else None, notes=notes,
+                 containerd_sock=containerd_sock_for(layout, version, exec_root, addr))

@@ -27,6 +27,8 @@ from remediator.hosts import procs as procmod
 from remediator.settings import HostConfig
 from remediator.structs import CommandResult, Proc
 
+H2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+H2_EMPTY_SETTINGS = b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"
 API_VERSION = "1.41"  # Docker 20.10; pinned so building a client sends no request
 
 
@@ -187,6 +189,82 @@ class LocalHost:
             return Ping("error", latency, f"HTTP {status}: {body[:120]!r}")
         return Ping("ok", latency)
 
+    def connect(self, sock_path: str, timeout: float) -> Ping:
+        """Only connect to a unix socket: tells "nothing listening" from "listening"."""
+        started = time.monotonic()
+        try:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+                s.settimeout(timeout)
+                s.connect(sock_path)
+        except FileNotFoundError:
+            return Ping("missing", time.monotonic() - started, f"no socket {sock_path}")
+        except ConnectionRefusedError:
+            return Ping("refused", time.monotonic() - started, "nothing listening")
+        except TimeoutError:
+            return Ping("timeout", time.monotonic() - started, f"connect took over {timeout:g}s (backlog full)")
+        except OSError as exc:
+            return Ping("error", time.monotonic() - started, str(exc))
+        return Ping("ok", time.monotonic() - started)
+
+    def grpc_ping(self, sock_path: str, timeout: float) -> Ping:
+        """Does a gRPC server (containerd) serve on this socket? Send the HTTP/2 preface and an empty
+        SETTINGS frame; a serving Go gRPC server answers with its own SETTINGS frame at once. A
+        stopped or wedged containerd accepts the connection (kernel backlog) but never answers."""
+        started = time.monotonic()
+        try:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+                s.settimeout(timeout)
+                s.connect(sock_path)
+                s.sendall(H2_PREFACE + H2_EMPTY_SETTINGS)
+                head = b""
+                while len(head) < 9:
+                    s.settimeout(max(0.001, started + timeout - time.monotonic()))
+                    chunk = s.recv(9 - len(head))
+                    if not chunk:
+                        return Ping("error", time.monotonic() - started, "closed without an HTTP/2 frame")
+                    head += chunk
+        except FileNotFoundError:
+            return Ping("missing", time.monotonic() - started, f"no socket {sock_path}")
+        except ConnectionRefusedError:
+            return Ping("refused", time.monotonic() - started, "nothing listening")
+        except TimeoutError:
+            return Ping("timeout", time.monotonic() - started, f"no HTTP/2 SETTINGS within {timeout:g}s")
+        except OSError as exc:
+            return Ping("error", time.monotonic() - started, str(exc))
+        if head[3] != 0x4:  # frame type SETTINGS
+            return Ping("error", time.monotonic() - started, f"first frame is type {head[3]}, not SETTINGS")
+        return Ping("ok", time.monotonic() - started)
+
+    def kmsg_since(self, seq: int | None, *, window: float = 600.0) -> tuple[list[str], int | None]:
+        """Kernel log records after sequence number seq (first call: those of the last `window`
+        seconds), and the last sequence number seen. ([], seq) when /dev/kmsg is unreadable."""
+        try:
+            fd = os.open("/dev/kmsg", os.O_RDONLY | os.O_NONBLOCK)
+        except OSError:
+            return [], seq
+        lines, last = [], seq
+        try:
+            with open("/proc/uptime") as fh:
+                now_us = float(fh.read().split()[0]) * 1e6
+            while True:
+                try:
+                    rec = os.read(fd, 16384).decode(errors="replace")
+                except BlockingIOError:
+                    break
+                except BrokenPipeError:  # the ring buffer overwrote records we had not read
+                    continue
+                head, _, msg = rec.partition(";")
+                parts = head.split(",")
+                if len(parts) < 3 or not parts[1].isdigit():
+                    continue
+                n, ts = int(parts[1]), int(parts[2]) if parts[2].isdigit() else 0
+                last = n
+                if (seq is not None and n > seq) or (seq is None and now_us - ts <= window * 1e6):
+                    lines.append(msg.split("\n", 1)[0])
+        finally:
+            os.close(fd)
+        return lines, last
+
     def docker_call(self, fn_name: str, *args: Any, timeout: float = 10.0, **kwargs: Any) -> Any:
         """Call one docker.APIClient method; translate every failure to DockerAPIError."""
         try:
@@ -208,6 +286,25 @@ class LocalHost:
                 return fh.read(limit).decode(errors="replace")
         except OSError as exc:
             raise HostError(f"cannot read {path}: {exc.strerror}") from exc
+
+    def read_new(self, path: str, cursor: str | None, *, first: int = 256 << 10) -> tuple[str, str | None]:
+        """Text appended to path since cursor ("inode:offset"); the last `first` bytes when cursor is
+        None; from the start when the file was rotated or truncated. Returns (text, new cursor)."""
+        try:
+            with open(path, "rb") as fh:
+                st = os.fstat(fh.fileno())
+                ino, off = (cursor or ":").split(":")
+                if cursor is None:
+                    pos = max(0, st.st_size - first)
+                elif str(st.st_ino) != ino or int(off) > st.st_size:
+                    pos = 0
+                else:
+                    pos = int(off)
+                fh.seek(pos)
+                data = fh.read(max(0, min(st.st_size - pos, 4 << 20)))
+                return data.decode(errors="replace"), f"{st.st_ino}:{pos + len(data)}"
+        except (OSError, ValueError):
+            return "", cursor
 
     def exists(self, path: str) -> bool:
         return os.path.lexists(path)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from remediator.structs import Proc
 
 PROC = "/proc"
+CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
 def read_proc(pid: int, proc_root: str = PROC) -> Proc | None:
@@ -33,6 +34,47 @@ def read_proc(pid: int, proc_root: str = PROC) -> Proc | None:
     except OSError:
         exe = ""
     return Proc(pid=pid, ppid=int(fields[1]), state=fields[0], comm=comm, exe=exe, cmdline=cmdline, start=int(fields[19]))
+
+
+@dataclass(frozen=True)
+class Health:
+    """What a process looks like from outside: DOMAIN §5.2 (state, D-state threads, wchan, age)."""
+
+    pid: int
+    state: str
+    threads: int
+    dstate: tuple[int, ...]  # thread ids in uninterruptible sleep
+    wchan: str
+    uptime: float  # seconds since it started
+
+    def describe(self) -> str:
+        names = {"S": "sleeping", "R": "running", "D": "disk sleep", "T": "stopped", "t": "traced", "Z": "zombie"}
+        return (f"state {self.state} ({names.get(self.state, '?')}), {self.threads} threads, {len(self.dstate)} in D, "
+                f"wchan {self.wchan or '-'}, up {self.uptime:.0f}s")
+
+
+def health(p: Proc, proc_root: str = PROC) -> Health | None:
+    """Thread states, wchan and uptime of a live process; None if it vanished."""
+    base = f"{proc_root}/{p.pid}"
+    try:
+        tids = [int(t) for t in os.listdir(f"{base}/task")]
+        with open(f"{proc_root}/uptime") as fh:
+            boot_age = float(fh.read().split()[0])
+    except OSError:
+        return None
+    dstate = []
+    for tid in tids:
+        t = read_proc(tid, f"{base}/task")
+        if t and t.state == "D":
+            dstate.append(tid)
+    try:
+        with open(f"{base}/wchan") as fh:
+            wchan = fh.read().strip()
+    except OSError:
+        wchan = ""
+    now = read_proc(p.pid, proc_root)
+    return Health(pid=p.pid, state=now.state if now else p.state, threads=len(tids), dstate=tuple(dstate),
+                  wchan="" if wchan == "0" else wchan, uptime=max(0.0, boot_age - p.start / CLK_TCK))
 
 
 def start_time(pid: int, proc_root: str = PROC) -> int | None:

@@ -30,6 +30,7 @@ class Controller(Protocol):
     def plan_stop(self, grace: float) -> str: ...
     def plan_start(self) -> str: ...
     def log_tail(self, nbytes: int = 256 << 10) -> str: ...
+    def log_since(self, cursor: str | None) -> tuple[str, str | None]: ...
 
 
 def _proven(host: LocalHost, pid: int | None) -> Proc | None:
@@ -148,6 +149,21 @@ class ProcessController:
         except HostError:
             return ""
 
+    def log_since(self, cursor: str | None) -> tuple[str, str | None]:
+        return self.host.read_new(self.spec.log, cursor)
+
+
+def journal_argv(unit: str, *where: str) -> tuple[str, ...]:
+    return ("journalctl", "-u", unit, "-o", "cat", "--no-pager", "--show-cursor", *where)
+
+
+def split_journal_cursor(stdout: str, old: str | None) -> tuple[str, str | None]:
+    """journalctl --show-cursor ends with '-- cursor: X'; no new entries means no cursor line."""
+    body, sep, tail = stdout.rpartition("-- cursor: ")
+    if not sep:
+        return stdout, old
+    return body, tail.strip() or old
+
 
 def systemd_stop_argv(spec: SystemdService) -> tuple[str, ...]:
     units = [u for u in (spec.socket, spec.unit) if u]
@@ -200,6 +216,15 @@ class SystemdController:
             return ""
         return out.stdout[-nbytes:]
 
+    def log_since(self, cursor: str | None) -> tuple[str, str | None]:
+        """New journal lines of the unit since cursor (journald's own cursor), the last 2000 at first."""
+        where = ("--after-cursor", cursor) if cursor else ("-n", "2000")
+        try:
+            out = self.host.run(journal_argv(self.spec.unit, *where), timeout=15)
+        except HostError:
+            return "", cursor
+        return split_journal_cursor(out.stdout, cursor)
+
 
 class CommandController:
     """dockerd managed by user-given start/stop/status commands."""
@@ -240,6 +265,9 @@ class CommandController:
             return self.host.read_text(self.spec.log, limit=nbytes)
         except HostError:
             return ""
+
+    def log_since(self, cursor: str | None) -> tuple[str, str | None]:
+        return self.host.read_new(self.spec.log, cursor) if self.spec.log else ("", None)
 
 
 def controller(host: LocalHost) -> Controller:

@@ -1,0 +1,128 @@
+"""The diagnosis commands: probe, diagnose --log, and the rendering they share with `run`.
+
+Role: parse arguments, render verdicts with rich or as JSON. Imported by cli only.
+`probe` exits 0 when the host is healthy or degraded, 1 when the verdict is sick, 2 on bad input;
+`diagnose` exits 0 when the log reads healthy, 1 otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import NoReturn
+
+import click
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from remediator.detect import facts as factsmod
+from remediator.detect import logdiag
+from remediator.detect.diagnose import diagnose_host
+from remediator.detect.probes import Round
+from remediator.detect.signatures import DIAGNOSES, version_range_text
+from remediator.detect.verdict import Verdict
+from remediator.errors import InputError
+from remediator.hosts.local import LocalHost
+from remediator.hosts.service import controller
+from remediator.settings import HostConfig, Settings, load_settings
+from remediator.structs import EXIT_BAD_INPUT
+
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+COLOUR = {"healthy": "green", "degraded": "yellow", "suspect": "yellow"}
+
+
+def bad_input(exc: InputError) -> NoReturn:
+    for p in exc.problems:
+        err.print(f"[red]error:[/] {escape(p)}")
+    sys.exit(EXIT_BAD_INPUT)
+
+
+def settings_or_exit(config: Path) -> Settings:
+    try:
+        return load_settings(config)
+    except InputError as exc:
+        bad_input(exc)
+
+
+def render_verdict(v: Verdict, host: str) -> None:
+    table = Table("probe", "outcome", "latency", "detail", title=f"{host}: round {v.rounds}", title_justify="left")
+    for name, o in v.observations.items():
+        colour = "green" if o["outcome"] == "ok" else "yellow" if o["outcome"] == "slow" else "red"
+        table.add_row(name, f"[{colour}]{o['outcome']}[/]", f"{o['latency'] * 1000:.0f} ms" if o["latency"] else "",
+                      escape(str(o.get("detail", "")))[:110])
+    out.print(table)
+    colour = COLOUR.get(v.diagnosis, "bold red")
+    out.print(f"verdict [{colour}]{v.diagnosis}[/] ({v.confidence} confidence) — {escape(DIAGNOSES[v.diagnosis].meaning)}")
+    out.print(f"runbook {v.runbook or '— (nothing to do)'}")
+    for line in v.trace:
+        out.print(f"  [dim]·[/] {escape(line)}")
+
+
+def diagnose_one(hcfg: HostConfig, settings: Settings, *, quiet: bool, rounds: int | None) -> tuple[factsmod.Facts, Verdict]:
+    host = LocalHost(hcfg)
+    facts = factsmod.resolve(host)
+
+    def progress(r: Round, v: Verdict) -> None:
+        if not quiet:
+            err.print(f"[dim]{hcfg.name}: round {r.number} → {v.diagnosis} ({r.wall:.2f}s)[/]")
+
+    return facts, diagnose_host(host, controller(host), facts, settings.probe, on_round=progress, max_rounds=rounds)
+
+
+@click.command()
+@click.option("--config", "config", type=click.Path(path_type=Path), required=True, help="config.yaml")
+@click.option("--host", "hosts", multiple=True, help="host name(s) from the config; default: all")
+@click.option("--json", "as_json", is_flag=True, help="one JSON object per host on stdout")
+@click.option("--rounds", type=click.IntRange(1, 50), default=None, help="at most this many rounds (default 2×debounce+1)")
+def probe(config: Path, hosts: tuple[str, ...], as_json: bool, rounds: int | None) -> None:
+    """Diagnose hosts read-only: one round when healthy, until the debounce settles when not."""
+    settings = settings_or_exit(config)
+    try:
+        chosen = [settings.host(h) for h in hosts] if hosts else settings.hosts
+    except InputError as exc:
+        bad_input(exc)
+    sick = False
+    for hcfg in chosen:
+        facts, v = diagnose_one(hcfg, settings, quiet=as_json, rounds=rounds)
+        sick = sick or v.sick
+        if as_json:
+            click.echo(json.dumps({"host": hcfg.name, "layout": facts.layout, "version": facts.version, **v.as_json()}))
+        else:
+            render_verdict(v, hcfg.name)
+    sys.exit(1 if sick else 0)
+
+
+@click.command()
+@click.option("--log", "log", required=True, help="a daemon log or journal excerpt; - for stdin")
+@click.option("--json", "as_json", is_flag=True, help='print {"verdict", "signatures", "runbook", ...}')
+def diagnose(log: str, as_json: bool) -> None:
+    """Offline: classify a pasted dockerd/containerd log (logrus text, FATA[…], journalctl -o json)."""
+    if log == "-":
+        text = sys.stdin.read()
+    else:
+        try:
+            text = Path(log).read_text(errors="replace")
+        except OSError as exc:
+            bad_input(InputError(f"{log}: cannot read: {exc.strerror}"))
+    v = logdiag.diagnose_text(text)
+    if as_json:
+        click.echo(json.dumps(v.as_json(), indent=1))
+        sys.exit(0 if v.verdict == "healthy" else 1)
+    if v.matches:
+        table = Table("line", "signature", "role", "diagnosis", "Docker", "text")
+        for m in v.matches:
+            table.add_row(str(m.line_no), m.signature.id, m.signature.role, m.signature.diagnosis or "",
+                          m.signature.version_text, escape(m.line[:90]))
+        out.print(table)
+    colour = "green" if v.verdict == "healthy" else "bold red"
+    out.print(f"verdict [{colour}]{v.verdict}[/] ({v.confidence} confidence) — {escape(DIAGNOSES[v.verdict].meaning)}")
+    out.print(f"Docker versions: {version_range_text(v.versions) if v.versions else 'not determined'}")
+    out.print(f"runbook: {v.runbook or '— (nothing to do)'}")
+    for line in v.trace:
+        out.print(f"  [dim]·[/] {escape(line)}")
+    for no, sid, text in v.near_misses:
+        out.print(f"  [dim]near miss[/] line {no} ~ {sid}: {escape(text[:120])}")
+    sys.exit(0 if v.verdict == "healthy" else 1)

@@ -1,0 +1,28 @@
+"""Diagnose a live host: probe rounds until the debounced verdict settles.
+
+Role: the one code path behind `remediator probe`, the runbook selection of `run`, and the
+`probe.confirm` step. Must not: change the host.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from remediator.detect.facts import Facts
+from remediator.detect.probes import Prober, ProbeSettings, Round
+from remediator.detect.verdict import Monitor, Verdict, settle
+from remediator.hosts.local import LocalHost
+from remediator.hosts.service import Controller
+from remediator.settings import ProbeConfig
+
+
+def prober_for(host: LocalHost, service: Controller, facts: Facts, cfg: ProbeConfig) -> Prober:
+    return Prober(host, service, facts, ProbeSettings(timeout=cfg.timeout, slow=cfg.slow,
+                                                      min_free_percent=cfg.min_free_percent))
+
+
+def diagnose_host(host: LocalHost, service: Controller, facts: Facts, cfg: ProbeConfig, *,
+                  on_round: Callable[[Round, Verdict], None] | None = None, max_rounds: int | None = None) -> Verdict:
+    """Rounds until the verdict settles (one when healthy; `debounce` in a row when sick)."""
+    return settle(prober_for(host, service, facts, cfg), Monitor(facts.layout, debounce=cfg.debounce),
+                  interval=cfg.interval, max_rounds=max_rounds, on_round=on_round)

@@ -1,0 +1,174 @@
+"""Diagnosis of a daemon log alone: what `remediator diagnose --log` prints, and what the live
+verdict reads from the log lines a probe round collected.
+
+Role: parse logrus text, TTY (`FATA[0000] …`), syslog-prefixed and `journalctl -o json` lines
+into messages with their line numbers; match the catalogue; find the last start attempt; decide.
+Only the last start attempt decides (earlier failed attempts are history, reported in the trace).
+Must not: read files or talk to a host.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from remediator.detect import signatures as sigs
+from remediator.detect.signatures import ANY, PRIORITY, Match, V, runbook_for, version_range_text
+
+
+@dataclass(frozen=True)
+class Line:
+    no: int
+    text: str
+
+
+@dataclass
+class LogVerdict:
+    verdict: str
+    confidence: str  # high | medium | low
+    matches: list[Match]
+    decisive: list[Match]
+    versions: tuple[V, V] | None
+    runbook: str | None
+    trace: list[str] = field(default_factory=list)
+    near_misses: list[tuple[int, str, str]] = field(default_factory=list)  # (line, signature id, text)
+    started_ok: bool | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "verdict": self.verdict, "confidence": self.confidence, "runbook": self.runbook,
+            "versions": version_range_text(self.versions) if self.versions else None,
+            "signatures": [{"id": m.signature.id, "line": m.line_no, "role": m.signature.role,
+                            "diagnosis": m.signature.diagnosis, "versions": m.signature.version_text,
+                            "text": m.line[:300]} for m in self.matches],
+            "decisive": sorted({m.signature.id for m in self.decisive}),
+            "near_misses": [{"line": n, "signature": s, "text": t[:300]} for n, s, t in self.near_misses],
+            "trace": self.trace,
+        }
+
+
+def _journal_message(raw: str) -> str | None:
+    try:
+        obj = json.loads(raw)
+    except ValueError:
+        return None
+    if not isinstance(obj, dict) or "MESSAGE" not in obj:
+        return None
+    msg = obj["MESSAGE"]
+    if isinstance(msg, list):  # journald emits non-UTF-8 messages as byte arrays
+        return bytes(b for b in msg if isinstance(b, int) and 0 <= b < 256).decode(errors="replace")
+    return str(msg)
+
+
+WORD = re.compile(r"[a-z0-9_.-]+")
+UNESCAPE = re.compile(r'\\(["\\])')
+
+
+def parse(text: str) -> list[Line]:
+    """One Line per non-empty input line; `journalctl -o json` records become their MESSAGE.
+    logrus quotes messages (`msg="dial \\"/x\\""`): the escapes are undone so one regex fits all forms."""
+    out = []
+    for i, raw in enumerate(text.splitlines(), 1):
+        raw = raw.rstrip("\r")
+        if not raw.strip():
+            continue
+        msg = _journal_message(raw) if raw.lstrip().startswith("{") else None
+        out.append(Line(i, UNESCAPE.sub(r"\1", msg if msg is not None else raw).rstrip()))
+    return out
+
+
+def intersect(ranges: list[tuple[V, V]]) -> tuple[V, V] | None:
+    lo, hi = ANY
+    for a, b in ranges:
+        lo, hi = max(lo, a), min(hi, b)
+    return (lo, hi) if lo <= hi else None
+
+
+def pick(diagnoses: list[str]) -> str:
+    return min(diagnoses, key=lambda d: PRIORITY.index(d) if d in PRIORITY else len(PRIORITY))
+
+
+def near_misses(lines: list[Line], limit: int = 3) -> list[tuple[int, str, str]]:
+    """Lines that share words with a cause or symptom signature but match none, best first."""
+    scored = []
+    for ln in lines[-5000:]:
+        if sigs.scan_message(ln.text):
+            continue
+        for s in sigs.SIGNATURES:
+            if s.role not in ("cause", "symptom") or s.id == "fatal-other":
+                continue
+            words = set(WORD.findall(ln.text.lower()))
+            score = max(len(words & set(WORD.findall(k.lower()))) / len(WORD.findall(k.lower())) for k in s.keywords)
+            if score >= 0.5:
+                scored.append((score, ln.no, s.id, ln.text))
+    scored.sort(key=lambda x: (-x[0], -x[1]))
+    seen, out = set(), []
+    for _score, no, sid, text in scored:
+        if no not in seen:
+            seen.add(no)
+            out.append((no, sid, text))
+        if len(out) == limit:
+            break
+    return out
+
+
+def diagnose_lines(lines: list[Line], layout: str | None = None) -> LogVerdict:
+    matches: list[Match] = []
+    marks: list[tuple[int, str]] = []
+    for ln in lines:
+        matches += [Match(s, ln.no, ln.text) for s in sigs.scan_message(ln.text)]
+        marks += [(ln.no, m) for m in sigs.markers(ln.text)]
+    starts = [n for n, m in marks if m in sigs.START_MARKERS]
+    seg_start = starts[-1] if starts else 0
+    ready = [n for n, m in marks if m in sigs.READY_MARKERS and n >= seg_start]
+    seg = [m for m in matches if m.line_no >= seg_start and m.signature.role != "info"]
+    trace = []
+    if starts:
+        trace.append(f"{len(starts)} start attempt(s); the last begins at line {seg_start}")
+    earlier = [m for m in matches if m.line_no < seg_start and m.signature.role == "cause"]
+    if earlier:
+        trace.append("earlier attempts showed " + ", ".join(sorted({f"{m.signature.id} (line {m.line_no})" for m in earlier})))
+    ranges = [m.signature.versions for m in seg if m.signature.versions != ANY]
+    ranges += [sigs.FINGERPRINTS[m] for _, m in marks if m in sigs.FINGERPRINTS]
+    versions = intersect(ranges) if ranges else None
+    if ranges and versions is None:
+        trace.append("signatures from different Docker eras: is this one daemon's log?")
+    causes = [m for m in seg if m.signature.role == "cause"]
+    symptoms = [m for m in seg if m.signature.role == "symptom" and m.signature.diagnosis]
+    after_ready = [m for m in seg if ready and m.line_no > ready[0]]
+    if causes:
+        verdict = pick([m.signature.diagnosis for m in causes if m.signature.diagnosis])
+        decisive = [m for m in causes if m.signature.diagnosis == verdict]
+        confidence = "high" if len(decisive) > 1 or symptoms else "medium"
+        others = sorted({m.signature.diagnosis for m in causes} - {verdict})
+        trace.append(f"cause: {', '.join(sorted({m.signature.id for m in decisive}))} at line(s) "
+                     f"{', '.join(str(m.line_no) for m in decisive[:5])} → {verdict}")
+        if others:
+            trace.append(f"also seen: {', '.join(o or '?' for o in others)}; {verdict} takes precedence "
+                         f"(a cause outside containerd's state always wins)")
+    elif ready and not after_ready:
+        verdict, decisive, confidence = "healthy", [], "high" if starts else "medium"
+        trace.append(f"the last start completed (line {ready[0]}) and nothing failed after it")
+    elif symptoms:
+        verdict = pick([m.signature.diagnosis for m in symptoms if m.signature.diagnosis])
+        decisive = [m for m in symptoms if m.signature.diagnosis == verdict]
+        confidence = "low"
+        trace.append(f"only symptoms ({', '.join(sorted({m.signature.id for m in symptoms}))}): "
+                     f"{verdict} is a guess, no cause line")
+    else:
+        verdict, decisive, confidence = "unknown", [], "low"
+        if starts and not ready:
+            trace.append(f"the start at line {seg_start} never completed and no known signature explains why")
+        elif not lines:
+            trace.append("the log is empty")
+        else:
+            trace.append("no known signature and no completed start in this log")
+    misses = near_misses(lines) if verdict == "unknown" else []
+    return LogVerdict(verdict, confidence, matches, decisive, versions, runbook_for(verdict, layout), trace, misses,
+                      started_ok=bool(ready) if starts else None)
+
+
+def diagnose_text(text: str, layout: str | None = None) -> LogVerdict:
+    return diagnose_lines(parse(text), layout)

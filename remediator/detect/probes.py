@@ -1,0 +1,149 @@
+"""One probe round against one host: every read-only probe at once, each under a hard deadline.
+
+Role: observe (DOMAIN §5.3 probe matrix, §5.2 process view): socket connect, /_ping, /version,
+/info, /containers/json, containerd's gRPC socket, dockerd/containerd process state from /proc,
+daemon log lines new since the last round, disk and inode use of both roots, kernel hung-task
+messages. A Prober keeps the cursors (log, kernel) and pids between rounds, so each round sees
+only what is new and restarts are counted. Must not: change anything, or decide (verdict.py does).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from remediator.detect.facts import Facts
+from remediator.hosts import procs as procmod
+from remediator.hosts.local import LocalHost, Ping
+from remediator.hosts.service import Controller
+
+API = {"_ping": "/_ping", "version": "/version", "info": "/info", "containers": "/containers/json?all=1"}
+HUNG_TASK = re.compile(r"INFO: task (?:dockerd|docker|containerd|containerd-shim[\w-]*|docker-containerd[\w-]*|runc|"
+                       r"docker-runc):\d+ blocked for more than \d+ seconds|unregister_netdevice: waiting for")
+
+
+@dataclass(frozen=True)
+class Obs:
+    """One observation. outcome: ok | slow | timeout | refused | missing | error | absent | na."""
+
+    name: str
+    outcome: str
+    latency: float = 0.0
+    detail: str = ""
+    data: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def answered(self) -> bool:
+        return self.outcome in ("ok", "slow")
+
+
+@dataclass
+class Round:
+    number: int
+    at: float
+    obs: dict[str, Obs]
+    log_lines: list[str]  # daemon log lines new since the previous round
+    kernel_lines: list[str]
+    wall: float = 0.0
+    cpu: float = 0.0
+
+    def __getitem__(self, name: str) -> Obs:
+        return self.obs.get(name, Obs(name, "na", detail="not probed"))
+
+
+@dataclass
+class ProbeSettings:
+    timeout: float = 5.0  # hard deadline of each API/socket probe
+    slow: float = 1.0  # an answer later than this makes the round `degraded`
+    min_free_percent: float = 1.0  # disk or inodes below this on either root: disk-full
+
+
+def _api(host: LocalHost, path: str, s: ProbeSettings) -> Callable[[], Obs]:
+    def probe() -> Obs:
+        return _from_ping(path, host.ping(timeout=s.timeout, path=path), s)
+    return probe
+
+
+def _from_ping(name: str, p: Ping, s: ProbeSettings) -> Obs:
+    outcome = "slow" if p.ok and p.latency > s.slow else p.outcome
+    return Obs(name, outcome, p.latency, p.detail)
+
+
+class Prober:
+    """Runs rounds against one host. Not thread-safe: one Prober per host."""
+
+    def __init__(self, host: LocalHost, service: Controller, facts: Facts, settings: ProbeSettings | None = None) -> None:
+        self.host, self.service, self.facts = host, service, facts
+        self.s = settings or ProbeSettings()
+        self.rounds = 0
+        self.log_cursor: str | None = None
+        self.kmsg_seq: int | None = None
+        self.pids: dict[str, int] = {}
+        self.restarts: dict[str, int] = {"dockerd": 0, "containerd": 0}
+
+    # ---- probes that need state between rounds run on the caller's thread -----------------
+    def _procs(self) -> list[Obs]:
+        fam = self.host.family(data_root=self.facts.data_root, exec_root=self.facts.exec_root)
+        out = []
+        for name, found in (("dockerd", fam.dockerd), ("containerd", fam.containerd)):
+            p = found[0] if found else None
+            h = procmod.health(p) if p else None
+            if p is None or h is None or not p.alive:
+                out.append(Obs(f"{name}-proc", "absent", detail=f"no {name} process of this host"))
+                continue
+            if name in self.pids and self.pids[name] != p.pid:
+                self.restarts[name] += 1
+            self.pids[name] = p.pid
+            out.append(Obs(f"{name}-proc", "ok", detail=f"pid {p.pid} {h.describe()}",
+                           data={"pid": p.pid, "state": h.state, "threads": h.threads, "dstate": len(h.dstate),
+                                 "wchan": h.wchan, "uptime": round(h.uptime, 1), "restarts": self.restarts[name]}))
+        out.append(Obs("shims", "ok", detail=f"{len(fam.shims)} shim(s), {len(fam.containers)} container process(es)",
+                       data={"shims": len(fam.shims), "containers": len(fam.containers)}))
+        return out
+
+    def _disk(self) -> Obs:
+        worst: tuple[float, str] = (100.0, "")
+        rows = []
+        for root in sorted({self.facts.data_root, self.facts.exec_root}):
+            du = self.host.disk_usage(root)
+            inode_pct = 100.0 * du.free_inodes / du.total_inodes if du.total_inodes else 100.0
+            rows.append(f"{root}: {du.free_percent:.1f}% free ({du.free >> 20} MiB), inodes {inode_pct:.1f}% free")
+            worst = min(worst, (du.free_percent, root), (inode_pct, f"{root} (inodes)"))
+        full = worst[0] < self.s.min_free_percent
+        return Obs("disk", "full" if full else "ok", detail="; ".join(rows),
+                   data={"worst_free_percent": round(worst[0], 2), "where": worst[1]})
+
+    def round(self) -> Round:
+        """One round. Wall time is bounded by the probe timeout (plus /proc reading)."""
+        t0, c0 = time.monotonic(), time.process_time()
+        self.rounds += 1
+        probes: dict[str, Callable[[], Obs]] = {name: _api(self.host, path, self.s) for name, path in API.items()}
+        probes["socket"] = lambda: _from_ping("socket", self.host.connect(self.host.config.socket_path, self.s.timeout), self.s)
+        if self.facts.containerd_sock:
+            sock = self.facts.containerd_sock
+            probes["containerd"] = lambda: _from_ping("containerd", self.host.grpc_ping(sock, self.s.timeout), self.s)
+        obs: dict[str, Obs] = {}
+        pool = cf.ThreadPoolExecutor(max_workers=len(probes), thread_name_prefix="probe")
+        futures = {name: pool.submit(fn) for name, fn in probes.items()}
+        try:
+            for o in self._procs() + [self._disk()]:
+                obs[o.name] = o
+            text, self.log_cursor = self.service.log_since(self.log_cursor)
+            kernel, self.kmsg_seq = self.host.kmsg_since(self.kmsg_seq)
+            deadline = t0 + self.s.timeout + 1.0
+            for name, fut in futures.items():
+                try:
+                    obs[name] = fut.result(timeout=max(0.0, deadline - time.monotonic()))
+                except cf.TimeoutError:
+                    obs[name] = Obs(name, "timeout", self.s.timeout, "probe did not return within its deadline")
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
+        hung = [k for k in kernel if HUNG_TASK.search(k)]
+        obs["kernel"] = Obs("kernel", "hung-task" if hung else "ok", detail=hung[-1] if hung else
+                            f"{len(kernel)} new kernel message(s), no hung task", data={"hung": hung[-5:]})
+        return Round(self.rounds, time.time(), obs, text.splitlines(), kernel,
+                     wall=time.monotonic() - t0, cpu=time.process_time() - c0)

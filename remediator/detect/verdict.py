@@ -1,0 +1,198 @@
+"""From probe rounds to one verdict with a confidence and a written trace of why and why not.
+
+Role: pure. `classify` reads one round (plus what the daemon log says since the incident began)
+and names that round's diagnosis; `Monitor` debounces: a sick verdict needs N consecutive failing
+rounds (default 3), a single slow or failed answer never produces one, and a daemon that answers
+slowly, or fails now and then, is `degraded` — never hung.
+Must not: do I/O (settle() drives a Source that does).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter, deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from remediator.detect import logdiag
+from remediator.detect.probes import Round
+from remediator.detect.signatures import DIAGNOSES, runbook_for
+
+HEALTHY_LIKE = ("healthy", "degraded")
+LABELS = {"_ping": "/_ping", "version": "/version", "info": "/info", "containers": "/containers/json",
+          "containerd": "containerd gRPC"}
+
+
+@dataclass
+class RoundView:
+    diagnosis: str
+    because: list[str]
+    against: list[str]
+
+
+@dataclass
+class Verdict:
+    diagnosis: str
+    confidence: str  # high | medium | low
+    runbook: str | None
+    streak: int  # consecutive failing rounds at the end
+    rounds: int
+    trace: list[str]
+    signatures: list[str] = field(default_factory=list)
+    observations: dict[str, dict[str, Any]] = field(default_factory=dict)
+    at: float = field(default_factory=time.time)
+
+    @property
+    def sick(self) -> bool:
+        return DIAGNOSES[self.diagnosis].sick
+
+    def as_json(self) -> dict[str, Any]:
+        return {"verdict": self.diagnosis, "confidence": self.confidence, "runbook": self.runbook,
+                "streak": self.streak, "rounds": self.rounds, "meaning": DIAGNOSES[self.diagnosis].meaning,
+                "signatures": self.signatures, "trace": self.trace, "observations": self.observations}
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.1f} s"
+
+
+def classify(r: Round, log: logdiag.LogVerdict, layout: str) -> RoundView:
+    """The diagnosis of one round; `because` and `against` become the trace."""
+    because: list[str] = []
+    against: list[str] = []
+    disk, kernel = r["disk"], r["kernel"]
+    dockerd, ctrd_proc, ctrd = r["dockerd-proc"], r["containerd-proc"], r["containerd"]
+    ping, info, version, containers = r["_ping"], r["info"], r["version"], r["containers"]
+    log_cause = log.verdict if log.decisive and log.confidence != "low" else None
+    if disk.outcome == "full":
+        return RoundView("disk-full", [f"disk: {disk.detail}"], [])
+    against.append(f"not disk-full: {disk.detail}")
+    d_threads = dockerd.data.get("dstate", 0) + ctrd_proc.data.get("dstate", 0)
+    if kernel.outcome == "hung-task" or (d_threads and not ping.answered):
+        because.append(f"kernel: {kernel.detail}" if kernel.outcome == "hung-task" else
+                       f"{d_threads} runtime thread(s) in D state while the API does not answer")
+        return RoundView("kernel-hang", because, against)
+    against.append("not kernel-hang: no hung-task message" + (", no D-state threads" if not d_threads else ""))
+    if dockerd.outcome == "absent":
+        because.append("no dockerd process of this host")
+        if log_cause:
+            because.append(f"log: {'; '.join(log.trace[-2:])}")
+            return RoundView(log_cause, because, against)
+        return RoundView("dockerd-down", because + ["the log names no cause"], against)
+    because.append(f"dockerd {dockerd.detail}")
+    api_line = ", ".join(f"{o.name} {o.outcome} {_ms(o.latency)}" for o in (ping, version, info, containers))
+    ctrd_ok = ctrd.answered or ctrd.outcome == "na"
+    ctrd_line = f"containerd socket: {ctrd.outcome} {_ms(ctrd.latency)}" + (f" ({ctrd.detail})" if ctrd.detail else "")
+    if not ping.answered:
+        because.append(f"API: {api_line}")
+        if log_cause:
+            because.append(f"log: {log.trace[-1]}")
+            return RoundView(log_cause, because, against)
+        because.append(ctrd_line)
+        against.append("not containerd-*: " + ("containerd answers" if ctrd_ok else "containerd does not answer either, "
+                                                 "but no containerd signature in the log"))
+        return RoundView("dockerd-wedged", because, against)
+    if not (version.answered and info.answered):
+        because += [f"API: {api_line}", ctrd_line]
+        if not ctrd_ok:
+            if ctrd_proc.outcome == "absent" and layout not in ("managed", "libcontainerd"):
+                return RoundView("containerd-down", because + ["no containerd process"], against)
+            against.append("not dockerd-wedged: /_ping answers; the calls that need containerd hang")
+            return RoundView("containerd-wedged", because, against)
+        against.append("not containerd-wedged: containerd answers")
+        return RoundView("dockerd-wedged", because, against)
+    if not containers.answered:
+        because += [f"API: {api_line} (a container lock is held, DOMAIN S18)", ctrd_line]
+        return RoundView("dockerd-wedged", because, against)
+    slow = [o for o in (ping, version, info, containers, ctrd) if o.outcome == "slow"]
+    because.append(f"API: {api_line}")
+    if slow:
+        return RoundView("degraded", because + [f"slow: {', '.join(o.name for o in slow)}"], against)
+    return RoundView("healthy", because + [ctrd_line], against)
+
+
+class Monitor:
+    """Debounced verdicts over successive rounds of one host: a sick verdict needs the last
+    `debounce` rounds to fail with the same diagnosis (a changing picture stays `suspect`)."""
+
+    def __init__(self, layout: str, debounce: int = 3, window: int = 10, log_lines: int = 20000) -> None:
+        self.layout, self.debounce = layout, debounce
+        self.views: deque[RoundView] = deque(maxlen=max(window, debounce))
+        self.rounds: deque[Round] = deque(maxlen=max(window, debounce))
+        self.log: deque[str] = deque(maxlen=log_lines)  # daemon log since monitoring began
+        self.total = 0
+
+    def feed(self, r: Round) -> Verdict:
+        self.total += 1
+        self.log.extend(r.log_lines)
+        log = logdiag.diagnose_lines([logdiag.Line(i + 1, t) for i, t in enumerate(self.log)], self.layout)
+        view = classify(r, log, self.layout)
+        self.views.append(view)
+        self.rounds.append(r)
+        streak = 0
+        for v in reversed(self.views):
+            if v.diagnosis in HEALTHY_LIKE:
+                break
+            streak += 1
+        recent = list(self.views)[-self.debounce:]
+        agree = streak >= self.debounce and all(v.diagnosis == view.diagnosis for v in recent)
+        if agree:
+            diagnosis = view.diagnosis
+        elif streak:
+            diagnosis = "suspect"
+        elif any(v.diagnosis != "healthy" for v in recent):
+            diagnosis = "degraded"
+        else:
+            diagnosis = "healthy"
+        corroborated = bool(log.decisive) and log.verdict == diagnosis
+        confidence = ("high" if agree and (corroborated or len(view.because) >= 3) else
+                      "medium" if agree or diagnosis == "healthy" else "low")
+        trace = self._trace(diagnosis, view, streak, log)
+        return Verdict(diagnosis, confidence, runbook_for(diagnosis, self.layout), streak, self.total, trace,
+                       signatures=sorted({m.signature.id for m in log.matches if m.signature.role != "info"}),
+                       observations={n: {"outcome": o.outcome, "latency": round(o.latency, 4), "detail": o.detail, **o.data}
+                                     for n, o in r.obs.items()})
+
+    def _trace(self, diagnosis: str, view: RoundView, streak: int, log: logdiag.LogVerdict) -> list[str]:
+        rounds = list(self.rounds)[-max(streak, 1):]
+        lines = []
+        for name, label in LABELS.items():
+            seen = Counter(r[name].outcome for r in rounds if name in r.obs)
+            if seen:
+                worst = max((r[name].latency for r in rounds if name in r.obs), default=0.0)
+                lines.append(f"{label}: " + ", ".join(f"{k} ×{n}" for k, n in seen.most_common())
+                             + f" (slowest {_ms(worst)})")
+        if diagnosis == "suspect":
+            lines.append(f"{streak} failing round(s); {self.debounce} in a row with the same diagnosis are needed "
+                         f"before acting (this one looks like {view.diagnosis})")
+        elif diagnosis == "degraded":
+            lines.append(f"answers are slow or intermittent over the last {self.debounce} rounds: degraded, not hung")
+        else:
+            lines.append(f"{streak} consecutive failing round(s) (debounce {self.debounce})")
+        lines += view.because
+        lines += [f"why not: {a}" for a in view.against]
+        sigs = [m for m in log.matches if m.signature.role in ("cause", "symptom")]
+        lines.append(f"log: {len(sigs)} signature line(s) — {log.trace[-1]}" if sigs else "log: no failure signature")
+        return lines
+
+
+class Source(Protocol):
+    def round(self) -> Round: ...
+
+
+def settle(source: Source, monitor: Monitor, *, interval: float, max_rounds: int | None = None,
+           on_round: Callable[[Round, Verdict], None] | None = None) -> Verdict:
+    """Probe until the verdict settles: one round when the host is healthy; while rounds fail,
+    until the debounce is met or a good round breaks the streak; never more than max_rounds
+    (default 2 × debounce + 1, so a flapping host ends as `degraded` or `suspect`, not in a loop)."""
+    limit = max_rounds or 2 * monitor.debounce + 1
+    for i in range(limit):
+        r = source.round()
+        v = monitor.feed(r)
+        if on_round:
+            on_round(r, v)
+        if v.diagnosis != "suspect" or i + 1 == limit:
+            return v
+        time.sleep(interval)
+    raise AssertionError("unreachable")

@@ -1,0 +1,108 @@
+"""The signature catalogue against real log lines and their near-misses, and offline log diagnosis."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from ruamel.yaml import YAML
+
+from remediator.detect import logdiag
+from remediator.detect.signatures import DIAGNOSES, SIGNATURES, by_id, runbook_for, scan_message
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+CASES = YAML(typ="safe").load((DATA / "signature_lines.yaml").read_text())
+RUNBOOKS = Path(__file__).resolve().parents[2] / "runbooks"
+
+
+def ids(text: str) -> set[str]:
+    return {s.id for ln in logdiag.parse(text) for s in scan_message(ln.text)}
+
+
+@pytest.mark.parametrize("case", CASES, ids=[f"{c['sig']}-{i}" for i, c in enumerate(CASES)])
+def test_real_line_matches_and_near_miss_does_not(case: dict[str, str]) -> None:
+    assert case["sig"] in ids(case["line"]), case["line"]
+    assert case["sig"] not in ids(case["near"]), case["near"]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[f"{c['sig']}-{i}" for i, c in enumerate(CASES)])
+def test_same_line_as_journalctl_json(case: dict[str, str]) -> None:
+    record = json.dumps({"__REALTIME_TIMESTAMP": "1496403216171937", "_PID": "1234", "MESSAGE": case["line"]})
+    assert case["sig"] in ids(record)
+    as_bytes = json.dumps({"MESSAGE": list(case["line"].encode())})  # journald's form for non-UTF-8 text
+    assert case["sig"] in ids(as_bytes)
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if by_id(c["sig"]).role == "cause"], ids=lambda c: c["sig"])
+def test_a_cause_line_alone_decides_its_diagnosis(case: dict[str, str]) -> None:
+    verdict = logdiag.diagnose_text(case["line"])
+    assert verdict.verdict == by_id(case["sig"]).diagnosis
+    assert verdict.runbook == DIAGNOSES[verdict.verdict].runbook
+
+
+def test_every_signature_has_a_real_line() -> None:
+    covered = {c["sig"] for c in CASES}
+    assert {s.id for s in SIGNATURES} - covered == {"fatal-other"}
+
+
+def test_every_selected_runbook_ships() -> None:
+    for d in DIAGNOSES.values():
+        if d.runbook:
+            assert (RUNBOOKS / f"{d.runbook}.yaml").is_file(), d.runbook
+
+
+def test_seed_incident_log_the_respawn_loop() -> None:
+    log = "\n".join([
+        'time="2017-06-02T19:33:30+08:00" level=info msg="libcontainerd: new containerd process, pid: 1021"',
+        'time="2017-06-02T19:33:30+08:00" level=debug msg="containerd: read past events" count=12',
+        'time="2017-06-02T19:33:30+08:00" level=fatal msg=EOF',
+        'time="2017-06-02T19:33:36+08:00" level=info msg="libcontainerd: new containerd process, pid: 1040"',
+        'time="2017-06-02T19:33:36+08:00" level=debug msg="containerd: read past events" count=12',
+        'time="2017-06-02T19:33:36+08:00" level=fatal msg=EOF',
+    ])
+    v = logdiag.diagnose_text(log)
+    assert v.verdict == "containerd-state" and v.confidence == "high" and v.runbook == "docker-libcontainerd"
+    assert [m.line_no for m in v.decisive] == [6]  # the last attempt decides
+    assert logdiag.version_range_text(v.versions) == "1.12–17.10"
+    assert v.as_json()["versions"] == "1.12–17.10"
+
+
+def test_a_cause_outside_containerd_state_wins() -> None:
+    log = "\n".join(['level=info msg="Starting up"', by_line("S10-bolt-corrupt"), by_line("disk-full")])
+    assert logdiag.diagnose_text(log).verdict == "disk-full"
+    log = "\n".join(['level=info msg="Starting up"', by_line("S10-bolt-corrupt"), by_line("S20-stale-pidfile")])
+    assert logdiag.diagnose_text(log).verdict == "stale-pidfile"
+
+
+def test_an_earlier_failed_start_then_a_good_one_is_healthy() -> None:
+    log = "\n".join(['level=info msg="Starting up"', by_line("S09-dial-managed"), 'level=info msg="Starting up"',
+                     'level=info msg="Loading containers: done."', 'level=info msg="Daemon has completed initialization"'])
+    v = logdiag.diagnose_text(log)
+    assert v.verdict == "healthy" and v.runbook is None
+    assert any("S09-dial-managed (line 2)" in t for t in v.trace)
+
+
+def test_healthy_real_startup_log() -> None:
+    """Captured from dockerd 20.10.24 + containerd 1.6.20 on this kind of machine (tests/e2e re-checks it live)."""
+    v = logdiag.diagnose_text((DATA / "dockerd-20.10-start.log").read_text())
+    assert v.verdict == "healthy", v.trace
+    assert logdiag.version_range_text(v.versions) == "18.9–27.99"
+
+
+def test_unknown_names_the_closest_near_misses() -> None:
+    log = "\n".join(['level=info msg="Starting up"', 'level=error msg="containerd: read events failed"',
+                     'level=info msg="nothing to see"'])
+    v = logdiag.diagnose_text(log)
+    assert v.verdict == "unknown" and v.runbook == "escalate"
+    assert v.near_misses and v.near_misses[0][0] == 2
+
+
+def test_containerd_wedged_selects_a_restart_only_where_dockerd_owns_containerd() -> None:
+    assert runbook_for("containerd-wedged", "managed") == "dockerd-restart"
+    assert runbook_for("containerd-wedged", "external") == "escalate"
+    assert runbook_for("healthy") is None
+
+
+def by_line(sig: str) -> str:
+    return next(c["line"] for c in CASES if c["sig"] == sig)

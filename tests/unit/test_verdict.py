@@ -1,0 +1,117 @@
+"""Verdicts from synthetic probe rounds: debounce, degraded-vs-hung, and which cause wins."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from remediator.detect.probes import Obs, Round
+from remediator.detect.verdict import Monitor, settle
+
+OK = {"_ping": 0.001, "version": 0.003, "info": 0.01, "containers": 0.002, "containerd": 0.001, "socket": 0.0001}
+
+
+def rnd(n: int = 1, *, api: dict[str, str] | None = None, latency: float | None = None, dockerd: str = "ok",
+        dstate: int = 0, disk: str = "ok", kernel: str = "ok", log: list[str] | None = None) -> Round:
+    obs: dict[str, Obs] = {}
+    for name, lat in OK.items():
+        outcome = (api or {}).get(name, "slow" if latency and latency > 1.0 else "ok")  # as Prober labels it
+        obs[name] = Obs(name, outcome, 5.0 if outcome == "timeout" else (latency or lat))
+    data: dict[str, Any] = {"pid": 10, "state": "S", "dstate": dstate}
+    obs["dockerd-proc"] = Obs("dockerd-proc", dockerd, detail="pid 10", data=data if dockerd == "ok" else {})
+    obs["containerd-proc"] = Obs("containerd-proc", "ok", detail="pid 11", data={"pid": 11, "dstate": 0})
+    obs["disk"] = Obs("disk", disk, detail="data 0.0% free" if disk == "full" else "data 50% free")
+    obs["kernel"] = Obs("kernel", kernel, detail="INFO: task dockerd:10 blocked for more than 120 seconds.")
+    return Round(n, 0.0, obs, log or [], [])
+
+
+HUNG = {"_ping": "timeout", "version": "timeout", "info": "timeout", "containers": "timeout"}
+
+
+def feed(m: Monitor, rounds: list[Round]) -> list[str]:
+    return [m.feed(r).diagnosis for r in rounds]
+
+
+def test_one_timeout_is_never_a_verdict() -> None:
+    assert feed(Monitor("managed"), [rnd(api=HUNG)]) == ["suspect"]
+
+
+def test_three_hung_rounds_make_dockerd_wedged_with_a_trace() -> None:
+    m = Monitor("managed")
+    assert feed(m, [rnd(api=HUNG) for _ in range(3)]) == ["suspect", "suspect", "dockerd-wedged"]
+    v = m.feed(rnd(api=HUNG))
+    assert v.runbook == "dockerd-restart" and v.confidence == "high"
+    text = "\n".join(v.trace)
+    assert "/_ping: timeout ×4" in text and "containerd answers" in text and "no failure signature" in text
+
+
+def test_a_good_round_resets_the_streak() -> None:
+    m = Monitor("managed")
+    seq = [rnd(api=HUNG), rnd(api=HUNG), rnd(), rnd(api=HUNG), rnd(api=HUNG)]
+    assert "dockerd-wedged" not in feed(m, seq)
+    assert m.feed(rnd(api=HUNG)).diagnosis == "dockerd-wedged"
+
+
+def test_slow_but_answering_is_degraded_never_hung() -> None:
+    m = Monitor("managed")
+    out = feed(m, [rnd(latency=0.9 if i % 2 else 1.5) for i in range(60)])
+    assert set(out) == {"degraded"}
+    assert feed(Monitor("managed"), [rnd(latency=0.9)]) == ["healthy"]
+
+
+def test_flapping_failures_stay_short_of_a_verdict() -> None:
+    out = feed(Monitor("managed"), [rnd(api=HUNG) if i % 2 else rnd(latency=1.2) for i in range(60)])
+    assert "dockerd-wedged" not in out and "degraded" in out
+
+
+def test_a_changing_picture_stays_suspect() -> None:
+    m = Monitor("managed")
+    ctrd = {"version": "timeout", "info": "timeout", "containerd": "timeout"}
+    assert feed(m, [rnd(api=HUNG), rnd(api=HUNG), rnd(api=ctrd)]) == ["suspect"] * 3
+    assert feed(m, [rnd(api=ctrd), rnd(api=ctrd)])[-1] == "containerd-wedged"
+
+
+def test_containerd_wedged_not_dockerd() -> None:
+    m = Monitor("managed")
+    v = [m.feed(rnd(api={"version": "timeout", "info": "timeout", "containerd": "timeout"})) for _ in range(3)][-1]
+    assert v.diagnosis == "containerd-wedged" and v.runbook == "dockerd-restart"
+    m = Monitor("external")
+    v = [m.feed(rnd(api={"version": "timeout", "info": "timeout", "containerd": "timeout"})) for _ in range(3)][-1]
+    assert v.diagnosis == "containerd-wedged" and v.runbook == "escalate"
+
+
+def test_disk_full_wins_even_when_the_api_answers() -> None:
+    m = Monitor("managed")
+    v = [m.feed(rnd(disk="full")) for _ in range(3)][-1]
+    assert v.diagnosis == "disk-full" and v.runbook == "escalate"
+
+
+def test_kernel_hang_from_hung_task_or_d_state() -> None:
+    assert feed(Monitor("managed"), [rnd(api=HUNG, kernel="hung-task")] * 3)[-1] == "kernel-hang"
+    assert feed(Monitor("managed"), [rnd(api=HUNG, dstate=2)] * 3)[-1] == "kernel-hang"
+
+
+def test_dockerd_down_with_and_without_a_cause_in_the_log() -> None:
+    down = {k: "missing" for k in HUNG}
+    assert feed(Monitor("managed"), [rnd(api=down, dockerd="absent")] * 3)[-1] == "dockerd-down"
+    log = ['level=info msg="Starting up"', 'level=warning msg="failed to load plugin x" error="invalid database"',
+           'failed to start daemon: failed to dial "/r/exec/containerd/containerd.sock": unknown service']
+    m = Monitor("managed")
+    out = feed(m, [rnd(api=down, dockerd="absent", log=log), rnd(api=down, dockerd="absent"), rnd(api=down, dockerd="absent")])
+    v = m.feed(rnd(api=down, dockerd="absent"))
+    assert out[-1] == "containerd-state" and v.runbook == "docker-libcontainerd"
+    assert "S09-dial-managed" in v.signatures and v.confidence == "high"
+
+
+class Script:
+    def __init__(self, rounds: list[Round]) -> None:
+        self.rounds = rounds
+
+    def round(self) -> Round:
+        return self.rounds.pop(0)
+
+
+def test_settle_stops_at_once_when_healthy_and_after_debounce_when_sick() -> None:
+    src = Script([rnd(), rnd()])
+    assert settle(src, Monitor("managed"), interval=0).diagnosis == "healthy" and len(src.rounds) == 1
+    src = Script([rnd(api=HUNG)] * 5)
+    assert settle(src, Monitor("managed"), interval=0).diagnosis == "dockerd-wedged" and len(src.rounds) == 2
