@@ -64,7 +64,8 @@ class Sandbox:
         c = self.config(argv)
         assert isinstance(c.service, ProcessService)
         args = ", ".join(f'"{a}"' for a in c.service.argv)
-        return (f"state_dir: {state_dir}\nevidence_budget: 10\nhosts:\n  - name: {c.name}\n"
+        return (f"state_dir: {state_dir}\nevidence_budget: 10\nprobe: {{timeout: 1.0, interval: 0.2}}\n"
+                f"hosts:\n  - name: {c.name}\n"
                 f"    docker_host: {c.docker_host}\n    data_root: {c.data_root}\n    exec_root: {c.exec_root}\n"
                 f"    daemon_json: {c.daemon_json}\n"
                 f"    service: {{kind: process, argv: [{args}], pidfile: {c.service.pidfile}, log: {c.service.log}}}\n")

@@ -42,6 +42,10 @@ def stop(ctx: StepContext, p: StopParams) -> StepResult:
     if p.reap:
         notes += _reap(ctx)
     fam = ctx.host.family(data_root=ctx.facts.data_root, exec_root=ctx.facts.exec_root)
+    if not p.reap:
+        if fam.dockerd:
+            raise TemporaryStepError(f"dockerd still alive after stop: pid {fam.dockerd[0].pid}")
+        return StepResult(f"dockerd stopped; left alone: {fam.describe()}", changes=notes)
     if fam.all():
         raise TemporaryStepError(f"still alive after stop: {fam.describe()}")
     return StepResult("dockerd stopped; no containerd, shim or container process of it is left", changes=notes)

@@ -14,6 +14,7 @@ from remediator.lab import Sandbox
 from tests.conftest import cli, digest, shim_ids
 
 pytestmark = pytest.mark.dockerd
+SEED = Path(__file__).resolve().parents[2] / "runbooks" / "docker-libcontainerd.yaml"
 
 
 def _config(sb: Sandbox, argv: list[str] | None = None) -> Path:
@@ -49,12 +50,14 @@ def test_corrupt_metadb_is_healed_and_every_container_runs(sandbox: Sandbox) -> 
     assert _backup_verifies(sandbox.root / "state") > 0
 
 
-def test_sigstop_hang_is_healed_with_one_shim_per_container(sandbox: Sandbox) -> None:
+def test_sigstop_hang_is_healed_by_a_restart_with_one_shim_per_container(sandbox: Sandbox) -> None:
     before = sandbox.running()
     sandbox.wedge()
     assert sandbox.host.ping(timeout=1).outcome == "timeout"
     res = cli("run", "--config", str(_config(sandbox)), "--host", "t", "--yes")
     assert res.returncode == 0, res.stdout + res.stderr
+    assert "verdict dockerd-wedged" in res.stdout and "dockerd-restart on t" in res.stdout
+    assert not list((sandbox.root / "state").glob("incidents/*/backup/*")), "a wedged dockerd with sound state: no clear"
     assert sandbox.host.ping().ok
     assert sandbox.running() == before
     assert shim_ids(sandbox) == sorted(before), "orphaned or duplicate shims"
@@ -116,7 +119,8 @@ def test_failed_start_rolls_back_to_the_original_state(sandbox: Sandbox) -> None
     wrapper = sandbox.root / "start-wrapper"
     wrapper.write_text(WRAPPER.format(root=sandbox.root, fails=2))  # the start step retries once
     wrapper.chmod(0o755)
-    res = cli("run", "--config", str(_config(sandbox, [str(wrapper), *sandbox.argv()])), "--host", "t", "--yes")
+    res = cli("run", "--config", str(_config(sandbox, [str(wrapper), *sandbox.argv()])), "--host", "t", "--yes",
+              "--runbook", str(SEED))
     assert res.returncode == 3, res.stdout + res.stderr
     assert "ROLLED BACK" in res.stdout
     restored = sandbox.root / "snap" / "3"  # what dockerd found when the rollback started it

@@ -17,7 +17,8 @@ def test_operator_approves_stop_and_denies_clear(sandbox: Sandbox) -> None:
     sandbox.wedge()
     cfg = sandbox.root / "config.yaml"
     cfg.write_text(sandbox.config_yaml(str(sandbox.root / "state")))
-    child = pexpect.spawn(sys.executable, ["-m", "remediator", "run", "--config", str(cfg), "--host", "t"],
+    seed = str(REPO / "runbooks" / "docker-libcontainerd.yaml")  # chosen by hand: a restart "did not help"
+    child = pexpect.spawn(sys.executable, ["-m", "remediator", "run", "--config", str(cfg), "--host", "t", "--runbook", seed],
                           cwd=str(REPO), timeout=120, encoding="utf-8", dimensions=(50, 200))
     try:
         child.expect(r"Run risky step .*stop")
