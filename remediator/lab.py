@@ -51,7 +51,8 @@ class Sandbox:
 
     def argv(self) -> list[str]:
         """dockerd under a tiny subreaper (see labinit): this machine's PID 1 does not reap."""
-        return [sys.executable, "-m", "remediator.labinit", self.dockerd, "--data-root", self.data, "--exec-root", self.exec_, "-H", f"unix://{self.sock}",
+        return [sys.executable, "-m", "remediator.labinit", f"--tmpdir={self.root}/tmp",
+                self.dockerd, "--data-root", self.data, "--exec-root", self.exec_, "-H", f"unix://{self.sock}",
                 "--pidfile", self.pidfile, "--bridge=none", "--iptables=false", "--ip-masq=false",
                 "--storage-driver=overlay2"]
 

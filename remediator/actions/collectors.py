@@ -70,6 +70,15 @@ def _wait_dump(ctx: StepContext, who: Proc, files: Callable[[], set[str]], deadl
                        "signals (hung, stopped, or before its dump trap is armed)")
 
 
+def _environ(pid: int) -> dict[str, str]:
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as fh:
+            pairs = [e.decode(errors="replace").split("=", 1) for e in fh.read().split(b"\0") if b"=" in e]
+    except OSError:
+        return {}
+    return {k: v for k, v in pairs}
+
+
 def goroutines(ctx: StepContext, deadline: float) -> bytes:
     dockerd = ctx.service.find()
     if dockerd is None:
@@ -85,7 +94,7 @@ def containerd_dump(ctx: StepContext, deadline: float) -> bytes:
     if not fam.containerd:
         return b"no managed containerd running: no containerd dump\n"
     c = fam.containerd[0]
-    tmp = os.environ.get("TMPDIR", "/tmp")  # containerd 1.4+ writes $TMPDIR/containerd.<pid>.stacks.log
+    tmp = _environ(c.pid).get("TMPDIR", "/tmp")  # containerd 1.4+ writes $TMPDIR/containerd.<pid>.stacks.log
     path = os.path.join(tmp, f"containerd.{c.pid}.stacks.log")
     stamp = os.path.getmtime(path) if os.path.exists(path) else 0.0
 

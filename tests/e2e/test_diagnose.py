@@ -170,3 +170,20 @@ def test_sigstop_bundle_verifies_and_a_hanging_collector_is_cut(sandbox: Sandbox
     assert f"pid {sandbox.dockerd_proc().pid} dockerd state T" in proc and "--- status" in proc  # type: ignore[union-attr]
     assert "API_TOKEN=<redacted>" in (tmp_path / "evidence" / "inventory.json").read_text()
     assert res.data["tar"].endswith("evidence.tar.gz") and oct(os.stat(res.data["tar"]).st_mode)[-3:] == "600"
+
+
+def test_evidence_collect_on_a_healthy_host_gets_both_dumps(sandbox: Sandbox) -> None:
+    cfg = _config(sandbox)
+    res = cli("evidence", "collect", "--config", str(cfg), "--host", "t")
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "evidence collected; nothing was changed" in res.stdout
+    incident = res.stdout.split("incident ")[-1].split()[0]
+    shown = cli("incidents", incident, "--config", str(cfg))
+    bundle = Path(shown.stdout.split("evidence:")[1].split()[0])
+    assert (bundle / "manifest.json").is_file() and bundle.with_name("evidence.tar.gz").is_file()
+    man = json.loads((bundle / "manifest.json").read_text())["collectors"]
+    assert man["goroutines"]["error"] is None and "goroutine" in (bundle / "goroutine-stacks.log").read_text()
+    assert man["containerd-dump"]["error"] is None, man["containerd-dump"]
+    assert str(sandbox.root) in (bundle / "containerd-stacks.log").read_text().splitlines()[0]  # the lab's TMPDIR
+    assert man["strace"]["error"] is None and man["dmesg"]["error"] is None
+    assert sandbox.host.ping().ok and len(sandbox.running()) == 4, "collecting evidence changes nothing"
