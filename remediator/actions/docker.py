@@ -94,8 +94,7 @@ def verify(ctx: StepContext, p: VerifyParams) -> StepResult:
                 raise TemporaryStepError(f"the API does not answer: {exc}") from exc
             time.sleep(0.2)
             continue
-        missing = [c for c in wanted if c["id"] not in now and c["auto_remove"] and c not in lost]
-        lost += missing
+        lost += [c for c in wanted if c["id"] not in now and c not in lost]  # --rm: expected; otherwise not
         down = [c for c in wanted if c["id"] in now and now[c["id"]]["State"] != "running"]
         for c in down:
             if c["restart"] == "no" or time.monotonic() > grace_end:
@@ -118,7 +117,9 @@ def verify(ctx: StepContext, p: VerifyParams) -> StepResult:
         time.sleep(0.2)
     back = len(wanted) - len(lost)
     lines = [f"started (no restart policy or policy too slow): {', '.join(started)}"] if started else []
-    lines += [f"LOST: {c['name']} was --rm and dockerd removed it on restore" for c in lost]
+    lines += [f"LOST: {c['name']} was --rm and dockerd removed it on restore" if c["auto_remove"] else
+              f"LOST: {c['name']} ({c['id'][:12]}) is gone from dockerd although it was not --rm: investigate"
+              for c in lost]
     lines.append(f"exactly one shim for each of the {len(running_ids)} running containers")
     return StepResult(f"API answers; {back}/{len(wanted)} containers of the snapshot run again", changes=lines,
                       data={"started": started, "lost": [c["id"] for c in lost]})

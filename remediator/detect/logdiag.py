@@ -114,12 +114,29 @@ def near_misses(lines: list[Line], limit: int = 3) -> list[tuple[int, str, str]]
     return out
 
 
+@dataclass(frozen=True)
+class Scanned:
+    """One line with what the catalogue found in it (scanned once, decided many times)."""
+
+    line: Line
+    matches: tuple[Match, ...]
+    marks: tuple[str, ...]
+
+
+def scan_lines(lines: list[Line]) -> list[Scanned]:
+    return [Scanned(ln, tuple(Match(s, ln.no, ln.text) for s in sigs.scan_message(ln.text)), tuple(sigs.markers(ln.text)))
+            for ln in lines]
+
+
 def diagnose_lines(lines: list[Line], layout: str | None = None) -> LogVerdict:
-    matches: list[Match] = []
-    marks: list[tuple[int, str]] = []
-    for ln in lines:
-        matches += [Match(s, ln.no, ln.text) for s in sigs.scan_message(ln.text)]
-        marks += [(ln.no, m) for m in sigs.markers(ln.text)]
+    return decide(scan_lines(lines), layout)
+
+
+def decide(scanned: list[Scanned], layout: str | None = None) -> LogVerdict:
+    """The verdict of already-scanned lines."""
+    lines = [s.line for s in scanned]
+    matches = [m for s in scanned for m in s.matches]
+    marks = [(s.line.no, m) for s in scanned for m in s.marks]
     starts = [n for n, m in marks if m in sigs.START_MARKERS]
     seg_start = starts[-1] if starts else 0
     ready = [n for n, m in marks if m in sigs.READY_MARKERS and n >= seg_start]

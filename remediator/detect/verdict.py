@@ -120,13 +120,16 @@ class Monitor:
         self.layout, self.debounce = layout, debounce
         self.views: deque[RoundView] = deque(maxlen=max(window, debounce))
         self.rounds: deque[Round] = deque(maxlen=max(window, debounce))
-        self.log: deque[str] = deque(maxlen=log_lines)  # daemon log since monitoring began
+        self.log: deque[logdiag.Scanned] = deque(maxlen=log_lines)  # daemon log since monitoring began
+        self.lines_seen = 0
         self.total = 0
 
     def feed(self, r: Round) -> Verdict:
         self.total += 1
-        self.log.extend(r.log_lines)
-        log = logdiag.diagnose_lines([logdiag.Line(i + 1, t) for i, t in enumerate(self.log)], self.layout)
+        new = [logdiag.Line(self.lines_seen + ln.no, ln.text) for ln in logdiag.parse("\n".join(r.log_lines))]
+        self.lines_seen += len(r.log_lines)
+        self.log.extend(logdiag.scan_lines(new))  # each line is scanned once, however many rounds follow
+        log = logdiag.decide(list(self.log), self.layout)
         view = classify(r, log, self.layout)
         self.views.append(view)
         self.rounds.append(r)

@@ -13,7 +13,7 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -80,6 +80,22 @@ def http_get(sock_path: str, path: str, timeout: float) -> tuple[int, bytes]:
     if len(status_line) < 2 or not status_line[1].isdigit():
         raise ConnectionError(f"not an HTTP answer: {raw[:60]!r}")
     return int(status_line[1]), body
+
+
+def _timed(exchange: Callable[[], tuple[str, str]], sock_path: str, timeout_detail: str) -> Ping:
+    """Run one socket exchange and map how it ended to a Ping (never raises for socket trouble)."""
+    started = time.monotonic()
+    try:
+        outcome, detail = exchange()
+    except FileNotFoundError:
+        outcome, detail = "missing", f"no socket {sock_path}"
+    except ConnectionRefusedError:
+        outcome, detail = "refused", "nothing listening"
+    except TimeoutError:
+        outcome, detail = "timeout", timeout_detail
+    except OSError as exc:
+        outcome, detail = "error", str(exc)
+    return Ping(outcome, time.monotonic() - started, detail)
 
 
 class LocalHost:
@@ -173,67 +189,39 @@ class LocalHost:
 
     # ---- Docker API -----------------------------------------------------------------------
     def ping(self, timeout: float = 2.0, path: str = "/_ping") -> Ping:
-        started = time.monotonic()
-        try:
+        def exchange() -> tuple[str, str]:
             status, body = http_get(self.config.socket_path, path, timeout)
-        except FileNotFoundError:
-            return Ping("missing", time.monotonic() - started, "no socket")
-        except ConnectionRefusedError:
-            return Ping("refused", time.monotonic() - started, "nothing listening")
-        except TimeoutError:
-            return Ping("timeout", time.monotonic() - started, f"no answer within {timeout:g}s")
-        except OSError as exc:
-            return Ping("error", time.monotonic() - started, str(exc))
-        latency = time.monotonic() - started
-        if status != 200:
-            return Ping("error", latency, f"HTTP {status}: {body[:120]!r}")
-        return Ping("ok", latency)
+            return ("ok", "") if status == 200 else ("error", f"HTTP {status}: {body[:120]!r}")
+        return _timed(exchange, self.config.socket_path, f"no answer within {timeout:g}s")
 
     def connect(self, sock_path: str, timeout: float) -> Ping:
         """Only connect to a unix socket: tells "nothing listening" from "listening"."""
-        started = time.monotonic()
-        try:
+        def exchange() -> tuple[str, str]:
             with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
                 s.settimeout(timeout)
                 s.connect(sock_path)
-        except FileNotFoundError:
-            return Ping("missing", time.monotonic() - started, f"no socket {sock_path}")
-        except ConnectionRefusedError:
-            return Ping("refused", time.monotonic() - started, "nothing listening")
-        except TimeoutError:
-            return Ping("timeout", time.monotonic() - started, f"connect took over {timeout:g}s (backlog full)")
-        except OSError as exc:
-            return Ping("error", time.monotonic() - started, str(exc))
-        return Ping("ok", time.monotonic() - started)
+            return "ok", ""
+        return _timed(exchange, sock_path, f"connect took over {timeout:g}s (backlog full)")
 
     def grpc_ping(self, sock_path: str, timeout: float) -> Ping:
         """Does a gRPC server (containerd) serve on this socket? Send the HTTP/2 preface and an empty
         SETTINGS frame; a serving Go gRPC server answers with its own SETTINGS frame at once. A
         stopped or wedged containerd accepts the connection (kernel backlog) but never answers."""
-        started = time.monotonic()
-        try:
+        def exchange() -> tuple[str, str]:
+            end = time.monotonic() + timeout
             with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
                 s.settimeout(timeout)
                 s.connect(sock_path)
                 s.sendall(H2_PREFACE + H2_EMPTY_SETTINGS)
                 head = b""
                 while len(head) < 9:
-                    s.settimeout(max(0.001, started + timeout - time.monotonic()))
+                    s.settimeout(max(0.001, end - time.monotonic()))
                     chunk = s.recv(9 - len(head))
                     if not chunk:
-                        return Ping("error", time.monotonic() - started, "closed without an HTTP/2 frame")
+                        return "error", "closed without an HTTP/2 frame"
                     head += chunk
-        except FileNotFoundError:
-            return Ping("missing", time.monotonic() - started, f"no socket {sock_path}")
-        except ConnectionRefusedError:
-            return Ping("refused", time.monotonic() - started, "nothing listening")
-        except TimeoutError:
-            return Ping("timeout", time.monotonic() - started, f"no HTTP/2 SETTINGS within {timeout:g}s")
-        except OSError as exc:
-            return Ping("error", time.monotonic() - started, str(exc))
-        if head[3] != 0x4:  # frame type SETTINGS
-            return Ping("error", time.monotonic() - started, f"first frame is type {head[3]}, not SETTINGS")
-        return Ping("ok", time.monotonic() - started)
+            return ("ok", "") if head[3] == 0x4 else ("error", f"first frame is type {head[3]}, not SETTINGS")
+        return _timed(exchange, sock_path, f"no HTTP/2 SETTINGS within {timeout:g}s")
 
     def kmsg_since(self, seq: int | None, *, window: float = 600.0) -> tuple[list[str], int | None]:
         """Kernel log records after sequence number seq (first call: those of the last `window`

@@ -115,3 +115,14 @@ def test_settle_stops_at_once_when_healthy_and_after_debounce_when_sick() -> Non
     assert settle(src, Monitor("managed"), interval=0).diagnosis == "healthy" and len(src.rounds) == 1
     src = Script([rnd(api=HUNG)] * 5)
     assert settle(src, Monitor("managed"), interval=0).diagnosis == "dockerd-wedged" and len(src.rounds) == 2
+
+
+def test_live_log_lines_are_parsed_like_offline_ones() -> None:
+    """logrus escapes quotes inside msg="…"; the live path must undo that as `diagnose` does."""
+    down = {k: "missing" for k in HUNG}
+    log = ['time="2018-03-01T10:00:00Z" level=info msg="Starting up"',
+           'time="2018-03-01T10:00:15Z" level=error msg="Failed to connect to containerd: failed to dial '
+           '\\"/var/run/docker/containerd/docker-containerd.sock\\": context deadline exceeded"']
+    m = Monitor("managed")
+    v = [m.feed(rnd(api=down, dockerd="absent", log=log if i == 0 else [])) for i in range(3)][-1]
+    assert v.diagnosis == "containerd-state" and "S07-ctrd-connect" in v.signatures
