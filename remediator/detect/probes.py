@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from remediator.detect.facts import Facts
-from remediator.hosts import procs as procmod
 from remediator.hosts.local import LocalHost, Ping
 from remediator.hosts.service import Controller
 
+HUNG_MEMORY = 600.0  # seconds a hung-task report keeps counting
 API = {"_ping": "/_ping", "version": "/version", "info": "/info", "containers": "/containers/json?all=1"}
 HUNG_TASK = re.compile(r"INFO: task (?:dockerd|docker|containerd|containerd-shim[\w-]*|docker-containerd[\w-]*|runc|"
                        r"docker-runc):\d+ blocked for more than \d+ seconds|unregister_netdevice: waiting for")
@@ -84,6 +84,7 @@ class Prober:
         self.kmsg_seq: int | None = None
         self.pids: dict[str, int] = {}
         self.restarts: dict[str, int] = {"dockerd": 0, "containerd": 0}
+        self.hung: list[tuple[float, str]] = []
 
     # ---- probes that need state between rounds run on the caller's thread -----------------
     def _procs(self) -> list[Obs]:
@@ -91,7 +92,7 @@ class Prober:
         out = []
         for name, found in (("dockerd", fam.dockerd), ("containerd", fam.containerd)):
             p = found[0] if found else None
-            h = procmod.health(p) if p else None
+            h = self.host.health(p) if p else None
             if p is None or h is None or not p.alive:
                 out.append(Obs(f"{name}-proc", "absent", detail=f"no {name} process of this host"))
                 continue
@@ -101,20 +102,23 @@ class Prober:
             out.append(Obs(f"{name}-proc", "ok", detail=f"pid {p.pid} {h.describe()}",
                            data={"pid": p.pid, "state": h.state, "threads": h.threads, "dstate": len(h.dstate),
                                  "wchan": h.wchan, "uptime": round(h.uptime, 1), "restarts": self.restarts[name]}))
-        out.append(Obs("shims", "ok", detail=f"{len(fam.shims)} shim(s), {len(fam.containers)} container process(es)",
-                       data={"shims": len(fam.shims), "containers": len(fam.containers)}))
+        parents = {c.ppid for c in fam.containers}
+        leaked = [s.pid for s in fam.shims if s.pid not in parents]  # DOMAIN S19: a shim with no container left
+        out.append(Obs("shims", "ok", detail=f"{len(fam.shims)} shim(s), {len(fam.containers)} container process(es)"
+                       + (f"; {len(leaked)} shim(s) without a container (S19): {leaked[:5]}" if leaked else ""),
+                       data={"shims": len(fam.shims), "containers": len(fam.containers), "leaked_shims": len(leaked)}))
         return out
 
     def _disk(self) -> Obs:
         worst: tuple[float, str] = (100.0, "")
-        rows = []
-        for root in sorted({self.facts.data_root, self.facts.exec_root}):
+        rows: dict[str, list[str]] = {}
+        for label, root in (("data-root", self.facts.data_root), ("exec-root", self.facts.exec_root)):
             du = self.host.disk_usage(root)
             inode_pct = 100.0 * du.free_inodes / du.total_inodes if du.total_inodes else 100.0
-            rows.append(f"{root}: {du.free_percent:.1f}% free ({du.free >> 20} MiB), inodes {inode_pct:.1f}% free")
-            worst = min(worst, (du.free_percent, root), (inode_pct, f"{root} (inodes)"))
+            rows.setdefault(f"{du.free_percent:.1f}% free ({du.free >> 20} MiB), inodes {inode_pct:.1f}% free", []).append(label)
+            worst = min(worst, (du.free_percent, label), (inode_pct, f"{label} (inodes)"))
         full = worst[0] < self.s.min_free_percent
-        return Obs("disk", "full" if full else "ok", detail="; ".join(rows),
+        return Obs("disk", "full" if full else "ok", detail="; ".join(f"{' and '.join(v)}: {k}" for k, v in rows.items()),
                    data={"worst_free_percent": round(worst[0], 2), "where": worst[1]})
 
     def round(self) -> Round:
@@ -142,7 +146,9 @@ class Prober:
                     obs[name] = Obs(name, "timeout", self.s.timeout, "probe did not return within its deadline")
         finally:
             pool.shutdown(wait=False, cancel_futures=True)
-        hung = [k for k in kernel if HUNG_TASK.search(k)]
+        now = time.monotonic()
+        self.hung = [(t, k) for t, k in self.hung if now - t < HUNG_MEMORY] + [(now, k) for k in kernel if HUNG_TASK.search(k)]
+        hung = [k for _, k in self.hung]  # remembered across rounds: the kernel reports a hung task once
         obs["kernel"] = Obs("kernel", "hung-task" if hung else "ok", detail=hung[-1] if hung else
                             f"{len(kernel)} new kernel message(s), no hung task", data={"hung": hung[-5:]})
         return Round(self.rounds, time.time(), obs, text.splitlines(), kernel,

@@ -69,11 +69,15 @@ def classify(r: Round, log: logdiag.LogVerdict, layout: str) -> RoundView:
         return RoundView("disk-full", [f"disk: {disk.detail}"], [])
     against.append(f"not disk-full: {disk.detail}")
     d_threads = dockerd.data.get("dstate", 0) + ctrd_proc.data.get("dstate", 0)
-    if kernel.outcome == "hung-task" or (d_threads and not ping.answered):
+    api_ok = all(o.answered for o in (ping, version, info, containers))
+    if (kernel.outcome == "hung-task" or d_threads) and not api_ok and dockerd.outcome != "absent":
         because.append(f"kernel: {kernel.detail}" if kernel.outcome == "hung-task" else
                        f"{d_threads} runtime thread(s) in D state while the API does not answer")
         return RoundView("kernel-hang", because, against)
-    against.append("not kernel-hang: no hung-task message" + (", no D-state threads" if not d_threads else ""))
+    if kernel.outcome == "hung-task":
+        against.append(f"not kernel-hang: the kernel reported a hung task ({kernel.detail[:80]}) but the API answers")
+    else:
+        against.append("not kernel-hang: no hung-task message" + (", no D-state threads" if not d_threads else ""))
     if dockerd.outcome == "absent":
         because.append("no dockerd process of this host")
         if log_cause:

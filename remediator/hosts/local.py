@@ -161,6 +161,9 @@ class LocalHost:
     def family(self, *, data_root: str, exec_root: str) -> procmod.Family:
         return procmod.family(self.procs(), data_root=data_root, exec_root=exec_root)
 
+    def health(self, p: Proc) -> procmod.Health | None:
+        return procmod.health(p)
+
     def signal(self, target: Proc, sig: signal.Signals, *, same_program: bool = True) -> bool:
         """Send sig to target only if the pid still is that very process (same start time; and, with
         same_program, the same exe and cmdline). Return False if it is gone. A container process may

@@ -126,3 +126,7 @@ def test_live_log_lines_are_parsed_like_offline_ones() -> None:
     m = Monitor("managed")
     v = [m.feed(rnd(api=down, dockerd="absent", log=log if i == 0 else [])) for i in range(3)][-1]
     assert v.diagnosis == "containerd-state" and "S07-ctrd-connect" in v.signatures
+
+
+def test_an_old_hung_task_report_with_a_healthy_api_is_not_a_kernel_hang() -> None:
+    assert feed(Monitor("managed"), [rnd(kernel="hung-task")] * 3)[-1] == "healthy"
