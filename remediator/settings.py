@@ -122,6 +122,8 @@ class ProbeConfig(_Model):
     interval: float = Field(default=1.0, ge=0, le=3600, description="seconds between rounds while a verdict settles")
     debounce: int = Field(default=3, ge=1, le=20, description="consecutive failing rounds before a sick verdict")
     min_free_percent: float = Field(default=1.0, ge=0, le=50, description="disk or inodes below this: disk-full")
+    startup_grace: float = Field(default=120.0, ge=0, le=3600,
+                                 description="a dockerd younger than this whose log shows no completed start is `starting`")
 
 
 class Settings(_Model):

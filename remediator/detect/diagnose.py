@@ -24,5 +24,5 @@ def prober_for(host: LocalHost, service: Controller, facts: Facts, cfg: ProbeCon
 def diagnose_host(host: LocalHost, service: Controller, facts: Facts, cfg: ProbeConfig, *,
                   on_round: Callable[[Round, Verdict], None] | None = None, max_rounds: int | None = None) -> Verdict:
     """Rounds until the verdict settles (one when healthy; `debounce` in a row when sick)."""
-    return settle(prober_for(host, service, facts, cfg), Monitor(facts.layout, debounce=cfg.debounce),
+    return settle(prober_for(host, service, facts, cfg), Monitor(facts.layout, debounce=cfg.debounce, startup_grace=cfg.startup_grace),
                   interval=cfg.interval, max_rounds=max_rounds, on_round=on_round)

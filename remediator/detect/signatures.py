@@ -223,6 +223,7 @@ DIAGNOSES: dict[str, Diagnosis] = {d.name: d for d in (
     Diagnosis("healthy", "every probe answers in time", None, sick=False),
     Diagnosis("degraded", "the daemon answers, but slowly or not every time: watch, do not restart", None, sick=False),
     Diagnosis("suspect", "failing, but not for enough consecutive rounds to act on", None, sick=False),
+    Diagnosis("starting", "dockerd is young and has not finished its start yet: wait", None, sick=False),
     Diagnosis("dockerd-wedged", "dockerd is alive but its API does not answer; containerd and the disk are fine",
               "dockerd-restart"),
     Diagnosis("dockerd-down", "dockerd is not running and its log names no cause", "dockerd-restart"),

@@ -19,7 +19,7 @@ from remediator.detect import logdiag
 from remediator.detect.probes import Round
 from remediator.detect.signatures import DIAGNOSES, runbook_for
 
-HEALTHY_LIKE = ("healthy", "degraded")
+HEALTHY_LIKE = ("healthy", "degraded", "starting")
 LABELS = {"_ping": "/_ping", "version": "/version", "info": "/info", "containers": "/containers/json",
           "containerd": "containerd gRPC"}
 
@@ -57,7 +57,7 @@ def _ms(seconds: float) -> str:
     return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.1f} s"
 
 
-def classify(r: Round, log: logdiag.LogVerdict, layout: str) -> RoundView:
+def classify(r: Round, log: logdiag.LogVerdict, layout: str, startup_grace: float = 120.0) -> RoundView:
     """The diagnosis of one round; `because` and `against` become the trace."""
     because: list[str] = []
     against: list[str] = []
@@ -93,6 +93,11 @@ def classify(r: Round, log: logdiag.LogVerdict, layout: str) -> RoundView:
         if log_cause:
             because.append(f"log: {log.trace[-1]}")
             return RoundView(log_cause, because, against)
+        uptime = dockerd.data.get("uptime", startup_grace)
+        if log.started_ok is not True and dockerd.data.get("state") != "T" and uptime < startup_grace:
+            because.append(f"dockerd is {uptime:.0f}s old and its log shows no completed start yet "
+                           f"(grace {startup_grace:g}s: loading containers and containerd can take that long)")
+            return RoundView("starting", because, against)
         because.append(ctrd_line)
         against.append("not containerd-*: " + ("containerd answers" if ctrd_ok else "containerd does not answer either, "
                                                  "but no containerd signature in the log"))
@@ -120,8 +125,9 @@ class Monitor:
     """Debounced verdicts over successive rounds of one host: a sick verdict needs the last
     `debounce` rounds to fail with the same diagnosis (a changing picture stays `suspect`)."""
 
-    def __init__(self, layout: str, debounce: int = 3, window: int = 10, log_lines: int = 20000) -> None:
-        self.layout, self.debounce = layout, debounce
+    def __init__(self, layout: str, debounce: int = 3, window: int = 10, log_lines: int = 20000,
+                 startup_grace: float = 120.0) -> None:
+        self.layout, self.debounce, self.startup_grace = layout, debounce, startup_grace
         self.views: deque[RoundView] = deque(maxlen=max(window, debounce))
         self.rounds: deque[Round] = deque(maxlen=max(window, debounce))
         self.log: deque[logdiag.Scanned] = deque(maxlen=log_lines)  # daemon log since monitoring began
@@ -134,7 +140,7 @@ class Monitor:
         self.lines_seen += len(r.log_lines)
         self.log.extend(logdiag.scan_lines(new))  # each line is scanned once, however many rounds follow
         log = logdiag.decide(list(self.log), self.layout)
-        view = classify(r, log, self.layout)
+        view = classify(r, log, self.layout, self.startup_grace)
         self.views.append(view)
         self.rounds.append(r)
         streak = 0
@@ -148,6 +154,8 @@ class Monitor:
             diagnosis = view.diagnosis
         elif streak:
             diagnosis = "suspect"
+        elif view.diagnosis == "starting":
+            diagnosis = "starting"
         elif any(v.diagnosis != "healthy" for v in recent):
             diagnosis = "degraded"
         else:

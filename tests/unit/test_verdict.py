@@ -130,3 +130,23 @@ def test_live_log_lines_are_parsed_like_offline_ones() -> None:
 
 def test_an_old_hung_task_report_with_a_healthy_api_is_not_a_kernel_hang() -> None:
     assert feed(Monitor("managed"), [rnd(kernel="hung-task")] * 3)[-1] == "healthy"
+
+
+def _young(uptime: float, state: str = "S", log: list[str] | None = None) -> Round:
+    r = rnd(api={k: "missing" for k in HUNG}, log=log)
+    r.obs["dockerd-proc"] = Obs("dockerd-proc", "ok", detail="pid 10", data={"pid": 10, "state": state, "uptime": uptime})
+    return r
+
+
+def test_a_young_dockerd_still_starting_is_not_wedged_until_the_grace_ends() -> None:
+    m = Monitor("managed", startup_grace=120)
+    start = ['level=info msg="Starting up"']
+    assert feed(m, [_young(5, log=start), _young(6), _young(7), _young(8)]) == ["starting"] * 4
+    assert feed(m, [_young(121), _young(122), _young(123)])[-1] == "dockerd-wedged"
+
+
+def test_a_young_dockerd_that_finished_its_start_or_is_stopped_is_wedged() -> None:
+    m = Monitor("managed")
+    ready = rnd(log=['level=info msg="Starting up"', 'level=info msg="API listen on /s"'])
+    assert feed(m, [ready, _young(3), _young(4), _young(5)])[-1] == "dockerd-wedged"
+    assert feed(Monitor("managed"), [_young(3, "T")] * 3)[-1] == "dockerd-wedged"
