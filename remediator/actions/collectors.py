@@ -215,7 +215,7 @@ COLLECTORS: dict[str, Collector] = {c.name: c for c in (
     # dockerd's and a managed containerd's dumps can land in the same log: one at a time
     Collector("containerd-dump", "containerd-stacks.log", containerd_dump, limit=10.0, order=6, after=("goroutines",)),
     Collector("daemon-log", "daemon.log", daemon_log, order=7),
-    # ptrace re-injects signals: tracing while SIGUSR1 is pending would let strace, not the daemon, decide
-    # what runs. So strace attaches only after the dump requests are answered or given up.
-    Collector("strace", "strace.txt", strace, limit=14.0, order=8, after=("goroutines", "containerd-dump")),
+    # ptrace re-injects signals: tracing dockerd while its SIGUSR1 is pending would let strace, not the
+    # daemon, decide what runs. So strace attaches only after dockerd's dump is answered or given up.
+    Collector("strace", "strace.txt", strace, limit=9.0, order=8, after=("goroutines",)),
 )}

@@ -68,6 +68,6 @@ def plan_start(ctx: StepContext, p: StartParams) -> StepResult:
 
 
 action(ActionSpec("service.stop", StopParams, run=stop, plan=plan_stop, mutates=True, risky=True,
-                  summary="stop dockerd (graceful, then kill) and reap its containerd, shims and containers"))
+                  summary="stop dockerd (graceful, then kill); with reap, also its containerd, shims and containers"))
 action(ActionSpec("service.start", StartParams, run=start, plan=plan_start, mutates=True, risky=False,
                   summary="start dockerd and wait until the API answers"))

@@ -19,7 +19,7 @@ from remediator.detect.verdict import Monitor, Verdict, settle
 from remediator.hosts.service import controller
 from remediator.lab import Sandbox
 from remediator.settings import ProbeConfig
-from tests.conftest import IN_CI, cli, docker_missing
+from tests.conftest import IN_CI, cli, docker_missing, shim_ids
 
 pytestmark = pytest.mark.dockerd
 FAST = ProbeConfig(timeout=1.0, interval=0.2)
@@ -90,16 +90,20 @@ def test_corrupt_metadb_is_a_start_failure_that_selects_the_seed(sandbox: Sandbo
     assert any(s["id"] == "S09-dial-managed" and s["line"] > 0 for s in off["signatures"])
 
 
-def test_sigstopped_containerd_is_a_containerd_diagnosis(sandbox: Sandbox) -> None:
+def test_sigstopped_containerd_is_a_containerd_diagnosis_and_a_restart_heals_it(sandbox: Sandbox) -> None:
+    before = sandbox.running()
     ctrd = sandbox.host.family(data_root=sandbox.data, exec_root=sandbox.exec_).containerd[0]
     os.kill(ctrd.pid, signal.SIGSTOP)
-    try:
-        facts = factsmod.resolve(sandbox.host)
-        v = settle(prober_for(sandbox.host, controller(sandbox.host), facts, FAST), Monitor(facts.layout), interval=0.2)
-    finally:
-        os.kill(ctrd.pid, signal.SIGCONT)
+    facts = factsmod.resolve(sandbox.host)
+    v = settle(prober_for(sandbox.host, controller(sandbox.host), facts, FAST), Monitor(facts.layout), interval=0.2)
     assert v.diagnosis == "containerd-wedged", v.trace
     assert v.observations["_ping"]["outcome"] == "ok" and v.observations["containerd"]["outcome"] == "timeout"
+    assert v.runbook == "dockerd-restart"  # dockerd owns this containerd: restarting dockerd restarts it
+    res = cli("run", "--config", str(_config(sandbox)), "--host", "t", "--yes")
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "verdict containerd-wedged" in res.stdout and "recovered" in res.stdout
+    assert sandbox.running() == before
+    assert shim_ids(sandbox) == sorted(before), "orphaned or duplicate shims"
 
 
 def test_full_data_root_is_disk_full_and_nothing_restarts() -> None:
