@@ -21,13 +21,14 @@ from rich.prompt import Confirm
 from rich.table import Table
 
 from remediator.cli_diag import bad_input, diagnose, diagnose_one, probe, render_verdict
+from remediator.detect.verdict import Verdict
 from remediator.engine import Report, run_incident
 from remediator.errors import HostBusy, InputError, RemediatorError
 from remediator.hosts.local import LocalHost
 from remediator.journal import HostLock, Journal
 from remediator.runbook import Step, load_runbook
 from remediator.settings import load_settings
-from remediator.structs import EXIT_BAD_INPUT, EXIT_CODES, EXIT_HOST_BUSY, StepResult
+from remediator.structs import EXIT_BAD_INPUT, EXIT_CODES, EXIT_HOST_BUSY, Outcome, StepResult
 
 DEMO_STATE = "/tmp/remediator-demo"
 RUNBOOKS = Path(__file__).resolve().parent.parent / "runbooks"
@@ -63,9 +64,9 @@ def main() -> None:
     """remediator: heal a Docker host wedged by corrupt containerd state, keeping the evidence."""
 
 
-def execute(config: Path, host: str, runbook: str, dry_run: bool, yes: bool) -> Report | None:
-    """Run one incident. runbook "auto": diagnose first and run the runbook the verdict selects
-    (None is returned when the verdict selects nothing: healthy or degraded)."""
+def execute(config: Path, host: str, runbook: str, dry_run: bool, yes: bool) -> Report | Verdict:
+    """Run one incident. runbook "auto": diagnose first and run the runbook the verdict selects;
+    the Verdict itself is returned when it selects nothing (healthy, degraded, starting, suspect)."""
     settings = load_settings(config)
     hcfg = settings.host(host)
     state_dir = Path(settings.state_dir)
@@ -77,7 +78,7 @@ def execute(config: Path, host: str, runbook: str, dry_run: bool, yes: bool) -> 
             _facts, verdict = diagnose_one(hcfg, settings, quiet=False, rounds=None)
             render_verdict(verdict, hcfg.name)
             if verdict.runbook is None:
-                return None
+                return verdict
             path = RUNBOOKS / f"{verdict.runbook}.yaml"
         else:
             path = Path(runbook)
@@ -89,9 +90,13 @@ def execute(config: Path, host: str, runbook: str, dry_run: bool, yes: bool) -> 
                             verdict=verdict, probe=settings.probe, evidence_max_mb=settings.evidence_max_mb)
 
 
-def finish(report: Report | None, config: Path) -> None:
-    if report is None:
-        out.print("[green]nothing to do[/]")
+def finish(report: Report | Verdict, config: Path) -> None:
+    if isinstance(report, Verdict):
+        if report.diagnosis == "suspect":
+            out.print("[bold yellow]refused: the verdict did not settle (failing rounds, but not enough alike in a "
+                      "row to act on); nothing was done[/]")
+            sys.exit(EXIT_CODES[Outcome.REFUSED])
+        out.print(f"[green]nothing to do: {report.diagnosis}[/]")
         sys.exit(0)
     colour = {0: "green", 3: "magenta"}.get(EXIT_CODES[report.outcome], "red")
     out.rule()
@@ -234,8 +239,8 @@ def demo(containers: int, fault: str, keep: bool) -> None:
         cfg = sandbox.root / "config.yaml"
         cfg.write_text(sandbox.config_yaml(DEMO_STATE))  # kept after the sandbox goes: evidence, backups, journal
         report = execute(cfg, "demo", "auto", dry_run=False, yes=True)
-        if report is None:
-            raise RemediatorError("the sandbox was diagnosed healthy after the fault: the demo is broken")
+        if isinstance(report, Verdict):
+            raise RemediatorError(f"the sandbox was diagnosed {report.diagnosis} after the fault: the demo is broken")
         code = EXIT_CODES[report.outcome]
         out.rule("[bold]result")
         out.print(f"[bold]{escape(report.summary)}[/]")

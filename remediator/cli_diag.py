@@ -1,7 +1,8 @@
 """The diagnosis commands: probe, diagnose --log, and the rendering they share with `run`.
 
 Role: parse arguments, render verdicts with rich or as JSON. Imported by cli only.
-`probe` exits 0 when the host is healthy or degraded, 1 when the verdict is sick, 2 on bad input;
+`probe` exits 0 when the host is healthy, degraded or starting, 1 when the verdict is sick or did not
+settle (suspect), 2 on bad input;
 `diagnose` exits 0 when the log reads healthy, 1 otherwise.
 """
 
@@ -87,7 +88,7 @@ def probe(config: Path, hosts: tuple[str, ...], as_json: bool, rounds: int | Non
     sick = False
     for hcfg in chosen:
         facts, v = diagnose_one(hcfg, settings, quiet=as_json, rounds=rounds)
-        sick = sick or v.sick
+        sick = sick or v.sick or v.diagnosis == "suspect"
         if as_json:
             click.echo(json.dumps({"host": hcfg.name, "layout": facts.layout, "version": facts.version, **v.as_json()}))
         else:
