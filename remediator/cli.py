@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import ParamSpec, TypeVar
 
 import click
 from rich.console import Console
@@ -30,6 +32,8 @@ from remediator.runbook import Step, load_runbook
 from remediator.settings import load_settings
 from remediator.structs import EXIT_BAD_INPUT, EXIT_CODES, EXIT_HOST_BUSY, Outcome, StepResult
 
+P = ParamSpec("P")
+R = TypeVar("R")
 DEMO_STATE = "/tmp/remediator-demo"
 RUNBOOKS = Path(__file__).resolve().parent.parent / "runbooks"
 out = Console(highlight=False)
@@ -105,9 +109,9 @@ def finish(report: Report | Verdict, config: Path) -> None:
     sys.exit(EXIT_CODES[report.outcome])
 
 
-def guarded(fn):  # type: ignore[no-untyped-def]
+def guarded(fn: Callable[P, R]) -> Callable[P, R]:
     """Map the errors every incident command can raise to their exit codes."""
-    def wrapper(*args, **kwargs):  # type: ignore[no-untyped-def]
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return fn(*args, **kwargs)
         except InputError as exc:

@@ -172,7 +172,7 @@ class _Run:
 
     def _plan(self, step: Step, spec: Any, params: Any, failed: list[str]) -> Outcome | None:
         try:
-            plan = spec.plan(self.ctx, params)
+            plan: StepResult = spec.plan(self.ctx, params)
         except RemediatorError as exc:
             self.rows.append((step.id, "plan-error", str(exc)))
             self.report("fail", step.id, f"cannot plan: {exc}")
@@ -245,7 +245,7 @@ def run_incident(*, host: LocalHost, runbook: Runbook, journal: Journal, approve
                       progress=lambda msg: report("progress", None, msg))
     run = _Run(runbook=runbook, ctx=ctx, journal=journal, incident=row.id, approver=approver, report=report,
                dry_run=dry_run, names=variables(runbook.params, facts.as_vars()))
-    run.model.detect()
+    run._trigger("detect")
     outcome: Outcome | None = None
     try:
         for step in runbook.steps:

@@ -24,6 +24,7 @@ from remediator.hosts import procs as procmod
 from remediator.hosts.local import LocalHost
 from remediator.hosts.service import controller
 from remediator.settings import HostConfig, ProcessService
+from remediator.structs import Proc
 
 IMAGE = "lab/busybox:1"
 LOOP = ["/bin/busybox", "sh", "-c", "trap 'exit 0' TERM; while :; do /bin/busybox sleep 1 & wait $!; done"]
@@ -93,7 +94,7 @@ class Sandbox:
     def running(self) -> set[str]:
         return {c["Id"] for c in self.host.docker_call("containers", timeout=10)}
 
-    def dockerd_proc(self) -> procmod.Proc | None:
+    def dockerd_proc(self) -> Proc | None:
         return controller(self.host).find()
 
     # ---- faults -----------------------------------------------------------------------------
@@ -122,7 +123,7 @@ class Sandbox:
         raise AssertionError("dockerd started despite a corrupt meta.db")
 
     # ---- cleanup ----------------------------------------------------------------------------
-    def processes(self) -> list[procmod.Proc]:
+    def processes(self) -> list[Proc]:
         """Every live process that names this sandbox, and all their descendants."""
         procs = procmod.list_procs()
         mine = {p.pid for p in procs if p.alive and str(self.root) in " ".join(p.cmdline)}

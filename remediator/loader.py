@@ -53,7 +53,8 @@ def _position(node: Any, key: str | int) -> tuple[int, int]:
 
 def locate(data: Any, loc: Loc) -> tuple[Loc, tuple[int, int]]:
     """Follow a pydantic loc through loaded YAML; skip union tags. Return (data path, line:col)."""
-    node, path, where = data, (), (1, 1)
+    node, where = data, (1, 1)
+    path: tuple[str | int, ...] = ()
     for part in loc:
         if isinstance(node, CommentedMap) and part in node:
             where = _position(node, part)

@@ -118,7 +118,7 @@ def _check_params(file: Path, data: Any, loc: Loc, model: type[BaseModel], raw: 
 
 def _logic(file: Path, data: Any, steps: list[tuple[int, Step]], params: dict[str, Any]) -> list[str]:
     out: list[str] = []
-    raw_steps = data.get("steps") if isinstance(data, dict) and isinstance(data.get("steps"), list) else []
+    raw_steps: list[Any] = data["steps"] if isinstance(data, dict) and isinstance(data.get("steps"), list) else []
     names = variables(params, FACT_SAMPLES)
     for i, step in steps:
         seen = [s.get("id") for s in raw_steps[:i] if isinstance(s, dict)]

@@ -126,7 +126,8 @@ def resolve(host: LocalHost) -> Facts:
     try:
         version_text = host.run((binary, "--version"), timeout=10).stdout.strip()
     except HostError as exc:
-        version_text, _ = "", notes.append(f"cannot run {binary} --version: {exc}")
+        version_text = ""
+        notes.append(f"cannot run {binary} --version: {exc}")
     version = parse_version(version_text)
     addr = flags["containerd"] or djson.get("containerd")
     layout, why = decide_layout(version, flags["containerd"], djson, host.exists(SYSTEM_CONTAINERD_SOCK), exec_root)

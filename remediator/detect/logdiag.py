@@ -159,11 +159,11 @@ def decide(scanned: list[Scanned], layout: str | None = None) -> LogVerdict:
         verdict = pick([m.signature.diagnosis for m in causes if m.signature.diagnosis])
         decisive = [m for m in causes if m.signature.diagnosis == verdict]
         confidence = "high" if len(decisive) > 1 or symptoms else "medium"
-        others = sorted({m.signature.diagnosis for m in causes} - {verdict})
+        others = sorted({m.signature.diagnosis for m in causes if m.signature.diagnosis} - {verdict})
         trace.append(f"cause: {', '.join(sorted({m.signature.id for m in decisive}))} at line(s) "
                      f"{', '.join(str(m.line_no) for m in decisive[:5])} → {verdict}")
         if others:
-            trace.append(f"also seen: {', '.join(o or '?' for o in others)}; {verdict} takes precedence "
+            trace.append(f"also seen: {', '.join(others)}; {verdict} takes precedence "
                          f"(a cause outside containerd's state always wins)")
     elif ready and not after_ready:
         verdict, decisive, confidence = "healthy", [], "high" if starts else "medium"

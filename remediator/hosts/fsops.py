@@ -190,7 +190,9 @@ def backup_tree(src: str | Path, dest: str | Path) -> dict[str, object]:
 
 def verify_tree(tree: str | Path, manifest: dict[str, object]) -> None:
     """Check that tree matches the manifest byte for byte (content, kind, mode, symlink targets)."""
-    want = {e["rel"]: e for e in manifest["entries"]}  # type: ignore[union-attr,index]
+    entries = manifest["entries"]
+    assert isinstance(entries, list), "manifest without entries"
+    want = {e["rel"]: e for e in entries}
     have = {e.rel: e for e in walk(tree)} if os.path.lexists(tree) else {}
     problems = []
     for rel, w in want.items():
