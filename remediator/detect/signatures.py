@@ -230,6 +230,7 @@ DIAGNOSES: dict[str, Diagnosis] = {d.name: d for d in (
     Diagnosis("stale-pidfile", "a pidfile of a dead dockerd blocks its start", "dockerd-restart"),
     Diagnosis("containerd-wedged", "containerd does not answer on its socket (dockerd's containerd calls hang)",
               "dockerd-restart"),
+    Diagnosis("crash-loop", "dockerd keeps restarting without ever answering, for no known reason", "escalate"),
     Diagnosis("containerd-state", "containerd's runtime state or metadata is corrupt: the seed incident",
               "docker-libcontainerd"),
     Diagnosis("containerd-down", "the external containerd does not serve: fix containerd first", "escalate"),
@@ -241,7 +242,7 @@ DIAGNOSES: dict[str, Diagnosis] = {d.name: d for d in (
 )}
 # Causes outside containerd's state win over containerd-state (invariant 9: the fix must fit the cause).
 PRIORITY = ("disk-full", "kernel-hang", "storage-driver", "persistent-db", "containerd-down", "stale-pidfile",
-            "containerd-state", "containerd-wedged", "dockerd-wedged", "dockerd-down")
+            "containerd-state", "containerd-wedged", "crash-loop", "dockerd-wedged", "dockerd-down")
 LAYOUT_BOUND = {"containerd-wedged": ("managed", "libcontainerd")}  # restarting dockerd restarts *its* containerd
 
 

@@ -94,6 +94,11 @@ def classify(r: Round, log: logdiag.LogVerdict, layout: str, startup_grace: floa
             because.append(f"log: {log.trace[-1]}")
             return RoundView(log_cause, because, against)
         uptime = dockerd.data.get("uptime", startup_grace)
+        restarts = dockerd.data.get("restarts", 0)
+        if restarts:
+            because.append(f"dockerd restarted {restarts} time(s) while watched and never answered, and the log "
+                           "names no cause: restarting it again will not help")
+            return RoundView("crash-loop", because, against)
         if log.started_ok is not True and dockerd.data.get("state") != "T" and uptime < startup_grace:
             because.append(f"dockerd is {uptime:.0f}s old and its log shows no completed start yet "
                            f"(grace {startup_grace:g}s: loading containers and containerd can take that long)")

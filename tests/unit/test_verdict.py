@@ -150,3 +150,14 @@ def test_a_young_dockerd_that_finished_its_start_or_is_stopped_is_wedged() -> No
     ready = rnd(log=['level=info msg="Starting up"', 'level=info msg="API listen on /s"'])
     assert feed(m, [ready, _young(3), _young(4), _young(5)])[-1] == "dockerd-wedged"
     assert feed(Monitor("managed"), [_young(3, "T")] * 3)[-1] == "dockerd-wedged"
+
+
+def test_a_crash_looping_young_dockerd_is_not_forever_starting() -> None:
+    m = Monitor("managed")
+    rounds = []
+    for i in range(4):
+        r = _young(2, log=['level=info msg="Starting up"'])
+        r.obs["dockerd-proc"].data["restarts"] = i  # a new pid every round
+        rounds.append(r)
+    v = [m.feed(r) for r in rounds][-1]
+    assert v.diagnosis == "crash-loop" and v.runbook == "escalate"
