@@ -8,6 +8,7 @@ settle (suspect), 2 on bad input;
 
 from __future__ import annotations
 
+import concurrent.futures as cf
 import json
 import sys
 from pathlib import Path
@@ -79,15 +80,16 @@ def diagnose_one(hcfg: HostConfig, settings: Settings, *, quiet: bool, rounds: i
 @click.option("--json", "as_json", is_flag=True, help="one JSON object per host on stdout")
 @click.option("--rounds", type=click.IntRange(1, 50), default=None, help="at most this many rounds (default 2×debounce+1)")
 def probe(config: Path, hosts: tuple[str, ...], as_json: bool, rounds: int | None) -> None:
-    """Diagnose hosts read-only: one round when healthy, until the debounce settles when not."""
+    """Diagnose hosts read-only, all at once: one round when healthy, until the debounce settles when not."""
     settings = settings_or_exit(config)
     try:
         chosen = [settings.host(h) for h in hosts] if hosts else settings.hosts
     except InputError as exc:
         bad_input(exc)
     sick = False
-    for hcfg in chosen:
-        facts, v = diagnose_one(hcfg, settings, quiet=as_json, rounds=rounds)
+    with cf.ThreadPoolExecutor(max_workers=min(16, len(chosen)), thread_name_prefix="probe-host") as pool:
+        results = list(pool.map(lambda h: diagnose_one(h, settings, quiet=as_json, rounds=rounds), chosen))
+    for hcfg, (facts, v) in zip(chosen, results, strict=True):  # hosts are probed at once, printed in order
         sick = sick or v.sick or v.diagnosis == "suspect"
         if as_json:
             click.echo(json.dumps({"host": hcfg.name, "layout": facts.layout, "version": facts.version, **v.as_json()}))

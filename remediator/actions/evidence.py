@@ -72,10 +72,14 @@ def capture(ctx: StepContext, p: EvidenceParams) -> StepResult:
             data = redact(data)
             if len(data) > room:
                 entry["truncated"] = f"{len(data)} bytes cut to {room} by the bundle size cap"
-                data = data[-room:] if c.name in ("daemon-log", "strace") else data[:room]
-            room -= len(data)
-            _write(str(out / c.file), data)
-            entry.update(file=c.file, size=len(data), sha256=hashlib.sha256(data).hexdigest())
+                data = data[len(data) - room:] if c.name in ("daemon-log", "strace") else data[:room]  # logs: keep the end
+            try:
+                _write(str(out / c.file), data)
+            except OSError as exc:  # e.g. the state_dir's filesystem is full too: record it, go on
+                entry["error"] = f"not written: {exc.strerror or exc}"
+            else:
+                room -= len(data)
+                entry.update(file=c.file, size=len(data), sha256=hashlib.sha256(data).hexdigest())
         entry["duration"] = round(min(time.monotonic(), deadline) - start, 3)
         manifest[c.name] = entry
     pool.shutdown(wait=False, cancel_futures=True)

@@ -191,3 +191,26 @@ def test_evidence_collect_on_a_healthy_host_gets_both_dumps(sandbox: Sandbox) ->
     assert str(sandbox.root) in (bundle / "containerd-stacks.log").read_text().splitlines()[0]  # the lab's TMPDIR
     assert man["strace"]["error"] is None and man["dmesg"]["error"] is None
     assert sandbox.host.ping().ok and len(sandbox.running()) == 4, "collecting evidence changes nothing"
+
+
+def test_probe_diagnoses_several_hosts_and_prints_them_in_config_order() -> None:
+    why = docker_missing()
+    if why:
+        if IN_CI:
+            pytest.fail(why)
+        pytest.skip(why)
+    a, b = Sandbox(name="a"), Sandbox(name="b")
+    try:
+        for sb in (a, b):
+            sb.start()
+        a.wedge()
+        cfg = a.root / "fleet.yaml"
+        cfg.write_text(a.config_yaml(str(a.root / "state")) + b.config_yaml("/unused").split("hosts:\n", 1)[1])
+        res = cli("probe", "--config", str(cfg), "--json")
+        assert res.returncode == 1, res.stdout + res.stderr
+        out = [json.loads(line) for line in res.stdout.splitlines()]
+        assert [(o["host"], o["verdict"]) for o in out] == [("a", "dockerd-wedged"), ("b", "healthy")]
+    finally:
+        a.cleanup()
+        b.cleanup()
+    assert not a.processes() and not b.processes()

@@ -44,7 +44,8 @@ def fake_collectors(monkeypatch: pytest.MonkeyPatch) -> None:
     RELEASE.clear()
     monkeypatch.setattr(col, "COLLECTORS", {c.name: c for c in (
         col.Collector("secret", "secret.txt", _secret, order=0), col.Collector("broken", "broken.txt", _broken, order=1),
-        col.Collector("hang", "hang.txt", _hang, limit=0.5, order=2), col.Collector("big", "big.txt", _big, order=3))})
+        col.Collector("hang", "hang.txt", _hang, limit=0.5, order=2), col.Collector("big", "big.txt", _big, order=3),
+        col.Collector("daemon-log", "daemon.log", _big, order=4))})
     import remediator.actions.evidence as ev
     monkeypatch.setattr(ev, "COLLECTORS", col.COLLECTORS)
     yield
@@ -67,6 +68,7 @@ def test_capture_cuts_redacts_caps_and_hashes(tmp_path: Path, fake_collectors: N
     assert "hunter2" not in text and "abc123" not in text and "t0k" not in text and "ok=1" in text
     assert "password=<redacted>" in text
     assert "truncated" in man["big"] and man["secret"]["size"] + man["big"]["size"] == 2000
+    assert man["daemon-log"]["size"] == 0 and "truncated" in man["daemon-log"], "the cap is spent: nothing more"
     for e in man.values():
         if e["file"]:
             data = (ev / e["file"]).read_bytes()
