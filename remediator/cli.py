@@ -22,7 +22,7 @@ from rich.markup import escape
 from rich.prompt import Confirm
 from rich.table import Table
 
-from remediator.cli_diag import bad_input, diagnose, diagnose_one, probe, render_verdict
+from remediator.cli_diag import bad_input, diagnose, diagnose_one, probe, render_verdict, signatures
 from remediator.detect.verdict import Verdict
 from remediator.engine import Report, run_incident
 from remediator.errors import HostBusy, InputError, RemediatorError
@@ -152,6 +152,7 @@ def collect(config: Path, host: str) -> None:
 
 main.add_command(probe)
 main.add_command(diagnose)
+main.add_command(signatures)
 
 
 @main.group()

@@ -12,7 +12,7 @@ import concurrent.futures as cf
 import json
 import sys
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import click
 from rich.console import Console
@@ -23,7 +23,7 @@ from remediator.detect import facts as factsmod
 from remediator.detect import logdiag
 from remediator.detect.diagnose import diagnose_host
 from remediator.detect.probes import Round
-from remediator.detect.signatures import DIAGNOSES, version_range_text
+from remediator.detect.signatures import DIAGNOSES, SIGNATURES, runbook_for, version_range_text
 from remediator.detect.verdict import Verdict
 from remediator.errors import InputError
 from remediator.hosts.local import LocalHost
@@ -129,3 +129,19 @@ def diagnose(log: str, as_json: bool) -> None:
     for no, sid, text in v.near_misses:
         out.print(f"  [dim]near miss[/] line {no} ~ {sid}: {escape(text[:120])}")
     sys.exit(0 if v.verdict == "healthy" else 1)
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True)
+def signatures(as_json: bool) -> None:
+    """List the failure-signature catalogue: role, diagnosis, Docker versions, runbook."""
+    rows: list[dict[str, Any]] = [{"id": s.id, "role": s.role, "diagnosis": s.diagnosis, "versions": s.version_text,
+             "runbook": runbook_for(s.diagnosis) if s.diagnosis else None, "title": s.title,
+             "patterns": [p.pattern for p in s.patterns]} for s in SIGNATURES]
+    if as_json:
+        click.echo(json.dumps(rows, indent=1))
+        return
+    table = Table("id", "role", "diagnosis", "Docker", "runbook", "meaning")
+    for r in rows:
+        table.add_row(r["id"], r["role"], r["diagnosis"] or "", r["versions"], r["runbook"] or "", escape(r["title"]))
+    out.print(table)

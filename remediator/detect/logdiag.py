@@ -42,6 +42,7 @@ class LogVerdict:
             "versions": version_range_text(self.versions) if self.versions else None,
             "signatures": [{"id": m.signature.id, "line": m.line_no, "role": m.signature.role,
                             "diagnosis": m.signature.diagnosis, "versions": m.signature.version_text,
+                            "runbook": runbook_for(m.signature.diagnosis) if m.signature.diagnosis else None,
                             "text": m.line[:300]} for m in self.matches],
             "decisive": sorted({m.signature.id for m in self.decisive}),
             "near_misses": [{"line": n, "signature": s, "text": t[:300]} for n, s, t in self.near_misses],

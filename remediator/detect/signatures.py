@@ -38,11 +38,19 @@ class Signature:
         return version_range_text(self.versions)
 
 
+def version_text(v: V) -> str:
+    """Docker's own spelling: 1.12, 17.03, 18.09; minor 99 means any minor of that major (27.x)."""
+    major, minor = v
+    if minor == 99:
+        return f"{major}.x"
+    return f"{major}.{minor:02d}" if major >= 17 else f"{major}.{minor}"
+
+
 def version_range_text(r: tuple[V, V]) -> str:
     lo, hi = r
     if hi == ANY[1]:
-        return f"{lo[0]}.{lo[1]}+" if lo != ANY[0] else "any"
-    return f"{lo[0]}.{lo[1]}–{hi[0]}.{hi[1]}"
+        return f"{version_text(lo)}+" if lo != ANY[0] else "any"
+    return f"{version_text(lo)}–{version_text(hi)}"
 
 
 def _s(id_: str, title: str, patterns: list[str], role: str, diagnosis: str | None, versions: tuple[V, V],

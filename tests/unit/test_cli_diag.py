@@ -64,3 +64,11 @@ def test_bad_input_is_exit_2_without_a_traceback(tmp_path: Path) -> None:
     cfg.write_text("state_dir: /tmp/x\nhosts:\n  - name: a\n")
     res = cli("probe", "--config", str(cfg), "--host", "nope")
     assert res.returncode == 2 and "no host named 'nope'" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_signatures_lists_the_catalogue_with_runbooks() -> None:
+    res = cli("signatures", "--json")
+    rows = {r["id"]: r for r in json.loads(res.stdout)}
+    assert res.returncode == 0 and len(rows) >= 28
+    assert rows["S02-fatal-eof"]["runbook"] == "docker-libcontainerd" and rows["S02-fatal-eof"]["versions"] == "1.11–17.10"
+    assert rows["disk-full"]["runbook"] == "escalate" and rows["S12-shim-reload"]["role"] == "info"
