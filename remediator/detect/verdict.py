@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from remediator.detect import logdiag
-from remediator.detect.probes import Round
+from remediator.detect.probes import Obs, Round
 from remediator.detect.signatures import DIAGNOSES, runbook_for
 
 HEALTHY_LIKE = ("healthy", "degraded", "starting")
@@ -55,6 +55,12 @@ class Verdict:
 
 def _ms(seconds: float) -> str:
     return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.1f} s"
+
+
+def _containerd_trouble(ctrd: Obs, layout: str, because: list[str], against: list[str]) -> RoundView:
+    if layout not in ("managed", "libcontainerd") and ctrd.outcome in ("refused", "missing"):
+        return RoundView("containerd-down", because + ["nothing serves on the external containerd's socket"], against)
+    return RoundView("containerd-wedged", because, against)
 
 
 def classify(r: Round, log: logdiag.LogVerdict, layout: str, startup_grace: float = 120.0) -> RoundView:
@@ -110,17 +116,17 @@ def classify(r: Round, log: logdiag.LogVerdict, layout: str, startup_grace: floa
     if not (version.answered and info.answered):
         because += [f"API: {api_line}", ctrd_line]
         if not ctrd_ok:
-            if ctrd_proc.outcome == "absent" and layout not in ("managed", "libcontainerd"):
-                return RoundView("containerd-down", because + ["no containerd process"], against)
             against.append("not dockerd-wedged: /_ping answers; the calls that need containerd hang")
-            return RoundView("containerd-wedged", because, against)
+            return _containerd_trouble(ctrd, layout, because, against)
         against.append("not containerd-wedged: containerd answers")
         return RoundView("dockerd-wedged", because, against)
     if not containers.answered:
         because += [f"API: {api_line} (a container lock is held, DOMAIN S18)", ctrd_line]
         return RoundView("dockerd-wedged", because, against)
-    slow = [o for o in (ping, version, info, containers, ctrd) if o.outcome == "slow"]
     because.append(f"API: {api_line}")
+    if not ctrd_ok:  # dockerd answers from its own state, but no container can start or stop
+        return _containerd_trouble(ctrd, layout, because + [ctrd_line], against)
+    slow = [o for o in (ping, version, info, containers, ctrd) if o.outcome == "slow"]
     if slow:
         return RoundView("degraded", because + [f"slow: {', '.join(o.name for o in slow)}"], against)
     return RoundView("healthy", because + [ctrd_line], against)

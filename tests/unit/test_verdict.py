@@ -161,3 +161,10 @@ def test_a_crash_looping_young_dockerd_is_not_forever_starting() -> None:
         rounds.append(r)
     v = [m.feed(r) for r in rounds][-1]
     assert v.diagnosis == "crash-loop" and v.runbook == "escalate"
+
+
+def test_containerd_silent_while_dockerd_answers_is_still_a_containerd_diagnosis() -> None:
+    assert feed(Monitor("managed"), [rnd(api={"containerd": "missing"})] * 3)[-1] == "containerd-wedged"
+    m = Monitor("external")
+    v = [m.feed(rnd(api={"containerd": "refused"})) for _ in range(3)][-1]
+    assert v.diagnosis == "containerd-down" and v.runbook == "escalate"
