@@ -40,7 +40,8 @@ def busybox_tar() -> bytes:
 
 
 class Sandbox:
-    def __init__(self, root: str | Path | None = None, name: str = "lab", dockerd: str = "dockerd") -> None:
+    def __init__(self, root: str | Path | None = None, name: str = "lab", dockerd: str = "dockerd",
+                 external_containerd: bool = False) -> None:
         self.root = Path(root or tempfile.mkdtemp(prefix="rmd-lab-", dir="/tmp"))
         self.root.mkdir(parents=True, exist_ok=True)
         self.name = name
@@ -48,6 +49,8 @@ class Sandbox:
         self.sock, self.pidfile = str(self.root / "docker.sock"), str(self.root / "docker.pid")
         self.log = str(self.root / "dockerd.log")
         self.dockerd = dockerd
+        # an external containerd, like /run/containerd on 18.09+ hosts, but inside the sandbox
+        self.ctrd_sock = str(self.root / "containerd.sock") if external_containerd else None
         self.host = LocalHost(self.config())
 
     def argv(self) -> list[str]:
@@ -55,7 +58,12 @@ class Sandbox:
         return [sys.executable, "-m", "remediator.labinit", f"--tmpdir={self.root}/tmp",
                 self.dockerd, "--data-root", self.data, "--exec-root", self.exec_, "-H", f"unix://{self.sock}",
                 "--pidfile", self.pidfile, "--bridge=none", "--iptables=false", "--ip-masq=false",
-                "--storage-driver=overlay2"]
+                "--storage-driver=overlay2"] + (["--containerd", self.ctrd_sock] if self.ctrd_sock else [])
+
+    def containerd_argv(self) -> list[str]:
+        return [sys.executable, "-m", "remediator.labinit", f"--tmpdir={self.root}/tmp", "containerd",
+                "--config", str(self.root / "containerd.toml"), "--root", str(self.root / "containerd-root"),
+                "--state", str(self.root / "containerd-state"), "--address", str(self.ctrd_sock)]
 
     def config(self, argv: list[str] | None = None) -> HostConfig:
         return HostConfig(name=self.name, docker_host=f"unix://{self.sock}", data_root=self.data, exec_root=self.exec_,
@@ -74,6 +82,11 @@ class Sandbox:
 
     # ---- life -------------------------------------------------------------------------------
     def start(self, timeout: float = 60) -> None:
+        if self.ctrd_sock and not self.host.grpc_ping(self.ctrd_sock, 1.0).ok:
+            (self.root / "containerd.toml").write_text('version = 2\ndisabled_plugins = ["io.containerd.grpc.v1.cri"]\n')
+            self.host.spawn_detached(self.containerd_argv(), log=str(self.root / "containerd.log"))
+            sock = self.ctrd_sock
+            wait_for(lambda: self.host.grpc_ping(sock, 1.0).ok, 30, f"the external containerd at {sock}")
         controller(self.host).start(timeout)
 
     def populate(self, n: int) -> list[str]:

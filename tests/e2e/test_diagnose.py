@@ -214,3 +214,34 @@ def test_probe_diagnoses_several_hosts_and_prints_them_in_config_order() -> None
         a.cleanup()
         b.cleanup()
     assert not a.processes() and not b.processes()
+
+
+def test_external_containerd_down_is_escalated_and_the_seed_refuses() -> None:
+    """Invariant 9 on a real host shape: the system containerd died; dockerd still answers from its own
+    state. Nothing here is fixed by restarting dockerd or clearing state: escalate, touch nothing."""
+    why = docker_missing()
+    if why:
+        if IN_CI:
+            pytest.fail(why)
+        pytest.skip(why)
+    sb = Sandbox(name="t", external_containerd=True)
+    try:
+        sb.start()
+        sb.populate(2)
+        assert factsmod.resolve(sb.host).layout == "external"
+        ctrd = next(p for p in sb.processes() if p.comm == "containerd" and sb.ctrd_sock in p.cmdline)
+        os.kill(ctrd.pid, signal.SIGKILL)
+        before = sb.dockerd_proc()
+        cfg = _config(sb)
+        res = cli("run", "--config", str(cfg), "--host", "t", "--yes")
+        assert res.returncode == 6, res.stdout + res.stderr
+        assert "verdict containerd-down" in res.stdout and "runbook escalate" in res.stdout
+        seed = str(Path(__file__).resolve().parents[2] / "runbooks" / "docker-libcontainerd.yaml")
+        res = cli("run", "--config", str(cfg), "--host", "t", "--yes", "--runbook", seed)
+        assert res.returncode == 4 and "this runbook treats containerd-state, dockerd-wedged" in res.stdout, res.stdout
+        after = sb.dockerd_proc()
+        assert before and after and (before.pid, before.start) == (after.pid, after.start), "dockerd was touched"
+        assert not list((sb.root / "state").glob("incidents/*/backup/*")), "nothing may be backed up or cleared"
+    finally:
+        sb.cleanup()
+    assert not sb.processes()
