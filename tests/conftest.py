@@ -26,14 +26,19 @@ def docker_missing() -> str | None:
     return None
 
 
-@pytest.fixture
-def sandbox(request: pytest.FixtureRequest):
-    """A running isolated dockerd with 4 containers; everything it started is removed afterwards."""
+def require_docker() -> None:
+    """Skip a real-dockerd test where it cannot run, except in CI, where that is a failure."""
     why = docker_missing()
     if why:
         if IN_CI:
             pytest.fail(f"real-dockerd tests must run in CI: {why}")
         pytest.skip(why)
+
+
+@pytest.fixture
+def sandbox(request: pytest.FixtureRequest):
+    """A running isolated dockerd with 4 containers; everything it started is removed afterwards."""
+    require_docker()
     sb = Sandbox(name="t")
     try:
         sb.start()

@@ -19,7 +19,7 @@ from remediator.detect.verdict import Monitor, Verdict, settle
 from remediator.hosts.service import controller
 from remediator.lab import Sandbox
 from remediator.settings import ProbeConfig
-from tests.conftest import IN_CI, cli, docker_missing, shim_ids
+from tests.conftest import cli, require_docker, shim_ids
 
 pytestmark = pytest.mark.dockerd
 FAST = ProbeConfig(timeout=1.0, interval=0.2)
@@ -107,11 +107,7 @@ def test_sigstopped_containerd_is_a_containerd_diagnosis_and_a_restart_heals_it(
 
 
 def test_full_data_root_is_disk_full_and_nothing_restarts() -> None:
-    why = docker_missing()
-    if why:
-        if IN_CI:
-            pytest.fail(why)
-        pytest.skip(why)
+    require_docker()
     sb = Sandbox(name="t")
     try:
         os.makedirs(sb.data)
@@ -194,11 +190,7 @@ def test_evidence_collect_on_a_healthy_host_gets_both_dumps(sandbox: Sandbox) ->
 
 
 def test_probe_diagnoses_several_hosts_and_prints_them_in_config_order() -> None:
-    why = docker_missing()
-    if why:
-        if IN_CI:
-            pytest.fail(why)
-        pytest.skip(why)
+    require_docker()
     a, b = Sandbox(name="a"), Sandbox(name="b")
     try:
         for sb in (a, b):
@@ -219,11 +211,7 @@ def test_probe_diagnoses_several_hosts_and_prints_them_in_config_order() -> None
 def test_external_containerd_down_is_escalated_and_the_seed_refuses() -> None:
     """Invariant 9 on a real host shape: the system containerd died; dockerd still answers from its own
     state. Nothing here is fixed by restarting dockerd or clearing state: escalate, touch nothing."""
-    why = docker_missing()
-    if why:
-        if IN_CI:
-            pytest.fail(why)
-        pytest.skip(why)
+    require_docker()
     sb = Sandbox(name="t", external_containerd=True)
     try:
         sb.start()
