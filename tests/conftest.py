@@ -73,8 +73,8 @@ def digest(*tops: str) -> str:
     return h.hexdigest()
 
 
-def shim_ids(sb: Sandbox) -> list[str]:
+def shim_ids(sb: Sandbox, containerd_sock: str = "") -> list[str]:
     from remediator.hosts import procs
 
-    fam = sb.host.family(data_root=sb.data, exec_root=sb.exec_)
+    fam = sb.host.family(data_root=sb.data, exec_root=sb.exec_, containerd_sock=containerd_sock)
     return sorted(procs.shim_container_id(s) or "?" for s in fam.shims)

@@ -90,7 +90,8 @@ def goroutines(ctx: StepContext, deadline: float) -> bytes:
 
 
 def containerd_dump(ctx: StepContext, deadline: float) -> bytes:
-    fam = ctx.host.family(data_root=ctx.facts.data_root, exec_root=ctx.facts.exec_root)
+    fam = ctx.host.family(data_root=ctx.facts.data_root, exec_root=ctx.facts.exec_root,
+                          containerd_sock=ctx.facts.containerd_sock)
     if not fam.containerd:
         return b"no managed containerd running: no containerd dump\n"
     c = fam.containerd[0]
@@ -112,7 +113,8 @@ def daemon_log(ctx: StepContext, deadline: float) -> bytes:
 
 
 def proc_files(ctx: StepContext, deadline: float) -> bytes:
-    fam = ctx.host.family(data_root=ctx.facts.data_root, exec_root=ctx.facts.exec_root)
+    fam = ctx.host.family(data_root=ctx.facts.data_root, exec_root=ctx.facts.exec_root,
+                          containerd_sock=ctx.facts.containerd_sock)
     out = [f"# {fam.describe()}"]
     for p in fam.dockerd + fam.containerd + fam.shims:
         if time.monotonic() > deadline:

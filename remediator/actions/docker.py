@@ -68,7 +68,8 @@ def snapshot(ctx: StepContext, p: SnapshotParams) -> StepResult:
 
 
 def _shim_counts(ctx: StepContext) -> dict[str, int]:
-    fam = ctx.host.family(data_root=ctx.facts.data_root, exec_root=ctx.facts.exec_root)
+    fam = ctx.host.family(data_root=ctx.facts.data_root, exec_root=ctx.facts.exec_root,
+                          containerd_sock=ctx.facts.containerd_sock)
     counts: dict[str, int] = {}
     for shim in fam.shims:
         cid = procmod.shim_container_id(shim) or "?"

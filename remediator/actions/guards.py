@@ -33,7 +33,8 @@ def layout_safe(ctx: StepContext, p: NoParams) -> GuardResult:
 
 
 def none_alive(ctx: StepContext, p: NoParams) -> GuardResult:
-    fam = ctx.host.family(data_root=ctx.facts.data_root, exec_root=ctx.facts.exec_root)
+    fam = ctx.host.family(data_root=ctx.facts.data_root, exec_root=ctx.facts.exec_root,
+                          containerd_sock=ctx.facts.containerd_sock)
     return GuardResult(not fam.all(), fam.describe() + " alive")
 
 

@@ -25,7 +25,8 @@ class StartParams(Params):
 
 
 def _reap(ctx: StepContext) -> list[str]:
-    fam = ctx.host.family(data_root=ctx.facts.data_root, exec_root=ctx.facts.exec_root)
+    fam = ctx.host.family(data_root=ctx.facts.data_root, exec_root=ctx.facts.exec_root,
+                          containerd_sock=ctx.facts.containerd_sock)
     notes = []
     for group, procs in (("container process", fam.containers), ("shim", fam.shims), ("containerd", fam.containerd)):
         for p in procs:
@@ -41,7 +42,8 @@ def stop(ctx: StepContext, p: StopParams) -> StepResult:
     notes = ctx.service.stop(p.grace)
     if p.reap:
         notes += _reap(ctx)
-    fam = ctx.host.family(data_root=ctx.facts.data_root, exec_root=ctx.facts.exec_root)
+    fam = ctx.host.family(data_root=ctx.facts.data_root, exec_root=ctx.facts.exec_root,
+                          containerd_sock=ctx.facts.containerd_sock)
     if not p.reap:
         if fam.dockerd:
             raise TemporaryStepError(f"dockerd still alive after stop: pid {fam.dockerd[0].pid}")
@@ -52,7 +54,8 @@ def stop(ctx: StepContext, p: StopParams) -> StepResult:
 
 
 def plan_stop(ctx: StepContext, p: StopParams) -> StepResult:
-    fam = ctx.host.family(data_root=ctx.facts.data_root, exec_root=ctx.facts.exec_root)
+    fam = ctx.host.family(data_root=ctx.facts.data_root, exec_root=ctx.facts.exec_root,
+                          containerd_sock=ctx.facts.containerd_sock)
     lines = [ctx.service.plan_stop(p.grace)]
     if p.reap:
         lines.append(f"then SIGKILL what is left of this daemon: {fam.describe()}")

@@ -88,7 +88,8 @@ class Prober:
 
     # ---- probes that need state between rounds run on the caller's thread -----------------
     def _procs(self) -> list[Obs]:
-        fam = self.host.family(data_root=self.facts.data_root, exec_root=self.facts.exec_root)
+        fam = self.host.family(data_root=self.facts.data_root, exec_root=self.facts.exec_root,
+                               containerd_sock=self.facts.containerd_sock)
         out = []
         for name, found in (("dockerd", fam.dockerd), ("containerd", fam.containerd)):
             p = found[0] if found else None

@@ -158,8 +158,12 @@ class LocalHost:
         self.reap()
         return procmod.read_proc(pid)
 
-    def family(self, *, data_root: str, exec_root: str) -> procmod.Family:
-        return procmod.family(self.procs(), data_root=data_root, exec_root=exec_root)
+    def family(self, *, data_root: str, exec_root: str, containerd_sock: str = "") -> procmod.Family:
+        """This daemon's processes. containerd_sock (the facts') matters only for an external containerd."""
+        external = containerd_sock if containerd_sock and not containerd_sock.startswith(f"{exec_root}/") else None
+        ids = frozenset(self.listdir(f"{data_root}/containers")) if external else frozenset()
+        return procmod.family(self.procs(), data_root=data_root, exec_root=exec_root, external_sock=external,
+                              container_ids=ids)
 
     def health(self, p: Proc) -> procmod.Health | None:
         return procmod.health(p)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from remediator.structs import Proc
 
 PROC = "/proc"
+EXTERNAL_DEFAULT_SOCK = "/run/containerd/containerd.sock"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
@@ -176,14 +177,36 @@ def _is_managed_containerd(p: Proc, exec_root: str) -> bool:
     return f"{exec_root}/containerd/" in joined or f"{exec_root}/libcontainerd/" in joined
 
 
-def family(procs: Iterable[Proc], *, data_root: str, exec_root: str,
+def _serves_socket(p: Proc, sock: str) -> bool:
+    """A containerd process listening on sock (`--address`/`-a`, or the default one with no flag)."""
+    name = os.path.basename(p.cmdline[0]) if p.cmdline else p.comm
+    if name != "containerd":
+        return False
+    addr = _flag(p.cmdline, "--address", "-a")
+    return addr == sock if addr else sock == EXTERNAL_DEFAULT_SOCK
+
+
+def _is_external_shim(p: Proc, sock: str, ids: frozenset[str]) -> bool:
+    """A shim of the external containerd at sock, in dockerd's namespace, serving one of its containers."""
+    if "containerd-shim" not in (p.cmdline[0] if p.cmdline else p.comm):
+        return False
+    return (_flag(p.cmdline, "-namespace") == "moby" and _flag(p.cmdline, "-address") == sock
+            and shim_container_id(p) in ids)
+
+
+def family(procs: Iterable[Proc], *, data_root: str, exec_root: str, external_sock: str | None = None,
+           container_ids: frozenset[str] = frozenset(),
            defaults: tuple[str, str] = ("/var/lib/docker", "/var/run/docker")) -> Family:
-    """Classify the live processes belonging to the daemon with these roots."""
+    """Classify the live processes belonging to the daemon with these roots. With an external
+    containerd (external_sock), its process and the shims of this daemon's containers (container_ids,
+    the names under <data_root>/containers) belong to the family too: other clients' shims do not."""
     live = [p for p in procs if p.alive]
     fam = Family()
     fam.dockerd = [p for p in live if dockerd_matches(p, data_root=data_root, exec_root=exec_root, defaults=defaults)]
-    fam.containerd = [p for p in live if _is_managed_containerd(p, exec_root)]
-    fam.shims = [p for p in live if _is_shim_of(p, exec_root, data_root)]
+    fam.containerd = [p for p in live if _is_managed_containerd(p, exec_root)
+                      or (external_sock is not None and _serves_socket(p, external_sock))]
+    fam.shims = [p for p in live if _is_shim_of(p, exec_root, data_root)
+                 or (external_sock is not None and _is_external_shim(p, external_sock, container_ids))]
     children: dict[int, list[Proc]] = {}
     for p in live:
         children.setdefault(p.ppid, []).append(p)

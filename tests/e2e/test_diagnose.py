@@ -233,3 +233,28 @@ def test_external_containerd_down_is_escalated_and_the_seed_refuses() -> None:
     finally:
         sb.cleanup()
     assert not sb.processes()
+
+
+def test_wedged_dockerd_on_an_external_containerd_is_restarted_and_verified() -> None:
+    """The common 19.03+ shape: the shims belong to the system containerd, not under dockerd's roots.
+    verify must still find exactly one shim per container, and the bundle must hold containerd's dump."""
+    require_docker()
+    sb = Sandbox(name="t", external_containerd=True)
+    try:
+        sb.start()
+        before = set(sb.populate(3))
+        facts = factsmod.resolve(sb.host)
+        fam = sb.host.family(data_root=sb.data, exec_root=sb.exec_, containerd_sock=facts.containerd_sock)
+        assert (len(fam.containerd), len(fam.shims)) == (1, 3), fam.describe()
+        sb.wedge()
+        res = cli("run", "--config", str(_config(sb)), "--host", "t", "--yes")
+        assert res.returncode == 0, res.stdout + res.stderr
+        assert "verdict dockerd-wedged" in res.stdout and "recovered" in res.stdout
+        assert sb.running() == before
+        assert sorted(shim_ids(sb, facts.containerd_sock)) == sorted(before), "one shim per container"
+        bundle = next((sb.root / "state").glob("incidents/*/evidence"))
+        man = json.loads((bundle / "manifest.json").read_text())["collectors"]
+        assert man["containerd-dump"]["error"] is None, man["containerd-dump"]
+    finally:
+        sb.cleanup()
+    assert not sb.processes()
