@@ -190,6 +190,12 @@ def system(ctx: StepContext, deadline: float) -> bytes:
     lines = [f"host {ctx.facts.host}; {platform.platform()}; kernel {platform.release()}", f"docker: {ctx.facts.version}",
              f"layout: {ctx.facts.layout}; state dirs: {ctx.facts.state_dirs}; containerd at {ctx.facts.containerd_sock}",
              *ctx.facts.notes]
+    for tool in ("containerd", "runc"):  # the versions that decide which DOMAIN signatures apply
+        try:
+            res = ctx.host.run((tool, "--version"), timeout=5)
+            lines.append(f"{tool}: {res.stdout.strip().splitlines()[0] if res.stdout.strip() else '?'}")
+        except HostError as exc:
+            lines.append(f"{tool}: {exc}")
     for root in (ctx.facts.data_root, ctx.facts.exec_root):
         du = ctx.host.disk_usage(root)
         lines.append(f"df {root}: {du.free >> 20} MiB free of {du.total >> 20}; inodes {du.free_inodes} free of {du.total_inodes}")

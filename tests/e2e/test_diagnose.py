@@ -186,6 +186,8 @@ def test_evidence_collect_on_a_healthy_host_gets_both_dumps(sandbox: Sandbox) ->
     assert man["containerd-dump"]["error"] is None, man["containerd-dump"]
     assert str(sandbox.root) in (bundle / "containerd-stacks.log").read_text().splitlines()[0]  # the lab's TMPDIR
     assert man["strace"]["error"] is None and man["dmesg"]["error"] is None
+    system = (bundle / "system.txt").read_text()
+    assert "containerd: containerd " in system and "runc: runc version" in system, system[:900]
     assert sandbox.host.ping().ok and len(sandbox.running()) == 4, "collecting evidence changes nothing"
 
 
