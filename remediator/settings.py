@@ -42,6 +42,10 @@ class SystemdService(_Model):
     unit: str = "docker.service"
     socket: str | None = "docker.socket"
     systemctl: str = "systemctl"
+    journalctl: str = "journalctl"
+    pidfile: AbsPath = "/var/run/docker.pid"
+
+    _check_paths = field_validator("pidfile")(_absolute)
 
 
 class ProcessService(_Model):

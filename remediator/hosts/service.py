@@ -20,7 +20,6 @@ from remediator.settings import CommandService, ProcessService, SystemdService
 from remediator.structs import Proc
 
 DEFAULT_ROOTS = ("/var/lib/docker", "/var/run/docker")
-SYSTEM_PIDFILE = "/var/run/docker.pid"
 
 
 class Controller(Protocol):
@@ -83,9 +82,10 @@ def terminate(host: LocalHost, target: Proc, grace: float) -> list[str]:
 
 
 def remove_stale_pidfile(host: LocalHost, pidfile: str) -> list[str]:
-    """Delete a pidfile whose pid is not a live dockerd of this host (the S20 fix), nothing else."""
+    """Delete a pidfile whose pid is no live dockerd at all (the S20 fix), nothing else: a pidfile of
+    another live dockerd (another host entry on this machine, other roots) is never ours to delete."""
     pid = _read_pid(host, pidfile)
-    if not host.exists(pidfile) or _proven(host, pid):
+    if not host.exists(pidfile) or (pid and (p := host.proc(pid)) and p.alive and procmod.is_dockerd(p)):
         return []
     os.unlink(pidfile)
     return [f"removed stale pidfile {pidfile} (pid {pid} is not a live dockerd of this host)"]
@@ -153,8 +153,8 @@ class ProcessController:
         return self.host.read_new(self.spec.log, cursor)
 
 
-def journal_argv(unit: str, *where: str) -> tuple[str, ...]:
-    return ("journalctl", "-u", unit, "-o", "cat", "--no-pager", "--show-cursor", *where)
+def journal_argv(journalctl: str, unit: str, *where: str) -> tuple[str, ...]:
+    return (journalctl, "-u", unit, "-o", "cat", "--no-pager", "--show-cursor", *where)
 
 
 def split_journal_cursor(stdout: str, old: str | None) -> tuple[str, str | None]:
@@ -186,7 +186,7 @@ class SystemdController:
         return int(out.stdout.strip() or 0) or None
 
     def find(self) -> Proc | None:
-        return _proven(self.host, self._main_pid()) or find_by_pidfile_or_scan(self.host, SYSTEM_PIDFILE)
+        return _proven(self.host, self._main_pid()) or find_by_pidfile_or_scan(self.host, self.spec.pidfile)
 
     def plan_stop(self, grace: float) -> str:
         return f"{' '.join(systemd_stop_argv(self.spec))}; after {grace:g}s SIGKILL the main pid"
@@ -198,7 +198,7 @@ class SystemdController:
         if p and self.host.wait_gone([p], grace):
             kill_hard(self.host, p)
             notes.append(f"dockerd {p.pid} did not stop within {grace:g}s: SIGKILL")
-        return notes + remove_stale_pidfile(self.host, SYSTEM_PIDFILE)
+        return notes + remove_stale_pidfile(self.host, self.spec.pidfile)
 
     def plan_start(self) -> str:
         return f"{' '.join(systemd_start_argv(self.spec))} and wait for /_ping"
@@ -211,7 +211,8 @@ class SystemdController:
 
     def log_tail(self, nbytes: int = 256 << 10) -> str:
         try:
-            out = self.host.run(("journalctl", "-u", self.spec.unit, "-o", "cat", "-n", "2000", "--no-pager"), timeout=15)
+            out = self.host.run((self.spec.journalctl, "-u", self.spec.unit, "-o", "cat", "-n", "2000", "--no-pager"),
+                                timeout=15)
         except HostError:
             return ""
         return out.stdout[-nbytes:]
@@ -220,7 +221,7 @@ class SystemdController:
         """New journal lines of the unit since cursor (journald's own cursor), the last 2000 at first."""
         where = ("--after-cursor", cursor) if cursor else ("-n", "2000")
         try:
-            out = self.host.run(journal_argv(self.spec.unit, *where), timeout=15)
+            out = self.host.run(journal_argv(self.spec.journalctl, self.spec.unit, *where), timeout=15)
         except HostError:
             return "", cursor
         return split_journal_cursor(out.stdout, cursor)

@@ -81,6 +81,6 @@ def test_capture_cuts_redacts_caps_and_hashes(tmp_path: Path, fake_collectors: N
 
 
 def test_journald_cursor_round_trip() -> None:
-    assert journal_argv("docker.service", "--after-cursor", "s=1")[-2:] == ("--after-cursor", "s=1")
+    assert journal_argv("journalctl", "docker.service", "--after-cursor", "s=1")[-2:] == ("--after-cursor", "s=1")
     assert split_journal_cursor("a\nb\n-- cursor: s=abc;i=2\n", None) == ("a\nb\n", "s=abc;i=2")
     assert split_journal_cursor("", "s=old") == ("", "s=old")  # no new entries: keep the old cursor

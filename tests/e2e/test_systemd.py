@@ -1,0 +1,51 @@
+"""The systemd service controller against real dockerd daemons, with systemctl/journalctl faked."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from remediator.lab import Sandbox
+from tests.conftest import cli, shim_ids
+from tests.fakes import systemd
+
+pytestmark = pytest.mark.dockerd
+
+
+def _systemd_config(sb: Sandbox) -> tuple[Path, Path]:
+    systemctl, journalctl, calls = systemd.install(sb.root, pidfile=sb.pidfile, log=sb.log, argv=sb.argv())
+    cfg = sb.root / "systemd.yaml"
+    cfg.write_text(
+        f"state_dir: {sb.root / 'state'}\nevidence_budget: 10\nprobe: {{timeout: 1.0, interval: 0.2}}\nhosts:\n"
+        f"  - name: t\n    docker_host: unix://{sb.sock}\n    data_root: {sb.data}\n    exec_root: {sb.exec_}\n"
+        f"    daemon_json: {sb.root / 'daemon.json'}\n"
+        f"    service: {{kind: systemd, unit: docker.service, socket: docker.socket, systemctl: {systemctl}, "
+        f"journalctl: {journalctl}, pidfile: {sb.pidfile}}}\n")
+    return cfg, calls
+
+
+def test_systemd_host_wedged_dockerd_is_restarted_through_systemctl(sandbox: Sandbox) -> None:
+    before = sandbox.running()
+    cfg, calls = _systemd_config(sandbox)
+    sandbox.wedge()
+    res = cli("run", "--config", str(cfg), "--host", "t", "--yes")
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "verdict dockerd-wedged" in res.stdout and "recovered" in res.stdout
+    made = calls.read_text().splitlines()
+    assert "stop --no-block docker.socket docker.service" in made
+    assert "start --no-block docker.socket docker.service" in made
+    assert sandbox.running() == before
+    assert shim_ids(sandbox) == sorted(before)
+
+
+def test_systemd_host_corrupt_metadb_is_read_from_the_journal_and_healed(sandbox: Sandbox) -> None:
+    before = sandbox.running()
+    cfg, calls = _systemd_config(sandbox)
+    sandbox.corrupt_metadb()
+    res = cli("run", "--config", str(cfg), "--host", "t", "--yes")
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "verdict containerd-state" in res.stdout and "S09-dial-managed" in res.stdout
+    assert "reset-failed docker.service" in calls.read_text()
+    assert sandbox.running() == before
+    assert shim_ids(sandbox) == sorted(before)
