@@ -1,4 +1,4 @@
-"""The systemd service controller against real dockerd daemons, with systemctl/journalctl faked."""
+"""The systemd and command service controllers against real dockerd daemons, with their tools faked."""
 
 from __future__ import annotations
 
@@ -47,5 +47,25 @@ def test_systemd_host_corrupt_metadb_is_read_from_the_journal_and_healed(sandbox
     assert res.returncode == 0, res.stdout + res.stderr
     assert "verdict containerd-state" in res.stdout and "S09-dial-managed" in res.stdout
     assert "reset-failed docker.service" in calls.read_text()
+    assert sandbox.running() == before
+    assert shim_ids(sandbox) == sorted(before)
+
+
+def test_command_kind_host_uses_the_given_start_and_stop_commands(sandbox: Sandbox) -> None:
+    """service.kind command: the user's own argv lists (here the same stand-in, as an init script would be)."""
+    before = sandbox.running()
+    tool, _journal, calls = systemd.install(sandbox.root, pidfile=sandbox.pidfile, log=sandbox.log, argv=sandbox.argv())
+    cfg = sandbox.root / "command.yaml"
+    cfg.write_text(
+        f"state_dir: {sandbox.root / 'state'}\nevidence_budget: 10\nprobe: {{timeout: 1.0, interval: 0.2}}\nhosts:\n"
+        f"  - name: t\n    docker_host: unix://{sandbox.sock}\n    data_root: {sandbox.data}\n"
+        f"    exec_root: {sandbox.exec_}\n    daemon_json: {sandbox.root / 'daemon.json'}\n"
+        f"    service: {{kind: command, start: [{tool}, start, docker], stop: [{tool}, stop, docker], "
+        f"status: [{tool}, show, -p, MainPID], pidfile: {sandbox.pidfile}, log: {sandbox.log}}}\n")
+    sandbox.wedge()
+    res = cli("run", "--config", str(cfg), "--host", "t", "--yes")
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "verdict dockerd-wedged" in res.stdout and "recovered" in res.stdout
+    assert {"stop docker", "start docker"} <= set(calls.read_text().splitlines())
     assert sandbox.running() == before
     assert shim_ids(sandbox) == sorted(before)
