@@ -41,7 +41,7 @@ def busybox_tar() -> bytes:
 
 class Sandbox:
     def __init__(self, root: str | Path | None = None, name: str = "lab", dockerd: str = "dockerd",
-                 external_containerd: bool = False) -> None:
+                 external_containerd: bool = False, extra_flags: tuple[str, ...] = ()) -> None:
         self.root = Path(root or tempfile.mkdtemp(prefix="rmd-lab-", dir="/tmp"))
         self.root.mkdir(parents=True, exist_ok=True)
         self.name = name
@@ -49,6 +49,7 @@ class Sandbox:
         self.sock, self.pidfile = str(self.root / "docker.sock"), str(self.root / "docker.pid")
         self.log = str(self.root / "dockerd.log")
         self.dockerd = dockerd
+        self.extra_flags = list(extra_flags)  # more dockerd flags, e.g. --live-restore
         # an external containerd, like /run/containerd on 18.09+ hosts, but inside the sandbox
         self.ctrd_sock = str(self.root / "containerd.sock") if external_containerd else None
         self.host = LocalHost(self.config())
@@ -58,7 +59,7 @@ class Sandbox:
         return [sys.executable, "-m", "remediator.labinit", f"--tmpdir={self.root}/tmp",
                 self.dockerd, "--data-root", self.data, "--exec-root", self.exec_, "-H", f"unix://{self.sock}",
                 "--pidfile", self.pidfile, "--bridge=none", "--iptables=false", "--ip-masq=false",
-                "--storage-driver=overlay2"] + (["--containerd", self.ctrd_sock] if self.ctrd_sock else [])
+                "--storage-driver=overlay2"] + (["--containerd", self.ctrd_sock] if self.ctrd_sock else []) + self.extra_flags
 
     def containerd_argv(self) -> list[str]:
         return [sys.executable, "-m", "remediator.labinit", f"--tmpdir={self.root}/tmp", "containerd",

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from remediator.lab import Sandbox
-from tests.conftest import cli, shim_ids
+from tests.conftest import cli, require_docker, shim_ids
 from tests.fakes import systemd
 
 pytestmark = pytest.mark.dockerd
@@ -69,3 +69,31 @@ def test_command_kind_host_uses_the_given_start_and_stop_commands(sandbox: Sandb
     assert {"stop docker", "start docker"} <= set(calls.read_text().splitlines())
     assert sandbox.running() == before
     assert shim_ids(sandbox) == sorted(before)
+
+
+def _inits(sb: Sandbox) -> set[tuple[int, int]]:
+    """Each container's init process (the shim's child; its own children come and go) and its shim."""
+    fam = sb.host.family(data_root=sb.data, exec_root=sb.exec_)
+    shims = {s.pid: s for s in fam.shims}
+    return {(p.pid, p.start) for p in fam.containers if p.ppid in shims} | {(s.pid, s.start) for s in fam.shims}
+
+
+def test_live_restore_host_keeps_its_container_processes_through_the_restart() -> None:
+    """dockerd-restart never reaps: with live-restore the containers' processes survive the restart (same pids)."""
+    require_docker()
+    sb = Sandbox(name="t", extra_flags=("--live-restore",))
+    try:
+        sb.start()
+        before = set(sb.populate(3))
+        procs_before = _inits(sb)
+        sb.wedge()
+        cfg = sb.root / "c.yaml"
+        cfg.write_text(sb.config_yaml(str(sb.root / "state")))
+        res = cli("run", "--config", str(cfg), "--host", "t", "--yes")
+        assert res.returncode == 0, res.stdout + res.stderr
+        assert "dockerd-restart" in res.stdout and "recovered" in res.stdout
+        assert sb.running() == before
+        assert _inits(sb) == procs_before, "a container was restarted: live-restore was not honoured"
+    finally:
+        sb.cleanup()
+    assert not sb.processes()
