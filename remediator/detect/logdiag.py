@@ -63,6 +63,7 @@ def _journal_message(raw: str) -> str | None:
     return str(msg)
 
 
+MAX_LINE = 16 << 10  # catalogue lines are a few hundred characters; the rest of a giant line is noise
 WORD = re.compile(r"[a-z0-9_.-]+")
 UNESCAPE = re.compile(r'\\(["\\])')
 
@@ -76,7 +77,8 @@ def parse(text: str) -> list[Line]:
         if not raw.strip():
             continue
         msg = _journal_message(raw) if raw.lstrip().startswith("{") else None
-        out.append(Line(i, UNESCAPE.sub(r"\1", msg if msg is not None else raw).rstrip()))
+        text = UNESCAPE.sub(r"\1", msg if msg is not None else raw).rstrip()
+        out.append(Line(i, text[:MAX_LINE]))  # a hostile multi-megabyte line must not stall the regexes
     return out
 
 

@@ -106,3 +106,10 @@ def test_containerd_wedged_selects_a_restart_only_where_dockerd_owns_containerd(
 
 def by_line(sig: str) -> str:
     return next(c["line"] for c in CASES if c["sig"] == sig)
+
+
+def test_a_hostile_giant_line_is_cut_and_still_classified() -> None:
+    giant = "XFS " * 2_000_000 + "level=fatal msg=EOF"
+    lines = logdiag.parse(giant + "\n" + by_line("disk-full"))
+    assert len(lines[0].text) == logdiag.MAX_LINE
+    assert logdiag.diagnose_lines(lines).verdict == "disk-full"
