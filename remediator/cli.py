@@ -73,20 +73,18 @@ def execute(config: Path, host: str, runbook: str, dry_run: bool, yes: bool) -> 
     the Verdict itself is returned when it selects nothing (healthy, degraded, starting, suspect)."""
     settings = load_settings(config)
     hcfg = settings.host(host)
+    rb = None if runbook == "auto" else load_runbook(Path(runbook))  # bad input fails before anything is touched
     state_dir = Path(settings.state_dir)
     journal = Journal(state_dir)
     verdict = None
     with HostLock(state_dir, hcfg.name):
-        if runbook == "auto":
+        if rb is None:
             out.rule(f"[bold]diagnosis[/] of [bold]{hcfg.name}[/]")
             _facts, verdict = diagnose_one(hcfg, settings, quiet=False, rounds=None)
             render_verdict(verdict, hcfg.name)
             if verdict.runbook is None:
                 return verdict
-            path = RUNBOOKS / f"{verdict.runbook}.yaml"
-        else:
-            path = Path(runbook)
-        rb = load_runbook(path)
+            rb = load_runbook(RUNBOOKS / f"{verdict.runbook}.yaml")
         mode = "DRY-RUN (nothing will be changed)" if dry_run else ("auto-approve (--yes)" if yes else "interactive")
         out.rule(f"[bold]{rb.name}[/] on [bold]{hcfg.name}[/] — {mode}")
         return run_incident(host=LocalHost(hcfg), runbook=rb, journal=journal, approver=make_approver(yes),

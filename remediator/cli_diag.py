@@ -56,10 +56,17 @@ def render_verdict(v: Verdict, host: str) -> None:
         table.add_row(name, f"[{colour}]{o['outcome']}[/]", f"{o['latency'] * 1000:.0f} ms" if o["latency"] else "",
                       escape(str(o.get("detail", "")))[:110])
     out.print(table)
-    colour = COLOUR.get(v.diagnosis, "bold red")
-    out.print(f"verdict [{colour}]{v.diagnosis}[/] ({v.confidence} confidence) — {escape(DIAGNOSES[v.diagnosis].meaning)}")
-    out.print(f"runbook {v.runbook or '— (nothing to do)'}")
-    for line in v.trace:
+    conclusion(v.diagnosis, v.confidence, v.runbook, v.trace)
+
+
+def conclusion(diagnosis: str, confidence: str, runbook: str | None, trace: list[str], extra: str = "") -> None:
+    """The verdict, the runbook it selects and the trace: the same words for a live host and for a log."""
+    colour = COLOUR.get(diagnosis, "bold red")
+    out.print(f"verdict [{colour}]{diagnosis}[/] ({confidence} confidence) — {escape(DIAGNOSES[diagnosis].meaning)}")
+    if extra:
+        out.print(extra)
+    out.print(f"runbook {runbook or '— (nothing to do)'}")
+    for line in trace:
         out.print(f"  [dim]·[/] {escape(line)}")
 
 
@@ -120,12 +127,8 @@ def diagnose(log: str, as_json: bool) -> None:
             table.add_row(str(m.line_no), m.signature.id, m.signature.role, m.signature.diagnosis or "",
                           m.signature.version_text, escape(m.line[:90]))
         out.print(table)
-    colour = "green" if v.verdict == "healthy" else "bold red"
-    out.print(f"verdict [{colour}]{v.verdict}[/] ({v.confidence} confidence) — {escape(DIAGNOSES[v.verdict].meaning)}")
-    out.print(f"Docker versions: {version_range_text(v.versions) if v.versions else 'not determined'}")
-    out.print(f"runbook: {v.runbook or '— (nothing to do)'}")
-    for line in v.trace:
-        out.print(f"  [dim]·[/] {escape(line)}")
+    conclusion(v.verdict, v.confidence, v.runbook, v.trace,
+               extra=f"Docker versions: {version_range_text(v.versions) if v.versions else 'not determined'}")
     for no, sid, text in v.near_misses:
         out.print(f"  [dim]near miss[/] line {no} ~ {sid}: {escape(text[:120])}")
     sys.exit(0 if v.verdict == "healthy" else 1)

@@ -116,6 +116,16 @@ def _check_params(file: Path, data: Any, loc: Loc, model: type[BaseModel], raw: 
     return []
 
 
+def _named(file: Path, data: Any, loc: Loc, field: str, registry: dict[str, Any], name: str, params: dict[str, Any],
+           names: dict[str, Any]) -> list[str]:
+    """Problems of one reference to a registered action or guard: unknown name, or bad params."""
+    spec = registry.get(name)
+    if spec is None:
+        kind = "guard" if field == "check" else "action"
+        return [problem(file, data, (*loc, field), f"unknown {kind} {name!r} (known: {', '.join(sorted(registry))})")]
+    return _check_params(file, data, (*loc, "params"), spec.params, params, names)
+
+
 def _logic(file: Path, data: Any, steps: list[tuple[int, Step]], params: dict[str, Any]) -> list[str]:
     out: list[str] = []
     raw_steps: list[Any] = data["steps"] if isinstance(data, dict) and isinstance(data.get("steps"), list) else []
@@ -123,25 +133,14 @@ def _logic(file: Path, data: Any, steps: list[tuple[int, Step]], params: dict[st
     for i, step in steps:
         seen = [s.get("id") for s in raw_steps[:i] if isinstance(s, dict)]
         loc: Loc = ("steps", i)
+        out += _named(file, data, loc, "action", ACTIONS, step.action, step.params, names)
         spec = ACTIONS.get(step.action)
-        if spec is None:
-            out.append(problem(file, data, (*loc, "action"), f"unknown action {step.action!r} (known: {', '.join(sorted(ACTIONS))})"))
-        else:
-            out += _check_params(file, data, (*loc, "params"), spec.params, step.params, names)
-            if step.risk == "safe" and spec.risky:
-                out.append(problem(file, data, (*loc, "risk"), f"{step.action} is inherently risky; it cannot be declared safe"))
+        if spec is not None and step.risk == "safe" and spec.risky:
+            out.append(problem(file, data, (*loc, "risk"), f"{step.action} is inherently risky; it cannot be declared safe"))
         for j, g in enumerate(step.guards):
-            gspec = GUARDS.get(g.check)
-            if gspec is None:
-                out.append(problem(file, data, (*loc, "guards", j, "check"), f"unknown guard {g.check!r} (known: {', '.join(sorted(GUARDS))})"))
-            else:
-                out += _check_params(file, data, (*loc, "guards", j, "params"), gspec.params, g.params, names)
+            out += _named(file, data, (*loc, "guards", j), "check", GUARDS, g.check, g.params, names)
         for j, r in enumerate(step.rollback):
-            rspec = ACTIONS.get(r.action)
-            if rspec is None:
-                out.append(problem(file, data, (*loc, "rollback", j, "action"), f"unknown action {r.action!r}"))
-            else:
-                out += _check_params(file, data, (*loc, "rollback", j, "params"), rspec.params, r.params, names)
+            out += _named(file, data, (*loc, "rollback", j), "action", ACTIONS, r.action, r.params, names)
         refs = [((*loc, "params", k), v) for k, v in step.params.items() if k.endswith("_step")]
         refs += [((*loc, "guards", j, "params", "step"), g.params["step"]) for j, g in enumerate(step.guards) if "step" in g.params]
         refs += [((*loc, "rollback", j, "params", k), v) for j, r in enumerate(step.rollback) for k, v in r.params.items() if k.endswith("_step")]

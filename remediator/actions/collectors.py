@@ -93,7 +93,7 @@ def containerd_dump(ctx: StepContext, deadline: float) -> bytes:
     fam = ctx.host.family(data_root=ctx.facts.data_root, exec_root=ctx.facts.exec_root,
                           containerd_sock=ctx.facts.containerd_sock)
     if not fam.containerd:
-        return b"no managed containerd running: no containerd dump\n"
+        return b"no containerd of this daemon running: no containerd dump\n"
     c = fam.containerd[0]
     tmp = _environ(c.pid).get("TMPDIR", "/tmp")  # containerd 1.4+ writes $TMPDIR/containerd.<pid>.stacks.log
     path = os.path.join(tmp, f"containerd.{c.pid}.stacks.log")

@@ -23,7 +23,7 @@ from remediator.hosts.local import LocalHost
 from remediator.hosts.service import controller
 from remediator.settings import ProcessService
 
-SYSTEM_CONTAINERD_SOCK = "/run/containerd/containerd.sock"
+SYSTEM_CONTAINERD_SOCK = procmod.SYSTEM_CONTAINERD_SOCK
 SAFE_LAYOUTS = ("libcontainerd", "managed")
 
 

@@ -71,14 +71,19 @@ UNESCAPE = re.compile(r'\\(["\\])')
 def parse(text: str) -> list[Line]:
     """One Line per non-empty input line; `journalctl -o json` records become their MESSAGE.
     logrus quotes messages (`msg="dial \\"/x\\""`): the escapes are undone so one regex fits all forms."""
+    return parse_lines(text.splitlines())
+
+
+def parse_lines(raws: list[str], first_no: int = 1) -> list[Line]:
+    """parse() for lines already split, numbered from first_no (the live monitor numbers across rounds)."""
     out = []
-    for i, raw in enumerate(text.splitlines(), 1):
+    for i, raw in enumerate(raws, first_no):
         raw = raw.rstrip("\r")
         if not raw.strip():
             continue
         msg = _journal_message(raw) if raw.lstrip().startswith("{") else None
-        text = UNESCAPE.sub(r"\1", msg if msg is not None else raw).rstrip()
-        out.append(Line(i, text[:MAX_LINE]))  # a hostile multi-megabyte line must not stall the regexes
+        message = UNESCAPE.sub(r"\1", msg if msg is not None else raw).rstrip()
+        out.append(Line(i, message[:MAX_LINE]))  # a hostile multi-megabyte line must not stall the regexes
     return out
 
 
@@ -93,19 +98,21 @@ def pick(diagnoses: list[str]) -> str:
     return min(diagnoses, key=lambda d: PRIORITY.index(d) if d in PRIORITY else len(PRIORITY))
 
 
-def near_misses(lines: list[Line], limit: int = 3) -> list[tuple[int, str, str]]:
+KEYWORDS = [(s.id, [set(WORD.findall(k.lower())) for k in s.keywords]) for s in sigs.SIGNATURES
+            if s.role in ("cause", "symptom") and s.id != "fatal-other"]
+
+
+def near_misses(scanned: list[Scanned], limit: int = 3) -> list[tuple[int, str, str]]:
     """Lines that share words with a cause or symptom signature but match none, best first."""
     scored = []
-    for ln in lines[-5000:]:
-        if sigs.scan_message(ln.text):
+    for sc in scanned[-5000:]:
+        if sc.matches:
             continue
-        for s in sigs.SIGNATURES:
-            if s.role not in ("cause", "symptom") or s.id == "fatal-other":
-                continue
-            words = set(WORD.findall(ln.text.lower()))
-            score = max(len(words & set(WORD.findall(k.lower()))) / len(WORD.findall(k.lower())) for k in s.keywords)
+        words = set(WORD.findall(sc.line.text.lower()))
+        for sid, keys in KEYWORDS:
+            score = max(len(words & k) / len(k) for k in keys)
             if score >= 0.5:
-                scored.append((score, ln.no, s.id, ln.text))
+                scored.append((score, sc.line.no, sid, sc.line.text))
     scored.sort(key=lambda x: (-x[0], -x[1]))
     seen, out = set(), []
     for _score, no, sid, text in scored:
@@ -137,7 +144,6 @@ def diagnose_lines(lines: list[Line], layout: str | None = None) -> LogVerdict:
 
 def decide(scanned: list[Scanned], layout: str | None = None) -> LogVerdict:
     """The verdict of already-scanned lines."""
-    lines = [s.line for s in scanned]
     matches = [m for s in scanned for m in s.matches]
     marks = [(s.line.no, m) for s in scanned for m in s.marks]
     starts = [n for n, m in marks if m in sigs.START_MARKERS]
@@ -181,11 +187,11 @@ def decide(scanned: list[Scanned], layout: str | None = None) -> LogVerdict:
         verdict, decisive, confidence = "unknown", [], "low"
         if starts and not ready:
             trace.append(f"the start at line {seg_start} never completed and no known signature explains why")
-        elif not lines:
+        elif not scanned:
             trace.append("the log is empty")
         else:
             trace.append("no known signature and no completed start in this log")
-    misses = near_misses(lines) if verdict == "unknown" else []
+    misses = near_misses(scanned) if verdict == "unknown" else []
     return LogVerdict(verdict, confidence, matches, decisive, versions, runbook_for(verdict, layout), trace, misses,
                       started_ok=bool(ready) if starts else None)
 

@@ -10,20 +10,19 @@ only what is new and restarts are counted. Must not: change anything, or decide 
 from __future__ import annotations
 
 import concurrent.futures as cf
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from remediator.detect.facts import Facts
+from remediator.detect.signatures import SIGNATURES
 from remediator.hosts.local import LocalHost, Ping
 from remediator.hosts.service import Controller
 
 HUNG_MEMORY = 600.0  # seconds a hung-task report keeps counting
 API = {"_ping": "/_ping", "version": "/version", "info": "/info", "containers": "/containers/json?all=1"}
-HUNG_TASK = re.compile(r"INFO: task (?:dockerd|docker|containerd|containerd-shim[\w-]*|docker-containerd[\w-]*|runc|"
-                       r"docker-runc):\d+ blocked for more than \d+ seconds|unregister_netdevice: waiting for")
+KERNEL_HANG = tuple(s for s in SIGNATURES if s.id in ("S17-hung-task", "S17-netdev-refcount"))
 
 
 @dataclass(frozen=True)
@@ -115,9 +114,9 @@ class Prober:
         rows: dict[str, list[str]] = {}
         for label, root in (("data-root", self.facts.data_root), ("exec-root", self.facts.exec_root)):
             du = self.host.disk_usage(root)
-            inode_pct = 100.0 * du.free_inodes / du.total_inodes if du.total_inodes else 100.0
-            rows.setdefault(f"{du.free_percent:.1f}% free ({du.free >> 20} MiB), inodes {inode_pct:.1f}% free", []).append(label)
-            worst = min(worst, (du.free_percent, label), (inode_pct, f"{label} (inodes)"))
+            rows.setdefault(f"{du.free_percent:.1f}% free ({du.free >> 20} MiB), inodes {du.free_inodes_percent:.1f}% free",
+                            []).append(label)
+            worst = min(worst, (du.free_percent, label), (du.free_inodes_percent, f"{label} (inodes)"))
         full = worst[0] < self.s.min_free_percent
         return Obs("disk", "full" if full else "ok", detail="; ".join(f"{' and '.join(v)}: {k}" for k, v in rows.items()),
                    data={"worst_free_percent": round(worst[0], 2), "where": worst[1]})
@@ -148,7 +147,8 @@ class Prober:
         finally:
             pool.shutdown(wait=False, cancel_futures=True)
         now = time.monotonic()
-        self.hung = [(t, k) for t, k in self.hung if now - t < HUNG_MEMORY] + [(now, k) for k in kernel if HUNG_TASK.search(k)]
+        fresh = [(now, k) for k in kernel if any(s.matches(k) for s in KERNEL_HANG)]
+        self.hung = [(t, k) for t, k in self.hung if now - t < HUNG_MEMORY] + fresh
         hung = [k for _, k in self.hung]  # remembered across rounds: the kernel reports a hung task once
         obs["kernel"] = Obs("kernel", "hung-task" if hung else "ok", detail=hung[-1] if hung else
                             f"{len(kernel)} new kernel message(s), no hung task", data={"hung": hung[-5:]})

@@ -147,7 +147,7 @@ class Monitor:
 
     def feed(self, r: Round) -> Verdict:
         self.total += 1
-        new = [logdiag.Line(self.lines_seen + ln.no, ln.text) for ln in logdiag.parse("\n".join(r.log_lines))]
+        new = logdiag.parse_lines(r.log_lines, self.lines_seen + 1)
         self.lines_seen += len(r.log_lines)
         self.log.extend(logdiag.scan_lines(new))  # each line is scanned once, however many rounds follow
         log = logdiag.decide(list(self.log), self.layout)

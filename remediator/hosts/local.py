@@ -56,6 +56,10 @@ class DiskUsage:
     def free_percent(self) -> float:
         return 100.0 * self.free / self.total if self.total else 100.0
 
+    @property
+    def free_inodes_percent(self) -> float:
+        return 100.0 * self.free_inodes / self.total_inodes if self.total_inodes else 100.0
+
 
 def http_get(sock_path: str, path: str, timeout: float) -> tuple[int, bytes]:
     """GET over a unix socket with one hard deadline for the whole exchange."""

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from remediator.structs import Proc
 
 PROC = "/proc"
-EXTERNAL_DEFAULT_SOCK = "/run/containerd/containerd.sock"
+SYSTEM_CONTAINERD_SOCK = "/run/containerd/containerd.sock"  # the system containerd, 18.09+
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
@@ -54,6 +54,15 @@ class Health:
                 f"wchan {self.wchan or '-'}, up {self.uptime:.0f}s")
 
 
+def _state(stat_path: str) -> str | None:
+    """The state letter of one /proc stat file (a thread's, in a hot path: no cmdline or exe reads)."""
+    try:
+        with open(stat_path, "rb") as fh:
+            return fh.read().rsplit(b")", 1)[1].split()[0].decode()
+    except (OSError, IndexError):
+        return None
+
+
 def health(p: Proc, proc_root: str = PROC) -> Health | None:
     """Thread states, wchan and uptime of a live process; None if it vanished."""
     base = f"{proc_root}/{p.pid}"
@@ -63,11 +72,7 @@ def health(p: Proc, proc_root: str = PROC) -> Health | None:
             boot_age = float(fh.read().split()[0])
     except OSError:
         return None
-    dstate = []
-    for tid in tids:
-        t = read_proc(tid, f"{base}/task")
-        if t and t.state == "D":
-            dstate.append(tid)
+    dstate = [tid for tid in tids if _state(f"{base}/task/{tid}/stat") == "D"]
     try:
         with open(f"{base}/wchan") as fh:
             wchan = fh.read().strip()
@@ -183,7 +188,7 @@ def _serves_socket(p: Proc, sock: str) -> bool:
     if name != "containerd":
         return False
     addr = _flag(p.cmdline, "--address", "-a")
-    return addr == sock if addr else sock == EXTERNAL_DEFAULT_SOCK
+    return addr == sock if addr else sock == SYSTEM_CONTAINERD_SOCK
 
 
 def _is_external_shim(p: Proc, sock: str, ids: frozenset[str]) -> bool:

@@ -210,12 +210,7 @@ class SystemdController:
         return [f"started {self.spec.unit}; API answered after {took:.2f}s"]
 
     def log_tail(self, nbytes: int = 256 << 10) -> str:
-        try:
-            out = self.host.run((self.spec.journalctl, "-u", self.spec.unit, "-o", "cat", "-n", "2000", "--no-pager"),
-                                timeout=15)
-        except HostError:
-            return ""
-        return out.stdout[-nbytes:]
+        return self.log_since(None)[0][-nbytes:]
 
     def log_since(self, cursor: str | None) -> tuple[str, str | None]:
         """New journal lines of the unit since cursor (journald's own cursor), the last 2000 at first."""

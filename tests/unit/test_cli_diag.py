@@ -72,3 +72,11 @@ def test_signatures_lists_the_catalogue_with_runbooks() -> None:
     assert res.returncode == 0 and len(rows) >= 28
     assert rows["S02-fatal-eof"]["runbook"] == "docker-libcontainerd" and rows["S02-fatal-eof"]["versions"] == "1.11–17.10"
     assert rows["disk-full"]["runbook"] == "escalate" and rows["S12-shim-reload"]["role"] == "info"
+
+
+def test_a_bad_runbook_is_rejected_before_anything_is_created(tmp_path: Path) -> None:
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"state_dir: {tmp_path / 'state'}\nhosts:\n  - name: a\n")
+    res = cli("run", "--config", str(cfg), "--host", "a", "--runbook", str(tmp_path / "missing.yaml"))
+    assert res.returncode == 2 and "missing.yaml: cannot read" in res.stderr and "Traceback" not in res.stderr
+    assert not (tmp_path / "state").exists(), "no journal, lock or incident for input that was never valid"
