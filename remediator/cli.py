@@ -24,10 +24,11 @@ from rich.table import Table
 
 from remediator.cli_diag import bad_input, diagnose, diagnose_one, probe, render_verdict, signatures
 from remediator.detect.verdict import Verdict
-from remediator.engine import Report, run_incident
+from remediator.engine import Report, open_incident
 from remediator.errors import HostBusy, InputError, RemediatorError
 from remediator.hosts.local import LocalHost
 from remediator.journal import HostLock, Journal
+from remediator.ladder import RUNBOOKS, heal
 from remediator.runbook import Step, load_runbook
 from remediator.settings import load_settings
 from remediator.structs import EXIT_BAD_INPUT, EXIT_CODES, EXIT_HOST_BUSY, Outcome, StepResult
@@ -35,12 +36,11 @@ from remediator.structs import EXIT_BAD_INPUT, EXIT_CODES, EXIT_HOST_BUSY, Outco
 P = ParamSpec("P")
 R = TypeVar("R")
 DEMO_STATE = "/tmp/remediator-demo"
-RUNBOOKS = Path(__file__).resolve().parent.parent / "runbooks"
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
 STYLE = {"ok": "green", "fail": "bold red", "refused": "bold yellow", "rollback": "bold magenta", "undone": "magenta",
          "plan": "cyan", "guard": "dim", "retry": "yellow", "warn": "yellow", "start": "bold", "facts": "dim",
-         "progress": "dim"}
+         "progress": "dim", "rung": "bold cyan", "verdict": "bold", "escalate": "bold yellow"}
 
 
 def reporter(kind: str, step: str | None, text: str, lines: list[str] | None = None) -> None:
@@ -86,10 +86,12 @@ def execute(config: Path, host: str, runbook: str, dry_run: bool, yes: bool) -> 
                 return verdict
             rb = load_runbook(RUNBOOKS / f"{verdict.runbook}.yaml")
         mode = "DRY-RUN (nothing will be changed)" if dry_run else ("auto-approve (--yes)" if yes else "interactive")
-        out.rule(f"[bold]{rb.name}[/] on [bold]{hcfg.name}[/] — {mode}")
-        return run_incident(host=LocalHost(hcfg), runbook=rb, journal=journal, approver=make_approver(yes),
-                            report=reporter, dry_run=dry_run, evidence_budget=settings.evidence_budget,
-                            verdict=verdict, probe=settings.probe, evidence_max_mb=settings.evidence_max_mb)
+        out.rule(f"[bold]{escape(rb.name)}[/] on [bold]{hcfg.name}[/] — {mode}")
+        ctx = open_incident(host=LocalHost(hcfg), runbook=rb, journal=journal, report=reporter, dry_run=dry_run,
+                            evidence_budget=settings.evidence_budget, verdict=verdict, probe=settings.probe,
+                            evidence_max_mb=settings.evidence_max_mb)
+        return heal(ctx, rb, journal=journal, approver=make_approver(yes), report=reporter, dry_run=dry_run,
+                    max_steps=settings.ladder.max_steps)
 
 
 def finish(report: Report | Verdict, config: Path) -> None:

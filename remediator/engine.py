@@ -53,6 +53,7 @@ class Report:
     summary: str
     dir: str
     steps: list[tuple[str, str, str]] = field(default_factory=list)  # (step, status, summary)
+    chain: list[str] = field(default_factory=list)  # the runbooks run, in order (the ladder's rungs)
 
 
 class _Run:
@@ -156,7 +157,7 @@ class _Run:
         self.ctx.outputs[step.id] = result.data
         self.rows.append((step.id, "ok", f"{result.summary} ({took:.1f}s)"))
         self.report("ok", step.id, f"{result.summary} ({took:.1f}s)", result.changes)
-        if spec.mutates:
+        if spec.mutates and result.changed:
             self.done.append(step)
             self.model.mutated = self.model.mutated or bool(step.rollback)  # something to undo
         if result.stop is Outcome.HEALTHY:
@@ -196,11 +197,12 @@ class _Run:
             return None
         if step.on_failure == "abort":
             self._trigger("abort")
-            return Outcome.FAILED
+            return Outcome.FAILED if self.model.mutated else Outcome.NOT_HEALED
         if include_self and step.rollback and step not in self.done:
             self.done.append(step)  # a failed step may have half-happened: undo it too
+            self.model.mutated = True
         self._trigger("fail")
-        return self._rollback(f"step {step.id} failed: {why}") if self.model.state == "rolling_back" else Outcome.FAILED
+        return self._rollback(f"step {step.id} failed: {why}") if self.model.state == "rolling_back" else Outcome.NOT_HEALED
 
     def _rollback(self, why: str) -> Outcome:
         self.report("rollback", None, f"ROLLING BACK: {why}")
@@ -228,23 +230,59 @@ class _Run:
         return Outcome.ROLLED_BACK
 
 
-def run_incident(*, host: LocalHost, runbook: Runbook, journal: Journal, approver: Approver, report: Reporter,
-                 dry_run: bool, evidence_budget: float, facts: factsmod.Facts | None = None,
-                 service: Controller | None = None, verdict: Verdict | None = None,
-                 probe: ProbeConfig | None = None, evidence_max_mb: float = 64.0) -> Report:
-    """Given a host and a runbook, run (or plan) one incident and return how it ended.
-    `facts` and `service` default to what the host says; tests pass fakes."""
+SUMMARY = {Outcome.RECOVERED: "recovered: dockerd answers and the containers run",
+           Outcome.HEALTHY: "healthy: nothing to do", Outcome.PLANNED: "dry-run: nothing was changed",
+           Outcome.REFUSED: "refused: nothing destructive was done",
+           Outcome.ROLLED_BACK: "ROLLED BACK: the host is back on its original state; it still needs a person",
+           Outcome.NOT_HEALED: "NOT HEALED: a step failed before anything was changed; the host is as it was",
+           Outcome.FAILED: "FAILED: the host was changed and could not be restored; it needs a person now",
+           Outcome.ESCALATED: "ESCALATED: evidence kept; nothing safe to do automatically, a person decides",
+           Outcome.COLLECTED: "evidence collected; nothing was changed"}
+
+
+@dataclass
+class Rung:
+    """One runbook run inside an incident: how it ended, and its rows."""
+
+    runbook: str
+    outcome: Outcome
+    rows: list[tuple[str, str, str]]
+
+    @property
+    def detail(self) -> str:
+        """The row that best explains the outcome, as '(step: text)'."""
+        last = next((r for r in reversed(self.rows) if r[1] in ("failed", "refused")), None)
+        stopper = next((r for r in reversed(self.rows) if r[1] == "ok"), None)
+        if self.outcome in (Outcome.ESCALATED, Outcome.COLLECTED) and stopper:
+            return f" ({stopper[0]}: {stopper[2]})"
+        if last and self.outcome not in (Outcome.RECOVERED, Outcome.HEALTHY):
+            return f" ({last[0]}: {last[2]})"
+        if self.outcome is Outcome.HEALTHY and self.rows:
+            return f" ({self.rows[-1][2]})"
+        return ""
+
+
+def open_incident(*, host: LocalHost, runbook: Runbook, journal: Journal, report: Reporter, dry_run: bool,
+                  evidence_budget: float, facts: factsmod.Facts | None = None, service: Controller | None = None,
+                  verdict: Verdict | None = None, probe: ProbeConfig | None = None,
+                  evidence_max_mb: float = 64.0) -> StepContext:
+    """Open the incident in the journal and build the context its rungs share."""
     row = journal.open_incident(host=host.name, runbook=runbook.name, sha256=runbook.sha256, dry_run=dry_run)
     facts = facts or factsmod.resolve(host)
     journal.event(row.id, "facts", None, **facts.as_vars(), notes=facts.notes, dockerd_pid=facts.dockerd_pid)
     report("facts", None, f"Docker {facts.version or '?'}; layout {facts.layout}; state dirs {facts.state_dirs}",
            facts.notes)
-    ctx = StepContext(host=host, service=service or controller(host), facts=facts, incident_id=row.id,
-                      incident_dir=Path(row.dir), evidence_budget=evidence_budget, verdict=verdict,
-                      probe=probe or ProbeConfig(), evidence_max_mb=evidence_max_mb,
-                      progress=lambda msg: report("progress", None, msg))
-    run = _Run(runbook=runbook, ctx=ctx, journal=journal, incident=row.id, approver=approver, report=report,
-               dry_run=dry_run, names=variables(runbook.params, facts.as_vars()))
+    return StepContext(host=host, service=service or controller(host), facts=facts, incident_id=row.id,
+                       incident_dir=Path(row.dir), evidence_budget=evidence_budget, verdict=verdict,
+                       probe=probe or ProbeConfig(), evidence_max_mb=evidence_max_mb,
+                       progress=lambda msg: report("progress", None, msg))
+
+
+def run_rung(ctx: StepContext, runbook: Runbook, *, journal: Journal, approver: Approver, report: Reporter,
+             dry_run: bool) -> Rung:
+    """Run (or plan) one runbook of the incident ctx belongs to, with a machine of its own."""
+    run = _Run(runbook=runbook, ctx=ctx, journal=journal, incident=ctx.incident_id, approver=approver, report=report,
+               dry_run=dry_run, names=variables(runbook.params, ctx.facts.as_vars()))
     run._trigger("detect")
     outcome: Outcome | None = None
     try:
@@ -260,21 +298,32 @@ def run_incident(*, host: LocalHost, runbook: Runbook, journal: Journal, approve
                 outcome = Outcome.RECOVERED
     except RemediatorError as exc:  # bad substitution at run time and the like: nothing half-done is hidden
         run.report("fail", None, f"{type(exc).__name__}: {exc}")
-        outcome = run._rollback(str(exc)) if run.model.mutated else Outcome.FAILED
-    summary = {Outcome.RECOVERED: "recovered: dockerd answers and the containers run",
-               Outcome.HEALTHY: "healthy: nothing to do", Outcome.PLANNED: "dry-run: nothing was changed",
-               Outcome.REFUSED: "refused: nothing destructive was done",
-               Outcome.ROLLED_BACK: "ROLLED BACK: the host is back on its original state; it still needs a person",
-               Outcome.FAILED: "FAILED: the host needs a person now",
-               Outcome.ESCALATED: "ESCALATED: evidence kept; nothing safe to do automatically, a person decides",
-               Outcome.COLLECTED: "evidence collected; nothing was changed"}[outcome]
-    last = next((r for r in reversed(run.rows) if r[1] in ("failed", "refused")), None)
-    stopper = next((r for r in reversed(run.rows) if r[1] == "ok"), None)
-    if outcome in (Outcome.ESCALATED, Outcome.COLLECTED) and stopper:
-        summary += f" ({stopper[0]}: {stopper[2]})"
-    elif last and outcome not in (Outcome.RECOVERED, Outcome.HEALTHY):
-        summary += f" ({last[0]}: {last[2]})"
-    elif outcome is Outcome.HEALTHY and run.rows:
-        summary += f" ({run.rows[-1][2]})"
-    journal.close(row.id, outcome.value, summary)
-    return Report(incident=row.id, outcome=outcome, summary=summary, dir=row.dir, steps=run.rows)
+        outcome = run._rollback(str(exc)) if run.model.mutated else Outcome.NOT_HEALED
+    return Rung(runbook.name, outcome, run.rows)
+
+
+def run_incident(*, host: LocalHost, runbook: Runbook, journal: Journal, approver: Approver, report: Reporter,
+                 dry_run: bool, evidence_budget: float, facts: factsmod.Facts | None = None,
+                 service: Controller | None = None, verdict: Verdict | None = None,
+                 probe: ProbeConfig | None = None, evidence_max_mb: float = 64.0) -> Report:
+    """One incident of exactly one runbook (no ladder): open, run, close. `facts` and `service`
+    default to what the host says; tests pass fakes. The ladder (remediator.ladder) climbs."""
+    ctx = open_incident(host=host, runbook=runbook, journal=journal, report=report, dry_run=dry_run,
+                        evidence_budget=evidence_budget, facts=facts, service=service, verdict=verdict, probe=probe,
+                        evidence_max_mb=evidence_max_mb)
+    rung = run_rung(ctx, runbook, journal=journal, approver=approver, report=report, dry_run=dry_run)
+    return close_incident(ctx, journal, [rung])
+
+
+def close_incident(ctx: StepContext, journal: Journal, rungs: list[Rung], outcome: Outcome | None = None,
+                   note: str = "") -> Report:
+    """Close the incident: the last rung's outcome (or the one given) and a summary naming the chain."""
+    last = rungs[-1]
+    outcome = outcome or last.outcome
+    summary = SUMMARY[outcome] + (f" ({note})" if note else last.detail)
+    if len(rungs) > 1:
+        summary += " — chain: " + " → ".join(r.runbook for r in rungs)
+    journal.close(ctx.incident_id, outcome.value, summary)
+    rows = [row for r in rungs for row in r.rows]
+    return Report(incident=ctx.incident_id, outcome=outcome, summary=summary, dir=str(ctx.incident_dir), steps=rows,
+                  chain=[r.runbook for r in rungs])

@@ -119,22 +119,55 @@ class Sandbox:
         os.kill(p.pid, signal.SIGSTOP)
         return p.pid
 
-    def corrupt_metadb(self) -> None:
-        """Crash dockerd (SIGKILL: shims and containers survive), overwrite containerd's meta.db with
-        garbage, and try to start: dockerd now refuses to start."""
+    def crash(self) -> None:
+        """SIGKILL dockerd, as a crash would: shims and containers survive, the managed containerd dies."""
         p = self.dockerd_proc()
         assert p is not None, "dockerd is not running"
         os.kill(p.pid, signal.SIGKILL)
         self.host.wait_gone([p], 10)
         ctrd = self.host.family(data_root=self.data, exec_root=self.exec_).containerd
-        self.host.wait_gone(ctrd, 10)  # managed containerd dies with dockerd (Pdeathsig)
-        db = Path(self.data) / "containerd/daemon/io.containerd.metadata.v1.bolt/meta.db"
-        db.write_bytes(os.urandom(db.stat().st_size or 65536))
+        if not self.ctrd_sock:
+            self.host.wait_gone(ctrd, 10)  # managed containerd dies with dockerd (Pdeathsig)
+
+    @property
+    def metadb(self) -> Path:
+        return Path(self.data) / "containerd/daemon/io.containerd.metadata.v1.bolt/meta.db"
+
+    @property
+    def localkv(self) -> Path:
+        return Path(self.data) / "network/files/local-kv.db"
+
+    def corrupt_metadb(self, how: str = "random", try_start: bool = True) -> None:
+        """Crash dockerd, damage containerd's meta.db, and (try_start) try to start: dockerd now refuses.
+        how: random = the whole file overwritten with random bytes; zero-meta = bbolt's two meta pages
+        (the first 2 pages) zeroed, the rest intact."""
+        self.crash()
+        damage(self.metadb, how)
+        if try_start:
+            self._start_must_fail("a corrupt meta.db")
+
+    def corrupt_localkv(self, how: str = "random", try_start: bool = False) -> None:
+        """Crash dockerd and damage libnetwork's local-kv.db (dockerd's own database, not containerd's)."""
+        self.crash()
+        damage(self.localkv, how)
+        if try_start:
+            self._start_must_fail("a corrupt local-kv.db")
+
+    def stale_containerd_pidfile(self) -> int:
+        """Crash dockerd and leave its managed containerd's pidfile naming a live, unrelated process
+        (as after a reboot that reused the pid). Returns that process's pid."""
+        self.crash()
+        pid = self.host.spawn_detached([sys.executable, "-c", "import signal; signal.pause()", str(self.root)],
+                                       log=str(self.root / "bystander.log"))
+        (Path(self.exec_) / "containerd" / "containerd.pid").write_text(str(pid))
+        return pid
+
+    def _start_must_fail(self, what: str) -> None:
         try:
             controller(self.host).start(20)
         except Exception:  # noqa: BLE001 - the start is expected to fail; that is the fault
             return
-        raise AssertionError("dockerd started despite a corrupt meta.db")
+        raise AssertionError(f"dockerd started despite {what}")
 
     # ---- cleanup ----------------------------------------------------------------------------
     def processes(self) -> list[Proc]:
@@ -175,6 +208,19 @@ class Sandbox:
 
     def __exit__(self, *exc: object) -> None:
         self.cleanup()
+
+
+def damage(db: Path, how: str) -> None:
+    """Damage a bbolt file in place: random bytes all over, or its two meta pages zeroed."""
+    size = db.stat().st_size or 65536
+    if how == "random":
+        db.write_bytes(os.urandom(size))
+        return
+    if how != "zero-meta":
+        raise ValueError(f"unknown damage {how!r}")
+    page = os.sysconf("SC_PAGE_SIZE")  # bbolt's page size is the OS page size when the file is created
+    with open(db, "r+b") as fh:
+        fh.write(bytes(min(size, 2 * page)))
 
 
 def _mounts() -> list[str]:

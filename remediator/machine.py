@@ -18,7 +18,7 @@ from transitions.extensions import GraphMachine
 from remediator.runbook import Runbook
 
 LIFECYCLE = ["healthy", "suspect", "rolling_back", "rolled_back", "recovered", "refused", "escalated", "collected",
-             "failed", "quarantined"]
+             "not_healed", "failed", "quarantined"]
 
 
 class Incident:
@@ -51,7 +51,7 @@ def transitions_for(runbook: Runbook) -> tuple[list[str], list[dict[str, Any]]]:
         {"trigger": "detect", "source": "healthy", "dest": "suspect"},
         {"trigger": "rolled", "source": "rolling_back", "dest": "rolled_back"},
         {"trigger": "rollback_failed", "source": "rolling_back", "dest": "failed"},
-        {"trigger": "quarantine", "source": ["failed", "rolled_back"], "dest": "quarantined"},
+        {"trigger": "quarantine", "source": ["failed", "rolled_back", "not_healed"], "dest": "quarantined"},
     ]
     prev = "suspect"
     work_states = []
@@ -76,8 +76,9 @@ def transitions_for(runbook: Runbook) -> tuple[list[str], list[dict[str, Any]]]:
     trans.append({"trigger": "escalate", "source": work_states, "dest": "escalated", "unless": "mutated"})
     trans.append({"trigger": "collect", "source": work_states, "dest": "collected", "unless": "mutated"})
     trans.append({"trigger": "fail", "source": ["suspect", *work_states], "dest": "rolling_back", "conditions": "mutated"})
-    trans.append({"trigger": "fail", "source": ["suspect", *work_states], "dest": "failed", "unless": "mutated"})
-    trans.append({"trigger": "abort", "source": ["suspect", *work_states], "dest": "failed"})
+    trans.append({"trigger": "fail", "source": ["suspect", *work_states], "dest": "not_healed", "unless": "mutated"})
+    trans.append({"trigger": "abort", "source": ["suspect", *work_states], "dest": "failed", "conditions": "mutated"})
+    trans.append({"trigger": "abort", "source": ["suspect", *work_states], "dest": "not_healed", "unless": "mutated"})
     return states, trans
 
 

@@ -130,11 +130,18 @@ class ProbeConfig(_Model):
                                  description="a dockerd younger than this whose log shows no completed start is `starting`")
 
 
+class LadderConfig(_Model):
+    """When a runbook ends without healing and the host is as it was, diagnose again and go on."""
+
+    max_steps: int = Field(default=2, ge=1, le=5, description="runbooks per incident; never the same one twice")
+
+
 class Settings(_Model):
     state_dir: AbsPath = "/var/lib/remediator"
     evidence_budget: float = Field(default=15.0, gt=0, le=600)
     evidence_max_mb: float = Field(default=64.0, gt=0, le=4096, description="size cap of one evidence bundle")
     probe: ProbeConfig = Field(default_factory=ProbeConfig)
+    ladder: LadderConfig = Field(default_factory=LadderConfig)
     hosts: list[HostConfig] = Field(min_length=1)
 
     _check_state_dir = field_validator("state_dir")(_absolute)

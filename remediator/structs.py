@@ -19,7 +19,8 @@ class Outcome(enum.StrEnum):
     PLANNED = "planned"  # dry-run finished
     REFUSED = "refused"  # a risky step was not approved, or the runbook refused the diagnosis
     ROLLED_BACK = "rolled_back"  # a step failed; completed steps were undone
-    FAILED = "failed"  # a step failed and could not be undone; the host needs a person
+    NOT_HEALED = "not_healed"  # a step failed before anything was changed: the host is as it was
+    FAILED = "failed"  # a step failed and its change could not be undone; the host needs a person now
     ESCALATED = "escalated"  # diagnosed, evidence kept, nothing safe to do automatically: a person decides
     COLLECTED = "collected"  # evidence only (`evidence collect`): nothing was meant to change
 
@@ -30,6 +31,7 @@ EXIT_CODES: dict[Outcome, int] = {
     Outcome.PLANNED: 0,
     Outcome.FAILED: 1,
     Outcome.ROLLED_BACK: 3,
+    Outcome.NOT_HEALED: 3,
     Outcome.REFUSED: 4,
     Outcome.ESCALATED: 6,
     Outcome.COLLECTED: 0,
@@ -55,6 +57,7 @@ class StepResult:
     changes: list[str] = field(default_factory=list)  # human lines: paths, sizes, containers
     data: dict[str, Any] = field(default_factory=dict)  # machine-readable output for later steps
     stop: Outcome | None = None  # end the incident here with this outcome (e.g. nothing to do)
+    changed: bool = True  # False: a mutating action found nothing to do (e.g. stop with nothing running)
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,11 @@ class StepContext:
     verdict: Verdict | None = None  # the diagnosis that selected this runbook, if one did
     probe: ProbeConfig = field(default_factory=ProbeConfig)
     evidence_max_mb: float = 64.0
+    rung: int = 1  # which runbook of the incident's ladder is running (1 = the first)
+
+    def rung_path(self, name: str) -> Path:
+        """<incident>/<name> for the first rung, <incident>/<name>-rung<N> after: rungs never share output."""
+        return self.incident_dir / (name if self.rung == 1 else f"{name}-rung{self.rung}")
 
     @property
     def roots(self) -> list[str]:

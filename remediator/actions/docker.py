@@ -17,6 +17,7 @@ from pydantic import Field
 from remediator.actions import ActionSpec, Params, StepContext, action
 from remediator.errors import DockerAPIError, TemporaryStepError
 from remediator.hosts import procs as procmod
+from remediator.hosts.local import LocalHost
 from remediator.structs import StepResult
 
 SECRETISH = ("KEY", "SECRET", "TOKEN", "PASS", "CREDENTIAL", "AUTH")
@@ -77,9 +78,23 @@ def _shim_counts(ctx: StepContext) -> dict[str, int]:
     return counts
 
 
-def _running_ids(ctx: StepContext) -> dict[str, dict[str, Any]]:
-    listed = ctx.host.docker_call("containers", all=True, timeout=10)
-    return {c["Id"]: c for c in listed}
+def list_state(c: dict[str, Any]) -> str:
+    """The state of one /containers/json entry, from any API version: `State` (since API 1.23: created,
+    running, paused, restarting, removing, exited, dead), else read from `Status` ("Up 2 minutes",
+    "Up 2 minutes (Paused)", "Exited (0) 3 minutes ago", "Restarting (1) 2 seconds ago", "Created")."""
+    state = c.get("State")
+    if isinstance(state, str) and state:
+        return state.lower()
+    status = str(c.get("Status") or "")
+    if status.startswith("Up"):
+        return "paused" if "(Paused)" in status else "running"
+    return status.split(" ", 1)[0].lower() or "unknown"
+
+
+def container_states(host: LocalHost) -> dict[str, str]:
+    """Every container the API lists: id -> state (see list_state)."""
+    listed = host.docker_call("containers", all=True, timeout=10) or []
+    return {c["Id"]: list_state(c) for c in listed if isinstance(c, dict) and c.get("Id")}
 
 
 def verify(ctx: StepContext, p: VerifyParams) -> StepResult:
@@ -89,14 +104,14 @@ def verify(ctx: StepContext, p: VerifyParams) -> StepResult:
     started, lost = [], []
     while True:
         try:
-            now = _running_ids(ctx)
+            now = container_states(ctx.host)
         except DockerAPIError as exc:
             if time.monotonic() > deadline:
                 raise TemporaryStepError(f"the API does not answer: {exc}") from exc
             time.sleep(0.2)
             continue
         lost += [c for c in wanted if c["id"] not in now and c not in lost]  # --rm: expected; otherwise not
-        down = [c for c in wanted if c["id"] in now and now[c["id"]]["State"] != "running"]
+        down = [c for c in wanted if c["id"] in now and now[c["id"]] != "running"]
         for c in down:
             if c["restart"] == "no" or time.monotonic() > grace_end:
                 try:
@@ -106,7 +121,7 @@ def verify(ctx: StepContext, p: VerifyParams) -> StepResult:
                 except DockerAPIError as exc:
                     ctx.progress(f"start {c['name']} failed: {exc}")
         shims = _shim_counts(ctx)
-        running_ids = {cid for cid, c in now.items() if c["State"] == "running"}
+        running_ids = {cid for cid, state in now.items() if state == "running"}
         bad_shims = {cid: n for cid, n in shims.items() if n != 1 or cid not in running_ids}
         no_shim = [cid[:12] for cid in running_ids if cid not in shims]
         if not down and not bad_shims and not no_shim:

@@ -49,7 +49,7 @@ def capture(ctx: StepContext, p: EvidenceParams) -> StepResult:
     room = int((p.max_mb or ctx.evidence_max_mb) * (1 << 20))
     start = time.monotonic()
     end = start + budget
-    out = ctx.incident_dir / "evidence"
+    out = ctx.rung_path("evidence")
     out.mkdir(parents=True, exist_ok=True, mode=0o700)
     chosen = sorted((c for c in COLLECTORS.values() if c.name not in p.skip), key=lambda c: c.order)
     pool = cf.ThreadPoolExecutor(max_workers=len(chosen), thread_name_prefix="evidence")
@@ -87,7 +87,7 @@ def capture(ctx: StepContext, p: EvidenceParams) -> StepResult:
     mpath = out / "manifest.json"
     _write(str(mpath), json.dumps({"incident": ctx.incident_id, "host": ctx.facts.host, "budget": budget,
                                    "seconds": round(took, 3), "collectors": manifest}, indent=1).encode())
-    tar = ctx.incident_dir / "evidence.tar.gz"
+    tar = ctx.rung_path("evidence").with_suffix(".tar.gz")
     with tarfile.open(tar, "w:gz") as tf:
         tf.add(out, arcname="evidence")
     os.chmod(tar, 0o600)
@@ -99,7 +99,7 @@ def capture(ctx: StepContext, p: EvidenceParams) -> StepResult:
 def plan_capture(ctx: StepContext, p: EvidenceParams) -> StepResult:
     names = [c for c in COLLECTORS if c not in p.skip]
     return StepResult(f"would collect {', '.join(names)} within {p.budget or ctx.evidence_budget:g}s "
-                      f"into {ctx.incident_dir / 'evidence'} (SIGUSR1 to dockerd and containerd for goroutine dumps)")
+                      f"into {ctx.rung_path('evidence')} (SIGUSR1 to dockerd and containerd for goroutine dumps)")
 
 
 action(ActionSpec("evidence.capture", EvidenceParams, run=capture, plan=plan_capture, mutates=True, risky=False,

@@ -37,7 +37,7 @@ def _slug(path: str) -> str:
 
 
 def _dest(ctx: StepContext, path: str) -> Path:
-    return ctx.incident_dir / "backup" / _slug(path)
+    return ctx.rung_path("backup") / _slug(path)
 
 
 def _human(n: int) -> str:

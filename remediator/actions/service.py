@@ -12,6 +12,7 @@ from pydantic import Field
 
 from remediator.actions import ActionSpec, Params, StepContext, action
 from remediator.errors import TemporaryStepError
+from remediator.hosts import procs as procmod
 from remediator.structs import StepResult
 
 
@@ -25,8 +26,7 @@ class StartParams(Params):
 
 
 def _reap(ctx: StepContext) -> list[str]:
-    fam = ctx.host.family(data_root=ctx.facts.data_root, exec_root=ctx.facts.exec_root,
-                          containerd_sock=ctx.facts.containerd_sock)
+    fam = _family(ctx)
     notes = []
     for group, procs in (("container process", fam.containers), ("shim", fam.shims), ("containerd", fam.containerd)):
         for p in procs:
@@ -38,24 +38,35 @@ def _reap(ctx: StepContext) -> list[str]:
     return notes
 
 
+def _family(ctx: StepContext) -> procmod.Family:
+    return ctx.host.family(data_root=ctx.facts.data_root, exec_root=ctx.facts.exec_root,
+                           containerd_sock=ctx.facts.containerd_sock)
+
+
 def stop(ctx: StepContext, p: StopParams) -> StepResult:
+    before = _family(ctx)
+    running = bool(ctx.service.find() or before.dockerd or (p.reap and before.all()))
     notes = ctx.service.stop(p.grace)
     if p.reap:
         notes += _reap(ctx)
-    fam = ctx.host.family(data_root=ctx.facts.data_root, exec_root=ctx.facts.exec_root,
-                          containerd_sock=ctx.facts.containerd_sock)
+    fam = _family(ctx)
     if not p.reap:
         if fam.dockerd:
             raise TemporaryStepError(f"dockerd still alive after stop: pid {fam.dockerd[0].pid}")
+        if not running:  # nothing was stopped, so there is nothing to undo (no start as rollback)
+            return StepResult(f"dockerd was not running; nothing stopped; left alone: {fam.describe()}", changes=notes,
+                              changed=False)
         return StepResult(f"dockerd stopped; left alone: {fam.describe()}", changes=notes)
     if fam.all():
         raise TemporaryStepError(f"still alive after stop: {fam.describe()}")
+    if not running:
+        return StepResult("dockerd was not running and no process of it was left; nothing stopped", changes=notes,
+                          changed=False)
     return StepResult("dockerd stopped; no containerd, shim or container process of it is left", changes=notes)
 
 
 def plan_stop(ctx: StepContext, p: StopParams) -> StepResult:
-    fam = ctx.host.family(data_root=ctx.facts.data_root, exec_root=ctx.facts.exec_root,
-                          containerd_sock=ctx.facts.containerd_sock)
+    fam = _family(ctx)
     lines = [ctx.service.plan_stop(p.grace)]
     if p.reap:
         lines.append(f"then SIGKILL what is left of this daemon: {fam.describe()}")

@@ -138,6 +138,18 @@ def scan_lines(lines: list[Line]) -> list[Scanned]:
             for ln in lines]
 
 
+def lines_by_signature(matches: list[Match], most: int = 3) -> str:
+    """'S10-bolt-corrupt (lines 127, 129, 132 +18 more), S09-dial-managed (line 204)': bounded, however many."""
+    by: dict[str, list[int]] = {}
+    for m in matches:
+        by.setdefault(m.signature.id, []).append(m.line_no)
+    parts = []
+    for sid, nos in sorted(by.items()):
+        more = f" +{len(nos) - most} more" if len(nos) > most else ""
+        parts.append(f"{sid} (line{'s' if len(nos) > 1 else ''} {', '.join(map(str, nos[:most]))}{more})")
+    return ", ".join(parts)
+
+
 def diagnose_lines(lines: list[Line], layout: str | None = None) -> LogVerdict:
     return decide(scan_lines(lines), layout)
 
@@ -155,7 +167,7 @@ def decide(scanned: list[Scanned], layout: str | None = None) -> LogVerdict:
         trace.append(f"{len(starts)} start attempt(s); the last begins at line {seg_start}")
     earlier = [m for m in matches if m.line_no < seg_start and m.signature.role == "cause"]
     if earlier:
-        trace.append("earlier attempts showed " + ", ".join(sorted({f"{m.signature.id} (line {m.line_no})" for m in earlier})))
+        trace.append("earlier attempts showed " + lines_by_signature(earlier))
     ranges = [m.signature.versions for m in seg if m.signature.versions != ANY]
     ranges += [sigs.FINGERPRINTS[m] for _, m in marks if m in sigs.FINGERPRINTS]
     versions = intersect(ranges) if ranges else None

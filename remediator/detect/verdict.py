@@ -29,6 +29,7 @@ class RoundView:
     diagnosis: str
     because: list[str]
     against: list[str]
+    settled: bool = False  # nothing here can flap: act on this one round (no debounce)
 
 
 @dataclass
@@ -88,6 +89,9 @@ def classify(r: Round, log: logdiag.LogVerdict, layout: str, startup_grace: floa
         because.append("no dockerd process of this host")
         if log_cause:
             because.append(f"log: {'; '.join(log.trace[-2:])}")
+            if log.started_ok is False:  # down, and its last start failed for a named cause: that will not flap
+                because.append("dockerd is down and its last start attempt failed for this cause: one round is enough")
+                return RoundView(log_cause, because, against, settled=True)
             return RoundView(log_cause, because, against)
         return RoundView("dockerd-down", because + ["the log names no cause"], against)
     because.append(f"dockerd {dockerd.detail}")
@@ -160,7 +164,7 @@ class Monitor:
                 break
             streak += 1
         recent = list(self.views)[-self.debounce:]
-        agree = streak >= self.debounce and all(v.diagnosis == view.diagnosis for v in recent)
+        agree = view.settled or (streak >= self.debounce and all(v.diagnosis == view.diagnosis for v in recent))
         if agree:
             diagnosis = view.diagnosis
         elif streak:

@@ -8,7 +8,9 @@ Must not: decide anything. It does what it is told, safely, or raises a HostErro
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -18,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import docker
+import docker.constants
 import docker.errors
 import requests.exceptions
 import sh
@@ -29,7 +32,13 @@ from remediator.structs import CommandResult, Proc
 
 H2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 H2_EMPTY_SETTINGS = b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"
-API_VERSION = "1.41"  # Docker 20.10; pinned so building a client sends no request
+SDK_MIN_API: str = docker.constants.MINIMUM_DOCKER_API_VERSION  # docker 7.x: "1.24" (Docker 1.12)
+SDK_MAX_API: str = docker.constants.DEFAULT_DOCKER_API_VERSION  # docker 7.x: "1.45", the newest it was written against
+NEGOTIATE_TIMEOUT = 5.0  # the most one negotiation may take, whatever the call's own timeout
+# How daemons refuse a request's /vX.Y prefix: Docker <= 1.12 "client is newer than server (...)"; 17.11+
+# "client version X is too new. Maximum supported API version is Y" (and "... is too old. Minimum ...").
+# Docker 1.13 - 17.10 do not refuse a too-new version: they answer as their own. (moby api/server/middleware/version.go)
+VERSION_REFUSED = re.compile(r"client is newer than server|client version \S+ is too (?:new|old)")
 
 
 @dataclass(frozen=True)
@@ -61,8 +70,9 @@ class DiskUsage:
         return 100.0 * self.free_inodes / self.total_inodes if self.total_inodes else 100.0
 
 
-def http_get(sock_path: str, path: str, timeout: float) -> tuple[int, bytes]:
-    """GET over a unix socket with one hard deadline for the whole exchange."""
+def http_exchange(sock_path: str, path: str, timeout: float) -> tuple[int, dict[str, str], bytes]:
+    """GET over a unix socket with one hard deadline for the whole exchange: status, headers (names
+    lower-cased), body."""
     deadline = time.monotonic() + timeout
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
         s.settimeout(timeout)
@@ -80,10 +90,61 @@ def http_get(sock_path: str, path: str, timeout: float) -> tuple[int, bytes]:
             chunks.append(chunk)
     raw = b"".join(chunks)
     head, _, body = raw.partition(b"\r\n\r\n")
-    status_line = head.split(b"\r\n", 1)[0].split()
+    lines = head.decode("latin-1").split("\r\n")
+    status_line = lines[0].split()
     if len(status_line) < 2 or not status_line[1].isdigit():
         raise ConnectionError(f"not an HTTP answer: {raw[:60]!r}")
-    return int(status_line[1]), body
+    headers = {name.strip().lower(): value.strip() for name, sep, value in (h.partition(":") for h in lines[1:]) if sep}
+    return int(status_line[1]), headers, body
+
+
+def http_get(sock_path: str, path: str, timeout: float) -> tuple[int, bytes]:
+    """GET over a unix socket with one hard deadline for the whole exchange."""
+    status, _, body = http_exchange(sock_path, path, timeout)
+    return status, body
+
+
+def _api_tuple(version: str) -> tuple[int, int]:
+    major, minor = version.strip().split(".")
+    return int(major), int(minor)
+
+
+def daemon_api_version(sock_path: str, timeout: float) -> str:
+    """The newest API version the daemon speaks, all within one deadline: /_ping's Api-Version header
+    (Docker >= 1.13; /_ping touches nothing behind dockerd), else /version's ApiVersion (Docker 1.12
+    sends no header). /version is not asked first: from 19.03 on it also asks containerd for its
+    version, with no deadline (daemon/info_unix.go fillPlatformVersion), so it hangs with containerd."""
+    deadline = time.monotonic() + timeout
+    status, headers, _ = http_exchange(sock_path, "/_ping", timeout)
+    if status == 200 and headers.get("api-version"):
+        return headers["api-version"]
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise TimeoutError(f"no API version within {timeout:g}s")
+    status, _, body = http_exchange(sock_path, "/version", left)
+    if status != 200:
+        raise ConnectionError(f"/version answered HTTP {status}: {body[:120]!r}")
+    version = json.loads(body).get("ApiVersion")
+    if not isinstance(version, str):
+        raise ValueError(f"/version has no ApiVersion: {body[:120]!r}")
+    return version
+
+
+def choose_api_version(daemon: str) -> str:
+    """The version to speak to a daemon whose newest is `daemon`: that one, capped at the newest the
+    docker SDK knows; DockerAPIError when the daemon is older than the oldest the SDK supports."""
+    try:
+        have = _api_tuple(daemon)
+    except ValueError as exc:
+        raise DockerAPIError(f"the daemon reports API version {daemon!r}, not MAJOR.MINOR") from exc
+    if have < _api_tuple(SDK_MIN_API):
+        raise DockerAPIError(f"the daemon speaks Docker API {daemon} at most, older than {SDK_MIN_API}, the oldest the "
+                             f"installed docker SDK {docker.__version__} supports; its API cannot be used")
+    return daemon if have <= _api_tuple(SDK_MAX_API) else SDK_MAX_API
+
+
+class _VersionRefused(DockerAPIError):
+    """The daemon refused the request's API version; the request did nothing (checked before any handler)."""
 
 
 def _timed(exchange: Callable[[], tuple[str, str]], sock_path: str, timeout_detail: str) -> Ping:
@@ -109,6 +170,7 @@ class LocalHost:
         self.config = config
         self.name = config.name
         self._children: list[subprocess.Popen[bytes]] = []  # daemons we spawned; reap() polls them
+        self._api_versions: dict[str, str] = {}  # docker_host -> negotiated API version (see api_version)
 
     # ---- commands -------------------------------------------------------------------------
     def run(self, argv: Sequence[str], *, timeout: float, ok_codes: Sequence[int] = (0,)) -> CommandResult:
@@ -267,15 +329,42 @@ class LocalHost:
             os.close(fd)
         return lines, last
 
-    def docker_call(self, fn_name: str, *args: Any, timeout: float = 10.0, **kwargs: Any) -> Any:
-        """Call one docker.APIClient method; translate every failure to DockerAPIError."""
+    def api_version(self, timeout: float = NEGOTIATE_TIMEOUT) -> str:
+        """The API version docker_call speaks to this host's daemon: learned in one bounded exchange
+        (two for Docker 1.12), then kept until a call fails for its version or its connection."""
+        key = self.config.docker_host
+        if cached := self._api_versions.get(key):
+            return cached
         try:
-            client = docker.APIClient(base_url=self.config.docker_host, version=API_VERSION, timeout=timeout)
+            daemon = daemon_api_version(self.config.socket_path, timeout)
+        except (OSError, ValueError) as exc:
+            raise DockerAPIError(f"cannot learn the daemon's API version: {exc or type(exc).__name__}") from exc
+        version = self._api_versions[key] = choose_api_version(daemon)
+        return version
+
+    def docker_call(self, fn_name: str, *args: Any, timeout: float = 10.0, **kwargs: Any) -> Any:
+        """Call one docker.APIClient method at the negotiated API version; translate every failure to
+        DockerAPIError. Refused for its version (dockerd was replaced meanwhile): negotiate and retry once."""
+        try:
+            return self._docker_call(fn_name, args, kwargs, timeout)
+        except _VersionRefused:
+            return self._docker_call(fn_name, args, kwargs, timeout)
+
+    def _docker_call(self, fn_name: str, args: tuple[Any, ...], kwargs: dict[str, Any], timeout: float) -> Any:
+        version = self.api_version(min(timeout, NEGOTIATE_TIMEOUT))
+        try:
+            client = docker.APIClient(base_url=self.config.docker_host, version=version, timeout=timeout)
             try:
                 return getattr(client, fn_name)(*args, **kwargs)
             finally:
                 client.close()
+        except docker.errors.APIError as exc:
+            if not VERSION_REFUSED.search(str(exc)):
+                raise DockerAPIError(f"docker API {fn_name} failed: {exc}") from exc
+            self._api_versions.pop(self.config.docker_host, None)
+            raise _VersionRefused(f"docker API {fn_name} failed at API {version}: {exc}") from exc
         except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
+            self._api_versions.pop(self.config.docker_host, None)  # dockerd may be restarting: maybe another version
             raise DockerAPIError(f"docker API {fn_name} failed: {exc}") from exc
 
     # ---- files ----------------------------------------------------------------------------

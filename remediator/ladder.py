@@ -1,0 +1,106 @@
+"""The remediation ladder: one incident, and another runbook when the first one does not heal.
+
+Role: run the first runbook; when it ends without healing and without leaving the host changed
+(rolled back, or failed before it changed anything), diagnose again from what the attempt
+revealed (the failed start's log lines are the best evidence there is) and, if the new verdict
+selects a runbook not yet tried, go on with it in the same incident. Bounded by `max_steps`
+(default 2) and never the same runbook twice: either bound escalates instead. Every risky step of
+every rung still goes through the approver. The journal records the chain as `rung` events.
+Must not: prompt or print (the Reporter does), or decide a diagnosis (detect does).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from remediator.actions import StepContext
+from remediator.detect.diagnose import diagnose_host
+from remediator.detect.signatures import DIAGNOSES
+from remediator.detect.verdict import Verdict
+from remediator.engine import Approver, Report, Reporter, Rung, close_incident, run_rung
+from remediator.journal import Journal
+from remediator.runbook import Runbook, load_runbook
+from remediator.structs import Outcome
+
+RUNBOOKS = Path(__file__).resolve().parent.parent / "runbooks"
+CLIMBS_FROM = (Outcome.ROLLED_BACK, Outcome.NOT_HEALED)  # ended unhealed, and the host is as it was
+TERMINAL = ("escalate", "evidence")  # runbooks that change nothing: an end, never a rung to climb from
+
+
+def runbook_named(name: str) -> Runbook:
+    return load_runbook(RUNBOOKS / f"{name}.yaml")
+
+
+@dataclass(frozen=True)
+class Step:
+    """What the ladder does after a rung: go on with `runbook`, or stop with `outcome` (None: keep the rung's)."""
+
+    runbook: str | None
+    outcome: Outcome | None
+    why: str
+
+
+def next_step(tried: list[str], verdict: Verdict, max_steps: int) -> Step:
+    """Pure: where to go after a rung that did not heal, given the fresh verdict."""
+    diag = verdict.diagnosis
+    if diag == "suspect":
+        return Step(None, None, "the new verdict did not settle; not climbing on it")
+    if not verdict.sick:
+        return Step(None, None, f"the host now reads {diag}: {DIAGNOSES[diag].meaning}")
+    nxt = verdict.runbook
+    if nxt is None:
+        return Step(None, None, f"{diag} selects no runbook")
+    if nxt in TERMINAL:
+        return Step(None, Outcome.ESCALATED, f"re-diagnosed {diag}: {DIAGNOSES[diag].meaning}")
+    if nxt in tried:
+        return Step(None, Outcome.ESCALATED, f"re-diagnosed {diag}, which selects {nxt} again; it already ran in this "
+                    "incident and did not heal the host, so a person decides")
+    if len(tried) >= max_steps:
+        return Step(None, Outcome.ESCALATED, f"re-diagnosed {diag} ({nxt}), but the ladder allows {max_steps} runbook(s) "
+                    "per incident (ladder.max_steps)")
+    return Step(nxt, None, f"re-diagnosed {diag}: going on with {nxt}")
+
+
+Rediagnose = Callable[[StepContext], Verdict]
+
+
+def probe_again(ctx: StepContext) -> Verdict:
+    """A fresh debounced verdict (a new monitor: the last start attempt in the log decides)."""
+    return diagnose_host(ctx.host, ctx.service, ctx.facts, ctx.probe,
+                         on_round=lambda r, v: ctx.progress(f"re-diagnosis round {r.number}: {v.diagnosis} ({r.wall:.1f}s)"))
+
+
+def heal(ctx: StepContext, first: Runbook, *, journal: Journal, approver: Approver, report: Reporter, dry_run: bool,
+         max_steps: int = 2, rediagnose: Rediagnose = probe_again, load: Callable[[str], Runbook] = runbook_named) -> Report:
+    """Run the incident ctx was opened for: the first runbook, then the rungs the re-diagnoses select."""
+    rungs: list[Rung] = []
+    runbook = first
+    while True:
+        journal.event(ctx.incident_id, "rung", None, runbook=runbook.name, sha256=runbook.sha256, number=len(rungs) + 1,
+                      diagnosis=ctx.verdict.diagnosis if ctx.verdict else None)
+        if rungs:
+            report("rung", None, f"rung {len(rungs) + 1}: {runbook.name}")
+        ctx.rung = len(rungs) + 1
+        rung = run_rung(ctx, runbook, journal=journal, approver=approver, report=report, dry_run=dry_run)
+        rungs.append(rung)
+        if dry_run:
+            report("plan", None, f"if {runbook.name} does not heal the host, remediator diagnoses again from what the "
+                   f"attempt revealed (the failed start's log lines, the probes) and may go on with the runbook that "
+                   f"verdict selects: at most {max_steps} runbook(s) per incident, never the same one twice")
+            return close_incident(ctx, journal, rungs)
+        if rung.outcome not in CLIMBS_FROM or runbook.name in TERMINAL:
+            return close_incident(ctx, journal, rungs)
+        report("progress", None, f"{runbook.name} did not heal the host ({rung.outcome.value}); diagnosing again")
+        verdict = rediagnose(ctx)
+        step = next_step([r.runbook for r in rungs], verdict, max_steps)
+        journal.event(ctx.incident_id, "rediagnosis", None, diagnosis=verdict.diagnosis, confidence=verdict.confidence,
+                      runbook=verdict.runbook, decision=step.runbook, why=step.why, trace=verdict.trace[-8:])
+        report("verdict", None, f"{verdict.diagnosis} ({verdict.confidence} confidence): {step.why}", verdict.trace[-6:])
+        if step.runbook is None:
+            if step.outcome is Outcome.ESCALATED:
+                report("escalate", None, step.why)
+            return close_incident(ctx, journal, rungs, step.outcome, note=step.why if step.outcome else "")
+        ctx.verdict = verdict
+        runbook = load(step.runbook)
