@@ -113,7 +113,7 @@ def daemon_api_version(sock_path: str, timeout: float) -> str:
     """The newest API version the daemon speaks, all within one deadline: /_ping's Api-Version header
     (Docker >= 1.13; /_ping touches nothing behind dockerd), else /version's ApiVersion (Docker 1.12
     sends no header). /version is not asked first: from 19.03 on it also asks containerd for its
-    version, with no deadline (daemon/info_unix.go fillPlatformVersion), so it hangs with containerd."""
+    version, with no deadline (daemon/info_unix.go fillPlatformVersion), so it can hang with containerd."""
     deadline = time.monotonic() + timeout
     status, headers, _ = http_exchange(sock_path, "/_ping", timeout)
     if status == 200 and headers.get("api-version"):
@@ -124,7 +124,8 @@ def daemon_api_version(sock_path: str, timeout: float) -> str:
     status, _, body = http_exchange(sock_path, "/version", left)
     if status != 200:
         raise ConnectionError(f"/version answered HTTP {status}: {body[:120]!r}")
-    version = json.loads(body).get("ApiVersion")
+    doc = json.loads(body)
+    version = doc.get("ApiVersion") if isinstance(doc, dict) else None
     if not isinstance(version, str):
         raise ValueError(f"/version has no ApiVersion: {body[:120]!r}")
     return version
@@ -338,7 +339,8 @@ class LocalHost:
         try:
             daemon = daemon_api_version(self.config.socket_path, timeout)
         except (OSError, ValueError) as exc:
-            raise DockerAPIError(f"cannot learn the daemon's API version: {exc or type(exc).__name__}") from exc
+            raise DockerAPIError(f"cannot learn the daemon's API version within {timeout:g}s: "
+                                 f"{exc or type(exc).__name__}") from exc
         version = self._api_versions[key] = choose_api_version(daemon)
         return version
 
