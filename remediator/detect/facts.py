@@ -39,6 +39,7 @@ class Facts:
     dockerd_pid: int | None
     notes: list[str] = field(default_factory=list)
     containerd_sock: str = ""  # where containerd should answer gRPC; "" when unknown
+    containerd_pidfile: str = ""  # the managed containerd's pidfile dockerd trusts; "" with an external containerd
 
     def as_vars(self) -> dict[str, Any]:
         """The names a runbook may reference as {name}."""
@@ -65,6 +66,15 @@ def state_dirs_for(layout: str, data_root: str, exec_root: str) -> list[str]:
     if layout == "managed":
         return [f"{exec_root}/containerd", f"{data_root}/containerd/daemon", f"{exec_root}/runtime-runc"]
     return []
+
+
+def containerd_pidfile_for(layout: str, version: tuple[int, int], exec_root: str) -> str:
+    """moby libcontainerd: docker-containerd.pid (1.11-18.06), containerd.pid (18.09+), in containerd's state dir."""
+    if layout == "libcontainerd":
+        return f"{exec_root}/libcontainerd/docker-containerd.pid"
+    if layout == "managed":
+        return f"{exec_root}/containerd/{'docker-containerd.pid' if version < (18, 9) else 'containerd.pid'}"
+    return ""
 
 
 def containerd_sock_for(layout: str, version: tuple[int, int], exec_root: str, containerd_flag: str | None) -> str:
@@ -135,4 +145,5 @@ def resolve(host: LocalHost) -> Facts:
     return Facts(host=cfg.name, docker_host=cfg.docker_host, data_root=data_root, exec_root=exec_root,
                  version=version_text, layout=layout, state_dirs=state_dirs_for(layout, data_root, exec_root),
                  dockerd_pid=running.pid if running else None, notes=notes,
-                 containerd_sock=containerd_sock_for(layout, version, exec_root, addr))
+                 containerd_sock=containerd_sock_for(layout, version, exec_root, addr),
+                 containerd_pidfile=containerd_pidfile_for(layout, version, exec_root))

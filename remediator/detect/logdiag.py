@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from remediator.detect import attribute, dumps
 from remediator.detect import signatures as sigs
 from remediator.detect.signatures import ANY, PRIORITY, Match, V, runbook_for, version_range_text
 
@@ -22,6 +23,7 @@ from remediator.detect.signatures import ANY, PRIORITY, Match, V, runbook_for, v
 class Line:
     no: int
     text: str
+    proc: str | None = None  # the program that printed it, from a journald/syslog prefix (dockerd, containerd, kernel…)
 
 
 @dataclass
@@ -35,18 +37,22 @@ class LogVerdict:
     trace: list[str] = field(default_factory=list)
     near_misses: list[tuple[int, str, str]] = field(default_factory=list)  # (line, signature id, text)
     started_ok: bool | None = None
+    layout: str | None = None  # given, or inferred from the log (spawn lines: managed; a containerd unit: external)
+    dump: list[str] = field(default_factory=list)  # the goroutine-dump summary, when the text holds one
 
     def as_json(self) -> dict[str, Any]:
         return {
             "verdict": self.verdict, "confidence": self.confidence, "runbook": self.runbook,
             "versions": version_range_text(self.versions) if self.versions else None,
+            "layout": self.layout,
             "signatures": [{"id": m.signature.id, "line": m.line_no, "role": m.signature.role,
-                            "diagnosis": m.signature.diagnosis, "versions": m.signature.version_text,
-                            "runbook": runbook_for(m.signature.diagnosis) if m.signature.diagnosis else None,
+                            "diagnosis": m.diag, "versions": m.signature.version_text,
+                            "runbook": runbook_for(m.diag) if m.diag else None, "note": m.note or None,
                             "text": m.line[:300]} for m in self.matches],
             "decisive": sorted({m.signature.id for m in self.decisive}),
             "near_misses": [{"line": n, "signature": s, "text": t[:300]} for n, s, t in self.near_misses],
             "trace": self.trace,
+            "dump_summary": self.dump,
         }
 
 
@@ -66,6 +72,7 @@ def _journal_message(raw: str) -> str | None:
 MAX_LINE = 16 << 10  # catalogue lines are a few hundred characters; the rest of a giant line is noise
 WORD = re.compile(r"[a-z0-9_.-]+")
 UNESCAPE = re.compile(r'\\(["\\])')
+PREFIX = re.compile(r"(?:^|\s)(?:([A-Za-z][\w.@-]{0,40})\[\d+\]|(kernel)):\s")
 
 
 def parse(text: str) -> list[Line]:
@@ -82,8 +89,9 @@ def parse_lines(raws: list[str], first_no: int = 1) -> list[Line]:
         if not raw.strip():
             continue
         msg = _journal_message(raw) if raw.lstrip().startswith("{") else None
-        message = UNESCAPE.sub(r"\1", msg if msg is not None else raw).rstrip()
-        out.append(Line(i, message[:MAX_LINE]))  # a hostile multi-megabyte line must not stall the regexes
+        message = UNESCAPE.sub(r"\1", msg if msg is not None else raw).rstrip()[:MAX_LINE]  # a hostile giant line
+        m = PREFIX.search(message[:160])
+        out.append(Line(i, message, (m.group(1) or m.group(2)).lower() if m else None))
     return out
 
 
@@ -154,18 +162,57 @@ def diagnose_lines(lines: list[Line], layout: str | None = None) -> LogVerdict:
     return decide(scan_lines(lines), layout)
 
 
-def decide(scanned: list[Scanned], layout: str | None = None) -> LogVerdict:
-    """The verdict of already-scanned lines."""
-    matches = [m for s in scanned for m in s.matches]
+def _attributed(scanned: list[Scanned]) -> list[Match]:
+    """Every match, with each panic attributed (which program crashed, which database) from the lines after it."""
+    out: list[Match] = []
+    for i, sc in enumerate(scanned):
+        for m in sc.matches:
+            if m.signature.role != "panic":
+                out.append(m if m.signature.subject is None else replace(m, note=f"names {m.signature.subject}"))
+                continue
+            frames = [x.line.text for x in scanned[i + 1:i + 1 + attribute.STACK_LINES]]
+            context = [x.line.text for x in scanned[max(0, i - 40):i]]
+            crash = attribute.crash(sc.line.proc, frames, context, m.signature.id == "S10-bolt-panic")
+            out.append(replace(m, resolved=crash.diagnosis, note=crash.why))
+    return out
+
+
+def infer_layout(scanned: list[Scanned]) -> str | None:
+    """The containerd layout a log shows: a spawn line means managed; a containerd unit of its own, external."""
+    marks = {m for s in scanned for m in s.marks}
+    if marks & {"spawn_11", "spawn_12"}:
+        return "libcontainerd"
+    if marks & {"spawn_1711", "spawn_1809", "spawn_28"}:
+        return "managed"
+    if any(s.line.proc in attribute.CONTAINERD_PROCS for s in scanned):
+        return "external"
+    return None
+
+
+ERROR_LINE = re.compile(r"level=(?:error|fatal|panic)\b|\b(?:ERRO|FATA|PANI)\[|failed to start daemon|Error starting daemon|"
+                        r"unable to configure the Docker daemon|Run '\S*dockerd? (?:COMMAND )?--help'|unknown (?:shorthand )?flag")
+WEAK = ("S21-unit-failed", "S15-no-daemon")  # systemd's or a client's view: says it is down, never why
+
+
+def _segment(scanned: list[Scanned]) -> tuple[list[int], int, list[int]]:
     marks = [(s.line.no, m) for s in scanned for m in s.marks]
     starts = [n for n, m in marks if m in sigs.START_MARKERS]
     seg_start = starts[-1] if starts else 0
     ready = [n for n, m in marks if m in sigs.READY_MARKERS and n >= seg_start]
+    return starts, seg_start, ready
+
+
+def decide(scanned: list[Scanned], layout: str | None = None) -> LogVerdict:
+    """The verdict of already-scanned lines. Only the last start attempt decides; a cause printed before a
+    start that then completed did not stop it; systemd's start limit defers to any cause in the excerpt."""
+    matches = _attributed(scanned)
+    marks = [(s.line.no, m) for s in scanned for m in s.marks]
+    starts, seg_start, ready = _segment(scanned)
     seg = [m for m in matches if m.line_no >= seg_start and m.signature.role != "info"]
     trace = []
     if starts:
         trace.append(f"{len(starts)} start attempt(s); the last begins at line {seg_start}")
-    earlier = [m for m in matches if m.line_no < seg_start and m.signature.role == "cause"]
+    earlier = [m for m in matches if m.line_no < seg_start and m.signature.role in ("cause", "panic")]
     if earlier:
         trace.append("earlier attempts showed " + lines_by_signature(earlier))
     ranges = [m.signature.versions for m in seg if m.signature.versions != ANY]
@@ -173,40 +220,120 @@ def decide(scanned: list[Scanned], layout: str | None = None) -> LogVerdict:
     versions = intersect(ranges) if ranges else None
     if ranges and versions is None:
         trace.append("signatures from different Docker eras: is this one daemon's log?")
-    causes = [m for m in seg if m.signature.role == "cause"]
-    symptoms = [m for m in seg if m.signature.role == "symptom" and m.signature.diagnosis]
-    after_ready = [m for m in seg if ready and m.line_no > ready[0]]
+    layout = layout or infer_layout(scanned)
+    survived = [m for m in seg if m.signature.role in ("cause", "panic") and ready and m.line_no < ready[0]]
+    if survived:
+        trace.append(f"not decisive: {lines_by_signature(survived)} came before the start completed (line {ready[0]})")
+    causes = [m for m in seg if m.signature.role in ("cause", "panic") and m.diag and m not in survived]
+    symptoms = [m for m in seg if m.signature.role == "symptom" and m.diag]
+    limit = [m for m in matches if m.signature.role == "limit"]
+    containers = [m for m in seg if m.signature.role == "container"]
+    after_ready = [m for m in seg if ready and m.line_no > ready[0] and m.signature.role != "container"]
+    unexplained = [s.line for s in scanned if s.line.no >= seg_start and s.line.proc != "systemd" and not any(
+        m.signature.role in ("cause", "panic", "container", "limit") or m.diag for m in s.matches)
+        and ERROR_LINE.search(s.line.text)]
+    restarts = sum(1 for _, m in marks if m in ("unit_started", "unit_restart"))
+    if any(m.signature.role == "panic" and m.diag in ("containerd-state", "containerd-crash") for m in causes):
+        causes = [m for m in causes if m.signature.id != "S08-ctrd-died"]  # the panic says why containerd died
+    decisive: list[Match] = []
     if causes:
-        verdict = pick([m.signature.diagnosis for m in causes if m.signature.diagnosis])
-        decisive = [m for m in causes if m.signature.diagnosis == verdict]
+        verdict = pick([m.diag for m in causes if m.diag])
+        decisive = [m for m in causes if m.diag == verdict]
         confidence = "high" if len(decisive) > 1 or symptoms else "medium"
-        others = sorted({m.signature.diagnosis for m in causes if m.signature.diagnosis} - {verdict})
+        others = sorted({m.diag for m in causes if m.diag} - {verdict})
         trace.append(f"cause: {', '.join(sorted({m.signature.id for m in decisive}))} at line(s) "
                      f"{', '.join(str(m.line_no) for m in decisive[:5])} → {verdict}")
+        trace += sorted({m.note for m in decisive if m.note})[:3]
         if others:
             trace.append(f"also seen: {', '.join(others)}; {verdict} takes precedence "
-                         f"(a cause outside containerd's state always wins)")
+                         f"(the cause whose fix is least destructive and fits, first)")
+        if limit:
+            trace.append(f"systemd's start limit was hit (line {limit[0].line_no}): `systemctl reset-failed` comes "
+                         "before the runbook's start")
+    elif limit:
+        earlier_causes = [m for m in matches if m.signature.role in ("cause", "panic") and m.diag]
+        if earlier_causes:
+            verdict = pick([m.diag for m in earlier_causes if m.diag])
+            decisive, confidence = [m for m in earlier_causes if m.diag == verdict], "medium"
+            trace.append(f"systemd's start limit was hit (line {limit[0].line_no}); the cause is earlier: "
+                         f"{lines_by_signature(decisive)} → {verdict}; `systemctl reset-failed` first")
+        elif any(ERROR_LINE.search(s.line.text) and not s.line.proc == "systemd" and "Active: failed" not in s.line.text
+                 for s in scanned if not any(m.signature.role == "limit" or m.signature.id == "S21-unit-failed"
+                                             for m in s.matches)):
+            verdict, decisive, confidence = "unknown", limit, "medium"
+            trace.append(f"systemd's start limit was hit (line {limit[0].line_no}) after an error no signature "
+                         "explains: the cause is in this log, but not one remediator knows")
+        else:
+            verdict, decisive, confidence = "start-limit", limit, "medium"
+            trace.append(f"systemd's start limit was hit (line {limit[0].line_no}) and no line of this excerpt names "
+                         "the cause: never a blind restart; read the unit's earlier log")
+    elif unexplained and not ready and all(m.signature.id in WEAK for m in symptoms):
+        verdict, confidence = "unknown", "low"
+        trace.append(f"error line(s) no known signature explains: {', '.join(str(ln.no) for ln in unexplained[:5])}"
+                     " — the cause is printed, but it is not one remediator knows")
+    elif (restarts >= 3 or any(m == "unit_restart" for _, m in marks)) and not ready:
+        verdict, decisive, confidence = "crash-loop", [], "medium"
+        trace.append(f"the unit was started or restarted {restarts} times and never completed a start: a crash loop")
     elif ready and not after_ready:
-        verdict, decisive, confidence = "healthy", [], "high" if starts else "medium"
-        trace.append(f"the last start completed (line {ready[0]}) and nothing failed after it")
+        if containers:
+            verdict, decisive, confidence = "container-fault", containers, "medium"
+            trace.append(f"the daemon runs (start completed at line {ready[0]}); container-level faults at line(s) "
+                         f"{', '.join(str(m.line_no) for m in containers[:5])}: no daemon action")
+        else:
+            verdict, confidence = "healthy", "high" if starts else "medium"
+            trace.append(f"the last start completed (line {ready[0]}) and nothing failed after it")
     elif symptoms:
-        verdict = pick([m.signature.diagnosis for m in symptoms if m.signature.diagnosis])
-        decisive = [m for m in symptoms if m.signature.diagnosis == verdict]
+        verdict = pick([m.diag for m in symptoms if m.diag])
+        decisive = [m for m in symptoms if m.diag == verdict]
         confidence = "low"
         trace.append(f"only symptoms ({', '.join(sorted({m.signature.id for m in symptoms}))}): "
                      f"{verdict} is a guess, no cause line")
+    elif containers:
+        verdict, decisive, confidence = "container-fault", containers, "medium"
+        trace.append(f"only container-level faults (line(s) {', '.join(str(m.line_no) for m in containers[:5])}) "
+                     "and nothing wrong with the daemon: no daemon action")
+    elif unexplained:
+        verdict, confidence = "unknown", "low"
+        trace.append(f"error line(s) no known signature explains: {', '.join(str(ln.no) for ln in unexplained[:5])}")
+    elif scanned:
+        verdict, confidence = "no-fault", "medium"
+        trace.append("no error in this excerpt" + (f"; it ends before the start at line {seg_start} completed"
+                                                   if starts else ""))
     else:
-        verdict, decisive, confidence = "unknown", [], "low"
-        if starts and not ready:
-            trace.append(f"the start at line {seg_start} never completed and no known signature explains why")
-        elif not scanned:
-            trace.append("the log is empty")
-        else:
-            trace.append("no known signature and no completed start in this log")
+        verdict, confidence = "no-fault", "low"
+        trace.append("the log is empty")
     misses = near_misses(scanned) if verdict == "unknown" else []
     return LogVerdict(verdict, confidence, matches, decisive, versions, runbook_for(verdict, layout), trace, misses,
-                      started_ok=bool(ready) if starts else None)
+                      started_ok=bool(ready) if starts else None, layout=layout)
+
+
+LONG_WAIT = re.compile(r"goroutine \d+ (?:[gm]p?=\S+ )*\[[^\]\n]{1,80}, \d+ minutes")
+DOCKERD_TEXT = re.compile(r"\bdockerd\[\d+\]|github\.com/docker/docker/|github\.com/moby/moby/")
+LOCK_FRAMES = ("sync.(*Mutex).Lock", "sync.(*RWMutex).Lock", "sync.(*RWMutex).RLock", "sync.runtime_SemacquireMutex")
+GRPC_WAIT = ("(*Stream).waitOnHeader", "(*clientStream).RecvMsg", "(*ClientConn).Invoke")
+OVERRIDABLE = ("no-fault", "unknown", "healthy", "dockerd-down", "container-fault")
 
 
 def diagnose_text(text: str, layout: str | None = None) -> LogVerdict:
-    return diagnose_lines(parse(text), layout)
+    """A pasted log, journal excerpt, or goroutine dump (goroutine-stacks-*.log) — all the same entry."""
+    v = diagnose_lines(parse(text), layout)
+    if v.verdict in OVERRIDABLE and (dumps.looks_like_dump(text) or LONG_WAIT.search(text)):
+        summary = dumps.summarize(dumps.parse(text.splitlines()))
+        wedged, why = dumps.verdict(summary)
+        if wedged is None and summary.panic is None:
+            dockerds = DOCKERD_TEXT.search(text) is not None
+            stuck = [g for g in summary.groups if g.max_minutes >= 1 and not g.streaming and dockerds and (
+                     g.blocked or any(f.endswith(LOCK_FRAMES) for f in g.frames)
+                     or (g.max_minutes >= 10 and any(w in f for f in g.frames for w in GRPC_WAIT)))]
+            if stuck:  # an excerpt of one stack: dockerd held on a lock or a containerd reply for minutes
+                wedged = "dockerd-wedged"
+                why = [f"{g.count} dockerd goroutine(s) blocked {g.max_minutes} minutes on {g.waits_on}" for g in stuck[:3]]
+        v.dump = dumps.render(summary)
+        if wedged is not None:
+            v.trace.append(f"goroutine dump: {summary.goroutines} goroutines, {summary.requests_waiting} API request(s) "
+                           f"parked for minutes → {wedged}")
+            v.trace += why
+            v.verdict, v.confidence, v.runbook = wedged, "medium", runbook_for(wedged, v.layout)
+        else:
+            v.trace += [f"goroutine dump: {line}" for line in why]
+    return v

@@ -27,6 +27,8 @@ class Signature:
     versions: tuple[V, V]
     keywords: tuple[str, ...]  # cheap substrings that make a line a near-miss candidate
     exclude: re.Pattern[str] | None = None
+    subject: str | None = None  # the file this signature names (relative to the data-root)
+    source: str = ""  # where the printed text comes from (repository file @ tag)
 
     def matches(self, message: str) -> bool:
         if self.exclude is not None and self.exclude.search(message):
@@ -54,120 +56,208 @@ def version_range_text(r: tuple[V, V]) -> str:
 
 
 def _s(id_: str, title: str, patterns: list[str], role: str, diagnosis: str | None, versions: tuple[V, V],
-       keywords: tuple[str, ...], exclude: str | None = None) -> Signature:
+       keywords: tuple[str, ...], exclude: str | None = None, subject: str | None = None, source: str = "") -> Signature:
     return Signature(id_, title, tuple(re.compile(p) for p in patterns), role, diagnosis, versions, keywords,
-                     re.compile(exclude) if exclude else None)
+                     re.compile(exclude) if exclude else None, subject, source)
 
 
 FATAL_NOT_DAEMON = r"(?:Error starting daemon|Failed to connect to containerd|failed to start daemon)"
+MANAGED_SOCK = r"(?!/(?:var/)?run/containerd/)\S*/containerd/(?:docker-)?containerd\.sock"  # <exec-root>/containerd/…
+SYSTEM_SOCK = r"/(?:var/)?run/containerd/containerd\.sock"
+BOLT_PANIC = (r"panic: (?:invalid page type|page \d+ already freed|cannot free page \d|invalid freelist page|"
+              r"freepages: failed to get all reachable pages|invalid page allocation|assertion failed: |"
+              r"(?:root bucket |freelist )?pgid \(\d+\) above high water mark|bolt\.DB\.meta\(\): invalid meta pages|"
+              r"misplaced bucket header|inode overflow|invalid childAt)")
+UNIT = r"[\w@.-]*(?:docker|containerd)[\w@.-]*\.(?:service|socket)"
 
 SIGNATURES: tuple[Signature, ...] = (
     # ---- containerd 0.2.x restore (the seed incident), 1.11-17.10 -------------------------------------
     _s("S02-fatal-eof", "containerd 0.2 restore hit an empty state.json/process.json: fatal EOF",
        [r"level=fatal msg=\"?(?:unexpected )?EOF\"?\s*$", r"FATA\[\d+\] (?:unexpected )?EOF\s*$"],
-       "cause", "containerd-state", ((1, 11), (17, 10)), ("fatal", "FATA", "EOF")),
+       "cause", "containerd-state", ((1, 11), (17, 10)), ("fatal", "FATA", "EOF"),
+       source="containerd supervisor/supervisor.go restore() + logrus.Fatal @v0.2.4"),
     _s("S02-read-past-events", "containerd 0.2 replayed its events log (debug; precedes a restore fatal)",
        [r"containerd: read past events\"?\s+count=\d+"], "symptom", "containerd-state", ((1, 11), (17, 10)),
-       ("read past events",)),
+       ("read past events",), source="containerd supervisor/supervisor.go setupEventLog @v0.2.4"),
     _s("S03-state-missing", "containerd 0.2 state dir lacks a file (stale state after reboot or live-restore)",
        [r"open \S+/libcontainerd/containerd/[0-9a-f]{64}/\S+: no such file or directory"],
-       "cause", "containerd-state", ((1, 11), (17, 10)), ("libcontainerd/containerd/",)),
+       "cause", "containerd-state", ((1, 11), (17, 10)), ("libcontainerd/containerd/",),
+       source="containerd runtime/container.go Load/readProcessState @v0.2.4"),
     _s("S04-events-log-nul", "containerd 0.2 events.log tail is NUL-padded after a host crash",
        [r"invalid character '\\{1,2}x00' looking for beginning of value"],
-       "cause", "containerd-state", ((1, 11), (17, 10)), ("invalid character", "x00")),
+       "cause", "containerd-state", ((1, 11), (17, 10)), ("invalid character", "x00"),
+       source="containerd supervisor/supervisor.go setupEventLog json decode @v0.2.x"),
     _s("S05-state-dropped", "containerd 0.2.6+ dropped a bad container state and went on (self-healed)",
        [r"containerd: (?:failed to load container,removing state di(?:re)?ctory|container has no process running,removing state directory)"],
-       "info", None, ((17, 3), (17, 10)), ("removing state",)),
+       "info", None, ((17, 3), (17, 10)), ("removing state",), source="containerd PR #410 (v0.2.6)"),
     _s("S14-ctrd-unavailable", "dockerd lost its containerd 0.2/1.0 connection (containerd died or restarts)",
        [r"rpc error: code = (?:14|Unavailable) desc = (?:grpc: the connection is unavailable|transport is closing)",
         r"connection error: desc = \"transport: dial unix:?/*\S+?containerd\.sock: timeout\"",
         r"containerd: container not started"],
-       "symptom", "containerd-state", ((1, 12), (18, 6)), ("Unavailable", "transport is closing", "not started")),
+       "symptom", "containerd-state", ((1, 12), (18, 6)), ("Unavailable", "transport is closing", "not started"),
+       source="moby libcontainerd/remote_linux.go handleConnectionChange @v1.12.3"),
     # ---- managed containerd 1.x connect / start, 17.11+ ---------------------------------------------
-    _s("S07-ctrd-connect", "dockerd cannot reach its managed containerd 1.0/1.1 (stale pid or wedged)",
-       [r"Failed to connect to containerd: failed to dial \"[^\"]+\": (?:context deadline exceeded|dial unix \S+: timeout)",
-        r"libcontainerd: docker-containerd is still running\"?(?:.*?\bpid=\d+)?"],
-       "cause", "containerd-state", ((17, 11), (18, 6)), ("Failed to connect to containerd", "still running")),
-    _s("S08-ctrd-start-timeout", "managed containerd did not answer within 15 s of its start",
-       [r"(?:failed|Failed) to start containerd: timeout waiting for containerd to start",
-        r"(?<!docker-)containerd is still running\"?.*\bpid=\d+"],
-       "cause", "containerd-state", ((18, 9), (99, 99)), ("timeout waiting for containerd", "still running")),
-    _s("S09-dial-managed", "dockerd gave up dialing its managed containerd's socket",
-       [r"(?:failed to start daemon|Error starting daemon): failed to dial \"\S*/containerd/(?:docker-)?containerd\.sock\""],
-       "cause", "containerd-state", ((17, 11), (99, 99)), ("failed to dial", "containerd.sock"),
-       exclude=r"failed to dial \"/(?:var/)?run/containerd/containerd\.sock\""),
+    _s("S07-ctrd-pidfile", "the managed containerd's pidfile names a live process that does not answer "
+       "(a reused pid: prove it, remove the pidfile, restart)",
+       [r"(?:docker-)?containerd is still running\"?(?:.*?\bpid=\d+)?",
+        r"libcontainerd: previous instance of containerd still alive \(\d+\)"],
+       "cause", "containerd-pidfile", ((17, 3), (99, 99)), ("still running", "still alive"),
+       source="moby libcontainerd/supervisor/remote_daemon.go startContainerd (getContainerdPid: any live pid counts) "
+              "@v17.11-v28; libcontainerd/remote_unix.go @v17.06"),
+    _s("S07-ctrd-connect", "dockerd cannot reach its managed containerd 1.0/1.1 (crashed, wedged, or a stale pid)",
+       [r"Failed to connect to containerd: failed to dial \"[^\"]+\": (?:context deadline exceeded|dial unix:?\s?\S+: timeout)"],
+       "symptom", "containerd-crash", ((17, 11), (18, 6)), ("Failed to connect to containerd",),
+       source="moby libcontainerd/remote_daemon.go New (errors.Wrap 'Failed to connect to containerd') @v17.11-v18.06"),
+    _s("S08-ctrd-start-timeout", "the managed containerd did not answer within 15 s of its start",
+       [r"(?:failed|Failed) to start containerd: timeout waiting for containerd to start"],
+       "symptom", "containerd-crash", ((18, 9), (99, 99)), ("timeout waiting for containerd",),
+       source="moby libcontainerd/supervisor/remote_daemon.go Start (startupTimeout 15s) @v18.09-v28"),
+    _s("S08-ctrd-died", "the managed containerd crashed (signal or exit status)",
+       [r"containerd did not exit successfully\"?.*?error=\"?(?:signal: (?:segmentation fault|aborted|bus error|"
+        r"illegal instruction|trace/breakpoint trap)|exit status [1-9])"],
+       "cause", "containerd-crash", ((17, 11), (99, 99)), ("did not exit successfully",),
+       source="moby libcontainerd/supervisor/remote_daemon.go startContainerd cmd.Wait reaper @v17.11-v28"),
+    _s("S09-dial-managed", "the managed containerd runs but its metadata services failed to load (meta.db)",
+       [rf"(?:failed to start daemon|Error starting daemon): failed to dial \"{MANAGED_SOCK}\": unknown service "
+        r"containerd\.services\.\S+: not implemented"],
+       "cause", "containerd-state", ((18, 9), (99, 99)), ("failed to dial", "not implemented"),
+       source="moby daemon/daemon.go NewDaemon 'failed to dial %q' @v18.09-v28; containerd services register only "
+              "when the metadata plugin loads"),
+    _s("S09-dial-managed-timeout", "dockerd gave up dialing its managed containerd's socket",
+       [rf"(?:failed to start daemon|Error starting daemon): failed to dial \"{MANAGED_SOCK}\": (?!unknown service)"],
+       "symptom", "containerd-crash", ((17, 11), (99, 99)), ("failed to dial", "containerd.sock"),
+       source="moby daemon/daemon.go NewDaemon @v18.09-v28"),
     _s("S09-dial-external", "the system containerd (/run/containerd) does not serve; fix containerd first",
-       [r"(?:failed to start daemon|Error starting daemon): failed to dial \"/(?:var/)?run/containerd/containerd\.sock\""],
-       "cause", "containerd-down", ((18, 9), (99, 99)), ("failed to dial", "/run/containerd")),
-    _s("S09-grpc-transport", "gRPC could not connect to a containerd socket",
-       [r"addrConn\.createTransport failed to connect to .*?/\S*containerd\.sock.*?(?:connection refused|no such file or directory|timeout)"],
-       "symptom", "containerd-down", ((18, 9), (99, 99)), ("createTransport",)),
-    # ---- bolt databases -----------------------------------------------------------------------------
-    _s("S10-bolt-corrupt", "a bbolt database is corrupt (containerd meta.db when next to containerd lines)",
-       [r"panic: (?:invalid page type|page \d+ already freed|invalid freelist page|"
-        r"freepages: failed to get all reachable pages|invalid page allocation)",
-        r"\b(?:invalid database|checksum error)\b"],
-       "cause", "containerd-state", ((17, 11), (99, 99)), ("invalid", "page", "bolt"),
-       exclude=r"volume store metadata|network controller|local-kv"),
+       [rf"(?:failed to start daemon|Error starting daemon|Failed to connect to containerd): failed to dial \"{SYSTEM_SOCK}\"",
+        rf"dial unix {SYSTEM_SOCK}: connect: (?:connection refused|no such file or directory)"],
+       "cause", "containerd-down", ((18, 9), (99, 99)), ("failed to dial", "/run/containerd"),
+       source="moby daemon/daemon.go NewDaemon (WithTimeout 60s) @v19.03.7-v28"),
+    _s("S09-grpc-transport", "gRPC could not connect to the system containerd's socket",
+       [rf"addrConn\.createTransport failed to connect to .*?{SYSTEM_SOCK}.*?(?:connection refused|no such file or directory)"],
+       "symptom", "containerd-down", ((18, 9), (99, 99)), ("createTransport",), source="grpc clientconn.go createTransport"),
+    # ---- bolt databases: which process, which file ----------------------------------------------------
+    _s("S10-bolt-panic", "a bbolt database is corrupt: the panicking process and its stack name the file",
+       [BOLT_PANIC], "panic", None, ((1, 11), (99, 99)), ("page", "freelist", "assertion"),
+       source="bbolt freelist.go (*freelist).free, cursor.go search, page.go fastCheck @v1.3.7, db.go freepages; "
+              "boltdb/bolt @v1.3.1"),
+    _s("S10-ctrd-plugin-db", "containerd's metadata plugin cannot open meta.db (invalid database / checksum)",
+       [r"failed to load plugin\"? \"?io\.containerd\.[\w.]+\"?.*?error=\"?(?:[^\"]*: )?(?:invalid database|version mismatch|checksum error)",
+        r"(?:invalid database|version mismatch|checksum error)\"?.*?\bid=io\.containerd\."],
+       "cause", "containerd-state", ((17, 11), (99, 99)), ("failed to load plugin", "invalid database"),
+       source="containerd services/server/server.go 'failed to load plugin %s' @v1.2-v1.7; bbolt errors.go ErrInvalid"),
     _s("S10-volume-db", "dockerd cannot open volumes/metadata.db (corrupt, or another dockerd holds its lock)",
        [r"error while opening volume store metadata database(?: \([^)]*\))?: .+"],
-       "cause", "persistent-db", ANY, ("volume store",)),
-    _s("S10-network-db", "libnetwork's local-kv.db cannot be opened",
-       [r"Error initializing network controller: .+"], "cause", "persistent-db", ANY, ("network controller",)),
+       "cause", "dockerd-db", ANY, ("volume store",), subject="volumes/metadata.db",
+       source="moby volume/service/store.go NewStore (bolt Timeout 1s) @v18.09-v28; volume/store/store.go @v17.x"),
+    _s("S10-network-db", "libnetwork's local-kv.db cannot be read (corrupt or locked)",
+       [r"Error initializing network controller: .*?(?:invalid (?:database|page|freelist)|version mismatch|checksum error|bolt|"
+        r"\btimeout\b|page \d+|freelist|circular dependency|local-kv)",
+        r"Error creating default \"?bridge\"? network: (?:failed to allocate gateway|.*?[Aa]ddress already in use)",
+        r"(?:libkv|kvstore)/(?:store/)?boltdb"],
+       "cause", "dockerd-db", ANY, ("network controller",), subject="network/files/local-kv.db",
+       source="moby daemon/daemon.go 'Error initializing network controller: %v'; libnetwork datastore.go @v20.10-v28"),
+    _s("S10-content-db", "dockerd's content store metadata.db cannot be opened",
+       [r"error opening bolt db for content metadata store", r"fscache: failed to open database file"],
+       "cause", "dockerd-db", ((20, 10), (99, 99)), ("bolt db",), subject="content/metadata.db",
+       source="moby daemon/content.go configureLocalContentStore @v20.10"),
     # ---- restore / rpc (1.13+, containerd 1.x-2.x) ---------------------------------------------------
     _s("S11-restore-failed", "dockerd could not re-attach a container (fifo missing = a partial cleanup)",
        [r"Failed to restore (?:container )?[0-9a-f]{64} with containerd: .+", r"failed to restore container with containerd",
         r"failed to open (?:stdout|stderr) fifo: error creating fifo \S+: no such file or directory"],
-       "symptom", "containerd-state", ((1, 13), (99, 99)), ("restore", "fifo")),
-    _s("S12-shim-reload", "containerd skipped or cleaned a shim while reloading tasks (self-healing)",
-       [r"(?:loading tasks in namespace|failed to load shim|cleaning up after shim disconnected|shim disconnected|"
-        r"cleaning leaked shim process|failed to delete task|failed to clean up after shim disconnected)"],
-       "info", None, ((17, 11), (99, 99)), ("shim",)),
+       "symptom", "containerd-state", ((1, 13), (99, 99)), ("restore", "fifo"), source="moby daemon/daemon.go restore"),
+    _s("S12-shim-reload", "containerd skipped or cleaned a shim while reloading tasks at start (self-healing)",
+       [r"(?:loading tasks in namespace|failed to load shim|cleaning leaked shim process)"],
+       "info", None, ((17, 11), (99, 99)), ("shim",), source="containerd runtime/v2/shim_load.go @v1.7.0"),
+    _s("S12-container", "one container's shim or task died, was cleaned up, or failed, while the daemon runs",
+       [r"(?:cleaning up after shim disconnected|failed to clean up after shim disconnected|cleaning up dead shim|"
+        r"failed to delete task|failed to delete shim|shim reaped|cleaning up after (?:dead shim|shim dead)|"
+        r"failed to process event|failed to delete failed start container|"
+        r"[Ff]ailed to exit within \S+(?: seconds)? of (?:signal|kill)|attach failed with error|"
+        r"cleanup: failed to delete container from containerd|stream copy error|"
+        r"topic=/tasks/oom|TaskOOM|invoked oom-killer|Memory cgroup out of memory|"
+        r"OCI runtime (?:create|start|exec) failed|starting container process caused|"
+        r"Handler for \w+ /(?:v[\d.]+/)?containers/(?!json)[\w.-]+/\w+ returned error)"],
+       "container", None, ((17, 11), (99, 99)), ("shim", "task", "oom"),
+       source="containerd runtime/v2/shim.go cleanupAfterDeadShim, binary.go Delete @v1.3-v2.2; moby "
+              "libcontainerd/remote/client.go processEvent, daemon/stop.go, daemon/attach.go"),
     _s("S13-rpc-deadline", "containerd or a shim does not answer in time",
-       [r"rpc error: code = (?:4|DeadlineExceeded) desc = context deadline exceeded",
-        r"operation timeout: context deadline exceeded"],
-       "symptom", "containerd-wedged", ((1, 12), (99, 99)), ("deadline exceeded",)),
+       [r"rpc error: code = (?:4|DeadlineExceeded) desc = context deadline exceeded"],
+       "symptom", "containerd-wedged", ((1, 12), (99, 99)), ("deadline exceeded",), source="grpc status codes"),
     # ---- client side -------------------------------------------------------------------------------
     _s("S15-no-daemon", "the client found nothing listening on the Docker socket",
        [r"Cannot connect to the Docker daemon at \S+\. Is the docker daemon running\?"],
-       "symptom", "dockerd-down", ANY, ("Cannot connect to the Docker daemon",)),
+       "symptom", "dockerd-down", ANY, ("Cannot connect to the Docker daemon",), source="docker/cli client errors"),
     _s("S15-client-timeout", "the client connected but the daemon never answered",
-       [r"Read timed out\. \(read timeout=\d+\)", r"Error response from daemon: i/o timeout"],
-       "symptom", "dockerd-wedged", ANY, ("timed out", "i/o timeout")),
+       [r"Read timed out\. \(read timeout=\d+\)", r"Error response from daemon: i/o timeout",
+        r"operation timeout: context deadline exceeded", r"\(Client\.Timeout exceeded while awaiting headers\)"],
+       "symptom", "dockerd-wedged", ANY, ("timed out", "i/o timeout", "operation timeout"),
+       source="docker-py/requests; kubelet dockershim operation timeout"),
     # ---- storage / kernel --------------------------------------------------------------------------
-    _s("S16-devicemapper", "devicemapper udev cookie never completed, or a busy device on remove",
+    _s("S16-devicemapper", "devicemapper failing (udev cookie never completed, busy device, thin pool)",
        [r"Driver devicemapper failed to remove root filesystem [0-9a-f]+: Device is Busy",
-        r"systemd-udevd\[\d+\]: .*?dm-\d+ timeout; kill it", r"_Cfunc_dm_udev_wait"],
-       "cause", "storage-driver", ((1, 11), (24, 99)), ("devicemapper", "dm-")),
-    _s("S17-hung-task", "the kernel reports a container-runtime task blocked (kernel-level hang)",
-       [r"INFO: task (?:dockerd|docker|containerd|containerd-shim[\w-]*|docker-containerd[\w-]*|runc|docker-runc):\d+ "
-        r"blocked for more than \d+ seconds\."],
-       "cause", "kernel-hang", ANY, ("blocked for more than",)),
+        r"systemd-udevd\[\d+\]: .*?dm-\d+ timeout; kill it", r"_Cfunc_dm_udev_wait",
+        r"devmapper: (?:Error|Unable|Thin Pool|Base Device UUID|Can't set task|Error activating)",
+        r"error initializing graphdriver: .*?devmapper"],
+       "cause", "storage-driver", ((1, 11), (24, 99)), ("devicemapper", "dm-", "devmapper"),
+       source="moby daemon/graphdriver/devmapper/deviceset.go @v17.x"),
+    _s("S17-hung-task", "the kernel reports a task blocked for minutes (kernel-level hang)",
+       [r"INFO: task .{1,40}?:\d+ blocked for more than \d+ seconds",
+        r"\"echo 0 > /proc/sys/kernel/hung_task_timeout_secs\" disables this message",
+        r"\btask:\S+\s+state:D\b",
+        r"\b(?:dockerd|docker|containerd[\w-]*|docker-containerd[\w-]*|runc|docker-runc)\s+D\s+(?:[0-9a-f]{8,16}\s+)?\d+\s+\d+\s+\d+\s+0x"],
+       "cause", "kernel-hang", ANY, ("blocked for more than", "hung_task", "state:D"),
+       source="linux kernel/hung_task.c check_hung_task; sched_show_task"),
     _s("S17-netdev-refcount", "a network device cannot be freed (netns teardown hang)",
        [r"unregister_netdevice: waiting for \S+ to become free\. Usage count = -?\d+"],
-       "cause", "kernel-hang", ANY, ("unregister_netdevice",)),
+       "cause", "kernel-hang", ANY, ("unregister_netdevice",), source="linux net/core/dev.c netdev_wait_allrefs"),
+    _s("S17-kernel-frames", "kernel stack frames of a task blocked in netns, filesystem or RCU code",
+       [r"\b(?:copy_net_ns|cleanup_net|xfs_buf_iowait|xfs_log_force\w*|xfs_buf_lock|rwsem_down_(?:read|write)\w*|"
+        r"ovl_sync_fs|rtnl_lock|rtnl_dellink|__synchronize_srcu|synchronize_srcu\w*|synchronize_net|jbd2_log_wait_commit)"
+        r"\+0x[0-9a-f]+/0x[0-9a-f]+"],
+       "symptom", "kernel-hang", ANY, ("+0x",), source="linux call traces (hung_task, /proc/<pid>/stack)"),
     _s("S17-filesystem", "the backing filesystem is unfit or failing (d_type, overlay readlink, fs errors)",
        [r"the backing \w+ filesystem is formatted without d_type support",
         r"returned error: readlink /var/lib/docker/overlay2.*: invalid argument",
-        r"XFS .* Shutting down filesystem|EXT4-fs error|Buffer I/O error"],
-       "cause", "storage-driver", ANY, ("d_type", "readlink", "XFS", "EXT4-fs", "I/O error")),
+        r"overlayfs: upper fs (?:does not support|needs to support) d_type",
+        r"XFS .* Shutting down filesystem|EXT4-fs error|Buffer I/O error",
+        r"error initializing graphdriver: (?!.*devmapper)"],
+       "cause", "storage-driver", ANY, ("d_type", "readlink", "XFS", "EXT4-fs", "I/O error", "graphdriver"),
+       source="moby daemon/graphdriver/overlay2/overlay.go; linux fs/overlayfs"),
     _s("disk-full", "a write failed because the filesystem is full",
-       [r"no space left on device"], "cause", "disk-full", ANY, ("space left",)),
+       [r"no space left on device"], "cause", "disk-full", ANY, ("space left",),
+       exclude=r"inotify|fs\.inotify|too many open files", source="ENOSPC"),
     _s("S20-stale-pidfile", "a pidfile of a dead dockerd blocks the start",
        [r"(?:pid file found|failed to start daemon), ensure docker is not running or delete \S+"],
-       "cause", "stale-pidfile", ANY, ("pid file", "ensure docker is not running")),
-    _s("S21-unit-restarts", "systemd restarted docker/containerd too often, or its main process died",
-       [r"(?:docker|containerd)\.service: Start request repeated too quickly",
-        r"(?:docker|containerd)\.service: Main process exited, code=\w+, status=\S+",
-        r"Failed to start Docker Application Container Engine"],
-       "symptom", "dockerd-down", ANY, (".service",)),
+       "cause", "stale-pidfile", ANY, ("pid file", "ensure docker is not running"),
+       source="moby pkg/pidfile/pidfile.go New @v17.11-v23; cmd/dockerd/daemon.go @v24+"),
+    _s("S21-start-limit", "systemd stopped restarting the unit (start limit hit): it needs reset-failed",
+       [rf"{UNIT}: Start request repeated too quickly", rf"start request repeated too quickly for {UNIT}",
+        rf"{UNIT} start request repeated too quickly",
+        r"start-limit-hit", r"Result: start-limit\b", r"service-start-limit-hit"],
+       "limit", "start-limit", ANY, ("repeated too quickly", "start-limit"),
+       source="systemd src/core/unit.c unit_test_start_limit; unit_log_failure 'Failed with result'"),
+    _s("S21-unit-failed", "systemd saw dockerd or containerd exit or fail to start",
+       [rf"{UNIT}: [Mm]ain process exited, code=\w+, status=\S+",
+        r"Failed to start (?:docker\.service - )?Docker Application Container Engine",
+        rf"{UNIT}: Scheduled restart job, restart counter is at \d+", rf"{UNIT}: Service hold-off time over",
+        rf"Unit {UNIT} entered failed state", rf"{UNIT}: Unit entered failed state", rf"{UNIT}: Failed with result",
+        rf"(?:--|░░) Subject: (?:Unit {UNIT} has failed|A start job for unit {UNIT} has failed)",
+        r"Active: failed \(Result: ", r"Main PID: \d+ \(code=(?:exited|killed|dumped), status=\d+"],
+       "symptom", "dockerd-down", ANY, (".service", "Main PID"),
+       source="systemd src/core/service.c service_sigchld_event, job.c JOB_FAILED, catalog be02cf68"),
     _s("S22-pleg", "kubelet sees the runtime hang (PLEG not healthy / runtime down)",
        [r"PLEG is not healthy: pleg (?:was last seen active \S+ ago; threshold is \S+|has yet to be successful)",
-        r"container runtime is down"], "symptom", "dockerd-wedged", ANY, ("PLEG", "runtime is down")),
+        r"container runtime is down"], "symptom", "dockerd-wedged", ANY, ("PLEG", "runtime is down"),
+       source="kubernetes pkg/kubelet/pleg/generic.go Healthy"),
+    _s("go-panic", "a Go program crashed (panic, fatal error, signal): the stack names which",
+       [r"(?:^|: |\s)panic: (?!.*\[recovered\])", r"(?:^|: |\s)fatal(?: error)?: ", r"\[signal SIG[A-Z]+",
+        r"SIGSEGV: segmentation violation", r"unexpected signal during runtime execution"],
+       "panic", None, ANY, ("panic", "fatal"), exclude=r"level=\w+ msg=|\b(?:INFO|WARN|ERRO|DEBU|FATA)\[",
+       source="go runtime/panic.go printpanics, fatal, dopanic_m"),
     # ---- fatal catch-all: a fatal line no better signature explains ----------------------------------
     _s("fatal-other", "dockerd or containerd logged a fatal error not in this catalogue",
        [r"level=fatal msg=", r"FATA\[\d+\] ", r"failed to start daemon: ", r"Error starting daemon: "],
-       "symptom", None, ANY, ("fatal",)),
+       "symptom", None, ANY, ("fatal",), source="logrus Fatal; cmd/dockerd main"),
 )
 
 MARKERS: dict[str, re.Pattern[str]] = {name: re.compile(p) for name, p in {
@@ -175,6 +265,7 @@ MARKERS: dict[str, re.Pattern[str]] = {name: re.compile(p) for name, p in {
     "loading_start": r"Loading containers: start\.",
     "loading_done": r"Loading containers: done\.",
     "init_done": r"Daemon has completed initialization",
+    "daemon_line": r"msg=\"?Docker daemon\"?\s+commit=|\] Docker daemon\s+commit=",
     "api_listen": r"API listen on \S+",
     "shutdown": r"Daemon shutdown complete|Force shutdown daemon",
     "spawn_11": r"\bNew containerd process, pid: \d+",
@@ -185,6 +276,8 @@ MARKERS: dict[str, re.Pattern[str]] = {name: re.compile(p) for name, p in {
     "ctrd_booted": r"containerd successfully booted in [\d.]+s",
     "dump_dockerd": r"goroutine stacks written to \S+",
     "dump_containerd": r"goroutine stack dump written to \S+",
+    "unit_started": r"Started (?:docker\.service - )?Docker Application Container Engine",
+    "unit_restart": r"Scheduled restart job, restart counter is at \d+|Service hold-off time over, scheduling restart",
 }.items()}
 
 # Which Docker versions print each spawn marker (DOMAIN §3 "version fingerprint from logs alone").
@@ -193,7 +286,7 @@ FINGERPRINTS: dict[str, tuple[V, V]] = {
     "spawn_1809": ((18, 9), (27, 99)), "spawn_28": ((28, 0), (99, 99)),
 }
 START_MARKERS = ("starting", "spawn_11", "spawn_12", "spawn_1711")  # a new start attempt begins
-READY_MARKERS = ("init_done", "api_listen", "loading_done")
+READY_MARKERS = ("init_done", "api_listen", "loading_done", "daemon_line")
 
 
 @dataclass(frozen=True)
@@ -201,17 +294,47 @@ class Match:
     signature: Signature
     line_no: int
     line: str
+    resolved: str | None = None  # a panic's diagnosis once attributed (its signature has none of its own)
+    note: str = ""  # why: the attribution, or the file this line names
+
+    @property
+    def diag(self) -> str | None:
+        return self.resolved or self.signature.diagnosis
+
+
+GENERIC = ("go-panic", "fatal-other")
+SPECIFIC = tuple(s for s in SIGNATURES if s.id not in GENERIC)
+CATCH_ALL = tuple(s for s in SIGNATURES if s.id in GENERIC)
+# Every pattern needs one of these literal words; a line with none is skipped without running a regex.
+PREFILTER = re.compile("|".join(re.escape(w) for w in sorted({
+    "containerd", "EOF", "events", "invalid", "libcontainerd", "still", "dial", "connect", "panic", "fatal", "FATA",
+    "database", "volume", "network controller", "kvstore", "libkv", "bolt", "restore", "fifo", "shim", "task", "oom",
+    "OOM", "exit", "attach", "stream copy", "OCI runtime", "container process", "deadline", "Docker daemon",
+    "timed out", "timeout", "Timeout", "devicemapper", "devmapper", "dm-", "_Cfunc", "blocked for", "hung_task",
+    "state:D", " D ", "unregister_netdevice", "+0x", "d_type", "readlink", "XFS", "EXT4", "I/O error", "graphdriver",
+    "space left", "pid file", "ensure docker", "quickly", "start-limit", "Result:", "Main process", "main process",
+    "Failed to start", "Scheduled restart", "hold-off", "failed state", "Failed with result", "Subject:", "Main PID",
+    "PLEG", "runtime is down", "SIG", "signal", "failed to start", "Error starting", "Starting up", "Loading containers",
+    "initialization", "API listen", "shutdown", "goroutine", "successfully booted", "process, pid", "Cannot connect",
+    "transport", "Unavailable", "not started", "overlayfs", "out of memory", "Started Docker", "Handler for",
+})))
 
 
 def scan_message(message: str) -> list[Signature]:
-    """Signatures matching one message; the fatal catch-all only when nothing specific does."""
-    hits = [s for s in SIGNATURES if s.id != "fatal-other" and s.matches(message)]
-    if not any(s.role == "cause" for s in hits) and SIGNATURES[-1].matches(message):
-        hits.append(SIGNATURES[-1])
+    """Signatures matching one message; the catch-alls (a bare panic or fatal) only when nothing specific does."""
+    if not PREFILTER.search(message):
+        return []
+    hits = [s for s in SPECIFIC if s.matches(message)]
+    if not any(s.role in ("cause", "panic") for s in hits):
+        generic = next((s for s in CATCH_ALL if s.matches(message)), None)
+        if generic is not None:
+            hits.append(generic)
     return hits
 
 
 def markers(message: str) -> list[str]:
+    if not PREFILTER.search(message):
+        return []
     return [name for name, p in MARKERS.items() if p.search(message)]
 
 
@@ -228,30 +351,44 @@ class Diagnosis:
 
 
 DIAGNOSES: dict[str, Diagnosis] = {d.name: d for d in (
-    Diagnosis("healthy", "every probe answers in time", None, sick=False),
+    Diagnosis("healthy", "every probe answers in time (a log: the last start completed and nothing failed after)",
+              None, sick=False),
+    Diagnosis("no-fault", "no fault in this excerpt: no error, though it ends before the start completed", None,
+              sick=False),
     Diagnosis("degraded", "the daemon answers, but slowly or not every time: watch, do not restart", None, sick=False),
     Diagnosis("suspect", "failing, but not for enough consecutive rounds to act on", None, sick=False),
     Diagnosis("starting", "dockerd is young and has not finished its start yet: wait", None, sick=False),
+    Diagnosis("container-fault", "one container or shim failed while the daemon runs fine: report it, no daemon action",
+              None, sick=False),
     Diagnosis("dockerd-wedged", "dockerd is alive but its API does not answer; containerd and the disk are fine",
               "dockerd-restart"),
     Diagnosis("dockerd-down", "dockerd is not running and its log names no cause", "dockerd-restart"),
     Diagnosis("stale-pidfile", "a pidfile of a dead dockerd blocks its start", "dockerd-restart"),
+    Diagnosis("containerd-pidfile", "the managed containerd's pidfile names a live process that is not containerd "
+              "(a reused pid): prove it, remove the pidfile, restart", "containerd-pidfile"),
     Diagnosis("containerd-wedged", "containerd does not answer on its socket (dockerd's containerd calls hang)",
               "dockerd-restart"),
     Diagnosis("crash-loop", "dockerd keeps restarting without ever answering, for no known reason", "escalate"),
+    Diagnosis("start-limit", "systemd stopped restarting dockerd (start limit hit) and no earlier line names why",
+              "escalate"),
     Diagnosis("containerd-state", "containerd's runtime state or metadata is corrupt: the seed incident",
               "docker-libcontainerd"),
+    Diagnosis("containerd-crash", "containerd itself crashes, or never opens its socket: a person decides", "escalate"),
     Diagnosis("containerd-down", "the external containerd does not serve: fix containerd first", "escalate"),
     Diagnosis("disk-full", "the data-root or exec-root filesystem is full: a restart makes it worse", "escalate"),
     Diagnosis("kernel-hang", "kernel-level hang (D-state threads, hung-task reports): needs a reboot", "escalate"),
-    Diagnosis("persistent-db", "a persistent dockerd database is corrupt or locked: a person must decide", "escalate"),
+    Diagnosis("dockerd-db", "one of dockerd's own databases (local-kv.db, volumes/metadata.db, buildkit) is corrupt "
+              "or locked: a person decides", "escalate"),
     Diagnosis("storage-driver", "the storage driver or filesystem is failing", "escalate"),
     Diagnosis("unknown", "unhealthy, and no known signature explains it: keep the evidence, escalate", "escalate"),
 )}
-# Causes outside containerd's state win over containerd-state (invariant 9: the fix must fit the cause).
-PRIORITY = ("disk-full", "kernel-hang", "storage-driver", "persistent-db", "containerd-down", "stale-pidfile",
-            "containerd-state", "containerd-wedged", "crash-loop", "dockerd-wedged", "dockerd-down")
-LAYOUT_BOUND = {"containerd-wedged": ("managed", "libcontainerd")}  # restarting dockerd restarts *its* containerd
+# Causes outside containerd's state win over containerd-state (invariant 9: the fix must fit the cause),
+# and the least destructive fix that fits is tried first (a pidfile before a state clear).
+PRIORITY = ("disk-full", "kernel-hang", "storage-driver", "dockerd-db", "containerd-crash", "containerd-down",
+            "stale-pidfile", "containerd-pidfile", "containerd-state", "containerd-wedged", "crash-loop",
+            "dockerd-wedged", "dockerd-down")
+LAYOUT_BOUND = {"containerd-wedged": ("managed", "libcontainerd"), "containerd-state": ("managed", "libcontainerd"),
+                "containerd-pidfile": ("managed", "libcontainerd")}  # restarting dockerd restarts *its* containerd
 
 
 def runbook_for(diagnosis: str, layout: str | None = None) -> str | None:

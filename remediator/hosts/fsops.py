@@ -246,3 +246,47 @@ def restore_tree(path: str | Path, roots: Sequence[str], manifest: dict[str, obj
         shutil.move(str(real), str(displaced))
     _copy_tree(backup, str(real))
     verify_tree(real, manifest)
+
+
+SMALL = 4096  # a pidfile is a few bytes; anything larger is not one
+
+
+def quarantine_file(path: str, roots: Sequence[str], dest: str | Path) -> bytes:
+    """Move one small regular file (a pidfile) aside: copy it to dest, fsync, verify the copy byte for byte,
+    then unlink the original. Confined to roots, never through a symlink. Returns the content."""
+    src = confine(path, roots)
+    st = os.lstat(src)
+    if not stat.S_ISREG(st.st_mode) or st.st_size > SMALL:
+        raise UnsafeOperation(f"refusing {path!r}: not a regular file of at most {SMALL} bytes")
+    fd = os.open(src, os.O_RDONLY | os.O_NOFOLLOW)
+    try:
+        data = os.read(fd, SMALL + 1)
+    finally:
+        os.close(fd)
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    out = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    try:
+        os.write(out, data)
+        os.fsync(out)
+    finally:
+        os.close(out)
+    if dest.read_bytes() != data:
+        raise BackupError(f"the copy of {path} in {dest} does not match; {path} was not removed")
+    os.unlink(src)
+    return data
+
+
+def restore_file(backup: str | Path, path: str, roots: Sequence[str]) -> bool:
+    """Put a quarantined file back where it was, unless something already took its place. True if restored."""
+    dst = confine(path, roots)
+    if os.path.lexists(dst):
+        return False
+    data = Path(backup).read_bytes()
+    fd = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+    try:
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    return True

@@ -69,9 +69,9 @@ def test_seed_incident_log_the_respawn_loop() -> None:
 
 
 def test_a_cause_outside_containerd_state_wins() -> None:
-    log = "\n".join(['level=info msg="Starting up"', by_line("S10-bolt-corrupt"), by_line("disk-full")])
+    log = "\n".join(['level=info msg="Starting up"', by_line("S10-ctrd-plugin-db"), by_line("disk-full")])
     assert logdiag.diagnose_text(log).verdict == "disk-full"
-    log = "\n".join(['level=info msg="Starting up"', by_line("S10-bolt-corrupt"), by_line("S20-stale-pidfile")])
+    log = "\n".join(['level=info msg="Starting up"', by_line("S10-ctrd-plugin-db"), by_line("S20-stale-pidfile")])
     assert logdiag.diagnose_text(log).verdict == "stale-pidfile"
 
 
