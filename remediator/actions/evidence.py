@@ -16,11 +16,13 @@ import os
 import tarfile
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from pydantic import Field
 
 from remediator.actions import ActionSpec, Params, StepContext, action
 from remediator.actions.collectors import COLLECTORS, redact
+from remediator.detect import dumps
 from remediator.structs import StepResult
 
 
@@ -42,6 +44,36 @@ def _after(deps: list[tuple[cf.Future[bytes], float]], fn: Callable[[StepContext
     for fut, dl in deps:
         cf.wait([fut], timeout=max(0.0, dl - time.monotonic()))
     return fn(ctx, deadline)
+
+
+DUMPS = ("goroutine-stacks.log", "containerd-stacks.log")
+
+
+def _dump_summary(out: Path, room: int) -> dict[str, object]:
+    """dump-summary.txt: each dump's goroutines grouped by identical stack, longest wait first, what they
+    wait on, and whether API requests are parked for minutes (the verdict a dump alone supports)."""
+    entry: dict[str, object] = {"collector": "dump-summary", "file": None, "error": None}
+    lines: list[str] = []
+    for name in DUMPS:
+        path = out / name
+        if not path.is_file():
+            continue
+        text = path.read_text(errors="replace")
+        if not dumps.looks_like_dump(text):
+            lines += [f"== {name}: no goroutine dump in it", ""]
+            continue
+        summary = dumps.summarize(dumps.parse(text.splitlines()))
+        wedged, why = dumps.verdict(summary)
+        lines += [f"== {name}: {summary.goroutines} goroutines, {summary.requests} API request(s), "
+                  f"{summary.requests_waiting} parked ≥ {summary.threshold_minutes} minute(s)",
+                  f"verdict: {wedged or 'not a wedge'}", *[f"  {w}" for w in why], *dumps.render(summary), ""]
+    if not lines:
+        entry["error"] = "no dump was captured"
+        return entry
+    data = "\n".join(lines).encode()[:max(0, room)]
+    _write(str(out / "dump-summary.txt"), data)
+    entry.update(file="dump-summary.txt", size=len(data), sha256=hashlib.sha256(data).hexdigest())
+    return entry
 
 
 def capture(ctx: StepContext, p: EvidenceParams) -> StepResult:
@@ -83,6 +115,7 @@ def capture(ctx: StepContext, p: EvidenceParams) -> StepResult:
         entry["duration"] = round(min(time.monotonic(), deadline) - start, 3)
         manifest[c.name] = entry
     pool.shutdown(wait=False, cancel_futures=True)
+    manifest["dump-summary"] = _dump_summary(out, room)
     took = time.monotonic() - start
     mpath = out / "manifest.json"
     _write(str(mpath), json.dumps({"incident": ctx.incident_id, "host": ctx.facts.host, "budget": budget,

@@ -29,8 +29,10 @@ class Signature:
     exclude: re.Pattern[str] | None = None
     subject: str | None = None  # the file this signature names (relative to the data-root)
     source: str = ""  # where the printed text comes from (repository file @ tag)
+    needles: tuple[str, ...] = ()  # literal words one of which every match contains: no regex runs without one
 
     def matches(self, message: str) -> bool:
+        """The regexes alone (scan_message checks the needles first, in one pass for every signature)."""
         if self.exclude is not None and self.exclude.search(message):
             return False
         return any(p.search(message) for p in self.patterns)
@@ -56,9 +58,10 @@ def version_range_text(r: tuple[V, V]) -> str:
 
 
 def _s(id_: str, title: str, patterns: list[str], role: str, diagnosis: str | None, versions: tuple[V, V],
-       keywords: tuple[str, ...], exclude: str | None = None, subject: str | None = None, source: str = "") -> Signature:
+       keywords: tuple[str, ...], exclude: str | None = None, subject: str | None = None, source: str = "",
+       needles: tuple[str, ...] = ()) -> Signature:
     return Signature(id_, title, tuple(re.compile(p) for p in patterns), role, diagnosis, versions, keywords,
-                     re.compile(exclude) if exclude else None, subject, source)
+                     re.compile(exclude) if exclude else None, subject, source, needles)
 
 
 FATAL_NOT_DAEMON = r"(?:Error starting daemon|Failed to connect to containerd|failed to start daemon)"
@@ -75,27 +78,33 @@ SIGNATURES: tuple[Signature, ...] = (
     _s("S02-fatal-eof", "containerd 0.2 restore hit an empty state.json/process.json: fatal EOF",
        [r"level=fatal msg=\"?(?:unexpected )?EOF\"?\s*$", r"FATA\[\d+\] (?:unexpected )?EOF\s*$"],
        "cause", "containerd-state", ((1, 11), (17, 10)), ("fatal", "FATA", "EOF"),
-       source="containerd supervisor/supervisor.go restore() + logrus.Fatal @v0.2.4"),
+       source="containerd supervisor/supervisor.go restore() + logrus.Fatal @v0.2.4",
+       needles=('EOF',)),
     _s("S02-read-past-events", "containerd 0.2 replayed its events log (debug; precedes a restore fatal)",
        [r"containerd: read past events\"?\s+count=\d+"], "symptom", "containerd-state", ((1, 11), (17, 10)),
-       ("read past events",), source="containerd supervisor/supervisor.go setupEventLog @v0.2.4"),
+       ("read past events",), source="containerd supervisor/supervisor.go setupEventLog @v0.2.4",
+       needles=('read past events',)),
     _s("S03-state-missing", "containerd 0.2 state dir lacks a file (stale state after reboot or live-restore)",
        [r"open \S+/libcontainerd/containerd/[0-9a-f]{64}/\S+: no such file or directory"],
        "cause", "containerd-state", ((1, 11), (17, 10)), ("libcontainerd/containerd/",),
-       source="containerd runtime/container.go Load/readProcessState @v0.2.4"),
+       source="containerd runtime/container.go Load/readProcessState @v0.2.4",
+       needles=('libcontainerd/containerd/',)),
     _s("S04-events-log-nul", "containerd 0.2 events.log tail is NUL-padded after a host crash",
        [r"invalid character '\\{1,2}x00' looking for beginning of value"],
        "cause", "containerd-state", ((1, 11), (17, 10)), ("invalid character", "x00"),
-       source="containerd supervisor/supervisor.go setupEventLog json decode @v0.2.x"),
+       source="containerd supervisor/supervisor.go setupEventLog json decode @v0.2.x",
+       needles=('x00',)),
     _s("S05-state-dropped", "containerd 0.2.6+ dropped a bad container state and went on (self-healed)",
        [r"containerd: (?:failed to load container,removing state di(?:re)?ctory|container has no process running,removing state directory)"],
-       "info", None, ((17, 3), (17, 10)), ("removing state",), source="containerd PR #410 (v0.2.6)"),
+       "info", None, ((17, 3), (17, 10)), ("removing state",), source="containerd PR #410 (v0.2.6)",
+       needles=('removing state',)),
     _s("S14-ctrd-unavailable", "dockerd lost its containerd 0.2/1.0 connection (containerd died or restarts)",
        [r"rpc error: code = (?:14|Unavailable) desc = (?:grpc: the connection is unavailable|transport is closing)",
         r"connection error: desc = \"transport: dial unix:?/*\S+?containerd\.sock: timeout\"",
         r"containerd: container not started"],
        "symptom", "containerd-state", ((1, 12), (18, 6)), ("Unavailable", "transport is closing", "not started"),
-       source="moby libcontainerd/remote_linux.go handleConnectionChange @v1.12.3"),
+       source="moby libcontainerd/remote_linux.go handleConnectionChange @v1.12.3",
+       needles=('code = 14', 'code = Unavailable', 'transport: dial', 'container not started')),
     # ---- managed containerd 1.x connect / start, 17.11+ ---------------------------------------------
     _s("S07-ctrd-pidfile", "the managed containerd's pidfile names a live process that does not answer "
        "(a reused pid: prove it, remove the pidfile, restart)",
@@ -103,71 +112,86 @@ SIGNATURES: tuple[Signature, ...] = (
         r"libcontainerd: previous instance of containerd still alive \(\d+\)"],
        "cause", "containerd-pidfile", ((17, 3), (99, 99)), ("still running", "still alive"),
        source="moby libcontainerd/supervisor/remote_daemon.go startContainerd (getContainerdPid: any live pid counts) "
-              "@v17.11-v28; libcontainerd/remote_unix.go @v17.06"),
+              "@v17.11-v28; libcontainerd/remote_unix.go @v17.06",
+       needles=('still running', 'still alive')),
     _s("S07-ctrd-connect", "dockerd cannot reach its managed containerd 1.0/1.1 (crashed, wedged, or a stale pid)",
        [r"Failed to connect to containerd: failed to dial \"[^\"]+\": (?:context deadline exceeded|dial unix:?\s?\S+: timeout)"],
        "symptom", "containerd-crash", ((17, 11), (18, 6)), ("Failed to connect to containerd",),
-       source="moby libcontainerd/remote_daemon.go New (errors.Wrap 'Failed to connect to containerd') @v17.11-v18.06"),
+       source="moby libcontainerd/remote_daemon.go New (errors.Wrap 'Failed to connect to containerd') @v17.11-v18.06",
+       needles=('Failed to connect to containerd',)),
     _s("S08-ctrd-start-timeout", "the managed containerd did not answer within 15 s of its start",
        [r"(?:failed|Failed) to start containerd: timeout waiting for containerd to start"],
        "symptom", "containerd-crash", ((18, 9), (99, 99)), ("timeout waiting for containerd",),
-       source="moby libcontainerd/supervisor/remote_daemon.go Start (startupTimeout 15s) @v18.09-v28"),
+       source="moby libcontainerd/supervisor/remote_daemon.go Start (startupTimeout 15s) @v18.09-v28",
+       needles=('timeout waiting for containerd',)),
     _s("S08-ctrd-died", "the managed containerd crashed (signal or exit status)",
        [r"containerd did not exit successfully\"?.*?error=\"?(?:signal: (?:segmentation fault|aborted|bus error|"
         r"illegal instruction|trace/breakpoint trap)|exit status [1-9])"],
        "cause", "containerd-crash", ((17, 11), (99, 99)), ("did not exit successfully",),
-       source="moby libcontainerd/supervisor/remote_daemon.go startContainerd cmd.Wait reaper @v17.11-v28"),
+       source="moby libcontainerd/supervisor/remote_daemon.go startContainerd cmd.Wait reaper @v17.11-v28",
+       needles=('did not exit successfully',)),
     _s("S09-dial-managed", "the managed containerd runs but its metadata services failed to load (meta.db)",
        [rf"(?:failed to start daemon|Error starting daemon): failed to dial \"{MANAGED_SOCK}\": unknown service "
         r"containerd\.services\.\S+: not implemented"],
        "cause", "containerd-state", ((18, 9), (99, 99)), ("failed to dial", "not implemented"),
        source="moby daemon/daemon.go NewDaemon 'failed to dial %q' @v18.09-v28; containerd services register only "
-              "when the metadata plugin loads"),
+              "when the metadata plugin loads",
+       needles=('not implemented',)),
     _s("S09-dial-managed-timeout", "dockerd gave up dialing its managed containerd's socket",
        [rf"(?:failed to start daemon|Error starting daemon): failed to dial \"{MANAGED_SOCK}\": (?!unknown service)"],
        "symptom", "containerd-crash", ((17, 11), (99, 99)), ("failed to dial", "containerd.sock"),
-       source="moby daemon/daemon.go NewDaemon @v18.09-v28"),
+       source="moby daemon/daemon.go NewDaemon @v18.09-v28",
+       needles=('failed to dial',)),
     _s("S09-dial-external", "the system containerd (/run/containerd) does not serve; fix containerd first",
        [rf"(?:failed to start daemon|Error starting daemon|Failed to connect to containerd): failed to dial \"{SYSTEM_SOCK}\"",
         rf"dial unix {SYSTEM_SOCK}: connect: (?:connection refused|no such file or directory)"],
        "cause", "containerd-down", ((18, 9), (99, 99)), ("failed to dial", "/run/containerd"),
-       source="moby daemon/daemon.go NewDaemon (WithTimeout 60s) @v19.03.7-v28"),
+       source="moby daemon/daemon.go NewDaemon (WithTimeout 60s) @v19.03.7-v28",
+       needles=('run/containerd/containerd.sock',)),
     _s("S09-grpc-transport", "gRPC could not connect to the system containerd's socket",
        [rf"addrConn\.createTransport failed to connect to .*?{SYSTEM_SOCK}.*?(?:connection refused|no such file or directory)"],
-       "symptom", "containerd-down", ((18, 9), (99, 99)), ("createTransport",), source="grpc clientconn.go createTransport"),
+       "symptom", "containerd-down", ((18, 9), (99, 99)), ("createTransport",), source="grpc clientconn.go createTransport",
+       needles=('createTransport',)),
     # ---- bolt databases: which process, which file ----------------------------------------------------
     _s("S10-bolt-panic", "a bbolt database is corrupt: the panicking process and its stack name the file",
        [BOLT_PANIC], "panic", None, ((1, 11), (99, 99)), ("page", "freelist", "assertion"),
        source="bbolt freelist.go (*freelist).free, cursor.go search, page.go fastCheck @v1.3.7, db.go freepages; "
-              "boltdb/bolt @v1.3.1"),
+              "boltdb/bolt @v1.3.1",
+       needles=('panic: ',)),
     _s("S10-ctrd-plugin-db", "containerd's metadata plugin cannot open meta.db (invalid database / checksum)",
        [r"failed to load plugin\"? \"?io\.containerd\.[\w.]+\"?.*?error=\"?(?:[^\"]*: )?(?:invalid database|version mismatch|checksum error)",
         r"(?:invalid database|version mismatch|checksum error)\"?.*?\bid=io\.containerd\."],
        "cause", "containerd-state", ((17, 11), (99, 99)), ("failed to load plugin", "invalid database"),
-       source="containerd services/server/server.go 'failed to load plugin %s' @v1.2-v1.7; bbolt errors.go ErrInvalid"),
+       source="containerd services/server/server.go 'failed to load plugin %s' @v1.2-v1.7; bbolt errors.go ErrInvalid",
+       needles=('invalid database', 'version mismatch', 'checksum error')),
     _s("S10-volume-db", "dockerd cannot open volumes/metadata.db (corrupt, or another dockerd holds its lock)",
        [r"error while opening volume store metadata database(?: \([^)]*\))?: .+"],
        "cause", "dockerd-db", ANY, ("volume store",), subject="volumes/metadata.db",
-       source="moby volume/service/store.go NewStore (bolt Timeout 1s) @v18.09-v28; volume/store/store.go @v17.x"),
+       source="moby volume/service/store.go NewStore (bolt Timeout 1s) @v18.09-v28; volume/store/store.go @v17.x",
+       needles=('volume store metadata database',)),
     _s("S10-network-db", "libnetwork's local-kv.db cannot be read (corrupt or locked)",
        [r"Error initializing network controller: .*?(?:invalid (?:database|page|freelist)|version mismatch|checksum error|bolt|"
         r"\btimeout\b|page \d+|freelist|circular dependency|local-kv)",
         r"Error creating default \"?bridge\"? network: (?:failed to allocate gateway|.*?[Aa]ddress already in use)",
         r"(?:libkv|kvstore)/(?:store/)?boltdb"],
        "cause", "dockerd-db", ANY, ("network controller",), subject="network/files/local-kv.db",
-       source="moby daemon/daemon.go 'Error initializing network controller: %v'; libnetwork datastore.go @v20.10-v28"),
+       source="moby daemon/daemon.go 'Error initializing network controller: %v'; libnetwork datastore.go @v20.10-v28",
+       needles=('network controller', 'bridge', 'boltdb')),
     _s("S10-content-db", "dockerd's content store metadata.db cannot be opened",
        [r"error opening bolt db for content metadata store", r"fscache: failed to open database file"],
        "cause", "dockerd-db", ((20, 10), (99, 99)), ("bolt db",), subject="content/metadata.db",
-       source="moby daemon/content.go configureLocalContentStore @v20.10"),
+       source="moby daemon/content.go configureLocalContentStore @v20.10",
+       needles=('bolt db', 'fscache')),
     # ---- restore / rpc (1.13+, containerd 1.x-2.x) ---------------------------------------------------
     _s("S11-restore-failed", "dockerd could not re-attach a container (fifo missing = a partial cleanup)",
        [r"Failed to restore (?:container )?[0-9a-f]{64} with containerd: .+", r"failed to restore container with containerd",
         r"failed to open (?:stdout|stderr) fifo: error creating fifo \S+: no such file or directory"],
-       "symptom", "containerd-state", ((1, 13), (99, 99)), ("restore", "fifo"), source="moby daemon/daemon.go restore"),
+       "symptom", "containerd-state", ((1, 13), (99, 99)), ("restore", "fifo"), source="moby daemon/daemon.go restore",
+       needles=('estore', 'fifo')),
     _s("S12-shim-reload", "containerd skipped or cleaned a shim while reloading tasks at start (self-healing)",
        [r"(?:loading tasks in namespace|failed to load shim|cleaning leaked shim process)"],
-       "info", None, ((17, 11), (99, 99)), ("shim",), source="containerd runtime/v2/shim_load.go @v1.7.0"),
+       "info", None, ((17, 11), (99, 99)), ("shim",), source="containerd runtime/v2/shim_load.go @v1.7.0",
+       needles=('loading tasks', 'failed to load shim', 'leaked shim')),
     _s("S12-container", "one container's shim or task died, was cleaned up, or failed, while the daemon runs",
        [r"(?:cleaning up after shim disconnected|failed to clean up after shim disconnected|cleaning up dead shim|"
         r"failed to delete task|failed to delete shim|shim reaped|cleaning up after (?:dead shim|shim dead)|"
@@ -179,19 +203,25 @@ SIGNATURES: tuple[Signature, ...] = (
         r"Handler for \w+ /(?:v[\d.]+/)?containers/(?!json)[\w.-]+/\w+ returned error)"],
        "container", None, ((17, 11), (99, 99)), ("shim", "task", "oom"),
        source="containerd runtime/v2/shim.go cleanupAfterDeadShim, binary.go Delete @v1.3-v2.2; moby "
-              "libcontainerd/remote/client.go processEvent, daemon/stop.go, daemon/attach.go"),
+              "libcontainerd/remote/client.go processEvent, daemon/stop.go, daemon/attach.go",
+       needles=('shim', 'task', 'failed to process event', 'failed start container', 'xit within', 'attach failed',
+                'cleanup: failed', 'stream copy', 'oom', 'OOM', 'out of memory', 'OCI runtime', 'container process',
+                'Handler for')),
     _s("S13-rpc-deadline", "containerd or a shim does not answer in time",
        [r"rpc error: code = (?:4|DeadlineExceeded) desc = context deadline exceeded"],
-       "symptom", "containerd-wedged", ((1, 12), (99, 99)), ("deadline exceeded",), source="grpc status codes"),
+       "symptom", "containerd-wedged", ((1, 12), (99, 99)), ("deadline exceeded",), source="grpc status codes",
+       needles=('code = 4', 'DeadlineExceeded')),
     # ---- client side -------------------------------------------------------------------------------
     _s("S15-no-daemon", "the client found nothing listening on the Docker socket",
        [r"Cannot connect to the Docker daemon at \S+\. Is the docker daemon running\?"],
-       "symptom", "dockerd-down", ANY, ("Cannot connect to the Docker daemon",), source="docker/cli client errors"),
+       "symptom", "dockerd-down", ANY, ("Cannot connect to the Docker daemon",), source="docker/cli client errors",
+       needles=('Cannot connect to the Docker daemon',)),
     _s("S15-client-timeout", "the client connected but the daemon never answered",
        [r"Read timed out\. \(read timeout=\d+\)", r"Error response from daemon: i/o timeout",
         r"operation timeout: context deadline exceeded", r"\(Client\.Timeout exceeded while awaiting headers\)"],
        "symptom", "dockerd-wedged", ANY, ("timed out", "i/o timeout", "operation timeout"),
-       source="docker-py/requests; kubelet dockershim operation timeout"),
+       source="docker-py/requests; kubelet dockershim operation timeout",
+       needles=('Read timed out', 'i/o timeout', 'operation timeout', 'Client.Timeout')),
     # ---- storage / kernel --------------------------------------------------------------------------
     _s("S16-devicemapper", "devicemapper failing (udev cookie never completed, busy device, thin pool)",
        [r"Driver devicemapper failed to remove root filesystem [0-9a-f]+: Device is Busy",
@@ -199,22 +229,26 @@ SIGNATURES: tuple[Signature, ...] = (
         r"devmapper: (?:Error|Unable|Thin Pool|Base Device UUID|Can't set task|Error activating)",
         r"error initializing graphdriver: .*?devmapper"],
        "cause", "storage-driver", ((1, 11), (24, 99)), ("devicemapper", "dm-", "devmapper"),
-       source="moby daemon/graphdriver/devmapper/deviceset.go @v17.x"),
+       source="moby daemon/graphdriver/devmapper/deviceset.go @v17.x",
+       needles=('devicemapper', 'dm-', '_Cfunc_dm_udev_wait', 'devmapper')),
     _s("S17-hung-task", "the kernel reports a task blocked for minutes (kernel-level hang)",
        [r"INFO: task .{1,40}?:\d+ blocked for more than \d+ seconds",
         r"\"echo 0 > /proc/sys/kernel/hung_task_timeout_secs\" disables this message",
         r"\btask:\S+\s+state:D\b",
         r"\b(?:dockerd|docker|containerd[\w-]*|docker-containerd[\w-]*|runc|docker-runc)\s+D\s+(?:[0-9a-f]{8,16}\s+)?\d+\s+\d+\s+\d+\s+0x"],
        "cause", "kernel-hang", ANY, ("blocked for more than", "hung_task", "state:D"),
-       source="linux kernel/hung_task.c check_hung_task; sched_show_task"),
+       source="linux kernel/hung_task.c check_hung_task; sched_show_task",
+       needles=('blocked for more than', 'hung_task_timeout_secs', 'state:D', ' D ')),
     _s("S17-netdev-refcount", "a network device cannot be freed (netns teardown hang)",
        [r"unregister_netdevice: waiting for \S+ to become free\. Usage count = -?\d+"],
-       "cause", "kernel-hang", ANY, ("unregister_netdevice",), source="linux net/core/dev.c netdev_wait_allrefs"),
+       "cause", "kernel-hang", ANY, ("unregister_netdevice",), source="linux net/core/dev.c netdev_wait_allrefs",
+       needles=('unregister_netdevice',)),
     _s("S17-kernel-frames", "kernel stack frames of a task blocked in netns, filesystem or RCU code",
        [r"\b(?:copy_net_ns|cleanup_net|xfs_buf_iowait|xfs_log_force\w*|xfs_buf_lock|rwsem_down_(?:read|write)\w*|"
         r"ovl_sync_fs|rtnl_lock|rtnl_dellink|__synchronize_srcu|synchronize_srcu\w*|synchronize_net|jbd2_log_wait_commit)"
         r"\+0x[0-9a-f]+/0x[0-9a-f]+"],
-       "symptom", "kernel-hang", ANY, ("+0x",), source="linux call traces (hung_task, /proc/<pid>/stack)"),
+       "symptom", "kernel-hang", ANY, ("+0x",), source="linux call traces (hung_task, /proc/<pid>/stack)",
+       needles=('+0x',)),
     _s("S17-filesystem", "the backing filesystem is unfit or failing (d_type, overlay readlink, fs errors)",
        [r"the backing \w+ filesystem is formatted without d_type support",
         r"returned error: readlink /var/lib/docker/overlay2.*: invalid argument",
@@ -222,20 +256,24 @@ SIGNATURES: tuple[Signature, ...] = (
         r"XFS .* Shutting down filesystem|EXT4-fs error|Buffer I/O error",
         r"error initializing graphdriver: (?!.*devmapper)"],
        "cause", "storage-driver", ANY, ("d_type", "readlink", "XFS", "EXT4-fs", "I/O error", "graphdriver"),
-       source="moby daemon/graphdriver/overlay2/overlay.go; linux fs/overlayfs"),
+       source="moby daemon/graphdriver/overlay2/overlay.go; linux fs/overlayfs",
+       needles=('d_type', 'readlink', 'Shutting down filesystem', 'EXT4-fs error', 'Buffer I/O error', 'graphdriver')),
     _s("disk-full", "a write failed because the filesystem is full",
        [r"no space left on device"], "cause", "disk-full", ANY, ("space left",),
-       exclude=r"inotify|fs\.inotify|too many open files", source="ENOSPC"),
+       exclude=r"inotify|fs\.inotify|too many open files", source="ENOSPC",
+       needles=('no space left on device',)),
     _s("S20-stale-pidfile", "a pidfile of a dead dockerd blocks the start",
        [r"(?:pid file found|failed to start daemon), ensure docker is not running or delete \S+"],
        "cause", "stale-pidfile", ANY, ("pid file", "ensure docker is not running"),
-       source="moby pkg/pidfile/pidfile.go New @v17.11-v23; cmd/dockerd/daemon.go @v24+"),
+       source="moby pkg/pidfile/pidfile.go New @v17.11-v23; cmd/dockerd/daemon.go @v24+",
+       needles=('ensure docker is not running',)),
     _s("S21-start-limit", "systemd stopped restarting the unit (start limit hit): it needs reset-failed",
        [rf"{UNIT}: Start request repeated too quickly", rf"start request repeated too quickly for {UNIT}",
         rf"{UNIT} start request repeated too quickly",
         r"start-limit-hit", r"Result: start-limit\b", r"service-start-limit-hit"],
        "limit", "start-limit", ANY, ("repeated too quickly", "start-limit"),
-       source="systemd src/core/unit.c unit_test_start_limit; unit_log_failure 'Failed with result'"),
+       source="systemd src/core/unit.c unit_test_start_limit; unit_log_failure 'Failed with result'",
+       needles=('repeated too quickly', 'start-limit')),
     _s("S21-unit-failed", "systemd saw dockerd or containerd exit or fail to start",
        [rf"{UNIT}: [Mm]ain process exited, code=\w+, status=\S+",
         r"Failed to start (?:docker\.service - )?Docker Application Container Engine",
@@ -244,20 +282,25 @@ SIGNATURES: tuple[Signature, ...] = (
         rf"(?:--|░░) Subject: (?:Unit {UNIT} has failed|A start job for unit {UNIT} has failed)",
         r"Active: failed \(Result: ", r"Main PID: \d+ \(code=(?:exited|killed|dumped), status=\d+"],
        "symptom", "dockerd-down", ANY, (".service", "Main PID"),
-       source="systemd src/core/service.c service_sigchld_event, job.c JOB_FAILED, catalog be02cf68"),
+       source="systemd src/core/service.c service_sigchld_event, job.c JOB_FAILED, catalog be02cf68",
+       needles=('rocess exited', 'Failed to start', 'Scheduled restart job', 'hold-off time over', 'failed state',
+                'Failed with result', 'Subject:', 'Active: failed', 'Main PID:')),
     _s("S22-pleg", "kubelet sees the runtime hang (PLEG not healthy / runtime down)",
        [r"PLEG is not healthy: pleg (?:was last seen active \S+ ago; threshold is \S+|has yet to be successful)",
         r"container runtime is down"], "symptom", "dockerd-wedged", ANY, ("PLEG", "runtime is down"),
-       source="kubernetes pkg/kubelet/pleg/generic.go Healthy"),
+       source="kubernetes pkg/kubelet/pleg/generic.go Healthy",
+       needles=('PLEG is not healthy', 'container runtime is down')),
     _s("go-panic", "a Go program crashed (panic, fatal error, signal): the stack names which",
        [r"(?:^|: |\s)panic: (?!.*\[recovered\])", r"(?:^|: |\s)fatal(?: error)?: ", r"\[signal SIG[A-Z]+",
         r"SIGSEGV: segmentation violation", r"unexpected signal during runtime execution"],
        "panic", None, ANY, ("panic", "fatal"), exclude=r"level=\w+ msg=|\b(?:INFO|WARN|ERRO|DEBU|FATA)\[",
-       source="go runtime/panic.go printpanics, fatal, dopanic_m"),
+       source="go runtime/panic.go printpanics, fatal, dopanic_m",
+       needles=('panic: ', 'fatal', '[signal SIG', 'SIGSEGV', 'unexpected signal')),
     # ---- fatal catch-all: a fatal line no better signature explains ----------------------------------
     _s("fatal-other", "dockerd or containerd logged a fatal error not in this catalogue",
        [r"level=fatal msg=", r"FATA\[\d+\] ", r"failed to start daemon: ", r"Error starting daemon: "],
-       "symptom", None, ANY, ("fatal",), source="logrus Fatal; cmd/dockerd main"),
+       "symptom", None, ANY, ("fatal",), source="logrus Fatal; cmd/dockerd main",
+       needles=('level=fatal', 'FATA[', 'failed to start daemon: ', 'Error starting daemon: ')),
 )
 
 MARKERS: dict[str, re.Pattern[str]] = {name: re.compile(p) for name, p in {
@@ -279,6 +322,14 @@ MARKERS: dict[str, re.Pattern[str]] = {name: re.compile(p) for name, p in {
     "unit_started": r"Started (?:docker\.service - )?Docker Application Container Engine",
     "unit_restart": r"Scheduled restart job, restart counter is at \d+|Service hold-off time over, scheduling restart",
 }.items()}
+MARKER_NEEDLES: dict[str, tuple[str, ...]] = {
+    "starting": ("Starting up",), "loading_start": ("Loading containers",), "loading_done": ("Loading containers",),
+    "init_done": ("initialization",), "daemon_line": ("Docker daemon",), "api_listen": ("API listen",),
+    "shutdown": ("shutdown",), "spawn_11": ("containerd process",), "spawn_12": ("containerd process",),
+    "spawn_1711": ("containerd process",), "spawn_1809": ("containerd process",), "spawn_28": ("containerd process",),
+    "ctrd_booted": ("successfully booted",), "dump_dockerd": ("goroutine stacks",), "dump_containerd": ("goroutine stack",),
+    "unit_started": ("Docker Application Container Engine",), "unit_restart": ("restart",),
+}
 
 # Which Docker versions print each spawn marker (DOMAIN §3 "version fingerprint from logs alone").
 FINGERPRINTS: dict[str, tuple[V, V]] = {
@@ -305,37 +356,51 @@ class Match:
 GENERIC = ("go-panic", "fatal-other")
 SPECIFIC = tuple(s for s in SIGNATURES if s.id not in GENERIC)
 CATCH_ALL = tuple(s for s in SIGNATURES if s.id in GENERIC)
-# Every pattern needs one of these literal words; a line with none is skipped without running a regex.
-PREFILTER = re.compile("|".join(re.escape(w) for w in sorted({
-    "containerd", "EOF", "events", "invalid", "libcontainerd", "still", "dial", "connect", "panic", "fatal", "FATA",
-    "database", "volume", "network controller", "kvstore", "libkv", "bolt", "restore", "fifo", "shim", "task", "oom",
-    "OOM", "exit", "attach", "stream copy", "OCI runtime", "container process", "deadline", "Docker daemon",
-    "timed out", "timeout", "Timeout", "devicemapper", "devmapper", "dm-", "_Cfunc", "blocked for", "hung_task",
-    "state:D", " D ", "unregister_netdevice", "+0x", "d_type", "readlink", "XFS", "EXT4", "I/O error", "graphdriver",
-    "space left", "pid file", "ensure docker", "quickly", "start-limit", "Result:", "Main process", "main process",
-    "Failed to start", "Scheduled restart", "hold-off", "failed state", "Failed with result", "Subject:", "Main PID",
-    "PLEG", "runtime is down", "SIG", "signal", "failed to start", "Error starting", "Starting up", "Loading containers",
-    "initialization", "API listen", "shutdown", "goroutine", "successfully booted", "process, pid", "Cannot connect",
-    "transport", "Unavailable", "not started", "overlayfs", "out of memory", "Started Docker", "Handler for",
-})))
+# The cheap literal pass (≥ 50k lines/s): one C-level scan finds which needles a line holds; only the
+# signatures and markers owning one of them run their regexes. Longest needles first, and a needle found
+# implies every needle inside it, so a shorter needle hidden in a longer one at the same place is not lost.
+NEEDLES = sorted({n for sig in SIGNATURES for n in sig.needles} | {n for ns in MARKER_NEEDLES.values() for n in ns},
+                 key=lambda n: (-len(n), n))
+NEEDLE_SCAN = re.compile("(?=(" + "|".join(re.escape(n) for n in NEEDLES) + "))")
+IMPLIES = {n: frozenset(m for m in NEEDLES if m in n) for n in NEEDLES}
 
 
-def scan_message(message: str) -> list[Signature]:
+def needles_in(message: str) -> frozenset[str]:
+    found: set[str] = set()
+    for m in NEEDLE_SCAN.finditer(message):
+        found |= IMPLIES[m.group(1)]
+    return frozenset(found)
+
+
+def _owners(found: frozenset[str], index: dict[str, tuple[int, ...]]) -> list[int]:
+    return sorted({i for n in found for i in index.get(n, ())})
+
+
+SIG_BY_NEEDLE = {n: tuple(i for i, s in enumerate(SIGNATURES) if n in s.needles) for n in NEEDLES}
+MARKER_NAMES = list(MARKERS)
+MARKER_BY_NEEDLE = {n: tuple(i for i, name in enumerate(MARKER_NAMES) if n in MARKER_NEEDLES[name]) for n in NEEDLES}
+
+
+def scan_message(message: str, found: frozenset[str] | None = None) -> list[Signature]:
     """Signatures matching one message; the catch-alls (a bare panic or fatal) only when nothing specific does."""
-    if not PREFILTER.search(message):
+    found = needles_in(message) if found is None else found
+    if not found:
         return []
-    hits = [s for s in SPECIFIC if s.matches(message)]
+    candidates = [SIGNATURES[i] for i in _owners(found, SIG_BY_NEEDLE)]
+    hits = [s for s in candidates if s.id not in GENERIC and s.matches(message)]
     if not any(s.role in ("cause", "panic") for s in hits):
-        generic = next((s for s in CATCH_ALL if s.matches(message)), None)
+        generic = next((s for s in candidates if s.id in GENERIC and s.matches(message)), None)
         if generic is not None:
             hits.append(generic)
     return hits
 
 
-def markers(message: str) -> list[str]:
-    if not PREFILTER.search(message):
+def markers(message: str, found: frozenset[str] | None = None) -> list[str]:
+    found = needles_in(message) if found is None else found
+    if not found:
         return []
-    return [name for name, p in MARKERS.items() if p.search(message)]
+    names = [MARKER_NAMES[i] for i in _owners(found, MARKER_BY_NEEDLE)]
+    return [name for name in names if MARKERS[name].search(message)]
 
 
 def by_id(sig_id: str) -> Signature:

@@ -9,6 +9,7 @@ import pytest
 from ruamel.yaml import YAML
 
 from remediator.detect import logdiag
+from remediator.detect import signatures as sigs
 from remediator.detect.signatures import DIAGNOSES, SIGNATURES, by_id, runbook_for, scan_message
 
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -113,3 +114,33 @@ def test_a_hostile_giant_line_is_cut_and_still_classified() -> None:
     lines = logdiag.parse(giant + "\n" + by_line("disk-full"))
     assert len(lines[0].text) == logdiag.MAX_LINE
     assert logdiag.diagnose_lines(lines).verdict == "disk-full"
+
+
+def _brute(message: str) -> list[str]:
+    """The catalogue without the needle gate: every regex on every line."""
+    from remediator.detect.signatures import CATCH_ALL, SPECIFIC
+
+    hits = [s for s in SPECIFIC if s.matches(message)]
+    if not any(s.role in ("cause", "panic") for s in hits):
+        generic = next((s for s in CATCH_ALL if s.matches(message)), None)
+        if generic is not None:
+            hits.append(generic)
+    return sorted(s.id for s in hits)
+
+
+def test_the_needle_gate_never_hides_a_match() -> None:
+    """The literal pre-pass may only skip lines no regex could match: compared with the brute-force scan
+    over every catalogue line, near-miss and real-world corpus line."""
+    texts = [c["line"] for c in CASES] + [c["near"] for c in CASES]
+    texts += [ln for f in sorted((DATA / "corpus").glob("*.log")) for ln in f.read_text(errors="replace").splitlines()]
+    lines = logdiag.parse("\n".join(texts))
+    scanned = logdiag.scan_lines(lines)
+    assert len(scanned) > 1000
+    for sc in scanned:
+        assert sorted(m.signature.id for m in sc.matches) == _brute(sc.line.text), sc.line.text
+        assert list(sc.marks) == [n for n, p in sigs.MARKERS.items() if p.search(sc.line.text)], sc.line.text
+
+
+def test_every_signature_cites_its_source_and_has_needles() -> None:
+    for s in sigs.SIGNATURES:
+        assert s.source and s.needles, s.id
