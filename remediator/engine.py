@@ -320,6 +320,9 @@ def close_incident(ctx: StepContext, journal: Journal, rungs: list[Rung], outcom
     """Close the incident: the last rung's outcome (or the one given) and a summary naming the chain."""
     last = rungs[-1]
     outcome = outcome or last.outcome
+    unhealed = next((r.outcome for r in reversed(rungs[:-1]) if r.outcome in (Outcome.ROLLED_BACK, Outcome.NOT_HEALED)), None)
+    if unhealed is not None and outcome in (Outcome.HEALTHY, Outcome.PLANNED):
+        outcome = unhealed  # a later rung found nothing to do: the earlier one still did not heal the host
     summary = SUMMARY[outcome] + (f" ({note})" if note else last.detail)
     if len(rungs) > 1:
         summary += " — chain: " + " → ".join(r.runbook for r in rungs)

@@ -49,17 +49,23 @@ def clear(ctx: StepContext, p: NoParams) -> StepResult:
     path = ctx.facts.containerd_pidfile
     if not path or not ctx.host.exists(path):
         return StepResult(f"no containerd pidfile ({path or 'this layout has none'}): nothing to do", changed=False)
-    pid, _where = _read_pid(ctx)
-    who, mine = _who(ctx, pid) if pid is not None else ("it names no pid", False)
+    pid, where = _read_pid(ctx)
+    if pid is None:
+        return StepResult(f"{where}: not the stale-pid case; nothing removed", stop=Outcome.REFUSED)
+    who, mine = _who(ctx, pid)
     if mine:
         return StepResult(f"{who}: this daemon's own containerd holds the pidfile; it is not stale (containerd is "
                           "wedged, not the pidfile): nothing removed", stop=Outcome.REFUSED)
     try:
-        data = fsops.quarantine_file(ctx.facts.containerd_pidfile, [ctx.facts.exec_root], _backup(ctx))
+        data = fsops.quarantine_file(path, [ctx.facts.exec_root], _backup(ctx))
     except OSError as exc:
-        raise UnsafeOperation(f"cannot move {ctx.facts.containerd_pidfile} aside: {exc.strerror or exc}") from exc
-    return StepResult(f"{who}, not containerd: moved the stale pidfile aside", data={"pid": pid, "content": data.decode(errors="replace")},
-                      changes=[f"{ctx.facts.containerd_pidfile} -> {_backup(ctx)} (verified); pid {pid} left alone"])
+        raise UnsafeOperation(f"cannot move {path} aside: {exc.strerror or exc}") from exc
+    if data.strip() != str(pid).encode():  # rewritten between the proof and the move: put it back, prove again
+        fsops.restore_file(_backup(ctx), path, [ctx.facts.exec_root])
+        raise UnsafeOperation(f"{path} changed while it was being checked ({data[:20]!r}); put back, nothing removed")
+    return StepResult(f"{who}, not this daemon's containerd: moved the stale pidfile aside",
+                      data={"pid": pid, "content": data.decode(errors="replace")},
+                      changes=[f"{path} -> {_backup(ctx)} (verified); pid {pid} left alone"])
 
 
 def plan_clear(ctx: StepContext, p: NoParams) -> StepResult:

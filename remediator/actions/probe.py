@@ -42,12 +42,12 @@ def confirm(ctx: StepContext, p: ConfirmParams) -> StepResult:
     data = {"diagnosis": v.diagnosis, "confidence": v.confidence, "signatures": v.signatures, "trace": v.trace,
             "verdict": v.as_json()}
     head = f"{v.diagnosis} ({v.confidence} confidence, {v.rounds} round(s))"
-    if not v.sick:
-        return StepResult(f"{head}: {DIAGNOSES[v.diagnosis].meaning}; nothing to do", changes=v.trace[:6],
-                          stop=Outcome.HEALTHY, data=data)
     if v.diagnosis == "suspect":
         return StepResult(f"{head}: the verdict did not settle; not acting on it", changes=v.trace, stop=Outcome.REFUSED,
                           data=data)
+    if not v.sick:
+        return StepResult(f"{head}: {DIAGNOSES[v.diagnosis].meaning}; nothing to do", changes=v.trace[:6],
+                          stop=Outcome.HEALTHY, data=data)
     if "any" not in p.expect and v.diagnosis not in p.expect:
         better = DIAGNOSES[v.diagnosis].runbook
         return StepResult(f"{head}: this runbook treats {', '.join(p.expect)}; "

@@ -45,7 +45,8 @@ def _family(ctx: StepContext) -> procmod.Family:
 
 def stop(ctx: StepContext, p: StopParams) -> StepResult:
     before = _family(ctx)
-    running = bool(ctx.service.find() or before.dockerd or (p.reap and before.all()))
+    socket = getattr(ctx.host.config.service, "socket", None)  # systemd: stopping docker.socket is a change too
+    running = bool(ctx.service.find() or before.dockerd or (p.reap and before.all()) or socket)
     notes = ctx.service.stop(p.grace)
     if p.reap:
         notes += _reap(ctx)

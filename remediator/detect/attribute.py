@@ -22,8 +22,15 @@ from dataclasses import dataclass
 STACK_LINES = 160  # frames read after a panic line
 BOLT = re.compile(r"go\.etcd\.io/bbolt|github\.com/boltdb/bolt|\bbolt\.\(\*(?:DB|Tx|freelist|node|Cursor|Bucket)\)")
 DOCKERD = re.compile(r"github\.com/docker/docker/|github\.com/moby/moby/|/docker/docker/vendor/|\bmain\.\(\*DaemonCli\)")
-CONTAINERD = re.compile(r"github\.com/containerd/containerd(?:/v2)?/(?:metadata|services|cmd/containerd|snapshots|plugins?|"
-                        r"core|gc|vendor|server|runtime|content)|containerd/containerd/vendor/")
+# containerd's own *program*: its main, its server and plugin init, or code vendored inside its own tree. Library
+# packages alone (containerd/metadata is vendored by BuildKit and dockerd too) never make a crash containerd's.
+CONTAINERD = re.compile(r"github\.com/containerd/containerd(?:/v2)?/(?:cmd/containerd|services/server|metadata/plugin|"
+                        r"plugins/metadata|cmd/containerd/server|vendor/)|"
+                        r"github\.com/docker/containerd/")  # containerd 0.2 (Docker 1.11-17.10) lived under docker/
+OTHER_PROGRAM = re.compile(r"(?<!docker/docker/vendor/)github\.com/moby/buildkit/")  # BuildKit (a container's or buildkitd)
+FRAME = re.compile(r"^\s*(?:goroutine \d+|created by |[\w./*()\[\]{}-]+\(.*\)(?: \{\.\.\.\})?$|\S*\.(?:go|s):\d+|"
+                   r"panic\(|\[signal |runtime stack:|\.\.\.additional frames|#011|\^I|$)")
+JOURNAL_PREFIX = re.compile(r"^(?:.{0,120}?\s[\w.@-]+\[\d+\]:|(?:[A-Z][a-z]{2} +\d+ [\d:]+|\d{4}-\d\d-\d\dT\S+) \S+ [\w.@/-]+:)\s?")
 DOCKERD_DBS = (
     (re.compile(r"libnetwork|libkv|kvstore|network controller|endpoint_count|Removing stale sandbox|bridge\" network"),
      "network/files/local-kv.db"),
@@ -52,38 +59,52 @@ class Crash:
             return "dockerd-db"
         if not self.bolt and self.owner == "containerd":
             return "containerd-crash"
-        return "unknown"
+        if self.bolt or self.owner == "dockerd":
+            return "unknown"  # a database nobody can name, or dockerd's own crash: escalate
+        return ""  # a crash of something else (a container's output, a git error): not the daemons' fault
 
 
 def _dockerd_db(text: str) -> str | None:
     return next((name for pat, name in DOCKERD_DBS if pat.search(text)), None)
 
 
+def stack_after(lines: Sequence[str]) -> list[str]:
+    """The stack block right after a panic line: frames, goroutine headers and file lines, until the first
+    line that is none of these (a log line of something else ends the crash's own output)."""
+    out: list[str] = []
+    for raw in lines[:STACK_LINES]:
+        line = JOURNAL_PREFIX.sub("", raw, count=1)
+        if not FRAME.search(line):
+            break
+        out.append(line)
+    return out
+
+
 def crash(proc: str | None, frames: Sequence[str], context: Sequence[str], bolt_message: bool) -> Crash:
-    """Attribute one crash from its own line's program, the stack after it, and the lines around it."""
-    stack = "\n".join(frames)
+    """Attribute one crash from its own line's program and the stack printed after it. The lines around it
+    may say which of dockerd's databases a dockerd crash is in; they never make a crash containerd's (a
+    container's output and containerd's start-up lines share dockerd's log)."""
+    stack = "\n".join(stack_after(frames))
     bolt = bolt_message or bool(BOLT.search(stack))
-    if DOCKERD.search(stack):
+    if OTHER_PROGRAM.search(stack):
+        owner, how = None, "the stack is another program's (BuildKit): not dockerd's nor containerd's own"
+    elif DOCKERD.search(stack):
         owner, how = "dockerd", "dockerd's own packages are in the stack"
     elif CONTAINERD.search(stack):
-        owner, how = "containerd", "containerd's packages are in the stack"
+        owner, how = "containerd", "containerd's own program is in the stack"
     elif proc in CONTAINERD_PROCS:
-        owner, how = "containerd", f"printed by {proc}"
+        owner, how = "containerd", f"printed by {proc} (its own journal unit)"
+    elif bolt and _dockerd_db("\n".join(context)):
+        owner, how = "dockerd", "a bbolt panic among dockerd's network/volume/build lines"
+    elif proc in DOCKERD_PROCS and stack:
+        owner, how = "dockerd", f"printed by {proc} with no containerd frames"
     else:
-        around = "\n".join(context)
-        if _dockerd_db(stack + "\n" + around) and bolt:
-            owner, how = "dockerd", "the lines around it are dockerd's (network, volumes, build cache)"
-        elif CONTAINERD_CONTEXT.search(around):
-            owner, how = "containerd", "the lines around it are containerd's start-up"
-        elif proc in DOCKERD_PROCS and frames:
-            owner, how = "dockerd", f"printed by {proc} with no containerd frames"
-        else:
-            owner, how = None, "neither the stack nor the lines around it say which program crashed"
+        owner, how = None, "neither its stack nor its program says which daemon crashed"
     database = None
     if bolt and owner == "containerd":
         database = "containerd's meta.db (io.containerd.metadata.v1.bolt/meta.db)"
     elif bolt and owner == "dockerd":
-        found = _dockerd_db(stack) or _dockerd_db("\n".join(context))
+        found = _dockerd_db(stack) or _dockerd_db("\n".join(context[-40:]))
         database = f"<data-root>/{found}" if found else "one of dockerd's databases (network/files/local-kv.db, " \
                                                       "volumes/metadata.db, buildkit)"
     what = "a bbolt database panic" if bolt else "a crash"

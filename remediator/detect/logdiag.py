@@ -41,6 +41,12 @@ class LogVerdict:
     started_ok: bool | None = None
     layout: str | None = None  # given, or inferred from the log (spawn lines: managed; a containerd unit: external)
     dump: list[str] = field(default_factory=list)  # the goroutine-dump summary, when the text holds one
+    failed_start: bool = False  # the last start attempt printed a line that ends it in failure
+
+    def _shown(self, most: int = 200) -> list[Match]:
+        """The decisive lines first, then the last `most` others: bounded output for a log of any size."""
+        rest = [m for m in self.matches if m not in self.decisive]
+        return (self.decisive[:most] + rest[-most:])[:2 * most]
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -50,7 +56,8 @@ class LogVerdict:
             "signatures": [{"id": m.signature.id, "line": m.line_no, "role": m.signature.role,
                             "diagnosis": m.diag, "versions": m.signature.version_text,
                             "runbook": runbook_for(m.diag) if m.diag else None, "note": m.note or None,
-                            "text": m.line[:300]} for m in self.matches],
+                            "text": m.line[:300]} for m in self._shown()],
+            "signatures_total": len(self.matches),
             "decisive": sorted({m.signature.id for m in self.decisive}),
             "near_misses": [{"line": n, "signature": s, "text": t[:300]} for n, s, t in self.near_misses],
             "trace": self.trace,
@@ -63,6 +70,11 @@ def _journal_message(raw: str) -> str | None:
         obj = json.loads(raw)
     except ValueError:
         return None
+    if isinstance(obj, dict) and "MESSAGE" not in obj and isinstance(obj.get("msg"), str):
+        # dockerd/containerd --log-format=json: {"level":"fatal","msg":"…","time":"…"} -> the logrus text form
+        fields = " ".join(f"{k}={json.dumps(v) if not isinstance(v, str) or ' ' in v else v}"
+                          for k, v in obj.items() if k not in ("level", "msg", "time") and isinstance(v, str | int | float))
+        return f'level={obj.get("level", "info")} msg={json.dumps(obj["msg"])} {fields}'.rstrip()
     if not isinstance(obj, dict) or "MESSAGE" not in obj:
         return None
     msg = obj["MESSAGE"]
@@ -204,7 +216,7 @@ def _attributed(scanned: list[Scanned]) -> list[Match]:
             frames = [x.line.text for x in scanned[i + 1:i + 1 + attribute.STACK_LINES]]
             context = [x.line.text for x in scanned[max(0, i - 40):i]]
             crash = attribute.crash(sc.line.proc, frames, context, m.signature.id == "S10-bolt-panic")
-            out.append(replace(m, resolved=crash.diagnosis, note=crash.why))
+            out.append(replace(m, resolved=crash.diagnosis or None, note=crash.why))
     return out
 
 
@@ -220,8 +232,15 @@ def infer_layout(scanned: list[Scanned]) -> str | None:
     return None
 
 
+CONSEQUENCES = ("S08-ctrd-died", "S09-dial-external", "S09-grpc-transport")
+# lines that end a start attempt in failure (dockerd exits, or gives up on its containerd)
+TERMINAL = ("fatal-other", "S08-ctrd-start-timeout", "S07-ctrd-connect", "S09-dial-managed", "S09-dial-managed-timeout",
+            "S09-dial-external", "S02-fatal-eof", "S03-state-missing", "S04-events-log-nul", "S20-stale-pidfile",
+            "S10-volume-db", "S10-network-db", "S10-db-lock", "S10-tag-store", "S10-content-db", "S10-cri-recover")
+DESTRUCTIVE = ("containerd-state",)  # never concluded from symptoms alone
 ERROR_LINE = re.compile(r"level=(?:error|fatal|panic)\b|\b(?:ERRO|FATA|PANI)\[|failed to start daemon|Error starting daemon|"
-                        r"unable to configure the Docker daemon|Run '\S*dockerd? (?:COMMAND )?--help'|unknown (?:shorthand )?flag")
+                        r"unable to configure the Docker daemon|Run '\S*dockerd? (?:COMMAND )?--help'|unknown (?:shorthand )?flag|"
+                        r"^(?:containerd|dockerd): [a-z]")
 WEAK = ("S21-unit-failed", "S15-no-daemon")  # systemd's or a client's view: says it is down, never why
 
 
@@ -231,6 +250,18 @@ def _segment(scanned: list[Scanned]) -> tuple[list[int], int, list[int]]:
     seg_start = starts[-1] if starts else 0
     ready = [n for n, m in marks if m in sigs.READY_MARKERS and n >= seg_start]
     return starts, seg_start, ready
+
+
+def _completed_segments(scanned: list[Scanned]) -> list[tuple[int, int]]:
+    """(start line, ready line) of every start attempt that completed."""
+    out, start = [], 0
+    for sc in scanned:
+        if any(m in sigs.START_MARKERS for m in sc.marks):
+            start = sc.line.no
+        if start and any(m in sigs.READY_MARKERS for m in sc.marks):
+            out.append((start, sc.line.no))
+            start = 0
+    return out
 
 
 def decide(scanned: list[Scanned], layout: str | None = None) -> LogVerdict:
@@ -256,6 +287,13 @@ def decide(scanned: list[Scanned], layout: str | None = None) -> LogVerdict:
     if survived:
         trace.append(f"not decisive: {lines_by_signature(survived)} came before the start completed (line {ready[0]})")
     causes = [m for m in seg if m.signature.role in ("cause", "panic") and m.diag and m not in survived]
+    if not causes and not ready and earlier and starts:
+        # the last attempt is still going (or the excerpt ends in it): the attempt before says why they fail
+        prev = max(n for n in starts if n < seg_start) if any(n < seg_start for n in starts) else 0
+        causes = [m for m in earlier if m.line_no >= prev and m.diag]
+        if causes:
+            trace.append(f"the last attempt (line {seg_start}) has not finished; the one before it failed: "
+                         f"{lines_by_signature(causes)}")
     symptoms = [m for m in seg if m.signature.role == "symptom" and m.diag]
     limit = [m for m in matches if m.signature.role == "limit"]
     containers = [m for m in seg if m.signature.role == "container"]
@@ -264,13 +302,17 @@ def decide(scanned: list[Scanned], layout: str | None = None) -> LogVerdict:
         m.signature.role in ("cause", "panic", "container", "limit") or m.diag for m in s.matches)
         and ERROR_LINE.search(s.line.text)]
     restarts = sum(1 for _, m in marks if m in ("unit_started", "unit_restart"))
+    spawns = sum(1 for _, m in marks if m.startswith("spawn_"))
+    failed = [m for m in seg if m.signature.id in TERMINAL and m not in survived]
     if any(m.signature.role == "panic" and m.diag in ("containerd-state", "containerd-crash") for m in causes):
-        causes = [m for m in causes if m.signature.id != "S08-ctrd-died"]  # the panic says why containerd died
+        # containerd panicked: that is why it died and why nobody could dial it
+        causes = [m for m in causes if m.signature.id not in CONSEQUENCES]
     decisive: list[Match] = []
     if causes:
         verdict = pick([m.diag for m in causes if m.diag])
         decisive = [m for m in causes if m.diag == verdict]
-        confidence = "high" if len(decisive) > 1 or symptoms else "medium"
+        again = {m.signature.id for m in earlier} & {m.signature.id for m in decisive}  # every attempt fails alike
+        confidence = "high" if len(decisive) > 1 or symptoms or again else "medium"
         others = sorted({m.diag for m in causes if m.diag} - {verdict})
         trace.append(f"cause: {', '.join(sorted({m.signature.id for m in decisive}))} at line(s) "
                      f"{', '.join(str(m.line_no) for m in decisive[:5])} → {verdict}")
@@ -278,11 +320,17 @@ def decide(scanned: list[Scanned], layout: str | None = None) -> LogVerdict:
         if others:
             trace.append(f"also seen: {', '.join(others)}; {verdict} takes precedence "
                          f"(the cause whose fix is least destructive and fits, first)")
+        if verdict == "containerd-pidfile" and not failed:
+            confidence = "low"  # a live probe never acts on it alone: dockerd re-uses a containerd that survived
+            trace.append("containerd is still running and this start has not failed (yet): dockerd re-uses a live "
+                         "containerd, so the pidfile is stale only if the start then times out")
         if limit:
             trace.append(f"systemd's start limit was hit (line {limit[0].line_no}): `systemctl reset-failed` comes "
                          "before the runbook's start")
     elif limit:
-        earlier_causes = [m for m in matches if m.signature.role in ("cause", "panic") and m.diag]
+        done = _completed_segments(scanned)  # causes from an attempt that then completed did not stop it
+        earlier_causes = [m for m in matches if m.signature.role in ("cause", "panic") and m.diag
+                          and not any(a <= m.line_no < b for a, b in done)]
         if earlier_causes:
             verdict = pick([m.diag for m in earlier_causes if m.diag])
             decisive, confidence = [m for m in earlier_causes if m.diag == verdict], "medium"
@@ -302,9 +350,10 @@ def decide(scanned: list[Scanned], layout: str | None = None) -> LogVerdict:
         verdict, confidence = "unknown", "low"
         trace.append(f"error line(s) no known signature explains: {', '.join(str(ln.no) for ln in unexplained[:5])}"
                      " — the cause is printed, but it is not one remediator knows")
-    elif (restarts >= 3 or any(m == "unit_restart" for _, m in marks)) and not ready:
+    elif (restarts >= 3 or spawns >= 2 or any(m == "unit_restart" for _, m in marks)) and not ready:
         verdict, decisive, confidence = "crash-loop", [], "medium"
-        trace.append(f"the unit was started or restarted {restarts} times and never completed a start: a crash loop")
+        trace.append(f"{restarts or spawns} start(s) or containerd respawn(s) and never a completed start, no cause "
+                     "printed: a crash loop")
     elif ready and not after_ready:
         if containers:
             verdict, decisive, confidence = "container-fault", containers, "medium"
@@ -319,6 +368,10 @@ def decide(scanned: list[Scanned], layout: str | None = None) -> LogVerdict:
         confidence = "low"
         trace.append(f"only symptoms ({', '.join(sorted({m.signature.id for m in symptoms}))}): "
                      f"{verdict} is a guess, no cause line")
+        if verdict in DESTRUCTIVE:
+            trace.append(f"{verdict} selects a destructive runbook and no line says the state is corrupt: "
+                         "never concluded from symptoms alone")
+            verdict = "unknown"
     elif containers:
         verdict, decisive, confidence = "container-fault", containers, "medium"
         trace.append(f"only container-level faults (line(s) {', '.join(str(m.line_no) for m in containers[:5])}) "
@@ -335,13 +388,34 @@ def decide(scanned: list[Scanned], layout: str | None = None) -> LogVerdict:
         trace.append("the log is empty")
     misses = near_misses(scanned) if verdict == "unknown" else []
     return LogVerdict(verdict, confidence, matches, decisive, versions, runbook_for(verdict, layout), trace, misses,
-                      started_ok=bool(ready) if starts else None, layout=layout)
+                      started_ok=bool(ready) if starts else None, layout=layout, failed_start=bool(failed))
 
 
 LONG_WAIT = re.compile(r"goroutine \d+ (?:[gm]p?=\S+ )*\[[^\]\n]{1,80}, \d+ minutes")
+CONTAINERD_TEXT = re.compile(r"\b(?:docker-)?containerd\[\d+\]|github\.com/docker/containerd/|github\.com/containerd/containerd/")
 DOCKERD_TEXT = re.compile(r"\bdockerd\[\d+\]|github\.com/docker/docker/|github\.com/moby/moby/")
 LOCK_FRAMES = ("sync.(*Mutex).Lock", "sync.(*RWMutex).Lock", "sync.(*RWMutex).RLock", "sync.runtime_SemacquireMutex")
 GRPC_WAIT = ("(*Stream).waitOnHeader", "(*clientStream).RecvMsg", "(*ClientConn).Invoke")
+FRAGMENT = 5  # goroutines: a pasted excerpt of a dump, not a whole one (a whole one is judged by its requests)
+CONTAINERD_FRAMES = ("github.com/docker/containerd/", "github.com/containerd/containerd/")
+
+
+def _fragment(summary: dumps.DumpSummary, why: list[str], owner: str | None) -> tuple[str | None, list[str]]:
+    """A few pasted stacks: a daemon goroutine held minutes on a lock, a containerd reply, or a syscall."""
+    for g in summary.groups:
+        own = [f for f in g.frames if f.startswith(("github.com/docker/", "github.com/moby/", "github.com/containerd/"))]
+        if not (own or owner) or g.max_minutes < 1 or g.streaming:
+            continue
+        held = (g.blocked or any(f.endswith(LOCK_FRAMES) for f in g.frames)
+                or (g.max_minutes >= 10 and (any(w in f for f in g.frames for w in GRPC_WAIT) or g.state.startswith("syscall"))))
+        if not held:
+            continue
+        who = "containerd" if any(f.startswith(CONTAINERD_FRAMES) for f in own) else "dockerd" if own else owner
+        return f"{who}-wedged", [f"{g.count} {who} goroutine(s) held {g.max_minutes} minutes in [{g.state}] "
+                                 f"on {g.waits_on}: {dumps.short((own or list(g.frames))[0])}"]
+    return None, why
+
+
 OVERRIDABLE = ("no-fault", "unknown", "healthy", "dockerd-down", "container-fault")
 
 
@@ -351,14 +425,9 @@ def diagnose_text(text: str, layout: str | None = None) -> LogVerdict:
     if v.verdict in OVERRIDABLE and (dumps.looks_like_dump(text) or LONG_WAIT.search(text)):
         summary = dumps.summarize(dumps.parse(text.splitlines()))
         wedged, why = dumps.verdict(summary)
-        if wedged is None and summary.panic is None:
-            dockerds = DOCKERD_TEXT.search(text) is not None
-            stuck = [g for g in summary.groups if g.max_minutes >= 1 and not g.streaming and dockerds and (
-                     g.blocked or any(f.endswith(LOCK_FRAMES) for f in g.frames)
-                     or (g.max_minutes >= 10 and any(w in f for f in g.frames for w in GRPC_WAIT)))]
-            if stuck:  # an excerpt of one stack: dockerd held on a lock or a containerd reply for minutes
-                wedged = "dockerd-wedged"
-                why = [f"{g.count} dockerd goroutine(s) blocked {g.max_minutes} minutes on {g.waits_on}" for g in stuck[:3]]
+        if wedged is None and summary.panic is None and summary.goroutines <= FRAGMENT:
+            owner = "dockerd" if DOCKERD_TEXT.search(text) else "containerd" if CONTAINERD_TEXT.search(text) else None
+            wedged, why = _fragment(summary, why, owner)
         v.dump = dumps.render(summary)
         if wedged is not None:
             v.trace.append(f"goroutine dump: {summary.goroutines} goroutines, {summary.requests_waiting} API request(s) "

@@ -65,13 +65,15 @@ def _s(id_: str, title: str, patterns: list[str], role: str, diagnosis: str | No
 
 
 FATAL_NOT_DAEMON = r"(?:Error starting daemon|Failed to connect to containerd|failed to start daemon)"
-MANAGED_SOCK = r"(?!/(?:var/)?run/containerd/)\S*/containerd/(?:docker-)?containerd\.sock"  # <exec-root>/containerd/…
+# <exec-root>/containerd/… of a dockerd-managed containerd; never the system one, k3s's or rke2's
+MANAGED_SOCK = r"(?!(?:unix://)?/(?:var/)?run/(?:containerd|k3s|rke2)/)(?:unix://)?/[^\s\"]*/containerd/(?:docker-)?containerd\.sock"
 SYSTEM_SOCK = r"/(?:var/)?run/containerd/containerd\.sock"
 BOLT_PANIC = (r"panic: (?:invalid page type|page \d+ already freed|cannot free page \d|invalid freelist page|"
-              r"freepages: failed to get all reachable pages|invalid page allocation|assertion failed: |"
+              r"freepages: failed to get all reachable pages|invalid page allocation|"
+              r"assertion failed: (?:Page expected to be|write: circular dependency|page \d+|.*?(?:pgid|overflow|freelist))|"
               r"(?:root bucket |freelist )?pgid \(\d+\) above high water mark|bolt\.DB\.meta\(\): invalid meta pages|"
               r"misplaced bucket header|inode overflow|invalid childAt)")
-UNIT = r"[\w@.-]*(?:docker|containerd)[\w@.-]*\.(?:service|socket)"
+UNIT = r"(?<![\w@.-])[\w@.-]{0,60}?(?:docker|containerd)[\w@.-]{0,60}?\.(?:service|socket)"  # anchored, bounded: no backtracking
 
 SIGNATURES: tuple[Signature, ...] = (
     # ---- containerd 0.2.x restore (the seed incident), 1.11-17.10 -------------------------------------
@@ -81,13 +83,13 @@ SIGNATURES: tuple[Signature, ...] = (
        source="containerd supervisor/supervisor.go restore() + logrus.Fatal @v0.2.4",
        needles=('EOF',)),
     _s("S02-read-past-events", "containerd 0.2 replayed its events log (debug; precedes a restore fatal)",
-       [r"containerd: read past events\"?\s+count=\d+"], "symptom", "containerd-state", ((1, 11), (17, 10)),
+       [r"containerd: read past events\"?\s+count=\d+"], "info", None, ((1, 11), (17, 10)),
        ("read past events",), source="containerd supervisor/supervisor.go setupEventLog @v0.2.4",
        needles=('read past events',)),
     _s("S03-state-missing", "containerd 0.2 state dir lacks a file (stale state after reboot or live-restore)",
        [r"open \S+/libcontainerd/containerd/[0-9a-f]{64}/\S+: no such file or directory"],
        "cause", "containerd-state", ((1, 11), (17, 10)), ("libcontainerd/containerd/",),
-       source="containerd runtime/container.go Load/readProcessState @v0.2.4",
+       exclude="removing state", source="containerd runtime/container.go Load/readProcessState @v0.2.4",
        needles=('libcontainerd/containerd/',)),
     _s("S04-events-log-nul", "containerd 0.2 events.log tail is NUL-padded after a host crash",
        [r"invalid character '\\{1,2}x00' looking for beginning of value"],
@@ -143,7 +145,7 @@ SIGNATURES: tuple[Signature, ...] = (
        source="moby daemon/daemon.go NewDaemon @v18.09-v28",
        needles=('failed to dial',)),
     _s("S09-dial-external", "the system containerd (/run/containerd) does not serve; fix containerd first",
-       [rf"(?:failed to start daemon|Error starting daemon|Failed to connect to containerd): failed to dial \"{SYSTEM_SOCK}\"",
+       [rf"failed to dial \"{SYSTEM_SOCK}\"",
         rf"dial unix {SYSTEM_SOCK}: connect: (?:connection refused|no such file or directory)"],
        "cause", "containerd-down", ((18, 9), (99, 99)), ("failed to dial", "/run/containerd"),
        source="moby daemon/daemon.go NewDaemon (WithTimeout 60s) @v19.03.7-v28",
@@ -152,6 +154,19 @@ SIGNATURES: tuple[Signature, ...] = (
        [rf"addrConn\.createTransport failed to connect to .*?{SYSTEM_SOCK}.*?(?:connection refused|no such file or directory)"],
        "symptom", "containerd-down", ((18, 9), (99, 99)), ("createTransport",), source="grpc clientconn.go createTransport",
        needles=('createTransport',)),
+    _s("S09-grpc-managed", "gRPC cannot connect to the managed containerd's socket (containerd slow, dying or gone)",
+       [rf"createTransport failed to connect to \{{?unix://{MANAGED_SOCK}"],
+       "symptom", "containerd-crash", ((18, 9), (99, 99)), ("createTransport",),
+       source="grpc clientconn.go createTransport; moby libcontainerd/supervisor monitorDaemon @v18.09-v28",
+       needles=("createTransport",)),
+    _s("S07-ctrd-kill-restart", "dockerd's health check found its managed containerd unresponsive and kills it",
+       [r"killing and restarting containerd"], "symptom", "containerd-wedged", ((17, 11), (99, 99)), ("killing",),
+       source="moby libcontainerd/supervisor/remote_daemon.go monitorDaemon (after SIGUSR1 for a dump) @v17.11-v28",
+       needles=("killing and restarting containerd",)),
+    _s("S10-cri-recover", "containerd's CRI plugin cannot recover its persisted state (/var/lib/containerd) and exits",
+       [r"Failed to run CRI service\"?.*?failed to recover state"], "cause", "containerd-state", ((18, 9), (99, 99)),
+       ("recover state",), source="containerd pkg/cri/server/restart.go recover() via service.go Run @v1.5-v1.7, "
+       "internal/cri/server @v2.0", needles=("failed to recover state",)),
     # ---- bolt databases: which process, which file ----------------------------------------------------
     _s("S10-bolt-panic", "a bbolt database is corrupt: the panicking process and its stack name the file",
        [BOLT_PANIC], "panic", None, ((1, 11), (99, 99)), ("page", "freelist", "assertion"),
@@ -177,6 +192,16 @@ SIGNATURES: tuple[Signature, ...] = (
        "cause", "dockerd-db", ANY, ("network controller",), subject="network/files/local-kv.db",
        source="moby daemon/daemon.go 'Error initializing network controller: %v'; libnetwork datastore.go @v20.10-v28",
        needles=('network controller', 'bridge', 'boltdb')),
+    _s("S10-db-lock", "dockerd's bolt database open timed out: another dockerd holds its lock (1.11-1.12 print no file)",
+       [r"(?:Error starting daemon|failed to start daemon): timeout\"?\s*$"], "cause", "dockerd-db", ((1, 11), (99, 99)),
+       ("timeout",), subject="volumes/metadata.db (or another of dockerd's bolt files, locked by a second dockerd)",
+       source="bolt ErrTimeout 'timeout' from flock (bolt_unix.go); moby volume/store/store.go New @v1.11-v1.12 "
+              "returns it unwrapped", needles=("timeout",)),
+    _s("S10-tag-store", "dockerd's own image/tag store file is corrupt",
+       [r"Couldn't create Tag store: .+", r"(?:Error starting daemon|failed to start daemon): .*?(?:repositories\.json|"
+        r"repositories-\w+|layerdb|imagedb).*?(?:unexpected end of JSON input|invalid character)"],
+       "cause", "dockerd-db", ANY, ("Tag store",), subject="image/<driver>/repositories.json (repositories-<driver> before 1.10)",
+       source="moby graph/tags.go NewTagStore @v1.3-v1.9; reference/store.go @v1.10+", needles=("Tag store", "JSON", "invalid character")),
     _s("S10-content-db", "dockerd's content store metadata.db cannot be opened",
        [r"error opening bolt db for content metadata store", r"fscache: failed to open database file"],
        "cause", "dockerd-db", ((20, 10), (99, 99)), ("bolt db",), subject="content/metadata.db",
@@ -200,13 +225,15 @@ SIGNATURES: tuple[Signature, ...] = (
         r"cleanup: failed to delete container from containerd|stream copy error|"
         r"topic=/tasks/oom|TaskOOM|invoked oom-killer|Memory cgroup out of memory|"
         r"OCI runtime (?:create|start|exec) failed|starting container process caused|"
-        r"Handler for \w+ /(?:v[\d.]+/)?containers/(?!json)[\w.-]+/\w+ returned error)"],
+        r"Handler for \w+ /(?:v[\d.]+/)?containers/(?!json)[\w.-]+/\w+ returned error|"
+        r"\bcontainer oom [0-9a-f]{12,}|containerd: deleting container|copy shim log|"
+        r"/tasks/(?:exit|oom) \{[^}]*\"exit_status\":[1-9])"],
        "container", None, ((17, 11), (99, 99)), ("shim", "task", "oom"),
        source="containerd runtime/v2/shim.go cleanupAfterDeadShim, binary.go Delete @v1.3-v2.2; moby "
               "libcontainerd/remote/client.go processEvent, daemon/stop.go, daemon/attach.go",
        needles=('shim', 'task', 'failed to process event', 'failed start container', 'xit within', 'attach failed',
                 'cleanup: failed', 'stream copy', 'oom', 'OOM', 'out of memory', 'OCI runtime', 'container process',
-                'Handler for')),
+                'Handler for', 'container oom', 'deleting container', 'exit_status')),
     _s("S13-rpc-deadline", "containerd or a shim does not answer in time",
        [r"rpc error: code = (?:4|DeadlineExceeded) desc = context deadline exceeded"],
        "symptom", "containerd-wedged", ((1, 12), (99, 99)), ("deadline exceeded",), source="grpc status codes",
@@ -254,19 +281,23 @@ SIGNATURES: tuple[Signature, ...] = (
         r"returned error: readlink /var/lib/docker/overlay2.*: invalid argument",
         r"overlayfs: upper fs (?:does not support|needs to support) d_type",
         r"XFS .* Shutting down filesystem|EXT4-fs error|Buffer I/O error",
-        r"error initializing graphdriver: (?!.*devmapper)"],
+        r"error initializing graphdriver: (?!.*devmapper)",
+        r"/(?:overlay2?|aufs|btrfs|zfs|vfs)/[0-9a-f]{12,}\S*: (?:invalid argument|operation not supported|"
+        r"structure needs cleaning|input/output error|no such device)"],
        "cause", "storage-driver", ANY, ("d_type", "readlink", "XFS", "EXT4-fs", "I/O error", "graphdriver"),
        source="moby daemon/graphdriver/overlay2/overlay.go; linux fs/overlayfs",
-       needles=('d_type', 'readlink', 'Shutting down filesystem', 'EXT4-fs error', 'Buffer I/O error', 'graphdriver')),
+       needles=('d_type', 'readlink', 'Shutting down filesystem', 'EXT4-fs error', 'Buffer I/O error', 'graphdriver',
+                '/overlay', '/aufs/', '/btrfs/', '/zfs/', '/vfs/')),
     _s("disk-full", "a write failed because the filesystem is full",
        [r"no space left on device"], "cause", "disk-full", ANY, ("space left",),
        exclude=r"inotify|fs\.inotify|too many open files", source="ENOSPC",
        needles=('no space left on device',)),
     _s("S20-stale-pidfile", "a pidfile of a dead dockerd blocks the start",
-       [r"(?:pid file found|failed to start daemon), ensure docker is not running or delete \S+"],
+       [r"(?:pid file found|failed to start daemon), ensure docker is not running or delete \S+",
+        r"pid file found, ensure docker\b"],
        "cause", "stale-pidfile", ANY, ("pid file", "ensure docker is not running"),
        source="moby pkg/pidfile/pidfile.go New @v17.11-v23; cmd/dockerd/daemon.go @v24+",
-       needles=('ensure docker is not running',)),
+       needles=('ensure docker is not running', 'pid file found')),
     _s("S21-start-limit", "systemd stopped restarting the unit (start limit hit): it needs reset-failed",
        [rf"{UNIT}: Start request repeated too quickly", rf"start request repeated too quickly for {UNIT}",
         rf"{UNIT} start request repeated too quickly",
@@ -285,6 +316,10 @@ SIGNATURES: tuple[Signature, ...] = (
        source="systemd src/core/service.c service_sigchld_event, job.c JOB_FAILED, catalog be02cf68",
        needles=('rocess exited', 'Failed to start', 'Scheduled restart job', 'hold-off time over', 'failed state',
                 'Failed with result', 'Subject:', 'Active: failed', 'Main PID:')),
+    _s("S21-start-timeout", "systemd killed dockerd because its start took longer than the unit allows",
+       [rf"{UNIT}: Start operation timed out", r"start operation timed out\. Terminating"], "cause", "unknown", ANY,
+       ("timed out",), source="systemd src/core/service.c service_timer (TimeoutStartSec)",
+       needles=("Start operation timed out", "start operation timed out")),
     _s("S22-pleg", "kubelet sees the runtime hang (PLEG not healthy / runtime down)",
        [r"PLEG is not healthy: pleg (?:was last seen active \S+ ago; threshold is \S+|has yet to be successful)",
         r"container runtime is down"], "symptom", "dockerd-wedged", ANY, ("PLEG", "runtime is down"),

@@ -100,16 +100,21 @@ def classify(r: Round, log: logdiag.LogVerdict, layout: str, startup_grace: floa
     ctrd_line = f"containerd socket: {ctrd.outcome} {_ms(ctrd.latency)}" + (f" ({ctrd.detail})" if ctrd.detail else "")
     if not ping.answered:
         because.append(f"API: {api_line}")
+        uptime = dockerd.data.get("uptime", startup_grace)
+        young = log.started_ok is not True and dockerd.data.get("state") != "T" and uptime < startup_grace
+        if log_cause and young and not log.failed_start:
+            because.append(f"dockerd is {uptime:.0f}s old and its start has not failed yet: the log's {log_cause} is "
+                           "not acted on while it starts (a containerd that survived is 'still running' on every restart)")
+            return RoundView("starting", because, against)
         if log_cause:
             because.append(f"log: {log.trace[-1]}")
             return RoundView(log_cause, because, against)
-        uptime = dockerd.data.get("uptime", startup_grace)
         restarts = dockerd.data.get("restarts", 0)
         if restarts:
             because.append(f"dockerd restarted {restarts} time(s) while watched and never answered, and the log "
                            "names no cause: restarting it again will not help")
             return RoundView("crash-loop", because, against)
-        if log.started_ok is not True and dockerd.data.get("state") != "T" and uptime < startup_grace:
+        if young:
             because.append(f"dockerd is {uptime:.0f}s old and its log shows no completed start yet "
                            f"(grace {startup_grace:g}s: loading containers and containerd can take that long)")
             return RoundView("starting", because, against)

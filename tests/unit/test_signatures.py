@@ -39,7 +39,9 @@ def test_same_line_as_journalctl_json(case: dict[str, str]) -> None:
 def test_a_cause_line_alone_decides_its_diagnosis(case: dict[str, str]) -> None:
     verdict = logdiag.diagnose_text(case["line"])
     assert verdict.verdict == by_id(case["sig"]).diagnosis
-    assert verdict.runbook == DIAGNOSES[verdict.verdict].runbook
+    assert verdict.runbook == runbook_for(verdict.verdict, verdict.layout)  # a system containerd's line: layout external
+    if verdict.layout is None:
+        assert verdict.runbook == DIAGNOSES[verdict.verdict].runbook
 
 
 def test_every_signature_has_a_real_line() -> None:
@@ -144,3 +146,39 @@ def test_the_needle_gate_never_hides_a_match() -> None:
 def test_every_signature_cites_its_source_and_has_needles() -> None:
     for s in sigs.SIGNATURES:
         assert s.source and s.needles, s.id
+
+
+# --- the review's adversarial cases: none of them may select the state-clearing runbook ---------------
+ADVERSARIAL = {
+    "a container's own Go panic in dockerd's journal": (
+        'level=info msg="loading plugin \\"io.containerd.event.v1.publisher\\"..." runtime=io.containerd.runc.v2\n'
+        'panic: assertion failed: expected 3 got 4\n\ngoroutine 1 [running]:\nmain.main()\n\t/app/main.go:12 +0x1d'),
+    "BuildKit's own bbolt panic with containerd's metadata package vendored": (
+        'panic: page 12 already freed\n\ngoroutine 7 [running]:\ngo.etcd.io/bbolt.(*freelist).free(0x1)\n'
+        '\t/src/vendor/go.etcd.io/bbolt/freelist.go:175 +0x2c\n'
+        'github.com/containerd/containerd/metadata.(*DB).GarbageCollect(0x2)\n'
+        '\t/src/vendor/github.com/containerd/containerd/metadata/db.go:300 +0x1\n'
+        'github.com/moby/buildkit/cache.(*cacheManager).prune(0x3)\n\t/src/cache/manager.go:900 +0x1'),
+    "a self-healed containerd 0.2 state, then an unrelated start limit": (
+        'level=warning msg="containerd: failed to load container,removing state directory" '
+        'error="open /var/run/docker/libcontainerd/containerd/' + "a" * 64 + '/state.json: no such file or directory"\n'
+        'level=info msg="Daemon has completed initialization"\n'
+        'systemd[1]: docker.service: Start request repeated too quickly.'),
+    "the k3s containerd's socket": 'failed to start daemon: failed to dial "/run/k3s/containerd/containerd.sock": '
+                                   'unknown service containerd.services.namespaces.v1.Namespaces: not implemented',
+    "a git fatal in a build container's output": 'fatal: not a git repository (or any of the parent directories): .git',
+    "containerd 0.2 debug start, cut short": (
+        'INFO[0000] libcontainerd: new containerd process, pid: 15360\n'
+        'DEBU[0000] containerd: read past events                  count=0'),
+}
+
+
+@pytest.mark.parametrize("text", list(ADVERSARIAL.values()), ids=list(ADVERSARIAL))
+def test_no_adversarial_excerpt_selects_the_state_clear(text: str) -> None:
+    v = logdiag.diagnose_text(text)
+    assert v.runbook != "docker-libcontainerd", (v.verdict, v.trace)
+
+
+def test_still_running_alone_is_never_acted_on_live() -> None:
+    v = logdiag.diagnose_text('level=info msg="Starting up"\nlevel=info msg="libcontainerd: containerd is still running" pid=4')
+    assert v.verdict == "containerd-pidfile" and v.confidence == "low" and not v.failed_start
