@@ -5,6 +5,7 @@ Usage: python bench/diagnose_speed.py [MB]"""
 
 from __future__ import annotations
 
+import gc
 import sys
 import time
 from pathlib import Path
@@ -36,6 +37,7 @@ def brute(lines: list[logdiag.Line]) -> int:
 def main() -> None:
     mb = float(sys.argv[1]) if len(sys.argv) > 1 else 27.0
     text = build(mb)
+    gc.disable()  # as diagnose_text does
     t0 = time.perf_counter()
     lines = logdiag.parse(text)
     t1 = time.perf_counter()
@@ -43,6 +45,7 @@ def main() -> None:
     t2 = time.perf_counter()
     verdict = logdiag.decide(scanned)
     t3 = time.perf_counter()
+    gc.enable()
     n = len(lines)
     print(f"{len(text) / (1 << 20):.1f} MB, {n} lines -> {verdict.verdict}")
     print(f"parse {t1 - t0:.2f}s  scan {t2 - t1:.2f}s  decide {t3 - t2:.2f}s  total {t3 - t0:.2f}s  "

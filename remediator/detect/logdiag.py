@@ -10,6 +10,7 @@ Must not: read files or talk to a host.
 from __future__ import annotations
 
 import bisect
+import gc
 import itertools
 import json
 import re
@@ -421,7 +422,13 @@ OVERRIDABLE = ("no-fault", "unknown", "healthy", "dockerd-down", "container-faul
 
 def diagnose_text(text: str, layout: str | None = None) -> LogVerdict:
     """A pasted log, journal excerpt, or goroutine dump (goroutine-stacks-*.log) — all the same entry."""
-    v = diagnose_lines(parse(text), layout)
+    enabled = gc.isenabled()
+    gc.disable()  # hundreds of thousands of small, acyclic objects: the cycle collector only costs time here
+    try:
+        v = diagnose_lines(parse(text), layout)
+    finally:
+        if enabled:
+            gc.enable()
     if v.verdict in OVERRIDABLE and (dumps.looks_like_dump(text) or LONG_WAIT.search(text)):
         summary = dumps.summarize(dumps.parse(text.splitlines()))
         wedged, why = dumps.verdict(summary)
