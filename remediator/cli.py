@@ -217,6 +217,10 @@ def incidents(incident: str | None, config: Path) -> None:
             (f"{detail.get('source')} -> {detail.get('dest')}" if kind == "state" else "")
         if kind == "approval":
             text = f"{'approved' if detail['approved'] else 'DENIED'} by {detail['by']}"
+        elif kind == "rung":
+            text = f"rung {detail.get('number')}: {detail.get('runbook')}"
+        elif kind == "rediagnosis":
+            text = f"{detail.get('diagnosis')} ({detail.get('confidence')}): {detail.get('why')}"
         out.print(f"+{ts - t0:7.2f}s {kind:<9} {step or '':<9} {escape(str(text))[:140]}")
 
 

@@ -137,13 +137,19 @@ def diagnose(log: str, as_json: bool) -> None:
 @click.command()
 @click.option("--json", "as_json", is_flag=True)
 def signatures(as_json: bool) -> None:
-    """List the failure-signature catalogue: role, diagnosis, Docker versions, runbook."""
+    """List the verdicts (what each means, the runbook it selects) and the failure-signature catalogue."""
     rows: list[dict[str, Any]] = [{"id": s.id, "role": s.role, "diagnosis": s.diagnosis, "versions": s.version_text,
              "runbook": runbook_for(s.diagnosis) if s.diagnosis else None, "title": s.title,
-             "patterns": [p.pattern for p in s.patterns]} for s in SIGNATURES]
+             "source": s.source, "patterns": [p.pattern for p in s.patterns]} for s in SIGNATURES]
+    verdicts: list[dict[str, Any]] = [{"id": d.name, "role": "verdict", "diagnosis": d.name, "versions": "any", "runbook": d.runbook,
+                 "title": d.meaning, "source": "", "patterns": []} for d in DIAGNOSES.values()]
     if as_json:
-        click.echo(json.dumps(rows, indent=1))
+        click.echo(json.dumps(verdicts + rows, indent=1))
         return
+    vt = Table("verdict", "runbook", "meaning", title="verdicts", title_justify="left")
+    for v in verdicts:
+        vt.add_row(str(v["id"]), str(v["runbook"] or "—"), escape(str(v["title"])))
+    out.print(vt)
     table = Table("id", "role", "diagnosis", "Docker", "runbook", "meaning")
     for r in rows:
         table.add_row(r["id"], r["role"], r["diagnosis"] or "", r["versions"], r["runbook"] or "", escape(r["title"]))

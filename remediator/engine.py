@@ -326,7 +326,8 @@ def close_incident(ctx: StepContext, journal: Journal, rungs: list[Rung], outcom
     summary = SUMMARY[outcome] + (f" ({note})" if note else last.detail)
     if len(rungs) > 1:
         summary += " — chain: " + " → ".join(r.runbook for r in rungs)
-    journal.close(ctx.incident_id, outcome.value, summary)
+    journal.close(ctx.incident_id, outcome.value, summary,
+                  runbook=" → ".join(r.runbook for r in rungs) if len(rungs) > 1 else None)
     rows = [row for r in rungs for row in r.rows]
     return Report(incident=ctx.incident_id, outcome=outcome, summary=summary, dir=str(ctx.incident_dir), steps=rows,
                   chain=[r.runbook for r in rungs])

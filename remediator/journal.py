@@ -92,9 +92,14 @@ class Journal:
     def set_state(self, incident: str, state: str) -> None:
         self._write("UPDATE incidents SET state=? WHERE id=?", (state, incident))
 
-    def close(self, incident: str, outcome: str, summary: str) -> None:
-        self._write("UPDATE incidents SET outcome=?, summary=?, ended=? WHERE id=?",
-                    (outcome, summary, time.time(), incident))
+    def close(self, incident: str, outcome: str, summary: str, runbook: str | None = None) -> None:
+        """End an incident; `runbook` replaces the first runbook's name with the chain the ladder ran."""
+        if runbook is None:
+            self._write("UPDATE incidents SET outcome=?, summary=?, ended=? WHERE id=?",
+                        (outcome, summary, time.time(), incident))
+        else:
+            self._write("UPDATE incidents SET outcome=?, summary=?, ended=?, runbook=? WHERE id=?",
+                        (outcome, summary, time.time(), runbook, incident))
 
     def _rows(self, where: str, args: tuple[Any, ...]) -> list[IncidentRow]:
         with self._lock:

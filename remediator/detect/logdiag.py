@@ -191,7 +191,7 @@ def scan_lines(lines: list[Line]) -> list[Scanned]:
 
 
 def lines_by_signature(matches: list[Match], most: int = 3) -> str:
-    """'S10-bolt-corrupt (lines 127, 129, 132 +18 more), S09-dial-managed (line 204)': bounded, however many."""
+    """'S10-ctrd-plugin-db (lines 127, 129, 132 +18 more), S09-dial-managed (line 204)': bounded, however many."""
     by: dict[str, list[int]] = {}
     for m in matches:
         by.setdefault(m.signature.id, []).append(m.line_no)

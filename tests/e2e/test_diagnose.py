@@ -83,7 +83,7 @@ def test_corrupt_metadb_is_a_start_failure_that_selects_the_seed(sandbox: Sandbo
     assert res.returncode == 1, res.stdout + res.stderr
     out = json.loads(res.stdout)
     assert out["verdict"] == "containerd-state" and out["runbook"] == "docker-libcontainerd"
-    assert {"S09-dial-managed", "S10-bolt-corrupt"} <= set(out["signatures"])
+    assert {"S09-dial-managed", "S10-ctrd-plugin-db"} <= set(out["signatures"])
     res = cli("diagnose", "--log", sandbox.log, "--json")
     off = json.loads(res.stdout)
     assert off["verdict"] == "containerd-state" and off["runbook"] == "docker-libcontainerd"

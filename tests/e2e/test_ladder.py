@@ -53,7 +53,8 @@ def test_down_with_a_damaged_metadb_climbs_from_restart_to_the_seed_runbook(sand
     kept = list((sandbox.root / "state").glob("incidents/*/backup-rung2/*containerd_daemon/io.containerd.metadata.v1.bolt/meta.db"))
     assert len(kept) == 1 and hashlib.sha256(kept[0].read_bytes()).hexdigest() == damaged, "the damaged meta.db, byte-identical"
     shown = cli("incidents", _incidents_id(sandbox), "--config", str(_config(sandbox)))
-    assert "rung" in shown.stdout and "docker-libcontainerd" in shown.stdout
+    assert "rung 2: docker-libcontainerd" in shown.stdout and "containerd-state" in shown.stdout
+    assert "runbook dockerd-restart → docker-libcontainerd" in shown.stdout
 
 
 def _incidents_id(sb: Sandbox) -> str:
