@@ -21,7 +21,8 @@ from dataclasses import dataclass
 
 STACK_LINES = 160  # frames read after a panic line
 BOLT = re.compile(r"go\.etcd\.io/bbolt|github\.com/boltdb/bolt|\bbolt\.\(\*(?:DB|Tx|freelist|node|Cursor|Bucket)\)")
-DOCKERD = re.compile(r"github\.com/docker/docker/|github\.com/moby/moby/|/docker/docker/vendor/|\bmain\.\(\*DaemonCli\)")
+DOCKERD = re.compile(r"github\.com/docker/docker/|github\.com/moby/moby/|/docker/docker/vendor/|\bmain\.\(\*DaemonCli\)|"
+                     r"/build-(?:deb|rpm)/engine/|/src/engine/vendor/")  # docker-ce packaging builds dockerd in engine/
 # containerd's own *program*: its main, its server and plugin init, or code vendored inside its own tree. Library
 # packages alone (containerd/metadata is vendored by BuildKit and dockerd too) never make a crash containerd's.
 CONTAINERD = re.compile(r"github\.com/containerd/containerd(?:/v2)?/(?:cmd/containerd|services/server|metadata/plugin|"
@@ -29,11 +30,11 @@ CONTAINERD = re.compile(r"github\.com/containerd/containerd(?:/v2)?/(?:cmd/conta
                         r"github\.com/docker/containerd/")  # containerd 0.2 (Docker 1.11-17.10) lived under docker/
 OTHER_PROGRAM = re.compile(r"(?<!docker/docker/vendor/)github\.com/moby/buildkit/")  # BuildKit (a container's or buildkitd)
 FRAME = re.compile(r"^\s*(?:goroutine \d+|created by |[\w./*()\[\]{}-]+\(.*\)(?: \{\.\.\.\})?$|\S*\.(?:go|s):\d+|"
-                   r"panic\(|\[signal |runtime stack:|\.\.\.additional frames|#011|\^I|$)")
+                   r"panic\(|panic: |fatal error: |\[signal |runtime stack:|\.\.\.additional frames|#011|\^I|$)")
 JOURNAL_PREFIX = re.compile(r"^(?:.{0,120}?\s[\w.@-]+\[\d+\]:|(?:[A-Z][a-z]{2} +\d+ [\d:]+|\d{4}-\d\d-\d\dT\S+) \S+ [\w.@/-]+:)\s?")
 DOCKERD_DBS = (
-    (re.compile(r"libnetwork|libkv|kvstore|network controller|endpoint_count|Removing stale sandbox|bridge\" network"),
-     "network/files/local-kv.db"),
+    (re.compile(r"libnetwork|libkv|kvstore|network controller|endpoint_count|Removing stale sandbox|bridge\" network|"
+                r"iptables|DOCKER-ISOLATION|docker0|bridge endpoint"), "network/files/local-kv.db"),
     (re.compile(r"/volume/|volume/service|volume/store|volume store"), "volumes/metadata.db"),
     (re.compile(r"buildkit|builder-next"), "buildkit/*.db"),
     (re.compile(r"daemon/content|content metadata store|fscache"), "content/metadata.db"),
@@ -41,6 +42,8 @@ DOCKERD_DBS = (
 CONTAINERD_CONTEXT = re.compile(r"io\.containerd\.|loading plugin|containerd successfully booted|module=containerd|"
                                 r"msg=\"?starting containerd")
 CONTAINERD_PROCS = ("containerd", "docker-containerd", "containerd-shim")
+NAMES_DOCKERD = re.compile(r"panic detected in dockerd|\bdockerd: panic")
+CONTAINERD_UNIT = re.compile(r"(?:^|[.-])containerd$")  # containerd, docker-containerd, microk8s.daemon-containerd
 DOCKERD_PROCS = ("dockerd", "docker")
 
 
@@ -80,7 +83,7 @@ def stack_after(lines: Sequence[str]) -> list[str]:
     return out
 
 
-def crash(proc: str | None, frames: Sequence[str], context: Sequence[str], bolt_message: bool) -> Crash:
+def crash(proc: str | None, frames: Sequence[str], context: Sequence[str], bolt_message: bool, line: str = "") -> Crash:
     """Attribute one crash from its own line's program and the stack printed after it. The lines around it
     may say which of dockerd's databases a dockerd crash is in; they never make a crash containerd's (a
     container's output and containerd's start-up lines share dockerd's log)."""
@@ -92,8 +95,10 @@ def crash(proc: str | None, frames: Sequence[str], context: Sequence[str], bolt_
         owner, how = "dockerd", "dockerd's own packages are in the stack"
     elif CONTAINERD.search(stack):
         owner, how = "containerd", "containerd's own program is in the stack"
-    elif proc in CONTAINERD_PROCS:
+    elif proc is not None and CONTAINERD_UNIT.search(proc):
         owner, how = "containerd", f"printed by {proc} (its own journal unit)"
+    elif NAMES_DOCKERD.search(line):
+        owner, how = "dockerd", "the crash line names dockerd"
     elif bolt and _dockerd_db("\n".join(context)):
         owner, how = "dockerd", "a bbolt panic among dockerd's network/volume/build lines"
     elif proc in DOCKERD_PROCS and stack:

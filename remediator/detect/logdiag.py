@@ -87,7 +87,7 @@ def _journal_message(raw: str) -> str | None:
 MAX_LINE = 16 << 10  # catalogue lines are a few hundred characters; the rest of a giant line is noise
 WORD = re.compile(r"[a-z0-9_.-]+")
 UNESCAPE = re.compile(r'\\(["\\])')
-PREFIX = re.compile(r"(?:^|\s)(?:([A-Za-z][\w.@-]{0,40})\[\d+\]|(kernel)):\s")
+PREFIX = re.compile(r"(?:^|\s)(?:([A-Za-z][\w.@-]{0,40})\[\d+\]|(kernel)):\s|\]\[([\w.-]{1,40})\]\[[A-Z]\] ")  # + Desktop
 
 
 def _unescaped(m: re.Match[str]) -> str:
@@ -115,7 +115,7 @@ def parse_lines(raws: list[str], first_no: int = 1) -> list[Line]:
         message = message[:MAX_LINE]  # a hostile giant line must not stall the regexes
         head = message[:160]
         m = PREFIX.search(head) if ("[" in head or "kernel:" in head) else None
-        out.append(Line(i, message, (m.group(1) or m.group(2)).lower() if m else None))
+        out.append(Line(i, message, (m.group(1) or m.group(2) or m.group(3)).lower() if m else None))
     return out
 
 
@@ -216,7 +216,7 @@ def _attributed(scanned: list[Scanned]) -> list[Match]:
                 continue
             frames = [x.line.text for x in scanned[i + 1:i + 1 + attribute.STACK_LINES]]
             context = [x.line.text for x in scanned[max(0, i - 40):i]]
-            crash = attribute.crash(sc.line.proc, frames, context, m.signature.id == "S10-bolt-panic")
+            crash = attribute.crash(sc.line.proc, frames, context, m.signature.id == "S10-bolt-panic", sc.line.text)
             out.append(replace(m, resolved=crash.diagnosis or None, note=crash.why))
     return out
 
@@ -241,7 +241,7 @@ TERMINAL = ("fatal-other", "S08-ctrd-start-timeout", "S07-ctrd-connect", "S09-di
 DESTRUCTIVE = ("containerd-state",)  # never concluded from symptoms alone
 ERROR_LINE = re.compile(r"level=(?:error|fatal|panic)\b|\b(?:ERRO|FATA|PANI)\[|failed to start daemon|Error starting daemon|"
                         r"unable to configure the Docker daemon|Run '\S*dockerd? (?:COMMAND )?--help'|unknown (?:shorthand )?flag|"
-                        r"^(?:containerd|dockerd): [a-z]")
+                        r"^(?:containerd|dockerd): [a-z]|[Ff]ailed to start containerd|executable file not found")
 WEAK = ("S21-unit-failed", "S15-no-daemon")  # systemd's or a client's view: says it is down, never why
 
 
@@ -304,6 +304,14 @@ def decide(scanned: list[Scanned], layout: str | None = None) -> LogVerdict:
         and ERROR_LINE.search(s.line.text)]
     restarts = sum(1 for _, m in marks if m in ("unit_started", "unit_restart"))
     spawns = sum(1 for _, m in marks if m.startswith("spawn_"))
+    texts: list[str] | None = None
+    for m in [m for m in causes if m.signature.requires is not None]:
+        texts = texts if texts is not None else [sc.line.text for sc in scanned]
+        pattern = m.signature.requires
+        if pattern is not None and not any(pattern.search(t) for t in texts):
+            causes.remove(m)  # e.g. a JSON fatal is containerd 0.2's only where containerd is in the picture
+    if any("ctrd_booted" in sc.marks for sc in scanned if sc.line.no >= seg_start):
+        symptoms = [m for m in symptoms if m.signature.id != "S08-ctrd-terminated"]  # it booted: a normal stop
     failed = [m for m in seg if m.signature.id in TERMINAL and m not in survived]
     if any(m.signature.role == "panic" and m.diag in ("containerd-state", "containerd-crash") for m in causes):
         # containerd panicked: that is why it died and why nobody could dial it

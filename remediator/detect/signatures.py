@@ -30,6 +30,7 @@ class Signature:
     subject: str | None = None  # the file this signature names (relative to the data-root)
     source: str = ""  # where the printed text comes from (repository file @ tag)
     needles: tuple[str, ...] = ()  # literal words one of which every match contains: no regex runs without one
+    requires: re.Pattern[str] | None = None  # a cause only if some line of the excerpt also matches this
 
     def matches(self, message: str) -> bool:
         """The regexes alone (scan_message checks the needles first, in one pass for every signature)."""
@@ -59,9 +60,10 @@ def version_range_text(r: tuple[V, V]) -> str:
 
 def _s(id_: str, title: str, patterns: list[str], role: str, diagnosis: str | None, versions: tuple[V, V],
        keywords: tuple[str, ...], exclude: str | None = None, subject: str | None = None, source: str = "",
-       needles: tuple[str, ...] = ()) -> Signature:
+       needles: tuple[str, ...] = (), requires: str | None = None) -> Signature:
     return Signature(id_, title, tuple(re.compile(p) for p in patterns), role, diagnosis, versions, keywords,
-                     re.compile(exclude) if exclude else None, subject, source, needles)
+                     re.compile(exclude) if exclude else None, subject, source, needles,
+                     re.compile(requires) if requires else None)
 
 
 FATAL_NOT_DAEMON = r"(?:Error starting daemon|Failed to connect to containerd|failed to start daemon)"
@@ -73,6 +75,7 @@ BOLT_PANIC = (r"panic: (?:invalid page type|page \d+ already freed|cannot free p
               r"assertion failed: (?:Page expected to be|write: circular dependency|page \d+|.*?(?:pgid|overflow|freelist))|"
               r"(?:root bucket |freelist )?pgid \(\d+\) above high water mark|bolt\.DB\.meta\(\): invalid meta pages|"
               r"misplaced bucket header|inode overflow|invalid childAt)")
+KUBELET_GO = r"\b(?:remote_runtime|kuberuntime_\w+|kubelet|pod_workers|generic)\.go:\d+\] "  # glog lines of kubelet
 UNIT = r"(?<![\w@.-])[\w@.-]{0,60}?(?:docker|containerd)[\w@.-]{0,60}?\.(?:service|socket)"  # anchored, bounded: no backtracking
 
 SIGNATURES: tuple[Signature, ...] = (
@@ -96,6 +99,12 @@ SIGNATURES: tuple[Signature, ...] = (
        "cause", "containerd-state", ((1, 11), (17, 10)), ("invalid character", "x00"),
        source="containerd supervisor/supervisor.go setupEventLog json decode @v0.2.x",
        needles=('x00',)),
+    _s("S04-state-decode", "containerd 0.2 cannot decode its events log or a state file (written by another version)",
+       [r"(?:level=fatal msg=\"?|FATA\[\d+\] )(?:json: cannot unmarshal|unexpected end of JSON input|invalid character)"],
+       "cause", "containerd-state", ((1, 11), (17, 10)), ("unmarshal", "JSON"),
+       exclude=r"configure the Docker daemon|daemon\.json|config file", requires=r"\bcontainerd\b(?!\.sock)",
+       source="containerd supervisor/supervisor.go setupEventLog / runtime Load json decode @v0.2.x (containerd#387)",
+       needles=("cannot unmarshal", "unexpected end of JSON input", "invalid character")),
     _s("S05-state-dropped", "containerd 0.2.6+ dropped a bad container state and went on (self-healed)",
        [r"containerd: (?:failed to load container,removing state di(?:re)?ctory|container has no process running,removing state directory)"],
        "info", None, ((17, 3), (17, 10)), ("removing state",), source="containerd PR #410 (v0.2.6)",
@@ -150,6 +159,15 @@ SIGNATURES: tuple[Signature, ...] = (
        "cause", "containerd-down", ((18, 9), (99, 99)), ("failed to dial", "/run/containerd"),
        source="moby daemon/daemon.go NewDaemon (WithTimeout 60s) @v19.03.7-v28",
        needles=('run/containerd/containerd.sock',)),
+    _s("S09-sock-missing", "containerd's socket does not exist (seen by a client or ls): nothing serves it",
+       [r"(?:cannot access|stat|lstat) '?\S*containerd\.sock'?: [Nn]o such file or directory"],
+       "symptom", "containerd-down", ANY, ("containerd.sock",), source="coreutils ls / Go os.Stat ENOENT",
+       needles=("containerd.sock",)),
+    _s("S08-ctrd-terminated", "the managed containerd was terminated by dockerd before it said it had booted",
+       [r"received signal\"?\s+module=containerd signal=terminated"],
+       "symptom", "containerd-crash", ((17, 11), (99, 99)), ("received signal",),
+       source="containerd cmd/containerd handleSignals @v1.0-v1.7; moby supervisor stops it after its start timeout",
+       needles=("signal=terminated",)),
     _s("S09-grpc-transport", "gRPC could not connect to the system containerd's socket",
        [rf"addrConn\.createTransport failed to connect to .*?{SYSTEM_SOCK}.*?(?:connection refused|no such file or directory)"],
        "symptom", "containerd-down", ((18, 9), (99, 99)), ("createTransport",), source="grpc clientconn.go createTransport",
@@ -226,18 +244,25 @@ SIGNATURES: tuple[Signature, ...] = (
         r"topic=/tasks/oom|TaskOOM|invoked oom-killer|Memory cgroup out of memory|"
         r"OCI runtime (?:create|start|exec) failed|starting container process caused|"
         r"Handler for \w+ /(?:v[\d.]+/)?containers/(?!json)[\w.-]+/\w+ returned error|"
-        r"\bcontainer oom [0-9a-f]{12,}|containerd: deleting container|copy shim log|"
+        r"\bcontainer oom [0-9a-f]{12,}|containerd: deleting container|copy shim log|event not sent to subscriber|"
+        r"containerd: container not found|"
         r"/tasks/(?:exit|oom) \{[^}]*\"exit_status\":[1-9])"],
        "container", None, ((17, 11), (99, 99)), ("shim", "task", "oom"),
        source="containerd runtime/v2/shim.go cleanupAfterDeadShim, binary.go Delete @v1.3-v2.2; moby "
               "libcontainerd/remote/client.go processEvent, daemon/stop.go, daemon/attach.go",
        needles=('shim', 'task', 'failed to process event', 'failed start container', 'xit within', 'attach failed',
                 'cleanup: failed', 'stream copy', 'oom', 'OOM', 'out of memory', 'OCI runtime', 'container process',
-                'Handler for', 'container oom', 'deleting container', 'exit_status')),
+                'Handler for', 'container oom', 'deleting container', 'exit_status', 'not sent to subscriber',
+                'container not found')),
     _s("S13-rpc-deadline", "containerd or a shim does not answer in time",
        [r"rpc error: code = (?:4|DeadlineExceeded) desc = context deadline exceeded"],
        "symptom", "containerd-wedged", ((1, 12), (99, 99)), ("deadline exceeded",), source="grpc status codes",
-       needles=('code = 4', 'DeadlineExceeded')),
+       exclude=KUBELET_GO + r".*rpc error: code = 4 ", needles=('code = 4', 'DeadlineExceeded')),
+    _s("S22-dockershim-deadline", "an old kubelet's runtime calls time out: its runtime is dockershim, so dockerd hangs",
+       [KUBELET_GO + r".*rpc error: code = 4 desc = context deadline exceeded"],
+       "symptom", "dockerd-wedged", ANY, ("runtime service",),
+       source="kubernetes pkg/kubelet/remote/remote_runtime.go (grpc-go printed numeric codes before v1.6, i.e. "
+              "kubelets of the dockershim era)", needles=("code = 4",)),
     # ---- client side -------------------------------------------------------------------------------
     _s("S15-no-daemon", "the client found nothing listening on the Docker socket",
        [r"Cannot connect to the Docker daemon at \S+\. Is the docker daemon running\?"],
@@ -281,7 +306,7 @@ SIGNATURES: tuple[Signature, ...] = (
         r"returned error: readlink /var/lib/docker/overlay2.*: invalid argument",
         r"overlayfs: upper fs (?:does not support|needs to support) d_type",
         r"XFS .* Shutting down filesystem|EXT4-fs error|Buffer I/O error",
-        r"error initializing graphdriver: (?!.*devmapper)",
+        r"error initializing graphdriver: (?!.*(?:devmapper|unknown option|invalid option|[Uu]nsupported option))",
         r"/(?:overlay2?|aufs|btrfs|zfs|vfs)/[0-9a-f]{12,}\S*: (?:invalid argument|operation not supported|"
         r"structure needs cleaning|input/output error|no such device)"],
        "cause", "storage-driver", ANY, ("d_type", "readlink", "XFS", "EXT4-fs", "I/O error", "graphdriver"),

@@ -37,6 +37,10 @@ def test_same_line_as_journalctl_json(case: dict[str, str]) -> None:
 
 @pytest.mark.parametrize("case", [c for c in CASES if by_id(c["sig"]).role == "cause"], ids=lambda c: c["sig"])
 def test_a_cause_line_alone_decides_its_diagnosis(case: dict[str, str]) -> None:
+    if by_id(case["sig"]).requires is not None:  # a cause only in its context: see the test below
+        verdict = logdiag.diagnose_text(case["line"])
+        assert verdict.verdict != by_id(case["sig"]).diagnosis, "without its context it must not decide"
+        return
     verdict = logdiag.diagnose_text(case["line"])
     assert verdict.verdict == by_id(case["sig"]).diagnosis
     assert verdict.runbook == runbook_for(verdict.verdict, verdict.layout)  # a system containerd's line: layout external
@@ -182,3 +186,9 @@ def test_no_adversarial_excerpt_selects_the_state_clear(text: str) -> None:
 def test_still_running_alone_is_never_acted_on_live() -> None:
     v = logdiag.diagnose_text('level=info msg="Starting up"\nlevel=info msg="libcontainerd: containerd is still running" pid=4')
     assert v.verdict == "containerd-pidfile" and v.confidence == "low" and not v.failed_start
+
+
+def test_a_json_fatal_is_containerd_state_only_where_containerd_0_2_is_in_the_picture() -> None:
+    line = "FATA[0000] json: cannot unmarshal number -1 into Go value of type uint32"
+    assert logdiag.diagnose_text("% containerd\n" + line).verdict == "containerd-state"
+    assert logdiag.diagnose_text("% dockerd --debug\n" + line).runbook != "docker-libcontainerd"
