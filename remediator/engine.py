@@ -38,6 +38,17 @@ from remediator.settings import ProbeConfig
 from remediator.structs import GuardResult, Outcome, StepResult
 
 
+class StepCrashed(RemediatorError):
+    """An action raised something that is not one of ours (an OSError half-way, a bug): the step failed."""
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        where = f" on {exc.filename}" if exc.filename else ""
+        return f"{type(exc).__name__}: {exc.strerror}{where}"
+    return f"{type(exc).__name__}: {exc}"
+
+
 class Approver(Protocol):
     def __call__(self, step: Step, plan: StepResult) -> tuple[bool, str]: ...
 
@@ -77,39 +88,45 @@ class _Run:
             spec = GUARDS[g.check]
             try:
                 res = spec.check(self.ctx, resolve(spec.params, g.params, self.names))
-            except RemediatorError as exc:
-                res = GuardResult(False, f"could not evaluate: {exc}")
+            except Exception as exc:  # noqa: BLE001 - a guard that cannot be evaluated refuses, whatever broke
+                res = GuardResult(False, f"could not evaluate: {_describe(exc)}")
             out.append((g.check, res))
             self.journal.event(self.iid, "guard", step.id, check=g.check, ok=res.ok, reason=res.reason)
         return out
 
-    def _attempt(self, step: Step, params: Any, deadline: float) -> StepResult:
-        spec = ACTIONS[step.action]
+    def _attempt(self, action: str, step: Step, params: Any, deadline: float) -> StepResult:
+        spec = ACTIONS[action]
         pool = cf.ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"step-{step.id}")
         fut = pool.submit(spec.run, self.ctx, params)
         try:
             return fut.result(timeout=max(0.1, deadline - time.monotonic()))
         except cf.TimeoutError:
             # never abandon a step mid-mutation: wait for it to end before anything else happens
-            self.report("warn", step.id, f"step exceeded its timeout of {step.timeout:g}s; waiting for it to end")
+            self.report("warn", step.id, f"{action} exceeded its timeout of {step.timeout:g}s; waiting for it to end")
             fut.result()
-            raise TemporaryStepError(f"step {step.id} exceeded its timeout of {step.timeout:g}s") from None
+            raise TemporaryStepError(f"step {step.id} ({action}) exceeded its timeout of {step.timeout:g}s") from None
+        except RemediatorError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - an OSError half-way through is a failed step, never an escape
+            raise StepCrashed(f"{action} raised {_describe(exc)}") from exc
         finally:
             pool.shutdown(wait=False)
 
-    def _execute(self, step: Step, params: Any) -> StepResult:
+    def _execute(self, step: Step, params: Any, action: str | None = None) -> StepResult:
+        """Run the step's action (or, for a rollback, `action`) under the step's deadline and retry policy."""
         deadline = time.monotonic() + step.timeout
+        name = action or step.action
 
         def before_sleep(state: RetryCallState) -> None:
             exc = state.outcome.exception() if state.outcome else None
-            self.journal.event(self.iid, "retry", step.id, attempt=state.attempt_number, error=str(exc))
-            self.report("retry", step.id, f"attempt {state.attempt_number} failed ({exc}); retrying")
+            self.journal.event(self.iid, "retry", step.id, action=name, attempt=state.attempt_number, error=str(exc))
+            self.report("retry", step.id, f"{name} attempt {state.attempt_number} failed ({exc}); retrying")
 
         retrying = Retrying(stop=stop_after_attempt(step.retry.attempts) | stop_before_delay(step.timeout),
                             wait=wait_exponential(multiplier=step.retry.backoff, max=30),
                             retry=retry_if_exception_type((TemporaryStepError, HostError)),
                             before_sleep=before_sleep, reraise=True)
-        return retrying(self._attempt, step, params, deadline)
+        return retrying(self._attempt, name, step, params, deadline)
 
     def _trigger(self, name: str) -> None:
         if not self.model.trigger(name):  # type: ignore[attr-defined]
@@ -174,7 +191,7 @@ class _Run:
     def _plan(self, step: Step, spec: Any, params: Any, failed: list[str]) -> Outcome | None:
         try:
             plan: StepResult = spec.plan(self.ctx, params)
-        except RemediatorError as exc:
+        except Exception as exc:  # noqa: BLE001 - a plan that cannot be made refuses; never a traceback
             self.rows.append((step.id, "plan-error", str(exc)))
             self.report("fail", step.id, f"cannot plan: {exc}")
             return Outcome.REFUSED
@@ -214,7 +231,7 @@ class _Run:
                 try:
                     params = resolve(spec.params, ref.params, self.names)
                     self.journal.event(self.iid, "intent", step.id, rollback=ref.action, params=params.model_dump())
-                    res = spec.run(self.ctx, params)
+                    res = self._execute(step, params, action=ref.action)  # the forward step's deadline and retry
                 except RemediatorError as exc:
                     broken.append(f"{step.id}/{ref.action}: {exc}")
                     self.journal.event(self.iid, "result", step.id, rollback=ref.action, ok=False, error=str(exc))
@@ -296,9 +313,10 @@ def run_rung(ctx: StepContext, runbook: Runbook, *, journal: Journal, approver: 
             else:
                 run._trigger("finish")
                 outcome = Outcome.RECOVERED
-    except RemediatorError as exc:  # bad substitution at run time and the like: nothing half-done is hidden
-        run.report("fail", None, f"{type(exc).__name__}: {exc}")
-        outcome = run._rollback(str(exc)) if run.model.mutated else Outcome.NOT_HEALED
+    except Exception as exc:  # noqa: BLE001 - whatever broke, the incident ends with an outcome and its rollback
+        run.report("fail", None, _describe(exc))
+        run.journal.event(run.iid, "error", None, error=_describe(exc))
+        outcome = run._rollback(_describe(exc)) if run.model.mutated else Outcome.NOT_HEALED
     return Rung(runbook.name, outcome, run.rows)
 
 
