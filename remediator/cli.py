@@ -22,14 +22,15 @@ from rich.markup import escape
 from rich.prompt import Confirm
 from rich.table import Table
 
-from remediator.cli_diag import bad_input, diagnose, diagnose_one, probe, render_verdict, signatures
+from remediator.app import Faces, heal_host, runbook_arg
+from remediator.cli_diag import bad_input, diagnose, probe, render_verdict, signatures
+from remediator.detect.probes import Round
 from remediator.detect.verdict import Verdict
-from remediator.engine import Report, open_incident
+from remediator.engine import Report
 from remediator.errors import HostBusy, InputError, RemediatorError
-from remediator.hosts.local import LocalHost
-from remediator.journal import HostLock, Journal
-from remediator.ladder import RUNBOOKS, heal
-from remediator.runbook import Step, load_runbook
+from remediator.journal import Journal
+from remediator.ladder import RUNBOOKS
+from remediator.runbook import Runbook, Step, load_runbook
 from remediator.settings import load_settings
 from remediator.structs import EXIT_BAD_INPUT, EXIT_CODES, EXIT_HOST_BUSY, Outcome, StepResult
 
@@ -69,29 +70,24 @@ def main() -> None:
 
 
 def execute(config: Path, host: str, runbook: str, dry_run: bool, yes: bool) -> Report | Verdict:
-    """Run one incident. runbook "auto": diagnose first and run the runbook the verdict selects;
-    the Verdict itself is returned when it selects nothing (healthy, degraded, starting, suspect)."""
+    """The run command's face over app.heal_host: prints the diagnosis, the chosen runbook and every step."""
     settings = load_settings(config)
-    hcfg = settings.host(host)
-    rb = None if runbook == "auto" else load_runbook(Path(runbook))  # bad input fails before anything is touched
-    state_dir = Path(settings.state_dir)
-    journal = Journal(state_dir)
-    verdict = None
-    with HostLock(state_dir, hcfg.name):
-        if rb is None:
-            out.rule(f"[bold]diagnosis[/] of [bold]{hcfg.name}[/]")
-            _facts, verdict = diagnose_one(hcfg, settings, quiet=False, rounds=None)
-            render_verdict(verdict, hcfg.name)
-            if verdict.runbook is None:
-                return verdict
-            rb = load_runbook(RUNBOOKS / f"{verdict.runbook}.yaml")
-        mode = "DRY-RUN (nothing will be changed)" if dry_run else ("auto-approve (--yes)" if yes else "interactive")
-        out.rule(f"[bold]{escape(rb.name)}[/] on [bold]{hcfg.name}[/] — {mode}")
-        ctx = open_incident(host=LocalHost(hcfg), runbook=rb, journal=journal, report=reporter, dry_run=dry_run,
-                            evidence_budget=settings.evidence_budget, verdict=verdict, probe=settings.probe,
-                            evidence_max_mb=settings.evidence_max_mb)
-        return heal(ctx, rb, journal=journal, approver=make_approver(yes), report=reporter, dry_run=dry_run,
-                    max_steps=settings.ladder.max_steps)
+    mode = "DRY-RUN (nothing will be changed)" if dry_run else ("auto-approve (--yes)" if yes else "interactive")
+    name = settings.host(host).name
+
+    def on_round(r: Round, v: Verdict) -> None:
+        err.print(f"[dim]{escape(name)}: round {r.number} → {v.diagnosis} ({r.wall:.2f}s)[/]")
+
+    def on_verdict(v: Verdict) -> None:
+        render_verdict(v, name)
+
+    def on_runbook(rb: Runbook) -> None:
+        out.rule(f"[bold]{escape(rb.name)}[/] on [bold]{escape(name)}[/] — {mode}")
+
+    if runbook == "auto":
+        out.rule(f"[bold]diagnosis[/] of [bold]{escape(name)}[/]")
+    return heal_host(settings, host, runbook, dry_run=dry_run,
+                     faces=Faces(make_approver(yes), reporter, on_round, on_verdict, on_runbook))
 
 
 def finish(report: Report | Verdict, config: Path) -> None:
@@ -129,7 +125,7 @@ def guarded(fn: Callable[P, R]) -> Callable[P, R]:
 @click.option("--config", "config", type=click.Path(path_type=Path), required=True, help="config.yaml")
 @click.option("--host", required=True, help="host name from the config")
 @click.option("--runbook", default="auto", show_default=True,
-              help="a runbook file, or auto: diagnose and run the runbook the verdict selects")
+              help="a runbook file or name, or auto: diagnose and run the runbook the verdict selects")
 @click.option("--dry-run", is_flag=True, help="print the plan with guards evaluated for real; change nothing")
 @click.option("--yes", is_flag=True, help="approve every risky step (and its rollback)")
 def run(config: Path, host: str, runbook: str, dry_run: bool, yes: bool) -> None:
@@ -147,7 +143,7 @@ def evidence() -> None:
 @click.option("--host", required=True)
 def collect(config: Path, host: str) -> None:
     """Capture an evidence bundle alone (an incident of its own; nothing is changed)."""
-    finish(guarded(execute)(config, host, str(RUNBOOKS / "evidence.yaml"), False, False), config)
+    finish(guarded(execute)(config, host, "evidence", False, False), config)
 
 
 main.add_command(probe)
@@ -161,15 +157,16 @@ def runbook() -> None:
 
 
 @runbook.command("validate")
-@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
-def validate(paths: tuple[Path, ...]) -> None:
-    """Check runbooks; print every problem as file:line:col: field: message (exit 2)."""
+@click.argument("paths", nargs=-1)
+def validate(paths: tuple[str, ...]) -> None:
+    """Check runbooks (files or shipped names; none: every shipped one); every problem as file:line:col: field: message (exit 2)."""
     problems = []
-    for path in paths:
+    for arg in paths or tuple(str(p) for p in sorted(RUNBOOKS.glob("*.yaml"))):
         try:
+            path = runbook_arg(arg)
             rb = load_runbook(path)
-            out.print(f"[green]ok[/] {path}: {rb.name}, {len(rb.steps)} steps, "
-                      f"risky: {', '.join(s.id for s in rb.steps if s.risky) or 'none'}")
+            out.print(f"[green]ok[/] {escape(str(path))}: {escape(rb.name)}, {len(rb.steps)} steps, "
+                      f"risky: {escape(', '.join(s.id for s in rb.steps if s.risky) or 'none')}")
         except InputError as exc:
             problems += exc.problems
     if problems:
@@ -177,13 +174,13 @@ def validate(paths: tuple[Path, ...]) -> None:
 
 
 @runbook.command("graph")
-@click.argument("path", type=click.Path(path_type=Path))
-def graph(path: Path) -> None:
-    """Print the runbook's state machine as Mermaid."""
+@click.argument("path")
+def graph(path: str) -> None:
+    """Print the runbook's state machine as Mermaid (a file, or a shipped runbook's name)."""
     from remediator import machine
 
     try:
-        rb = load_runbook(path)
+        rb = load_runbook(runbook_arg(path))
     except InputError as exc:
         bad_input(exc)
     click.echo(machine.mermaid(rb))

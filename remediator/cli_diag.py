@@ -19,15 +19,13 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from remediator import app
 from remediator.detect import facts as factsmod
 from remediator.detect import logdiag
-from remediator.detect.diagnose import diagnose_host
 from remediator.detect.probes import Round
 from remediator.detect.signatures import DIAGNOSES, SIGNATURES, runbook_for, version_range_text
 from remediator.detect.verdict import Verdict
 from remediator.errors import InputError
-from remediator.hosts.local import LocalHost
-from remediator.hosts.service import controller
 from remediator.settings import HostConfig, Settings, load_settings
 from remediator.structs import EXIT_BAD_INPUT
 
@@ -71,14 +69,11 @@ def conclusion(diagnosis: str, confidence: str, runbook: str | None, trace: list
 
 
 def diagnose_one(hcfg: HostConfig, settings: Settings, *, quiet: bool, rounds: int | None) -> tuple[factsmod.Facts, Verdict]:
-    host = LocalHost(hcfg)
-    facts = factsmod.resolve(host)
-
     def progress(r: Round, v: Verdict) -> None:
         if not quiet:
-            err.print(f"[dim]{hcfg.name}: round {r.number} → {v.diagnosis} ({r.wall:.2f}s)[/]")
+            err.print(f"[dim]{escape(hcfg.name)}: round {r.number} → {v.diagnosis} ({r.wall:.2f}s)[/]")
 
-    return facts, diagnose_host(host, controller(host), facts, settings.probe, on_round=progress, max_rounds=rounds)
+    return app.diagnose(hcfg, settings, on_round=progress, rounds=rounds)
 
 
 @click.command()

@@ -11,8 +11,9 @@ Must not: prompt or print (the Reporter does), or decide a diagnosis (detect doe
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 
 from remediator.actions import StepContext
@@ -20,17 +21,27 @@ from remediator.detect.diagnose import diagnose_host
 from remediator.detect.signatures import DIAGNOSES
 from remediator.detect.verdict import Verdict
 from remediator.engine import Approver, Report, Reporter, Rung, close_incident, run_rung
+from remediator.errors import InputError
 from remediator.journal import Journal
 from remediator.runbook import Runbook, load_runbook
 from remediator.structs import Outcome
 
-RUNBOOKS = Path(__file__).resolve().parent.parent / "runbooks"
+RUNBOOKS = Path(str(resources.files("remediator.runbooks")))  # installed as package data (pyproject package-dir)
 CLIMBS_FROM = (Outcome.ROLLED_BACK, Outcome.NOT_HEALED)  # ended unhealed, and the host is as it was
 TERMINAL = ("escalate", "evidence")  # runbooks that change nothing: an end, never a rung to climb from
 
 
-def runbook_named(name: str) -> Runbook:
-    return load_runbook(RUNBOOKS / f"{name}.yaml")
+def runbook_path(name: str, extra_dirs: Sequence[str] = ()) -> Path:
+    """A runbook by name: the user's own directories (config `runbook_dirs`) first, then the shipped ones."""
+    for d in (*extra_dirs, str(RUNBOOKS)):
+        path = Path(d) / f"{name}.yaml"
+        if path.is_file():
+            return path
+    raise InputError(f"no runbook named {name!r} in {', '.join([*extra_dirs, str(RUNBOOKS)])}")
+
+
+def runbook_named(name: str, extra_dirs: Sequence[str] = ()) -> Runbook:
+    return load_runbook(runbook_path(name, extra_dirs))
 
 
 @dataclass(frozen=True)

@@ -142,9 +142,15 @@ class Settings(_Model):
     evidence_max_mb: float = Field(default=64.0, gt=0, le=4096, description="size cap of one evidence bundle")
     probe: ProbeConfig = Field(default_factory=ProbeConfig)
     ladder: LadderConfig = Field(default_factory=LadderConfig)
+    runbook_dirs: list[AbsPath] = Field(default_factory=list, description="your own runbooks, searched before the shipped ones")
     hosts: list[HostConfig] = Field(min_length=1)
 
     _check_state_dir = field_validator("state_dir")(_absolute)
+
+    @field_validator("runbook_dirs")
+    @classmethod
+    def _absolute_dirs(cls, value: list[str]) -> list[str]:
+        return [_absolute(v) for v in value]
 
     def host(self, name: str) -> HostConfig:
         for host in self.hosts:
