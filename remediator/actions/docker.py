@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
+from datetime import datetime
 from typing import Any
 
 from pydantic import Field
@@ -46,12 +48,49 @@ def read_inventory(data_root: str) -> list[dict[str, Any]]:
         except (OSError, ValueError):
             out.append({"id": cid, "name": "?", "unreadable": True, "running": False})
             continue
-        state = cfg.get("State") or {}
-        out.append({"id": cid, "name": (cfg.get("Name") or "").lstrip("/"), "image": (cfg.get("Config") or {}).get("Image"),
+        if not isinstance(cfg, dict) or not isinstance(hc, dict):
+            out.append({"id": cid, "name": "?", "unreadable": True, "running": False})
+            continue
+        state: dict[str, Any] = cfg["State"] if isinstance(cfg.get("State"), dict) else {}
+        policy: dict[str, Any] = hc["RestartPolicy"] if isinstance(hc.get("RestartPolicy"), dict) else {}
+        config: dict[str, Any] = cfg["Config"] if isinstance(cfg.get("Config"), dict) else {}
+        out.append({"id": cid, "name": str(cfg.get("Name") or "").lstrip("/"), "image": config.get("Image"),
                     "running": bool(state.get("Running")), "pid": state.get("Pid"),
-                    "restart": ((hc.get("RestartPolicy") or {}).get("Name") or "no"),
-                    "auto_remove": bool(hc.get("AutoRemove"))})
+                    "restart": str(policy.get("Name") or "no"), "auto_remove": bool(hc.get("AutoRemove")),
+                    "finished_at": str(state.get("FinishedAt") or ""),
+                    "manually_stopped": bool(cfg.get("HasBeenManuallyStopped"))})
     return out
+
+
+SHUTDOWN = re.compile(r"time=\"?([0-9T:.+-]+Z?)\"?.*?(?:Processing signal '(?:terminated|interrupt)'|Daemon shutdown complete)")
+
+
+def _when(stamp: str) -> float | None:
+    """RFC 3339 with nanoseconds (Go's) -> epoch seconds; None for the zero time or garbage."""
+    m = re.match(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)?$", stamp.strip())
+    if not m or stamp.startswith("0001-"):
+        return None
+    iso = m.group(1) + (f".{m.group(2)[:6]}" if m.group(2) else "") + ("+00:00" if m.group(3) in (None, "Z") else m.group(3))
+    try:
+        return datetime.fromisoformat(iso).timestamp()
+    except ValueError:
+        return None
+
+
+def shutdown_window(log: str) -> tuple[float, float] | None:
+    """When dockerd last shut down cleanly: from its last 'Processing signal' to 'Daemon shutdown complete'."""
+    times = [t for t in (_when(m.group(1)) for m in SHUTDOWN.finditer(log[-(1 << 20):])) if t is not None]
+    return (min(times[-2:]), max(times[-2:])) if times else None
+
+
+def stopped_by_shutdown(inv: list[dict[str, Any]], window: tuple[float, float] | None, slack: float = 5.0) -> list[dict[str, Any]]:
+    """Containers that only stopped because dockerd shut down (clean stop without live-restore): not running, not
+    stopped by a person, not --rm, and finished inside the daemon's last shutdown."""
+    if window is None:
+        return []
+    lo, hi = window[0] - slack, window[1] + slack
+    return [c for c in inv if not c["running"] and not c.get("manually_stopped") and not c.get("auto_remove")
+            and (t := _when(str(c.get("finished_at") or ""))) is not None and lo <= t <= hi]
 
 
 def redact_env(env: list[str]) -> list[str]:
@@ -60,12 +99,18 @@ def redact_env(env: list[str]) -> list[str]:
 
 
 def snapshot(ctx: StepContext, p: SnapshotParams) -> StepResult:
+    """What ran before the incident: running containers, plus those dockerd's own clean shutdown stopped
+    (a daemon stopped before its state broke stopped them; the incident, not a person, took them down)."""
     inv = read_inventory(ctx.facts.data_root)
     running = [c for c in inv if c["running"]]
+    by_shutdown = stopped_by_shutdown(inv, shutdown_window(ctx.service.log_tail()))
     lines = [f"{c['name']} ({c['id'][:12]}) restart={c['restart']}" + (" --rm" if c["auto_remove"] else "")
              for c in running]
-    return StepResult(f"{len(running)} of {len(inv)} containers were running", changes=lines,
-                      data={"running": running, "all": len(inv)})
+    lines += [f"{c['name']} ({c['id'][:12]}) restart={c['restart']}: stopped by dockerd's shutdown at "
+              f"{c['finished_at'][:19]}" for c in by_shutdown]
+    return StepResult(f"{len(running) + len(by_shutdown)} of {len(inv)} containers were running"
+                      + (f" ({len(by_shutdown)} until dockerd's last shutdown)" if by_shutdown else ""), changes=lines,
+                      data={"running": running + by_shutdown, "all": len(inv)})
 
 
 def _shim_counts(ctx: StepContext) -> dict[str, int]:

@@ -103,3 +103,19 @@ def test_a_stale_containerd_pidfile_is_proven_and_moved_aside_and_the_bystander_
     kept = list((sandbox.root / "state").glob("incidents/*/backup*/containerd.pid"))
     assert kept and kept[0].read_text() == str(bystander)
     assert pidfile.read_text().strip() != str(bystander), "dockerd's new containerd wrote its own pid"
+
+
+def test_a_cleanly_stopped_dockerd_comes_back_with_every_container_it_stopped(sandbox: Sandbox) -> None:
+    """Stopped (SIGTERM: dockerd stops its containers on the way out), then meta.db damaged: the containers
+    dockerd's own shutdown stopped (restart=no included) are the snapshot, and run again afterwards."""
+    from remediator.hosts.service import controller
+    from remediator.lab import damage
+
+    before = sandbox.running()
+    controller(sandbox.host).stop(15)
+    damage(sandbox.metadb, "zero-meta")
+    res = cli("run", "--config", str(_config(sandbox)), "--host", "t", "--yes")
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "until dockerd's last shutdown" in res.stdout
+    assert sandbox.running() == before, "every container that ran before the stop runs again, restart=no included"
+    assert shim_ids(sandbox) == sorted(before)
