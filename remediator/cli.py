@@ -10,6 +10,7 @@ Imported by nothing. Exit codes (a public interface; scripts depend on them):
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from collections.abc import Callable
@@ -20,10 +21,10 @@ import click
 from rich.console import Console
 from rich.markup import escape
 from rich.prompt import Confirm
-from rich.table import Table
+from rich.table import Column, Table
 
 from remediator.app import Faces, heal_host, runbook_arg
-from remediator.cli_diag import bad_input, diagnose, probe, render_verdict, signatures
+from remediator.cli_diag import bad_input, config_or_exit, diagnose, probe, render_verdict, settings_or_exit, signatures
 from remediator.detect.probes import Round
 from remediator.detect.verdict import Verdict
 from remediator.engine import Report
@@ -38,7 +39,7 @@ P = ParamSpec("P")
 R = TypeVar("R")
 DEMO_STATE = "/tmp/remediator-demo"
 out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)  # an error line is never wrapped: grep it
 STYLE = {"ok": "green", "fail": "bold red", "refused": "bold yellow", "rollback": "bold magenta", "undone": "magenta",
          "plan": "cyan", "guard": "dim", "retry": "yellow", "warn": "yellow", "start": "bold", "facts": "dim",
          "progress": "dim", "rung": "bold cyan", "verdict": "bold", "escalate": "bold yellow"}
@@ -122,15 +123,17 @@ def guarded(fn: Callable[P, R]) -> Callable[P, R]:
 
 
 @main.command()
-@click.option("--config", "config", type=click.Path(path_type=Path), required=True, help="config.yaml")
+@click.option("--config", "config", type=click.Path(path_type=Path), default=None,
+              help="config.yaml (default: $REMEDIATOR_CONFIG, then /etc/remediator/config.yaml)")
 @click.option("--host", required=True, help="host name from the config")
 @click.option("--runbook", default="auto", show_default=True,
               help="a runbook file or name, or auto: diagnose and run the runbook the verdict selects")
 @click.option("--dry-run", is_flag=True, help="print the plan with guards evaluated for real; change nothing")
 @click.option("--yes", is_flag=True, help="approve every risky step (and its rollback)")
-def run(config: Path, host: str, runbook: str, dry_run: bool, yes: bool) -> None:
+def run(config: Path | None, host: str, runbook: str, dry_run: bool, yes: bool) -> None:
     """Run one incident on HOST: diagnose, then the selected (or given) runbook."""
-    finish(guarded(execute)(config, host, runbook, dry_run, yes), config)
+    path = config_or_exit(config)
+    finish(guarded(execute)(path, host, runbook, dry_run, yes), path)
 
 
 @main.group()
@@ -139,16 +142,41 @@ def evidence() -> None:
 
 
 @evidence.command("collect")
-@click.option("--config", "config", type=click.Path(path_type=Path), required=True)
+@click.option("--config", "config", type=click.Path(path_type=Path), default=None,
+              help="config.yaml (default: $REMEDIATOR_CONFIG, then /etc/remediator/config.yaml)")
 @click.option("--host", required=True)
-def collect(config: Path, host: str) -> None:
+def collect(config: Path | None, host: str) -> None:
     """Capture an evidence bundle alone (an incident of its own; nothing is changed)."""
-    finish(guarded(execute)(config, host, "evidence", False, False), config)
+    path = config_or_exit(config)
+    finish(guarded(execute)(path, host, "evidence", False, False), path)
 
 
 main.add_command(probe)
 main.add_command(diagnose)
 main.add_command(signatures)
+
+
+@main.group("config")
+def config_group() -> None:
+    """Check the configuration."""
+
+
+@config_group.command("check")
+@click.option("--config", "config", type=click.Path(path_type=Path), default=None,
+              help="config.yaml (default: $REMEDIATOR_CONFIG, then /etc/remediator/config.yaml)")
+def config_check(config: Path | None) -> None:
+    """Validate the config (every problem as file:line:col: field: message, exit 2) and show what it says."""
+    path = config_or_exit(config)
+    settings = settings_or_exit(path)
+    out.print(f"[green]ok[/] {escape(str(path))}: state_dir {escape(settings.state_dir)}, "
+              f"{len(settings.hosts)} host(s), ladder.max_steps {settings.ladder.max_steps}")
+    for d in settings.runbook_dirs:
+        out.print(f"  runbooks also from {escape(d)}" + ("" if Path(d).is_dir() else " [yellow](missing)[/]"))
+    for h in settings.hosts:
+        sock = h.socket_path
+        out.print(f"  {escape(h.name)}: service {h.service.kind}, data-root {escape(h.data_root)}, "
+                  f"exec-root {escape(h.exec_root)}, socket {escape(sock)}"
+                  + ("" if Path(sock).exists() else " [yellow](not there now)[/]"))
 
 
 @main.group()
@@ -188,28 +216,41 @@ def graph(path: str) -> None:
 
 @main.command()
 @click.argument("incident", required=False)
-@click.option("--config", "config", type=click.Path(path_type=Path), required=True)
-def incidents(incident: str | None, config: Path) -> None:
+@click.option("--config", "config", type=click.Path(path_type=Path), default=None,
+              help="config.yaml (default: $REMEDIATOR_CONFIG, then /etc/remediator/config.yaml)")
+@click.option("--json", "as_json", is_flag=True, help="the list, or one incident with its events, as JSON")
+def incidents(incident: str | None, config: Path | None, as_json: bool) -> None:
     """List incidents, or show one: timeline, evidence path, backup path."""
     try:
-        journal = Journal(Path(load_settings(config).state_dir))
+        journal = Journal(Path(settings_or_exit(config).state_dir))
     except InputError as exc:
         bad_input(exc)
     if incident is None:
-        table = Table("incident", "host", "runbook", "mode", "outcome", "summary")
-        for r in journal.incidents():
-            table.add_row(r.id, r.host, r.runbook, "dry-run" if r.dry_run else "run", r.outcome or r.state,
-                          (r.summary or "")[:80])
+        rows = journal.incidents()
+        if as_json:
+            click.echo(json.dumps([vars(r) for r in rows], indent=1))
+            return
+        table = Table(Column("incident", no_wrap=True, min_width=22), "host", "runbook", "mode", "outcome",
+                      "summary")  # ids are copied back into `incidents ID`: never cut
+        for r in rows:
+            table.add_row(escape(r.id), escape(r.host), escape(r.runbook), "dry-run" if r.dry_run else "run",
+                          escape(r.outcome or r.state), escape((r.summary or "")[:80]))
         out.print(table)
         return
     row = journal.incident(incident)
     if row is None:
-        err.print(f"[red]error:[/] no incident {incident!r}")
+        err.print(f"[red]error:[/] no incident {escape(repr(incident))}")
         sys.exit(EXIT_BAD_INPUT)
-    out.print(f"[bold]{row.id}[/] host {row.host} runbook {row.runbook} — {escape(row.summary or row.state)}")
-    out.print(f"directory: {row.dir}\nevidence:  {row.dir}/evidence (and evidence.tar.gz)\nbackup:    {row.dir}/backup")
+    events = journal.events(row.id)
+    if as_json:
+        click.echo(json.dumps({**vars(row), "events": [{"ts": ts, "kind": kind, "step": step, "detail": detail}
+                                                       for ts, kind, step, detail in events]}, indent=1, default=str))
+        return
+    out.print(f"[bold]{escape(row.id)}[/] host {escape(row.host)} runbook {escape(row.runbook)} — "
+              f"{escape(row.summary or row.state)}")
+    out.print(escape(f"directory: {row.dir}\nevidence:  {row.dir}/evidence (and evidence.tar.gz)\nbackup:    {row.dir}/backup"))
     t0 = row.started
-    for ts, kind, step, detail in journal.events(row.id):
+    for ts, kind, step, detail in events:
         text = detail.get("summary") or detail.get("error") or detail.get("reason") or \
             (f"{detail.get('source')} -> {detail.get('dest')}" if kind == "state" else "")
         if kind == "approval":
@@ -218,7 +259,7 @@ def incidents(incident: str | None, config: Path) -> None:
             text = f"rung {detail.get('number')}: {detail.get('runbook')}"
         elif kind == "rediagnosis":
             text = f"{detail.get('diagnosis')} ({detail.get('confidence')}): {detail.get('why')}"
-        out.print(f"+{ts - t0:7.2f}s {kind:<9} {step or '':<9} {escape(str(text))[:140]}")
+        out.print(f"+{ts - t0:7.2f}s {kind:<9} {escape(step or ''):<9} {escape(str(text)[:140])}")
 
 
 @main.command()

@@ -26,11 +26,11 @@ from remediator.detect.probes import Round
 from remediator.detect.signatures import DIAGNOSES, SIGNATURES, runbook_for, version_range_text
 from remediator.detect.verdict import Verdict
 from remediator.errors import InputError
-from remediator.settings import HostConfig, Settings, load_settings
+from remediator.settings import HostConfig, Settings, find_config, load_settings
 from remediator.structs import EXIT_BAD_INPUT
 
 out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)  # an error line is never wrapped: grep it
 COLOUR = {"healthy": "green", "degraded": "yellow", "suspect": "yellow"}
 
 
@@ -40,9 +40,17 @@ def bad_input(exc: InputError) -> NoReturn:
     sys.exit(EXIT_BAD_INPUT)
 
 
-def settings_or_exit(config: Path) -> Settings:
+def config_or_exit(config: Path | None) -> Path:
+    """The config file: --config, else $REMEDIATOR_CONFIG, else /etc/remediator/config.yaml (exit 2 if none)."""
     try:
-        return load_settings(config)
+        return find_config(config)
+    except InputError as exc:
+        bad_input(exc)
+
+
+def settings_or_exit(config: Path | None) -> Settings:
+    try:
+        return load_settings(config_or_exit(config))
     except InputError as exc:
         bad_input(exc)
 
@@ -77,11 +85,12 @@ def diagnose_one(hcfg: HostConfig, settings: Settings, *, quiet: bool, rounds: i
 
 
 @click.command()
-@click.option("--config", "config", type=click.Path(path_type=Path), required=True, help="config.yaml")
+@click.option("--config", "config", type=click.Path(path_type=Path), default=None,
+              help="config.yaml (default: $REMEDIATOR_CONFIG, then /etc/remediator/config.yaml)")
 @click.option("--host", "hosts", multiple=True, help="host name(s) from the config; default: all")
 @click.option("--json", "as_json", is_flag=True, help="one JSON object per host on stdout")
 @click.option("--rounds", type=click.IntRange(1, 50), default=None, help="at most this many rounds (default 2×debounce+1)")
-def probe(config: Path, hosts: tuple[str, ...], as_json: bool, rounds: int | None) -> None:
+def probe(config: Path | None, hosts: tuple[str, ...], as_json: bool, rounds: int | None) -> None:
     """Diagnose hosts read-only, all at once: one round when healthy, until the debounce settles when not."""
     settings = settings_or_exit(config)
     try:

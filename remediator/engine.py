@@ -11,6 +11,8 @@ Must not: print or prompt (the Reporter and Approver do), or import click/rich.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import hashlib
+import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -128,6 +130,12 @@ class _Run:
                             before_sleep=before_sleep, reraise=True)
         return retrying(self._attempt, name, step, params, deadline)
 
+    def _plan_hash(self, step: Step, params: Any) -> str:
+        """What an approval approved: the rendered step (action, params, rollback) and the facts it was rendered from."""
+        body = {"step": step.id, "action": step.action, "params": params.model_dump(), "facts": self.ctx.facts.as_vars(),
+                "rollback": [r.model_dump() for r in step.rollback], "runbook": self.rb.sha256}
+        return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
+
     def _trigger(self, name: str) -> None:
         if not self.model.trigger(name):  # type: ignore[attr-defined]
             raise RemediatorError(f"machine refused {name} in state {self.model.state}")  # a bug, not an outcome
@@ -151,7 +159,7 @@ class _Run:
             rollbacks = [f"rollback if later steps fail: {r.action}" for r in step.rollback]
             self.report("plan", step.id, plan.summary, plan.changes + rollbacks)
             ok, who = self.approver(step, plan)
-            self.journal.event(self.iid, "approval", step.id, approved=ok, by=who)
+            self.journal.event(self.iid, "approval", step.id, approved=ok, by=who, plan_sha256=self._plan_hash(step, params))
             self.model.approved = ok
             if not ok:
                 self.rows.append((step.id, "refused", who))

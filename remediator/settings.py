@@ -160,6 +160,21 @@ class Settings(_Model):
         raise InputError(f"no host named {name!r} in the config (known: {known})")
 
 
+DEFAULT_CONFIG = Path("/etc/remediator/config.yaml")
+
+
+def find_config(given: Path | None) -> Path:
+    """--config, else $REMEDIATOR_CONFIG, else /etc/remediator/config.yaml."""
+    if given is not None:
+        return given
+    env = os.environ.get("REMEDIATOR_CONFIG")
+    if env:
+        return Path(env)
+    if DEFAULT_CONFIG.is_file():
+        return DEFAULT_CONFIG
+    raise InputError(f"no config: pass --config FILE, set REMEDIATOR_CONFIG, or create {DEFAULT_CONFIG}")
+
+
 def load_settings(path: Path) -> Settings:
     """Given a config file, return Settings. Raise InputError listing every problem with file:line."""
     data = load_yaml(path)

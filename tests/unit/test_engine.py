@@ -94,7 +94,8 @@ def test_denied_risky_step_never_runs(tmp_path: Path) -> None:
     assert "b" not in TRACE and "c" not in TRACE
     assert TRACE == ["a", "undo_a"] and report.outcome is Outcome.ROLLED_BACK
     approvals = [d for _, k, _, d in journal.events(report.incident) if k == "approval"]
-    assert approvals == [{"approved": False, "by": "test"}]
+    assert [{k: a[k] for k in ("approved", "by")} for a in approvals] == [{"approved": False, "by": "test"}]
+    assert len(approvals[0]["plan_sha256"]) == 64, "an approval records what was approved: step, params, facts"
 
 
 def test_dry_run_runs_nothing(tmp_path: Path) -> None:
