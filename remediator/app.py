@@ -9,18 +9,21 @@ Must not: print, prompt, parse arguments, or import click/rich.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from remediator import resume
 from remediator.detect import facts as factsmod
 from remediator.detect.diagnose import diagnose_host
 from remediator.detect.probes import Round
 from remediator.detect.verdict import Verdict
-from remediator.engine import Approver, Report, Reporter, open_incident
+from remediator.engine import Approver, Report, Reporter, incident_context, open_incident
+from remediator.errors import InputError, RemediatorError
 from remediator.hosts.local import LocalHost
 from remediator.hosts.service import controller
-from remediator.journal import HostLock, Journal
+from remediator.journal import HostLock, IncidentRow, Journal
 from remediator.ladder import heal, runbook_named, runbook_path
 from remediator.runbook import Runbook, load_runbook
 from remediator.settings import HostConfig, Settings
@@ -66,6 +69,14 @@ def heal_host(settings: Settings, host: str, runbook: str, *, dry_run: bool, fac
     journal = Journal(state_dir)
     verdict = None
     with HostLock(state_dir, hcfg.name):
+        row = journal.in_flight(hcfg.name)
+        if row is not None and not dry_run:
+            if rb is not None:
+                faces.report("warn", None, f"incident {row.id} on this host never ended: resuming it instead of "
+                             f"starting {rb.name}")
+            return _resume(settings, hcfg, journal, row, faces)
+        if row is not None:
+            faces.report("warn", None, f"incident {row.id} on this host never ended; `remediator run` resumes it")
         if rb is None:
             _facts, verdict = diagnose(hcfg, settings, on_round=faces.on_round)
             faces.on_verdict(verdict)
@@ -78,3 +89,44 @@ def heal_host(settings: Settings, host: str, runbook: str, *, dry_run: bool, fac
                             evidence_max_mb=settings.evidence_max_mb)
         return heal(ctx, rb, journal=journal, approver=faces.approver, report=faces.report, dry_run=dry_run,
                     max_steps=settings.ladder.max_steps, load=lambda name: runbook_named(name, dirs))
+
+
+def resume_incident(settings: Settings, incident: str, *, faces: Faces) -> Report:
+    """`remediator resume ID`: go on with an incident whose operator stopped before it ended."""
+    journal = Journal(Path(settings.state_dir))
+    row = journal.incident(incident)
+    if row is None:
+        raise InputError(f"no incident {incident!r}")
+    if row.ended is not None or row.dry_run:
+        raise InputError(f"incident {row.id} is not in flight ({row.outcome or 'dry-run'}): nothing to resume")
+    hcfg = settings.host(row.host)
+    with HostLock(Path(settings.state_dir), hcfg.name):
+        return _resume(settings, hcfg, journal, row, faces)
+
+
+def _resume(settings: Settings, hcfg: HostConfig, journal: Journal, row: IncidentRow, faces: Faces) -> Report:
+    """Rebuild the incident from the journal, look at the host again (it may have changed meanwhile), and go on
+    from where its operator stopped: the same rung, the same step outputs, the same approvals if nothing changed."""
+    try:
+        was = resume.read(journal, row)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+    rb = runbook_named(was.runbook, settings.runbook_dirs)
+    if was.sha256 and rb.sha256 != was.sha256:
+        raise RemediatorError(f"incident {row.id} ran runbook {was.runbook} as it was then (sha256 {was.sha256[:12]}); "
+                              f"it has changed since ({rb.sha256[:12]}): put the old runbook back to resume it")
+    faces.report("resume", None, f"resuming incident {row.id}: its operator stopped {was.where}")
+    journal.event(row.id, "resumed", None, where=was.where, pid=os.getpid())
+    _facts, verdict = diagnose(hcfg, settings, on_round=faces.on_round)
+    faces.on_verdict(verdict)
+    journal.event(row.id, "resume-diagnosis", None, diagnosis=verdict.diagnosis, confidence=verdict.confidence,
+                  trace=verdict.trace[-6:])
+    faces.report("verdict", None, f"the host now reads {verdict.diagnosis}; going on with {rb.name} {was.where.split(' of ')[0]}")
+    faces.on_runbook(rb)
+    dirs = settings.runbook_dirs
+    ctx = incident_context(row.id, row.dir, host=LocalHost(hcfg), facts=was.facts, report=faces.report,
+                           evidence_budget=settings.evidence_budget, verdict=verdict, probe=settings.probe,
+                           evidence_max_mb=settings.evidence_max_mb)
+    return heal(ctx, rb, journal=journal, approver=faces.approver, report=faces.report, dry_run=False,
+                max_steps=settings.ladder.max_steps, load=lambda name: runbook_named(name, dirs),
+                earlier=was.earlier, progress=was.progress, ended=was.ended)

@@ -23,7 +23,7 @@ from rich.markup import escape
 from rich.prompt import Confirm
 from rich.table import Column, Table
 
-from remediator.app import Faces, heal_host, runbook_arg
+from remediator.app import Faces, heal_host, resume_incident, runbook_arg
 from remediator.cli_diag import bad_input, config_or_exit, diagnose, probe, render_verdict, settings_or_exit, signatures
 from remediator.detect.probes import Round
 from remediator.detect.verdict import Verdict
@@ -42,7 +42,8 @@ out = Console(highlight=False)
 err = Console(stderr=True, highlight=False, soft_wrap=True)  # an error line is never wrapped: grep it
 STYLE = {"ok": "green", "fail": "bold red", "refused": "bold yellow", "rollback": "bold magenta", "undone": "magenta",
          "plan": "cyan", "guard": "dim", "retry": "yellow", "warn": "yellow", "start": "bold", "facts": "dim",
-         "progress": "dim", "rung": "bold cyan", "verdict": "bold", "escalate": "bold yellow"}
+         "progress": "dim", "rung": "bold cyan", "verdict": "bold", "escalate": "bold yellow",
+         "resume": "bold cyan"}
 
 
 def reporter(kind: str, step: str | None, text: str, lines: list[str] | None = None) -> None:
@@ -134,6 +135,27 @@ def run(config: Path | None, host: str, runbook: str, dry_run: bool, yes: bool) 
     """Run one incident on HOST: diagnose, then the selected (or given) runbook."""
     path = config_or_exit(config)
     finish(guarded(execute)(path, host, runbook, dry_run, yes), path)
+
+
+@main.command("resume")
+@click.argument("incident")
+@click.option("--config", "config", type=click.Path(path_type=Path), default=None,
+              help="config.yaml (default: $REMEDIATOR_CONFIG, then /etc/remediator/config.yaml)")
+@click.option("--yes", is_flag=True, help="approve every risky step still to run (and its rollback)")
+def resume_cmd(incident: str, config: Path | None, yes: bool) -> None:
+    """Go on with an incident whose operator stopped before it ended (`run` on its host does the same)."""
+    path = config_or_exit(config)
+
+    def go() -> Report:
+        settings = load_settings(path)
+
+        def on_verdict(v: Verdict) -> None:
+            render_verdict(v, "host")
+
+        def on_runbook(rb: Runbook) -> None:
+            out.rule(f"[bold]{escape(rb.name)}[/] — resumed")
+        return resume_incident(settings, incident, faces=Faces(make_approver(yes), reporter, None, on_verdict, on_runbook))
+    finish(guarded(go)(), path)
 
 
 @main.group()

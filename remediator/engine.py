@@ -14,7 +14,7 @@ import concurrent.futures as cf
 import hashlib
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -32,6 +32,7 @@ from remediator.actions import ACTIONS, GUARDS, StepContext
 from remediator.detect import facts as factsmod
 from remediator.detect.verdict import Verdict
 from remediator.errors import HostError, RemediatorError, TemporaryStepError
+from remediator.hosts import testhook
 from remediator.hosts.local import LocalHost
 from remediator.hosts.service import Controller, controller
 from remediator.journal import Journal
@@ -75,9 +76,12 @@ class _Run:
         self.rb, self.ctx, self.journal, self.iid = runbook, ctx, journal, incident
         self.approver, self.report, self.dry_run, self.names = approver, report, dry_run, names
         self.model = machine.Incident(on_change=self._changed)
-        machine.build(runbook, self.model)
+        self.machine = machine.build(runbook, self.model)
         self.done: list[Step] = []  # completed mutating steps, in order
         self.rows: list[tuple[str, str, str]] = []
+        self.approved_before: dict[str, str] = {}  # resumed: step -> plan hash approved before the restart
+        self.undone_before: set[tuple[str, str]] = set()  # resumed mid-rollback: (step, rollback action) done
+        self.rerun: str | None = None  # resumed: the step that was running when the operator died
 
     def _changed(self, source: str, dest: str) -> None:
         self.journal.set_state(self.iid, dest)
@@ -158,8 +162,12 @@ class _Run:
             plan = spec.plan(self.ctx, params)
             rollbacks = [f"rollback if later steps fail: {r.action}" for r in step.rollback]
             self.report("plan", step.id, plan.summary, plan.changes + rollbacks)
-            ok, who = self.approver(step, plan)
-            self.journal.event(self.iid, "approval", step.id, approved=ok, by=who, plan_sha256=self._plan_hash(step, params))
+            digest = self._plan_hash(step, params)
+            if self.approved_before.get(step.id) == digest:  # resumed: approved before the restart, same plan and facts
+                ok, who = True, "the approval journaled before the restart (same step, params and facts)"
+            else:
+                ok, who = self.approver(step, plan)
+            self.journal.event(self.iid, "approval", step.id, approved=ok, by=who, plan_sha256=digest)
             self.model.approved = ok
             if not ok:
                 self.rows.append((step.id, "refused", who))
@@ -176,9 +184,13 @@ class _Run:
         except RemediatorError as exc:
             self.journal.event(self.iid, "result", step.id, ok=False, error=str(exc), seconds=time.monotonic() - t0)
             return self._failure(step, str(exc), include_self=True)
+        testhook.reached(f"during:{step.id}")
         took = time.monotonic() - t0
+        if step.id == self.rerun and not result.changed:
+            result = replace(result, changed=True)  # it ran before the restart too: what it changed then is unknown
         self.journal.event(self.iid, "result", step.id, ok=True, summary=result.summary, changes=result.changes,
-                           data=result.data, seconds=took)
+                           data=result.data, seconds=took, changed=result.changed, action=step.action)
+        testhook.reached(f"after:{step.id}")
         self.ctx.outputs[step.id] = result.data
         self.rows.append((step.id, "ok", f"{result.summary} ({took:.1f}s)"))
         self.report("ok", step.id, f"{result.summary} ({took:.1f}s)", result.changes)
@@ -235,6 +247,8 @@ class _Run:
         broken = []
         for step in reversed(self.done):
             for ref in step.rollback:
+                if (step.id, ref.action) in self.undone_before:
+                    continue  # resumed mid-rollback: this one finished before the restart
                 spec = ACTIONS[ref.action]
                 try:
                     params = resolve(spec.params, ref.params, self.names)
@@ -246,6 +260,7 @@ class _Run:
                     self.report("fail", step.id, f"rollback {ref.action} failed: {exc}")
                     continue
                 self.journal.event(self.iid, "result", step.id, rollback=ref.action, ok=True, summary=res.summary)
+                testhook.reached(f"undone:{step.id}")
                 self.rows.append((step.id, "undone", f"{ref.action}: {res.summary}"))
                 self.report("undone", step.id, f"{ref.action}: {res.summary}", res.changes)
         if broken:
@@ -294,24 +309,79 @@ def open_incident(*, host: LocalHost, runbook: Runbook, journal: Journal, report
     """Open the incident in the journal and build the context its rungs share."""
     row = journal.open_incident(host=host.name, runbook=runbook.name, sha256=runbook.sha256, dry_run=dry_run)
     facts = facts or factsmod.resolve(host)
-    journal.event(row.id, "facts", None, **facts.as_vars(), notes=facts.notes, dockerd_pid=facts.dockerd_pid)
+    journal.event(row.id, "facts", None, **facts.as_vars(), notes=facts.notes, dockerd_pid=facts.dockerd_pid,
+                  containerd_sock=facts.containerd_sock, containerd_pidfile=facts.containerd_pidfile)
     report("facts", None, f"Docker {facts.version or '?'}; layout {facts.layout}; state dirs {facts.state_dirs}",
            facts.notes)
-    return StepContext(host=host, service=service or controller(host), facts=facts, incident_id=row.id,
-                       incident_dir=Path(row.dir), evidence_budget=evidence_budget, verdict=verdict,
+    return incident_context(row.id, row.dir, host=host, facts=facts, report=report, evidence_budget=evidence_budget,
+                            service=service, verdict=verdict, probe=probe, evidence_max_mb=evidence_max_mb)
+
+
+def incident_context(incident: str, directory: str, *, host: LocalHost, facts: factsmod.Facts, report: Reporter,
+                     evidence_budget: float, service: Controller | None = None, verdict: Verdict | None = None,
+                     probe: ProbeConfig | None = None, evidence_max_mb: float = 64.0) -> StepContext:
+    """The context the rungs of one incident share (a new incident, or one resumed from the journal)."""
+    return StepContext(host=host, service=service or controller(host), facts=facts, incident_id=incident,
+                       incident_dir=Path(directory), evidence_budget=evidence_budget, verdict=verdict,
                        probe=probe or ProbeConfig(), evidence_max_mb=evidence_max_mb,
                        progress=lambda msg: report("progress", None, msg))
 
 
+@dataclass
+class Progress:
+    """How far a rung got before its operator died, read back from the journal (remediator.resume)."""
+
+    done: list[tuple[str, dict[str, Any], bool]] = field(default_factory=list)  # (step, output, changed), in order
+    pending: str | None = None  # the step with an intent and no result
+    rolling_back: bool = False
+    undone: set[tuple[str, str]] = field(default_factory=set)  # (step, rollback action) finished
+    approvals: dict[str, str] = field(default_factory=dict)  # step -> plan hash approved
+
+
+def _restore(run: _Run, runbook: Runbook, progress: Progress) -> tuple[int, Outcome | None]:
+    """Put the run back where the journal says it was; return the index of the next step to run (or an outcome)."""
+    steps = {s.id: s for s in runbook.steps}
+    for sid, data, changed in progress.done:
+        run.ctx.outputs[sid] = data
+        step = steps[sid]
+        if ACTIONS[step.action].mutates and changed:
+            run.done.append(step)
+            run.model.mutated = run.model.mutated or bool(step.rollback)
+    run.approved_before = dict(progress.approvals)
+    run.undone_before = set(progress.undone)
+    ids = [s.id for s in runbook.steps]
+    last = max((ids.index(sid) for sid, _, _ in progress.done), default=-1)
+    if progress.rolling_back:
+        run.machine.set_state("rolling_back", run.model)
+        return len(ids), run._rollback("resumed: the rollback was under way when the operator stopped")
+    if progress.pending is not None and progress.pending in steps:
+        step = steps[progress.pending]
+        if not ACTIONS[step.action].idempotent:  # it may have half-happened and cannot simply run again
+            run.machine.set_state(machine.step_state(step.id), run.model)
+            run.journal.event(run.iid, "result", step.id, ok=False, error="interrupted mid-step; not idempotent")
+            return len(ids), run._failure(step, "the operator stopped in the middle of this step, which cannot be "
+                                                "run twice", include_self=True)
+        run.rerun = step.id
+        run.report("warn", step.id, "the operator stopped in the middle of this step; it is idempotent: running it again")
+    run.machine.set_state(machine.step_state(ids[last]) if last >= 0 else "suspect", run.model)
+    return last + 1, None
+
+
 def run_rung(ctx: StepContext, runbook: Runbook, *, journal: Journal, approver: Approver, report: Reporter,
-             dry_run: bool) -> Rung:
-    """Run (or plan) one runbook of the incident ctx belongs to, with a machine of its own."""
+             dry_run: bool, progress: Progress | None = None) -> Rung:
+    """Run (or plan) one runbook of the incident ctx belongs to, with a machine of its own; with `progress`,
+    go on from where the journal says the previous operator stopped."""
     run = _Run(runbook=runbook, ctx=ctx, journal=journal, incident=ctx.incident_id, approver=approver, report=report,
                dry_run=dry_run, names=variables(runbook.params, ctx.facts.as_vars()))
-    run._trigger("detect")
-    outcome: Outcome | None = None
+    first, outcome = 0, None
+    if progress is None:
+        run._trigger("detect")
+    else:
+        first, outcome = _restore(run, runbook, progress)
+        if outcome is not None:
+            return Rung(runbook.name, outcome, run.rows)
     try:
-        for step in runbook.steps:
+        for step in runbook.steps[first:]:
             outcome = run.step(step)
             if outcome is not None:
                 break

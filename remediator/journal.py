@@ -22,6 +22,9 @@ from typing import Any
 
 from remediator.errors import HostBusy, JournalError
 
+# 1: incidents + events. 2: results carry `changed`, facts carry the containerd socket and pidfile, incidents
+# with no `ended` are in flight and are resumed (an older journal's open incidents are resumed the same way).
+SCHEMA_VERSION = 2
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS incidents (
   id TEXT PRIMARY KEY, host TEXT NOT NULL, runbook TEXT NOT NULL, runbook_sha256 TEXT NOT NULL,
@@ -61,6 +64,11 @@ class Journal:
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=FULL")
             self.db.executescript(SCHEMA)
+            version = self.db.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise JournalError(f"the journal in {state_dir} is schema {version}, newer than this remediator "
+                                   f"({SCHEMA_VERSION}): upgrade remediator")
+            self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         except (OSError, sqlite3.Error) as exc:
             raise JournalError(f"cannot open the journal in {state_dir}: {exc}") from exc
 
@@ -109,6 +117,11 @@ class Journal:
 
     def incidents(self, limit: int = 50) -> list[IncidentRow]:
         return self._rows("ORDER BY started DESC LIMIT ?", (limit,))
+
+    def in_flight(self, host: str) -> IncidentRow | None:
+        """The host's newest real (not dry-run) incident that never ended: its operator died or was stopped."""
+        rows = self._rows("WHERE host = ? AND ended IS NULL AND dry_run = 0 ORDER BY started DESC LIMIT 1", (host,))
+        return rows[0] if rows else None
 
     def incident(self, iid: str) -> IncidentRow | None:
         """One incident by id or unique id prefix."""

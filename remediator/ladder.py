@@ -20,7 +20,7 @@ from remediator.actions import StepContext
 from remediator.detect.diagnose import diagnose_host
 from remediator.detect.signatures import DIAGNOSES
 from remediator.detect.verdict import Verdict
-from remediator.engine import Approver, Report, Reporter, Rung, close_incident, run_rung
+from remediator.engine import Approver, Progress, Report, Reporter, Rung, close_incident, run_rung
 from remediator.errors import InputError
 from remediator.journal import Journal
 from remediator.runbook import Runbook, load_runbook
@@ -84,17 +84,26 @@ def probe_again(ctx: StepContext) -> Verdict:
 
 
 def heal(ctx: StepContext, first: Runbook, *, journal: Journal, approver: Approver, report: Reporter, dry_run: bool,
-         max_steps: int = 2, rediagnose: Rediagnose = probe_again, load: Callable[[str], Runbook] = runbook_named) -> Report:
-    """Run the incident ctx was opened for: the first runbook, then the rungs the re-diagnoses select."""
-    rungs: list[Rung] = []
+         max_steps: int = 2, rediagnose: Rediagnose = probe_again, load: Callable[[str], Runbook] = runbook_named,
+         earlier: Sequence[Rung] = (), progress: Progress | None = None, ended: Outcome | None = None) -> Report:
+    """Run the incident ctx was opened for: the first runbook, then the rungs the re-diagnoses select.
+    Resuming: `earlier` rungs already ran, `first` goes on from `progress` (or had already `ended`)."""
+    rungs: list[Rung] = list(earlier)
     runbook = first
+    resuming = progress is not None or ended is not None
     while True:
-        journal.event(ctx.incident_id, "rung", None, runbook=runbook.name, sha256=runbook.sha256, number=len(rungs) + 1,
-                      diagnosis=ctx.verdict.diagnosis if ctx.verdict else None)
-        if rungs:
+        if not resuming:
+            journal.event(ctx.incident_id, "rung", None, runbook=runbook.name, sha256=runbook.sha256,
+                          number=len(rungs) + 1, diagnosis=ctx.verdict.diagnosis if ctx.verdict else None)
+        if rungs and not resuming:
             report("rung", None, f"rung {len(rungs) + 1}: {runbook.name}")
         ctx.rung = len(rungs) + 1
-        rung = run_rung(ctx, runbook, journal=journal, approver=approver, report=report, dry_run=dry_run)
+        if ended is not None:
+            rung = Rung(runbook.name, ended, [])
+        else:
+            rung = run_rung(ctx, runbook, journal=journal, approver=approver, report=report, dry_run=dry_run,
+                            progress=progress)
+        resuming, progress, ended = False, None, None
         rungs.append(rung)
         if dry_run:
             report("plan", None, f"if {runbook.name} does not heal the host, remediator diagnoses again from what the "

@@ -69,11 +69,22 @@ def backup(ctx: StepContext, p: BackupParams) -> StepResult:
             manifest = json.loads(Path(str(dest) + ".manifest.json").read_text())
             fsops.verify_tree(dest, manifest)
         else:
+            if os.path.lexists(dest):  # a copy cut short (the operator died in it): set aside, never trusted
+                partial = _free_name(f"{dest}.partial")
+                os.rename(dest, partial)
+                lines.append(f"{path}: an unfinished copy from before the restart moved to {partial}")
             manifest = fsops.backup_tree(real, dest)
         manifests[path] = str(dest) + ".manifest.json"
         lines.append(f"{path} -> {dest} ({manifest['files']} files, {_human(int(manifest['bytes']))}, verified)")
     return StepResult(f"backed up {len(manifests)} state dir(s), manifests verified", changes=lines,
                       data={"manifests": manifests})
+
+
+def _free_name(base: str) -> str:
+    n = 0
+    while os.path.lexists(f"{base}.{n}"):
+        n += 1
+    return f"{base}.{n}"
 
 
 def plan_backup(ctx: StepContext, p: BackupParams) -> StepResult:

@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from remediator.errors import BackupError, UnsafeOperation
+from remediator.hosts import testhook
 
 CHUNK = 1 << 20
 
@@ -164,6 +165,8 @@ def _copy_tree(src: str, dest: str) -> list[Entry]:
             s = src if e.rel == "." else os.path.join(src, e.rel)
             d = dest if e.rel == "." else os.path.join(dest, e.rel)
             done.append(Entry(**{**asdict(e), "sha256": _copy_entry(s, d, e)}))
+            if len(done) == 2:
+                testhook.reached("midway:backup")
         _finish_attrs(dest, done)
     except OSError as exc:
         raise BackupError(f"copying {src} to {dest} failed: {exc}") from exc
@@ -227,12 +230,14 @@ def clear_tree(path: str | Path, roots: Sequence[str], manifest: dict[str, objec
     mounts = [e.rel for e in entries if e.kind == "mount"]
     if mounts:
         raise UnsafeOperation(f"refusing to clear {path}: mount points inside ({', '.join(mounts[:3])})")
-    for name in os.listdir(real):
+    for i, name in enumerate(os.listdir(real)):
         child = os.path.join(real, name)
         if stat.S_ISDIR(os.lstat(child).st_mode):
             shutil.rmtree(child)  # fd-based on Linux: never follows symlinks
         else:
             os.unlink(child)
+        if i == 0:
+            testhook.reached("midway:clear")
     return len(entries) - 1
 
 

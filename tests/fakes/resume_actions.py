@@ -1,0 +1,80 @@
+"""Fake actions for the resume unit tests, registered in the process that dies and in the one that resumes."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from remediator.actions import ActionSpec, Params, StepContext, action
+from remediator.detect.facts import Facts
+from remediator.engine import open_incident
+from remediator.errors import PermanentStepError
+from remediator.hosts.local import LocalHost
+from remediator.journal import Journal
+from remediator.ladder import heal
+from remediator.runbook import load_runbook
+from remediator.settings import HostConfig
+from remediator.structs import StepResult
+
+
+class Mark(Params):
+    file: str
+    text: str
+
+
+def _append(ctx: StepContext, p: Mark) -> StepResult:
+    with open(p.file, "a") as fh:
+        fh.write(p.text + "\n")
+    return StepResult(f"wrote {p.text}")
+
+
+action(ActionSpec("test.mark", Mark, run=_append, plan=lambda c, p: StepResult("would mark"), mutates=True, risky=False))
+action(ActionSpec("test.once", Mark, run=_append, plan=lambda c, p: StepResult("would mark once"), mutates=True,
+                  risky=False, idempotent=False))
+
+class Boom(Params):
+    pass
+
+
+def _boom(ctx: StepContext, p: Boom) -> StepResult:
+    raise PermanentStepError("c breaks")
+
+
+action(ActionSpec("test.breaks", Boom, run=_boom, plan=lambda c, p: StepResult("would break"), mutates=True, risky=False))
+
+RUNBOOK = """schema: 1
+name: marks
+steps:
+  - {id: a, action: test.mark, params: {file: "LOG", text: a}, rollback: [{action: test.mark, params: {file: "LOG", text: undo_a}}]}
+  - {id: b, action: test.once, params: {file: "LOG", text: b}, rollback: [{action: test.mark, params: {file: "LOG", text: undo_b}}]}
+  - {id: c, action: test.mark, params: {file: "LOG", text: c}}
+"""
+
+
+def facts(tmp: Path) -> Facts:
+    return Facts(host="h", docker_host="unix:///nonexistent", data_root=str(tmp / "d"), exec_root=str(tmp / "e"),
+                 version="x", layout="managed", state_dirs=[], dockerd_pid=None)
+
+
+def runbook(tmp: Path) -> Path:
+    path = tmp / "marks.yaml"
+    text = RUNBOOK.replace("LOG", str(tmp / "log"))
+    if (tmp / "c-breaks").exists():
+        text = text.replace('{id: c, action: test.mark, params: {file: "' + str(tmp / "log") + '", text: c}}',
+                            "{id: c, action: test.breaks}")
+    path.write_text(text)
+    return path
+
+
+def main(tmp: str) -> None:
+    """Run the incident until REMEDIATOR_TEST_KILL stops this process."""
+    root = Path(tmp)
+    journal = Journal(root / "state")
+    rb = load_runbook(runbook(root))
+    ctx = open_incident(host=LocalHost(HostConfig(name="h")), runbook=rb, journal=journal, report=lambda *a, **k: None,
+                        dry_run=False, evidence_budget=5, facts=facts(root))
+    heal(ctx, rb, journal=journal, approver=lambda s, p: (True, "t"), report=lambda *a, **k: None, dry_run=False)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
