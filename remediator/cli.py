@@ -6,6 +6,7 @@ Imported by nothing. Exit codes (a public interface; scripts depend on them):
   1 failed: the host needs a person now       4 refused (not approved, or the diagnosis does not fit)
   2 bad input (config, runbook, arguments)    5 host busy (another incident holds its lock)
   6 escalated: diagnosed, evidence kept, no safe automatic fix (disk full, kernel hang, unknown, …)
+  7 interrupted (SIGINT/SIGTERM): the step under way finished; the incident is in flight, `run` resumes it
 """
 
 from __future__ import annotations
@@ -27,13 +28,13 @@ from remediator.app import Faces, heal_host, resume_incident, runbook_arg
 from remediator.cli_diag import bad_input, config_or_exit, diagnose, probe, render_verdict, settings_or_exit, signatures
 from remediator.detect.probes import Round
 from remediator.detect.verdict import Verdict
-from remediator.engine import Report
+from remediator.engine import Interrupted, Report, stop_on_signals
 from remediator.errors import HostBusy, InputError, RemediatorError
 from remediator.journal import Journal
 from remediator.ladder import RUNBOOKS
 from remediator.runbook import Runbook, Step, load_runbook
 from remediator.settings import load_settings
-from remediator.structs import EXIT_BAD_INPUT, EXIT_CODES, EXIT_HOST_BUSY, Outcome, StepResult
+from remediator.structs import EXIT_BAD_INPUT, EXIT_CODES, EXIT_HOST_BUSY, EXIT_INTERRUPTED, Outcome, StepResult
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -86,6 +87,7 @@ def execute(config: Path, host: str, runbook: str, dry_run: bool, yes: bool) -> 
     def on_runbook(rb: Runbook) -> None:
         out.rule(f"[bold]{escape(rb.name)}[/] on [bold]{escape(name)}[/] — {mode}")
 
+    stop_on_signals()
     if runbook == "auto":
         out.rule(f"[bold]diagnosis[/] of [bold]{escape(name)}[/]")
     return heal_host(settings, host, runbook, dry_run=dry_run,
@@ -117,6 +119,9 @@ def guarded(fn: Callable[P, R]) -> Callable[P, R]:
         except HostBusy as exc:
             err.print(f"[red]host busy:[/] {escape(str(exc))}")
             sys.exit(EXIT_HOST_BUSY)
+        except Interrupted as exc:
+            err.print(f"[yellow]interrupted:[/] {escape(str(exc))}")
+            sys.exit(EXIT_INTERRUPTED)
         except RemediatorError as exc:
             err.print(f"[red]error:[/] {escape(str(exc))}")
             sys.exit(1)
@@ -148,6 +153,7 @@ def resume_cmd(incident: str, config: Path | None, yes: bool) -> None:
 
     def go() -> Report:
         settings = load_settings(path)
+        stop_on_signals()
 
         def on_verdict(v: Verdict) -> None:
             render_verdict(v, "host")

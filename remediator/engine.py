@@ -13,6 +13,8 @@ from __future__ import annotations
 import concurrent.futures as cf
 import hashlib
 import json
+import signal
+import threading
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -39,6 +41,20 @@ from remediator.journal import Journal
 from remediator.runbook import Runbook, Step, resolve, variables
 from remediator.settings import ProbeConfig
 from remediator.structs import GuardResult, Outcome, StepResult
+
+STOP = threading.Event()  # set by SIGINT/SIGTERM: finish the step under way, then leave the incident in flight
+
+
+class Interrupted(RemediatorError):
+    """The operator was asked to stop: the step under way finished, the incident stays in flight (exit 7)."""
+
+
+def stop_on_signals() -> None:
+    """SIGINT and SIGTERM ask for a clean stop between steps instead of killing a step half-way."""
+    def ask(signum: int, _frame: object) -> None:
+        STOP.set()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, ask)
 
 
 class StepCrashed(RemediatorError):
@@ -382,6 +398,10 @@ def run_rung(ctx: StepContext, runbook: Runbook, *, journal: Journal, approver: 
             return Rung(runbook.name, outcome, run.rows)
     try:
         for step in runbook.steps[first:]:
+            if STOP.is_set():
+                journal.event(ctx.incident_id, "interrupted", step.id, reason="SIGINT/SIGTERM: stopped between steps")
+                raise Interrupted(f"stopped before step {step.id}; incident {ctx.incident_id} is in flight: "
+                                  "`remediator run` on this host resumes it")
             outcome = run.step(step)
             if outcome is not None:
                 break
@@ -391,6 +411,8 @@ def run_rung(ctx: StepContext, runbook: Runbook, *, journal: Journal, approver: 
             else:
                 run._trigger("finish")
                 outcome = Outcome.RECOVERED
+    except Interrupted:
+        raise
     except Exception as exc:  # noqa: BLE001 - whatever broke, the incident ends with an outcome and its rollback
         run.report("fail", None, _describe(exc))
         run.journal.event(run.iid, "error", None, error=_describe(exc))

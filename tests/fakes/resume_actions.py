@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import sys
 from pathlib import Path
 
 from remediator.actions import ActionSpec, Params, StepContext, action
 from remediator.detect.facts import Facts
-from remediator.engine import open_incident
+from remediator.engine import Interrupted, open_incident, stop_on_signals
 from remediator.errors import PermanentStepError
 from remediator.hosts.local import LocalHost
 from remediator.journal import Journal
 from remediator.ladder import heal
 from remediator.runbook import load_runbook
 from remediator.settings import HostConfig
-from remediator.structs import StepResult
+from remediator.structs import EXIT_INTERRUPTED, StepResult
 
 
 class Mark(Params):
@@ -40,6 +42,12 @@ def _boom(ctx: StepContext, p: Boom) -> StepResult:
     raise PermanentStepError("c breaks")
 
 
+def _term(ctx: StepContext, p: Mark) -> StepResult:
+    os.kill(os.getpid(), signal.SIGTERM)  # the operator is asked to stop while this step runs
+    return _append(ctx, p)
+
+
+action(ActionSpec("test.term", Mark, run=_term, plan=lambda c, p: StepResult("would mark"), mutates=True, risky=False))
 action(ActionSpec("test.breaks", Boom, run=_boom, plan=lambda c, p: StepResult("would break"), mutates=True, risky=False))
 
 RUNBOOK = """schema: 1
@@ -59,6 +67,8 @@ def facts(tmp: Path) -> Facts:
 def runbook(tmp: Path) -> Path:
     path = tmp / "marks.yaml"
     text = RUNBOOK.replace("LOG", str(tmp / "log"))
+    if (tmp / "b-terms").exists():
+        text = text.replace("action: test.once", "action: test.term")
     if (tmp / "c-breaks").exists():
         text = text.replace('{id: c, action: test.mark, params: {file: "' + str(tmp / "log") + '", text: c}}',
                             "{id: c, action: test.breaks}")
@@ -73,7 +83,11 @@ def main(tmp: str) -> None:
     rb = load_runbook(runbook(root))
     ctx = open_incident(host=LocalHost(HostConfig(name="h")), runbook=rb, journal=journal, report=lambda *a, **k: None,
                         dry_run=False, evidence_budget=5, facts=facts(root))
-    heal(ctx, rb, journal=journal, approver=lambda s, p: (True, "t"), report=lambda *a, **k: None, dry_run=False)
+    stop_on_signals()
+    try:
+        heal(ctx, rb, journal=journal, approver=lambda s, p: (True, "t"), report=lambda *a, **k: None, dry_run=False)
+    except Interrupted:
+        sys.exit(EXIT_INTERRUPTED)
 
 
 if __name__ == "__main__":

@@ -17,16 +17,17 @@ from remediator.journal import Journal
 from remediator.ladder import heal
 from remediator.runbook import load_runbook
 from remediator.settings import HostConfig
-from remediator.structs import Outcome
+from remediator.structs import EXIT_INTERRUPTED, Outcome
 from tests.fakes import resume_actions as fake
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _killed_at(tmp: Path, point: str) -> Journal:
+def _killed_at(tmp: Path, point: str, code: int = -9) -> Journal:
+    env = {**os.environ, "REMEDIATOR_TEST_KILL": point} if point else dict(os.environ)
     res = subprocess.run([sys.executable, "-m", "tests.fakes.resume_actions", str(tmp)], cwd=REPO, capture_output=True,
-                         text=True, env={**os.environ, "REMEDIATOR_TEST_KILL": point}, timeout=60)
-    assert res.returncode == -9, res.stderr
+                         text=True, env=env, timeout=60)
+    assert res.returncode == code, res.stderr
     return Journal(tmp / "state")
 
 
@@ -76,3 +77,13 @@ def test_a_rollback_under_way_goes_on_without_repeating_what_was_undone(tmp_path
     assert (tmp_path / "log").read_text().split() == ["a", "b", "undo_b"]
     assert _resume(tmp_path, journal) is Outcome.ROLLED_BACK
     assert (tmp_path / "log").read_text().split() == ["a", "b", "undo_b", "undo_a"]
+
+
+def test_sigterm_finishes_the_step_journals_interrupted_and_exits_7(tmp_path: Path) -> None:
+    (tmp_path / "b-terms").touch()
+    journal = _killed_at(tmp_path, "", code=EXIT_INTERRUPTED)
+    assert (tmp_path / "log").read_text().split() == ["a", "b"], "b finished although SIGTERM came while it ran"
+    row = journal.in_flight("h")
+    assert row is not None and any(k == "interrupted" for _, k, _, _ in journal.events(row.id))
+    assert _resume(tmp_path, journal) is Outcome.RECOVERED
+    assert (tmp_path / "log").read_text().split() == ["a", "b", "c"]
