@@ -143,10 +143,14 @@ def _logic(file: Path, data: Any, steps: list[tuple[int, Step]], params: dict[st
             out += _named(file, data, (*loc, "rollback", j), "action", ACTIONS, r.action, r.params, names)
         refs = [((*loc, "params", k), v) for k, v in step.params.items() if k.endswith("_step")]
         refs += [((*loc, "guards", j, "params", "step"), g.params["step"]) for j, g in enumerate(step.guards) if "step" in g.params]
-        refs += [((*loc, "rollback", j, "params", k), v) for j, r in enumerate(step.rollback) for k, v in r.params.items() if k.endswith("_step")]
+        back = [((*loc, "rollback", j, "params", k), v) for j, r in enumerate(step.rollback) for k, v in r.params.items()
+                if k.endswith("_step")]
         for rloc, ref in refs:
             if ref not in seen:
                 out.append(problem(file, data, rloc, f"refers to step {ref!r}, which is not an earlier step"))
+        for rloc, ref in back:  # a rollback runs after its step completed: it may read that step's output too
+            if ref not in seen and ref != step.id:
+                out.append(problem(file, data, rloc, f"refers to step {ref!r}, which is neither this step nor an earlier one"))
     return out
 
 

@@ -22,6 +22,7 @@ from remediator.hosts import procs as procmod
 from remediator.hosts.local import LocalHost
 from remediator.structs import StepResult
 
+POLL = 0.05  # seconds between verify's looks at the API and the shims (a condition polled, not a wait)
 SECRETISH = ("KEY", "SECRET", "TOKEN", "PASS", "CREDENTIAL", "AUTH")
 
 
@@ -153,7 +154,7 @@ def verify(ctx: StepContext, p: VerifyParams) -> StepResult:
         except DockerAPIError as exc:
             if time.monotonic() > deadline:
                 raise TemporaryStepError(f"the API does not answer: {exc}") from exc
-            time.sleep(0.2)
+            time.sleep(POLL)
             continue
         lost += [c for c in wanted if c["id"] not in now and c not in lost]  # --rm: expected; otherwise not
         down = [c for c in wanted if c["id"] in now and now[c["id"]] != "running"]
@@ -175,7 +176,7 @@ def verify(ctx: StepContext, p: VerifyParams) -> StepResult:
             raise TemporaryStepError(
                 f"after {p.timeout:g}s: {len(down)} container(s) not running ({', '.join(c['name'] for c in down)}); "
                 f"shim anomalies {bad_shims or 'none'}; running without shim {no_shim or 'none'}")
-        time.sleep(0.2)
+        time.sleep(POLL)
     back = len(wanted) - len(lost)
     lines = [f"started (no restart policy or policy too slow): {', '.join(started)}"] if started else []
     lines += [f"LOST: {c['name']} was --rm and dockerd removed it on restore" if c["auto_remove"] else

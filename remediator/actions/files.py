@@ -7,6 +7,7 @@ never through a symlink, never into a mount; a restore is verified byte for byte
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -142,6 +143,108 @@ def plan_restore(ctx: StepContext, p: ClearParams) -> StepResult:
     return StepResult(f"would restore {', '.join(p.paths)} from the backup of step {p.backup_step}")
 
 
+class QuarantineParams(Params):
+    paths: list[str] = Field(min_length=1)
+
+
+class QuarantineRef(Params):
+    paths: list[str] = Field(min_length=1)
+    quarantine_step: str
+
+
+def _root_of(ctx: StepContext, path: str) -> str:
+    norm = os.path.normpath(path)
+    return next((r for r in sorted(ctx.roots, key=len, reverse=True) if (norm + "/").startswith(os.path.normpath(r) + "/")),
+                ctx.roots[0])
+
+
+def quarantine(ctx: StepContext, p: QuarantineParams) -> StepResult:
+    """Move each state directory aside by one rename (O(1), nothing deleted); where a rename cannot work (another
+    filesystem, a mount point), copy it with a verified manifest and clear it instead, and say so."""
+    records, lines = {}, []
+    for path in p.paths:
+        qdir = fsops.quarantine_dir(_root_of(ctx, path), ctx.incident_id)
+        try:
+            rec = fsops.quarantine_tree(path, ctx.roots, qdir)
+            how = "moved aside by rename" if rec.get("quarantine") else "absent"
+        except fsops.QuarantineImpossible as exc:
+            dest = _dest(ctx, path)
+            manifest = fsops.backup_tree(fsops.confine(path, ctx.roots), dest)
+            manifest["source"] = path
+            fsops.clear_tree(path, ctx.roots, manifest)
+            rec = {"source": path, "quarantine": None, "copied": str(dest) + ".manifest.json"}
+            how = f"copied with a verified manifest, then cleared ({exc})"
+        records[path] = rec
+        lines.append(f"{path}: {how}" + (f" -> {rec['quarantine']}" if rec.get("quarantine") else ""))
+    return StepResult(f"moved {sum(1 for r in records.values() if r.get('quarantine'))} state dir(s) aside",
+                      changes=lines, data={"records": records})
+
+
+def plan_quarantine(ctx: StepContext, p: QuarantineParams) -> StepResult:
+    lines = []
+    for path in p.paths:
+        n, size = fsops.tree_stats(fsops.confine(path, ctx.roots))
+        lines.append(f"move {path} ({n} entries, {_human(size)}) aside to "
+                     f"{fsops.quarantine_dir(_root_of(ctx, path), ctx.incident_id)} by rename; an empty one takes its place")
+    return StepResult(f"would move {len(p.paths)} state dir(s) aside (nothing deleted; copied to the incident "
+                      "after verify)", changes=lines)
+
+
+def _records(ctx: StepContext, step: str) -> dict[str, dict[str, Any]]:
+    out = ctx.outputs.get(step, {}).get("records")
+    if out is None:
+        raise UnsafeOperation(f"no quarantine recorded by step {step!r}")
+    return dict(out)
+
+
+def unquarantine(ctx: StepContext, p: QuarantineRef) -> StepResult:
+    lines = []
+    for path, rec in _records(ctx, p.quarantine_step).items():
+        if rec.get("copied"):  # the copy-then-clear fallback: restore from the verified copy
+            manifest = json.loads(Path(str(rec["copied"])).read_text())
+            displaced = _free_name(str(ctx.incident_dir / "displaced" / _slug(path)))
+            fsops.restore_tree(path, ctx.roots, manifest, displaced)
+            lines.append(f"{path}: restored from the verified copy (what was there: {displaced})")
+            continue
+        qdir = fsops.quarantine_dir(_root_of(ctx, path), ctx.incident_id)
+        lines.append(fsops.unquarantine_tree(rec, ctx.roots, _free_name(os.path.join(qdir, "displaced-" + _slug(path)))))
+    return StepResult(f"put {len(lines)} state dir(s) back", changes=lines)
+
+
+def plan_unquarantine(ctx: StepContext, p: QuarantineRef) -> StepResult:
+    return StepResult(f"would put {', '.join(p.paths)} back by rename (what is there then is kept aside)")
+
+
+def archive(ctx: StepContext, p: QuarantineRef) -> StepResult:
+    """Off the critical path (after verify): copy each quarantine into the incident with a verified sha256
+    manifest, then remove the quarantine."""
+    lines = []
+    for path, rec in _records(ctx, p.quarantine_step).items():
+        if rec.get("copied"):
+            lines.append(f"{path}: already copied ({rec['copied']})")
+            continue
+        manifest = fsops.archive_tree(rec, str(_dest(ctx, path)))
+        if manifest.get("backup"):
+            lines.append(f"{path} -> {manifest['backup']} ({manifest['files']} files, {_human(int(str(manifest['bytes'])))}, "
+                         "verified; quarantine removed)")
+    for root in ctx.roots:
+        with contextlib.suppress(OSError):
+            os.rmdir(fsops.quarantine_dir(root, ctx.incident_id))
+            os.rmdir(os.path.dirname(fsops.quarantine_dir(root, ctx.incident_id)))
+    return StepResult(f"archived {len(lines)} state dir(s) into the incident", changes=lines)
+
+
+def plan_archive(ctx: StepContext, p: QuarantineRef) -> StepResult:
+    return StepResult("would copy the quarantined state into the incident with a sha256 manifest, verify it, "
+                      "then remove the quarantine")
+
+
+action(ActionSpec("files.quarantine", QuarantineParams, run=quarantine, plan=plan_quarantine, mutates=True, risky=True,
+                  summary="move state directories aside by rename (nothing deleted); copy-then-clear where it cannot"))
+action(ActionSpec("files.unquarantine", QuarantineRef, run=unquarantine, plan=plan_unquarantine, mutates=True,
+                  risky=True, summary="put quarantined state directories back by rename"))
+action(ActionSpec("files.archive", QuarantineRef, run=archive, plan=plan_archive, mutates=True, risky=False,
+                  summary="copy the quarantine into the incident with a verified manifest, then remove it"))
 action(ActionSpec("files.backup", BackupParams, run=backup, plan=plan_backup, mutates=True, risky=False,
                   summary="copy directories with a sha256 manifest, then verify the copy"))
 action(ActionSpec("files.clear", ClearParams, run=clear, plan=plan_clear, mutates=True, risky=True,

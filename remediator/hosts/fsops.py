@@ -7,6 +7,7 @@ Must not: decide *what* to clear (runbooks do) or talk to Docker.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -295,3 +296,91 @@ def restore_file(backup: str | Path, path: str, roots: Sequence[str]) -> bool:
     finally:
         os.close(fd)
     return True
+
+
+class QuarantineImpossible(BackupError):
+    """A rename cannot move this directory aside (another filesystem, a mount point): copy, then clear."""
+
+
+def quarantine_dir(root: str, incident: str) -> str:
+    """Where a state directory under `root` is moved aside: the same filesystem, so a rename is O(1)."""
+    return os.path.join(root, ".remediator-quarantine", incident)
+
+
+def quarantine_tree(path: str, roots: Sequence[str], qdir: str) -> dict[str, object]:
+    """Move the directory at path into qdir by one rename and leave an empty directory (same mode, owner) in
+    its place: nothing is deleted, and a rename back undoes it byte for byte. The record is also written
+    beside the quarantined tree, so a resumed run finds it. Raise QuarantineImpossible where a rename cannot work."""
+    real = str(confine(path, roots))
+    dest = os.path.join(qdir, os.path.normpath(path).strip("/").replace("/", "_"))
+    confine(dest, roots)
+    record_path = dest + ".json"
+    if os.path.exists(record_path):  # done before a restart: the record says so
+        return dict(json.loads(Path(record_path).read_text()))
+    if not os.path.lexists(real):
+        return {"source": path, "quarantine": None}
+    st = os.lstat(real)
+    if not stat.S_ISDIR(st.st_mode):
+        raise UnsafeOperation(f"refusing {path!r}: not a directory")
+    if os.path.ismount(real):
+        raise QuarantineImpossible(f"{path} is a mount point")
+    os.makedirs(qdir, mode=0o700, exist_ok=True)
+    if os.lstat(qdir).st_dev != st.st_dev:
+        raise QuarantineImpossible(f"{qdir} is on another filesystem than {path}")
+    record = {"source": path, "quarantine": dest, "mode": stat.S_IMODE(st.st_mode), "uid": st.st_uid, "gid": st.st_gid}
+    Path(record_path + ".tmp").write_text(json.dumps(record))
+    os.rename(record_path + ".tmp", record_path)  # the intent first: a kill between the two renames is recoverable
+    try:
+        os.rename(real, dest)
+    except OSError as exc:
+        os.unlink(record_path)
+        if exc.errno in (errno.EXDEV, errno.EBUSY):
+            raise QuarantineImpossible(f"cannot rename {path}: {exc.strerror}") from exc
+        raise
+    testhook.reached("midway:quarantine")
+    os.mkdir(real, record["mode"])  # type: ignore[arg-type]
+    os.chown(real, st.st_uid, st.st_gid)
+    return record
+
+
+def unquarantine_tree(record: dict[str, object], roots: Sequence[str], displaced: str) -> str:
+    """Put a quarantined tree back where it was; what is there now (a failed start's new state) goes to
+    `displaced` (same filesystem, inside the roots), never deleted. Idempotent."""
+    source, dest = str(record["source"]), record.get("quarantine")
+    if not dest:
+        return f"{source}: was absent; nothing to put back"
+    real = str(confine(source, roots))
+    if not os.path.lexists(str(dest)):
+        return f"{source}: already back in place"
+    if os.path.lexists(real):
+        confine(displaced, roots)
+        os.makedirs(os.path.dirname(displaced), mode=0o700, exist_ok=True)
+        os.rename(real, displaced)
+    os.rename(str(dest), real)
+    return f"{source}: put back by rename (what was there: {displaced})"
+
+
+def archive_tree(record: dict[str, object], backup: str) -> dict[str, object]:
+    """Copy a quarantined tree into the incident's backup with a sha256 manifest, verify the copy, and only
+    then remove the quarantine (nothing is deleted without a verified copy). Idempotent."""
+    dest = record.get("quarantine")
+    if not dest:
+        return {"source": record["source"], "backup": None, "files": 0, "bytes": 0}
+    if os.path.exists(backup + ".manifest.json"):
+        manifest: dict[str, object] = json.loads(Path(backup + ".manifest.json").read_text())
+        verify_tree(backup, manifest)
+    elif os.path.lexists(str(dest)):
+        if os.path.lexists(backup):  # a copy cut short before a restart
+            n = 0
+            while os.path.lexists(f"{backup}.partial.{n}"):
+                n += 1
+            os.rename(backup, f"{backup}.partial.{n}")
+        manifest = backup_tree(str(dest), backup)
+        manifest["source"] = record["source"]
+        Path(backup + ".manifest.json").write_text(json.dumps(manifest, indent=1))
+    else:
+        raise BackupError(f"quarantine {dest} is gone and no verified copy of it exists")
+    if os.path.lexists(str(dest)):
+        shutil.rmtree(str(dest))
+        os.unlink(str(dest) + ".json")
+    return manifest

@@ -75,7 +75,7 @@ def test_dry_run_changes_nothing(sandbox: Sandbox) -> None:
     before = digest(sandbox.data, sandbox.exec_)
     res = cli("run", "--config", str(_config(sandbox)), "--host", "t", "--dry-run")
     assert res.returncode == 0, res.stdout + res.stderr
-    assert "would clear" in res.stdout and "c2-no" in res.stdout
+    assert "would move" in res.stdout and "aside" in res.stdout and "c2-no" in res.stdout
     assert digest(sandbox.data, sandbox.exec_) == before
     assert shim_ids(sandbox) == shims
 
@@ -116,6 +116,8 @@ def _files(top: Path) -> dict[str, str]:
 def test_failed_start_rolls_back_to_the_original_state(sandbox: Sandbox) -> None:
     before = sandbox.running()
     sandbox.wedge()
+    state = [Path(sandbox.exec_) / "containerd", Path(sandbox.data) / "containerd" / "daemon", Path(sandbox.exec_) / "runtime-runc"]
+    inodes = [os.stat(d).st_ino for d in state]
     wrapper = sandbox.root / "start-wrapper"
     wrapper.write_text(WRAPPER.format(root=sandbox.root, fails=2))  # the start step retries once
     wrapper.chmod(0o755)
@@ -123,13 +125,16 @@ def test_failed_start_rolls_back_to_the_original_state(sandbox: Sandbox) -> None
               "--runbook", str(SEED))
     assert res.returncode == 3, res.stdout + res.stderr
     assert "ROLLED BACK" in res.stdout
-    restored = sandbox.root / "snap" / "3"  # what dockerd found when the rollback started it
-    backups = sorted((sandbox.root / "state").glob("incidents/*/backup/*"))
+    first = sandbox.root / "snap" / "1"  # what the first (failed) start found: the empty directories
     prefix = str(sandbox.root).strip("/").replace("/", "_") + "_"
-    dirs = [b for b in backups if b.is_dir()]
-    assert len(dirs) == 3
-    for b in dirs:
-        name = b.name.removeprefix(prefix)
-        assert _files(restored / name) == _files(b), f"{name} not restored byte-identical"
+    assert all(not any((first / d.name).iterdir()) for d in first.iterdir()), "the state was moved aside"
+    assert [os.stat(d).st_ino for d in state] == inodes, \
+        "the very same directories are back (renamed back: byte-identical by construction)"
+    restored = sandbox.root / "snap" / "3"  # what dockerd found when the rollback started it
+    for d in state:
+        name = str(d).strip("/").replace("/", "_").removeprefix(prefix)
+        assert (restored / name).is_dir() and any((restored / name).iterdir()) or not any(d.iterdir()), name
+    displaced = list(Path(sandbox.exec_).glob(".remediator-quarantine/*/displaced-*"))
+    assert displaced, "what the failed starts wrote is kept aside, never deleted"
     assert sandbox.host.ping().ok, "the rollback must start dockerd again"
     assert before  # containers were killed by the stop step; the report says rolled_back loudly

@@ -81,7 +81,7 @@ def test_a_corrupt_local_kv_db_escalates_naming_it_and_never_clears_containerd(s
     assert [e["diagnosis"] for e in _events(sandbox, "rediagnosis")] == ["dockerd-db"]
     assert [e["runbook"] for e in _events(sandbox, "rung")] == ["dockerd-restart"]
     assert not list((sandbox.root / "state").glob("incidents/*/backup*")), "containerd's state was never backed up or cleared"
-    intents = [e for e in _events(sandbox, "intent") if e.get("action") in ("files.clear", "files.backup")]
+    intents = [e for e in _events(sandbox, "intent") if e.get("action") in ("files.clear", "files.backup", "files.quarantine")]
     assert not intents
     assert (Path(sandbox.data) / "containerd" / "daemon").is_dir()
 
@@ -98,7 +98,8 @@ def test_a_stale_containerd_pidfile_is_proven_and_moved_aside_and_the_bystander_
     assert os.path.exists(f"/proc/{bystander}"), "the process the pidfile named was never signalled"
     assert sandbox.host.ping().ok
     assert sandbox.running() == before
-    assert not any(e.get("action") in ("files.clear", "files.backup", "files.restore") for e in _events(sandbox, "intent"))
+    assert not any(e.get("action") in ("files.clear", "files.backup", "files.restore", "files.quarantine")
+                   for e in _events(sandbox, "intent"))
     assert [os.stat(p).st_ino for p in state] == inodes, "containerd's state was neither removed nor replaced"
     kept = list((sandbox.root / "state").glob("incidents/*/backup*/containerd.pid"))
     assert kept and kept[0].read_text() == str(bystander)

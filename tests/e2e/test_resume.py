@@ -74,9 +74,9 @@ def _resumed_and_healed(sb: Sandbox, runbook: str, kill: str, before: set[str]) 
     return out
 
 
-SEED_POINTS = ["after:confirm", "after:evidence", "after:snapshot", "during:stop", "after:stop", "midway:backup",
-               "during:backup", "after:backup", "midway:clear", "during:clear", "after:clear", "during:start",
-               "after:start", "during:verify"]
+SEED_POINTS = ["after:confirm", "after:evidence", "after:snapshot", "during:stop", "after:stop", "midway:quarantine",
+               "during:quarantine", "after:quarantine", "during:start", "after:start", "during:verify", "after:verify",
+               "midway:backup", "during:archive"]
 
 
 @pytest.mark.parametrize("kill", SEED_POINTS)
@@ -85,10 +85,12 @@ def test_corrupt_metadb_killed_then_resumed(sandbox: Sandbox, kill: str) -> None
     sandbox.corrupt_metadb("random", try_start=True)
     _resumed_and_healed(sandbox, "docker-libcontainerd", kill, before)
     step = kill.split(":")[1]
-    if kill.startswith("after:") and step in ("backup", "clear"):
+    if kill.startswith("after:") and step in ("quarantine", "start"):
         assert _intents(sandbox, step) == 1, f"{step} completed before the kill: never run twice"
     if kill == "midway:backup":
         assert list((sandbox.root / "state").glob("incidents/*/backup*/*.partial.*")), "the cut copy is kept aside"
+    assert not list(Path(sandbox.exec_).glob(".remediator-quarantine/*/*")), "the quarantine is archived, then removed"
+    assert not list(Path(sandbox.data).glob(".remediator-quarantine/*/*"))
 
 
 @pytest.mark.parametrize("kill", ["during:stop", "after:stop", "during:start", "after:start"])

@@ -23,7 +23,7 @@ def test_operator_approves_stop_and_denies_clear(sandbox: Sandbox) -> None:
     try:
         child.expect(r"Run risky step .*stop")
         child.sendline("y")
-        child.expect(r"Run risky step .*clear")
+        child.expect(r"Run risky step .*quarantine")
         child.sendline("n")
         child.expect(pexpect.EOF)
     finally:

@@ -51,13 +51,16 @@ def test_unknown_placeholder_is_an_error(tmp_path: Path) -> None:
 
 
 def test_risky_action_cannot_be_declared_safe(tmp_path: Path) -> None:
-    probs = _problems(_rb(tmp_path, GOOD.replace("action: files.clear\n    risk: risky", "action: files.clear\n    risk: safe")))
+    probs = _problems(_rb(tmp_path, GOOD.replace("action: files.quarantine\n    risk: risky",
+                                                 "action: files.quarantine\n    risk: safe")))
     assert any("inherently risky" in p for p in probs), probs
 
 
 def test_step_reference_must_be_earlier(tmp_path: Path) -> None:
-    probs = _problems(_rb(tmp_path, GOOD.replace("backup_step: backup}", "backup_step: verify}", 1)))
+    probs = _problems(_rb(tmp_path, GOOD.replace("quarantine_step: quarantine}", "quarantine_step: verify}", 1)))
     assert any("refers to step 'verify'" in p for p in probs), probs
+    probs = _problems(_rb(tmp_path, GOOD.replace("snapshot_step: snapshot", "snapshot_step: archive", 1)))
+    assert any("refers to step 'archive'" in p for p in probs), probs
 
 
 def test_duplicate_keys_and_syntax(tmp_path: Path) -> None:
