@@ -366,19 +366,27 @@ def archive_tree(record: dict[str, object], backup: str) -> dict[str, object]:
     dest = record.get("quarantine")
     if not dest:
         return {"source": record["source"], "backup": None, "files": 0, "bytes": 0}
+    manifest: dict[str, object] | None = None
     if os.path.exists(backup + ".manifest.json"):
-        manifest: dict[str, object] = json.loads(Path(backup + ".manifest.json").read_text())
-        verify_tree(backup, manifest)
-    elif os.path.lexists(str(dest)):
-        if os.path.lexists(backup):  # a copy cut short before a restart
+        manifest = json.loads(Path(backup + ".manifest.json").read_text())
+        try:
+            verify_tree(backup, manifest)
+        except BackupError:
+            if not os.path.lexists(str(dest)):
+                raise
+            manifest = None  # a copy that does not verify is never trusted: set aside below, copied again
+    if manifest is None and os.path.lexists(str(dest)):
+        if os.path.lexists(backup) or os.path.lexists(backup + ".manifest.json"):  # cut short, or failed to verify
             n = 0
-            while os.path.lexists(f"{backup}.partial.{n}"):
+            while os.path.lexists(f"{backup}.partial.{n}") or os.path.lexists(f"{backup}.partial.{n}.manifest.json"):
                 n += 1
-            os.rename(backup, f"{backup}.partial.{n}")
+            for suffix in ("", ".manifest.json"):
+                if os.path.lexists(backup + suffix):
+                    os.rename(backup + suffix, f"{backup}.partial.{n}{suffix}")
         manifest = backup_tree(str(dest), backup)
         manifest["source"] = record["source"]
         Path(backup + ".manifest.json").write_text(json.dumps(manifest, indent=1))
-    else:
+    if manifest is None:
         raise BackupError(f"quarantine {dest} is gone and no verified copy of it exists")
     if os.path.lexists(str(dest)):
         shutil.rmtree(str(dest))
