@@ -64,7 +64,8 @@ def next_step(tried: list[str], verdict: Verdict, max_steps: int) -> Step:
     if nxt is None:
         return Step(None, None, f"{diag} selects no runbook")
     if nxt in TERMINAL:
-        return Step(None, Outcome.ESCALATED, f"re-diagnosed {diag}: {DIAGNOSES[diag].meaning}")
+        named = f" — the log {verdict.subject}" if verdict.subject else ""
+        return Step(None, Outcome.ESCALATED, f"re-diagnosed {diag}: {DIAGNOSES[diag].meaning}{named}")
     if nxt in tried:
         return Step(None, Outcome.ESCALATED, f"re-diagnosed {diag}, which selects {nxt} again; it already ran in this "
                     "incident and did not heal the host, so a person decides")

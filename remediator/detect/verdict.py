@@ -43,6 +43,7 @@ class Verdict:
     signatures: list[str] = field(default_factory=list)
     observations: dict[str, dict[str, Any]] = field(default_factory=dict)
     at: float = field(default_factory=time.time)
+    subject: str | None = None  # what the log names as broken (a database file, a crashed program), if it does
 
     @property
     def sick(self) -> bool:
@@ -51,6 +52,7 @@ class Verdict:
     def as_json(self) -> dict[str, Any]:
         return {"verdict": self.diagnosis, "confidence": self.confidence, "runbook": self.runbook,
                 "streak": self.streak, "rounds": self.rounds, "meaning": DIAGNOSES[self.diagnosis].meaning,
+                "subject": self.subject,
                 "signatures": self.signatures, "trace": self.trace, "observations": self.observations}
 
 
@@ -184,7 +186,9 @@ class Monitor:
         confidence = ("high" if agree and (corroborated or len(view.because) >= 3) else
                       "medium" if agree or diagnosis == "healthy" else "low")
         trace = self._trace(diagnosis, view, streak, log)
+        subject = next((m.note for m in log.decisive if m.note and m.diag == diagnosis), None)
         return Verdict(diagnosis, confidence, runbook_for(diagnosis, self.layout), streak, self.total, trace,
+                       subject=subject,
                        signatures=sorted({m.signature.id for m in log.matches if m.signature.role != "info"}),
                        observations={n: {"outcome": o.outcome, "latency": round(o.latency, 4), "detail": o.detail, **o.data}
                                      for n, o in r.obs.items()})
