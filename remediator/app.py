@@ -21,7 +21,7 @@ from remediator.detect.probes import Round
 from remediator.detect.verdict import Verdict
 from remediator.engine import Approver, Report, Reporter, incident_context, open_incident
 from remediator.errors import InputError, RemediatorError
-from remediator.hosts.local import LocalHost
+from remediator.hosts import connect
 from remediator.hosts.service import controller
 from remediator.journal import HostLock, IncidentRow, Journal
 from remediator.ladder import heal, runbook_named, runbook_path
@@ -41,7 +41,7 @@ def runbook_arg(arg: str, dirs: Sequence[str] = ()) -> Path:
 def diagnose(hcfg: HostConfig, settings: Settings, *, on_round: OnRound | None = None,
              rounds: int | None = None) -> tuple[factsmod.Facts, Verdict]:
     """Read-only: the host's facts and its settled verdict."""
-    host = LocalHost(hcfg)
+    host = connect(hcfg)
     facts = factsmod.resolve(host)
     return facts, diagnose_host(host, controller(host), facts, settings.probe, on_round=on_round, max_rounds=rounds)
 
@@ -84,7 +84,7 @@ def heal_host(settings: Settings, host: str, runbook: str, *, dry_run: bool, fac
                 return verdict
             rb = runbook_named(verdict.runbook, dirs)
         faces.on_runbook(rb)
-        ctx = open_incident(host=LocalHost(hcfg), runbook=rb, journal=journal, report=faces.report, dry_run=dry_run,
+        ctx = open_incident(host=connect(hcfg), runbook=rb, journal=journal, report=faces.report, dry_run=dry_run,
                             evidence_budget=settings.evidence_budget, verdict=verdict, probe=settings.probe,
                             evidence_max_mb=settings.evidence_max_mb)
         return heal(ctx, rb, journal=journal, approver=faces.approver, report=faces.report, dry_run=dry_run,
@@ -124,7 +124,7 @@ def _resume(settings: Settings, hcfg: HostConfig, journal: Journal, row: Inciden
     faces.report("verdict", None, f"the host now reads {verdict.diagnosis}; going on with {rb.name} {was.where.split(' of ')[0]}")
     faces.on_runbook(rb)
     dirs = settings.runbook_dirs
-    ctx = incident_context(row.id, row.dir, host=LocalHost(hcfg), facts=was.facts, report=faces.report,
+    ctx = incident_context(row.id, row.dir, host=connect(hcfg), facts=was.facts, report=faces.report,
                            evidence_budget=settings.evidence_budget, verdict=verdict, probe=settings.probe,
                            evidence_max_mb=settings.evidence_max_mb)
     return heal(ctx, rb, journal=journal, approver=faces.approver, report=faces.report, dry_run=False,

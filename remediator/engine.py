@@ -35,7 +35,7 @@ from remediator.detect import facts as factsmod
 from remediator.detect.verdict import Verdict
 from remediator.errors import HostError, RemediatorError, TemporaryStepError
 from remediator.hosts import testhook
-from remediator.hosts.local import LocalHost
+from remediator.hosts.port import Host
 from remediator.hosts.service import Controller, controller
 from remediator.journal import Journal
 from remediator.runbook import Runbook, Step, resolve, variables
@@ -318,7 +318,7 @@ class Rung:
         return ""
 
 
-def open_incident(*, host: LocalHost, runbook: Runbook, journal: Journal, report: Reporter, dry_run: bool,
+def open_incident(*, host: Host, runbook: Runbook, journal: Journal, report: Reporter, dry_run: bool,
                   evidence_budget: float, facts: factsmod.Facts | None = None, service: Controller | None = None,
                   verdict: Verdict | None = None, probe: ProbeConfig | None = None,
                   evidence_max_mb: float = 64.0) -> StepContext:
@@ -333,7 +333,7 @@ def open_incident(*, host: LocalHost, runbook: Runbook, journal: Journal, report
                             service=service, verdict=verdict, probe=probe, evidence_max_mb=evidence_max_mb)
 
 
-def incident_context(incident: str, directory: str, *, host: LocalHost, facts: factsmod.Facts, report: Reporter,
+def incident_context(incident: str, directory: str, *, host: Host, facts: factsmod.Facts, report: Reporter,
                      evidence_budget: float, service: Controller | None = None, verdict: Verdict | None = None,
                      probe: ProbeConfig | None = None, evidence_max_mb: float = 64.0) -> StepContext:
     """The context the rungs of one incident share (a new incident, or one resumed from the journal)."""
@@ -420,7 +420,7 @@ def run_rung(ctx: StepContext, runbook: Runbook, *, journal: Journal, approver: 
     return Rung(runbook.name, outcome, run.rows)
 
 
-def run_incident(*, host: LocalHost, runbook: Runbook, journal: Journal, approver: Approver, report: Reporter,
+def run_incident(*, host: Host, runbook: Runbook, journal: Journal, approver: Approver, report: Reporter,
                  dry_run: bool, evidence_budget: float, facts: factsmod.Facts | None = None,
                  service: Controller | None = None, verdict: Verdict | None = None,
                  probe: ProbeConfig | None = None, evidence_max_mb: float = 64.0) -> Report:

@@ -20,8 +20,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from remediator.hosts import connect
 from remediator.hosts import procs as procmod
-from remediator.hosts.local import LocalHost
 from remediator.hosts.service import controller
 from remediator.settings import HostConfig, ProcessService
 from remediator.structs import Proc
@@ -52,7 +52,7 @@ class Sandbox:
         self.extra_flags = list(extra_flags)  # more dockerd flags, e.g. --live-restore
         # an external containerd, like /run/containerd on 18.09+ hosts, but inside the sandbox
         self.ctrd_sock = str(self.root / "containerd.sock") if external_containerd else None
-        self.host = LocalHost(self.config())
+        self.host = connect(self.config())
 
     def argv(self) -> list[str]:
         """dockerd under a tiny subreaper (see labinit): this machine's PID 1 does not reap."""

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict
 
 from remediator.detect.facts import Facts
 from remediator.detect.verdict import Verdict
-from remediator.hosts.local import LocalHost
+from remediator.hosts.port import Host
 from remediator.hosts.service import Controller
 from remediator.settings import ProbeConfig
 from remediator.structs import GuardResult, StepResult
@@ -31,7 +31,7 @@ class Params(BaseModel):
 
 @dataclass
 class StepContext:
-    host: LocalHost
+    host: Host
     service: Controller
     facts: Facts
     incident_id: str

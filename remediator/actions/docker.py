@@ -19,7 +19,7 @@ from pydantic import Field
 from remediator.actions import ActionSpec, Params, StepContext, action
 from remediator.errors import DockerAPIError, TemporaryStepError
 from remediator.hosts import procs as procmod
-from remediator.hosts.local import LocalHost
+from remediator.hosts.port import Host
 from remediator.structs import StepResult
 
 POLL = 0.05  # seconds between verify's looks at the API and the shims (a condition polled, not a wait)
@@ -137,7 +137,7 @@ def list_state(c: dict[str, Any]) -> str:
     return status.split(" ", 1)[0].lower() or "unknown"
 
 
-def container_states(host: LocalHost) -> dict[str, str]:
+def container_states(host: Host) -> dict[str, str]:
     """Every container the API lists: id -> state (see list_state)."""
     listed = host.docker_call("containers", all=True, timeout=10) or []
     return {c["Id"]: list_state(c) for c in listed if isinstance(c, dict) and c.get("Id")}

@@ -19,7 +19,7 @@ from typing import Any
 
 from remediator.errors import HostError
 from remediator.hosts import procs as procmod
-from remediator.hosts.local import LocalHost
+from remediator.hosts.port import Host
 from remediator.hosts.service import controller
 from remediator.settings import ProcessService
 
@@ -105,7 +105,7 @@ def decide_layout(version: tuple[int, int], containerd_flag: str | None, daemon_
     return "managed", "dockerd starts its own containerd under the exec-root"
 
 
-def _daemon_json(host: LocalHost, path: str) -> tuple[dict[str, Any], list[str]]:
+def _daemon_json(host: Host, path: str) -> tuple[dict[str, Any], list[str]]:
     if not host.exists(path):
         return {}, []
     try:
@@ -115,7 +115,7 @@ def _daemon_json(host: LocalHost, path: str) -> tuple[dict[str, Any], list[str]]
     return (data if isinstance(data, dict) else {}), []
 
 
-def resolve(host: LocalHost) -> Facts:
+def resolve(host: Host) -> Facts:
     """Read the effective facts of host: from the live dockerd, its argv, daemon.json, the config."""
     cfg = host.config
     running = controller(host).find()

@@ -17,7 +17,7 @@ from typing import Any
 
 from remediator.detect.facts import Facts
 from remediator.detect.signatures import SIGNATURES
-from remediator.hosts.local import LocalHost, Ping
+from remediator.hosts.port import Host, Ping
 from remediator.hosts.service import Controller
 
 HUNG_MEMORY = 600.0  # seconds a hung-task report keeps counting
@@ -61,7 +61,7 @@ class ProbeSettings:
     min_free_percent: float = 1.0  # disk or inodes below this on either root: disk-full
 
 
-def _api(host: LocalHost, path: str, s: ProbeSettings) -> Callable[[], Obs]:
+def _api(host: Host, path: str, s: ProbeSettings) -> Callable[[], Obs]:
     def probe() -> Obs:
         return _from_ping(path, host.ping(timeout=s.timeout, path=path), s)
     return probe
@@ -75,7 +75,7 @@ def _from_ping(name: str, p: Ping, s: ProbeSettings) -> Obs:
 class Prober:
     """Runs rounds against one host. Not thread-safe: one Prober per host."""
 
-    def __init__(self, host: LocalHost, service: Controller, facts: Facts, settings: ProbeSettings | None = None) -> None:
+    def __init__(self, host: Host, service: Controller, facts: Facts, settings: ProbeSettings | None = None) -> None:
         self.host, self.service, self.facts = host, service, facts
         self.s = settings or ProbeSettings()
         self.rounds = 0

@@ -16,7 +16,6 @@ import socket
 import subprocess
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import docker
@@ -27,6 +26,7 @@ import sh
 
 from remediator.errors import CommandFailed, CommandTimeout, DockerAPIError, HostError, UnsafeOperation
 from remediator.hosts import procs as procmod
+from remediator.hosts.port import DiskUsage, Ping
 from remediator.settings import HostConfig
 from remediator.structs import CommandResult, Proc
 
@@ -39,35 +39,6 @@ NEGOTIATE_TIMEOUT = 5.0  # the most one negotiation may take, whatever the call'
 # "client version X is too new. Maximum supported API version is Y" (and "... is too old. Minimum ...").
 # Docker 1.13 - 17.10 do not refuse a too-new version: they answer as their own. (moby api/server/middleware/version.go)
 VERSION_REFUSED = re.compile(r"client is newer than server|client version \S+ is too (?:new|old)")
-
-
-@dataclass(frozen=True)
-class Ping:
-    """One timed request to the Docker API: ok, or why not (missing / refused / timeout / error)."""
-
-    outcome: str
-    latency: float
-    detail: str = ""
-
-    @property
-    def ok(self) -> bool:
-        return self.outcome == "ok"
-
-
-@dataclass(frozen=True)
-class DiskUsage:
-    free: int
-    total: int
-    free_inodes: int
-    total_inodes: int
-
-    @property
-    def free_percent(self) -> float:
-        return 100.0 * self.free / self.total if self.total else 100.0
-
-    @property
-    def free_inodes_percent(self) -> float:
-        return 100.0 * self.free_inodes / self.total_inodes if self.total_inodes else 100.0
 
 
 def http_exchange(sock_path: str, path: str, timeout: float) -> tuple[int, dict[str, str], bytes]:
@@ -418,3 +389,10 @@ class LocalHost:
 
     def free_bytes(self, path: str) -> int:
         return self.disk_usage(path).free
+
+
+def _conforms(h: LocalHost) -> None:
+    """mypy checks here that LocalHost implements the whole Host port."""
+    from remediator.hosts.port import Host
+
+    _: Host = h

@@ -1,7 +1,7 @@
 """How dockerd is found, stopped and started on a host: systemd, process or command.
 
 Role: one controller per `service.kind`. Controllers build their argv purely and run it through
-the LocalHost; a signal only ever goes to a process proven to be this host's dockerd.
+the Host; a signal only ever goes to a process proven to be this host's dockerd.
 Must not: touch containerd state or decide whether stopping is wise (runbooks and guards do).
 """
 
@@ -15,7 +15,7 @@ from typing import Protocol
 
 from remediator.errors import CommandFailed, HostError, TemporaryStepError
 from remediator.hosts import procs as procmod
-from remediator.hosts.local import LocalHost
+from remediator.hosts.port import Host
 from remediator.settings import CommandService, ProcessService, SystemdService
 from remediator.structs import Proc
 
@@ -32,7 +32,7 @@ class Controller(Protocol):
     def log_since(self, cursor: str | None) -> tuple[str, str | None]: ...
 
 
-def _proven(host: LocalHost, pid: int | None) -> Proc | None:
+def _proven(host: Host, pid: int | None) -> Proc | None:
     """The process with this pid if it is a live dockerd with this host's roots, else None."""
     if not pid:
         return None
@@ -43,7 +43,7 @@ def _proven(host: LocalHost, pid: int | None) -> Proc | None:
     return None
 
 
-def _read_pid(host: LocalHost, pidfile: str) -> int | None:
+def _read_pid(host: Host, pidfile: str) -> int | None:
     try:
         text = host.read_text(pidfile).strip()
     except HostError:
@@ -51,7 +51,7 @@ def _read_pid(host: LocalHost, pidfile: str) -> int | None:
     return int(text) if text.isdigit() else None
 
 
-def find_by_pidfile_or_scan(host: LocalHost, pidfile: str) -> Proc | None:
+def find_by_pidfile_or_scan(host: Host, pidfile: str) -> Proc | None:
     if p := _proven(host, _read_pid(host, pidfile)):
         return p
     cfg = host.config
@@ -59,14 +59,14 @@ def find_by_pidfile_or_scan(host: LocalHost, pidfile: str) -> Proc | None:
     return found[0] if found else None
 
 
-def kill_hard(host: LocalHost, target: Proc) -> None:
+def kill_hard(host: Host, target: Proc) -> None:
     """SIGKILL a proven process and wait for it; raise if it survives (D state)."""
     host.signal(target, signal.SIGKILL)
     if host.wait_gone([target], 10):
         raise TemporaryStepError(f"{target.comm} {target.pid} survived SIGKILL (D state?)")
 
 
-def terminate(host: LocalHost, target: Proc, grace: float) -> list[str]:
+def terminate(host: Host, target: Proc, grace: float) -> list[str]:
     """SIGTERM (and SIGCONT if stopped), wait up to grace, then SIGKILL. Return what happened."""
     notes = []
     host.signal(target, signal.SIGTERM)
@@ -81,7 +81,7 @@ def terminate(host: LocalHost, target: Proc, grace: float) -> list[str]:
     return notes
 
 
-def remove_stale_pidfile(host: LocalHost, pidfile: str) -> list[str]:
+def remove_stale_pidfile(host: Host, pidfile: str) -> list[str]:
     """Delete a pidfile whose pid is no live dockerd at all (the S20 fix), nothing else: a pidfile of
     another live dockerd (another host entry on this machine, other roots) is never ours to delete."""
     pid = _read_pid(host, pidfile)
@@ -91,7 +91,7 @@ def remove_stale_pidfile(host: LocalHost, pidfile: str) -> list[str]:
     return [f"removed stale pidfile {pidfile} (pid {pid} is not a live dockerd of this host)"]
 
 
-def wait_api(host: LocalHost, timeout: float, *, alive: Callable[[], bool] | None = None,
+def wait_api(host: Host, timeout: float, *, alive: Callable[[], bool] | None = None,
              log_tail: Callable[[int], str] | None = None) -> float:
     """Poll /_ping until it answers; raise TemporaryStepError on timeout or if alive() turns False
     (quoting the end of log_tail, when given)."""
@@ -111,7 +111,7 @@ def wait_api(host: LocalHost, timeout: float, *, alive: Callable[[], bool] | Non
 class ProcessController:
     """dockerd started by us, detached, from argv; stopped by signal."""
 
-    def __init__(self, host: LocalHost, spec: ProcessService) -> None:
+    def __init__(self, host: Host, spec: ProcessService) -> None:
         self.host, self.spec = host, spec
 
     def find(self) -> Proc | None:
@@ -178,7 +178,7 @@ def systemd_start_argv(spec: SystemdService) -> tuple[str, ...]:
 class SystemdController:
     """dockerd as a systemd unit; docker.socket is stopped with it so no client restarts it."""
 
-    def __init__(self, host: LocalHost, spec: SystemdService) -> None:
+    def __init__(self, host: Host, spec: SystemdService) -> None:
         self.host, self.spec = host, spec
 
     def _main_pid(self) -> int | None:
@@ -225,7 +225,7 @@ class SystemdController:
 class CommandController:
     """dockerd managed by user-given start/stop/status commands."""
 
-    def __init__(self, host: LocalHost, spec: CommandService) -> None:
+    def __init__(self, host: Host, spec: CommandService) -> None:
         self.host, self.spec = host, spec
 
     def find(self) -> Proc | None:
@@ -266,7 +266,7 @@ class CommandController:
         return self.host.read_new(self.spec.log, cursor) if self.spec.log else ("", None)
 
 
-def controller(host: LocalHost) -> Controller:
+def controller(host: Host) -> Controller:
     spec = host.config.service
     if isinstance(spec, ProcessService):
         return ProcessController(host, spec)

@@ -3,27 +3,21 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from remediator.actions import StepContext
 from remediator.actions.docker import VerifyParams, verify
 from remediator.detect.facts import Facts
+from remediator.hosts.fake import FakeHost
 from remediator.hosts.procs import Family
 from remediator.structs import Proc
 
 
-class FakeHost:
-    def __init__(self, running: list[str]) -> None:
-        self.running = running
-
-    def docker_call(self, fn: str, *args: Any, **kw: Any) -> Any:
-        assert fn == "containers"
-        return [{"Id": cid, "State": "running"} for cid in self.running]
-
-    def family(self, **kw: Any) -> Family:
-        shims = [Proc(pid=100 + i, ppid=1, state="S", comm="containerd-shim", exe="/x",
-                      cmdline=("containerd-shim-runc-v2", "-namespace", "moby", "-id", cid)) for i, cid in enumerate(self.running)]
-        return Family(shims=shims)
+def make_host(running: list[str]) -> FakeHost:
+    """The shipped FakeHost: the API lists `running`, one shim each."""
+    shims = [Proc(pid=100 + i, ppid=1, state="S", comm="containerd-shim", exe="/x",
+                  cmdline=("containerd-shim-runc-v2", "-namespace", "moby", "-id", cid)) for i, cid in enumerate(running)]
+    return FakeHost(processes=shims, family_of=lambda procs: Family(shims=list(procs)),
+                    docker={"containers": lambda **kw: [{"Id": cid, "State": "running"} for cid in running]})
 
 
 def test_a_vanished_container_that_was_not_rm_is_reported_lost(tmp_path: Path) -> None:
@@ -32,7 +26,7 @@ def test_a_vanished_container_that_was_not_rm_is_reported_lost(tmp_path: Path) -
             {"id": "c" * 64, "name": "tmp", "restart": "no", "auto_remove": True}]
     facts = Facts(host="h", docker_host="unix:///x", data_root="/d", exec_root="/e", version="x", layout="managed",
                   state_dirs=[], dockerd_pid=None)
-    ctx = StepContext(host=FakeHost(["a" * 64]), service=None, facts=facts, incident_id="i",  # type: ignore[arg-type]
+    ctx = StepContext(host=make_host(["a" * 64]), service=None, facts=facts, incident_id="i",  # type: ignore[arg-type]
                       incident_dir=tmp_path, evidence_budget=1, outputs={"snapshot": {"running": snap}})
     res = verify(ctx, VerifyParams(snapshot_step="snapshot", timeout=1))
     assert res.summary.endswith("1/3 containers of the snapshot run again")

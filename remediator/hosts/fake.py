@@ -1,0 +1,127 @@
+"""FakeHost: the Host port without a machine, for the unit tests (one fake, shipped, typed).
+
+Processes, the Docker API, containerd's socket and the kernel log are scripted; files are the real
+filesystem (tests give it tmp paths). Every signal and command is recorded, nothing is ever sent.
+Must not: touch a real process or daemon.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from remediator.hosts import procs as procmod
+from remediator.hosts.port import DiskUsage, Ping
+from remediator.settings import HostConfig
+from remediator.structs import CommandResult, Proc
+
+
+@dataclass
+class FakeHost:
+    config: HostConfig = field(default_factory=lambda: HostConfig(name="fake"))
+    processes: list[Proc] = field(default_factory=list)
+    healths: dict[int, procmod.Health] = field(default_factory=dict)
+    pings: dict[str, Ping] = field(default_factory=dict)  # path -> answer; default ok
+    ping_hook: Callable[[str], None] | None = None  # called before answering (a test may stall here)
+    sockets: dict[str, Ping] = field(default_factory=dict)  # socket path -> connect/grpc answer; default ok
+    kernel: list[str] = field(default_factory=list)  # kernel messages not read yet
+    docker: dict[str, Callable[..., Any]] = field(default_factory=dict)  # SDK method name -> handler
+    commands: dict[tuple[str, ...], CommandResult] = field(default_factory=dict)
+    disk: DiskUsage = field(default_factory=lambda: DiskUsage(free=50, total=100, free_inodes=10, total_inodes=10))
+    family_of: Callable[[list[Proc]], procmod.Family] | None = None  # default: procs.family over `processes`
+    signals: list[tuple[int, int]] = field(default_factory=list)  # (pid, signal) sent
+    ran: list[tuple[str, ...]] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    def run(self, argv: Sequence[str], *, timeout: float, ok_codes: Sequence[int] = (0,)) -> CommandResult:
+        self.ran.append(tuple(argv))
+        return self.commands.get(tuple(argv), CommandResult(tuple(argv), 0, "", "", 0.0))
+
+    def spawn_detached(self, argv: Sequence[str], *, log: str) -> int:
+        self.ran.append(tuple(argv))
+        return 99999
+
+    def reap(self) -> None:
+        return None
+
+    def procs(self) -> list[Proc]:
+        return list(self.processes)
+
+    def proc(self, pid: int) -> Proc | None:
+        return next((p for p in self.processes if p.pid == pid), None)
+
+    def family(self, *, data_root: str, exec_root: str, containerd_sock: str = "") -> procmod.Family:
+        if self.family_of is not None:
+            return self.family_of(self.processes)
+        return procmod.family(self.processes, data_root=data_root, exec_root=exec_root)
+
+    def health(self, p: Proc) -> procmod.Health | None:
+        return self.healths.get(p.pid, procmod.Health(pid=p.pid, state=p.state, threads=1, dstate=(), wchan="", uptime=60.0))
+
+    def signal(self, target: Proc, sig: signal.Signals, *, same_program: bool = True) -> bool:
+        self.signals.append((target.pid, int(sig)))
+        if sig in (signal.SIGKILL, signal.SIGTERM):
+            self.processes = [p for p in self.processes if p.pid != target.pid]
+        return True
+
+    def wait_gone(self, targets: Sequence[Proc], timeout: float) -> list[Proc]:
+        alive = {p.pid for p in self.processes}
+        return [t for t in targets if t.pid in alive]
+
+    def kmsg_since(self, seq: int | None, *, window: float = 600.0) -> tuple[list[str], int | None]:
+        out, self.kernel = self.kernel, []
+        return out, (seq or 0) + len(out)
+
+    def ping(self, timeout: float = 2.0, path: str = "/_ping") -> Ping:
+        if self.ping_hook is not None:
+            self.ping_hook(path)
+        return self.pings.get(path, Ping("ok", 0.001))
+
+    def connect(self, sock_path: str, timeout: float) -> Ping:
+        return self.sockets.get(sock_path, Ping("ok", 0.0001))
+
+    def grpc_ping(self, sock_path: str, timeout: float) -> Ping:
+        return self.sockets.get(sock_path, Ping("ok", 0.0002))
+
+    def docker_call(self, fn_name: str, *args: Any, timeout: float = 10.0, **kwargs: Any) -> Any:
+        return self.docker[fn_name](*args, **kwargs)
+
+    def read_text(self, path: str, *, limit: int = 4 << 20) -> str:
+        with open(path, "rb") as fh:
+            return fh.read(limit).decode(errors="replace")
+
+    def read_new(self, path: str, cursor: str | None, *, first: int = 256 << 10) -> tuple[str, str | None]:
+        try:
+            text = self.read_text(path)
+        except OSError:
+            return "", cursor
+        pos = int(cursor or 0)
+        return text[pos:], str(len(text))
+
+    def exists(self, path: str) -> bool:
+        return os.path.lexists(path)
+
+    def listdir(self, path: str) -> list[str]:
+        try:
+            return sorted(os.listdir(path))
+        except OSError:
+            return []
+
+    def disk_usage(self, path: str) -> DiskUsage:
+        return self.disk
+
+    def free_bytes(self, path: str) -> int:
+        return self.disk.free
+
+
+def _conforms(h: FakeHost) -> None:
+    """mypy checks here that FakeHost implements the whole Host port."""
+    from remediator.hosts.port import Host
+
+    _: Host = h
