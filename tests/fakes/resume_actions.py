@@ -67,6 +67,8 @@ def facts(tmp: Path) -> Facts:
 def runbook(tmp: Path) -> Path:
     path = tmp / "marks.yaml"
     text = RUNBOOK.replace("LOG", str(tmp / "log"))
+    if (tmp / "b-risky").exists():
+        text = text.replace("action: test.once,", "action: test.mark, risk: risky,")
     if (tmp / "b-terms").exists():
         text = text.replace("action: test.once", "action: test.term")
     if (tmp / "c-breaks").exists():

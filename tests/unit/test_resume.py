@@ -7,17 +7,19 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from remediator import resume
 from remediator.detect.verdict import Verdict
 from remediator.engine import incident_context
+from remediator.hosts.fake import FakeHost
 from remediator.hosts.local import LocalHost
 from remediator.journal import Journal
 from remediator.ladder import heal
-from remediator.runbook import load_runbook
+from remediator.runbook import Step, load_runbook
 from remediator.settings import HostConfig
-from remediator.structs import EXIT_INTERRUPTED, Outcome
+from remediator.structs import EXIT_INTERRUPTED, Outcome, StepResult
 from tests.fakes import resume_actions as fake
 
 REPO = Path(__file__).resolve().parents[2]
@@ -87,3 +89,29 @@ def test_sigterm_finishes_the_step_journals_interrupted_and_exits_7(tmp_path: Pa
     assert row is not None and any(k == "interrupted" for _, k, _, _ in journal.events(row.id))
     assert _resume(tmp_path, journal) is Outcome.RECOVERED
     assert (tmp_path / "log").read_text().split() == ["a", "b", "c"]
+
+
+def _resume_counting_asks(tmp: Path, journal: Journal, exec_root: str | None = None) -> list[str]:
+    row = journal.in_flight("h")
+    assert row is not None
+    was = resume.read(journal, row)
+    facts = was.facts if exec_root is None else replace(was.facts, exec_root=exec_root)
+    ctx = incident_context(row.id, row.dir, host=FakeHost(), facts=facts, report=lambda *a, **k: None, evidence_budget=5)
+    asked: list[str] = []
+
+    def approver(step: Step, plan: StepResult) -> tuple[bool, str]:
+        asked.append(step.id)
+        return True, "asked again"
+    heal(ctx, load_runbook(fake.runbook(tmp)), journal=journal, approver=approver, report=lambda *a, **k: None,
+         dry_run=False, earlier=was.earlier, progress=was.progress, ended=was.ended,
+         rediagnose=lambda _ctx: Verdict("healthy", "high", None, 0, 1, ["scripted"]))
+    return asked
+
+
+def test_an_approval_holds_for_the_same_plan_and_is_asked_again_when_the_facts_changed(tmp_path: Path) -> None:
+    same, changed = tmp_path / "same", tmp_path / "changed"
+    for d in (same, changed):
+        d.mkdir()
+        (d / "b-risky").touch()
+    assert _resume_counting_asks(same, _killed_at(same, "during:b")) == [], "approved before the restart, same plan"
+    assert _resume_counting_asks(changed, _killed_at(changed, "during:b"), exec_root="/elsewhere") == ["b"]
