@@ -7,20 +7,19 @@ Must not: touch a real process or daemon.
 
 from __future__ import annotations
 
-import os
 import signal
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from remediator.hosts import procs as procmod
-from remediator.hosts.port import DiskUsage, Ping
+from remediator.hosts.port import DiskUsage, LocalFiles, Ping
 from remediator.settings import HostConfig
 from remediator.structs import CommandResult, Proc
 
 
 @dataclass
-class FakeHost:
+class FakeHost(LocalFiles):
     config: HostConfig = field(default_factory=lambda: HostConfig(name="fake"))
     processes: list[Proc] = field(default_factory=list)
     healths: dict[int, procmod.Health] = field(default_factory=dict)
@@ -103,15 +102,6 @@ class FakeHost:
             return "", cursor
         pos = int(cursor or 0)
         return text[pos:], str(len(text))
-
-    def exists(self, path: str) -> bool:
-        return os.path.lexists(path)
-
-    def listdir(self, path: str) -> list[str]:
-        try:
-            return sorted(os.listdir(path))
-        except OSError:
-            return []
 
     def disk_usage(self, path: str) -> DiskUsage:
         return self.disk

@@ -271,12 +271,7 @@ def quarantine_file(path: str, roots: Sequence[str], dest: str | Path) -> bytes:
         os.close(fd)
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    out = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-    try:
-        os.write(out, data)
-        os.fsync(out)
-    finally:
-        os.close(out)
+    write_new(str(dest), data, 0o600)
     if dest.read_bytes() != data:
         raise BackupError(f"the copy of {path} in {dest} does not match; {path} was not removed")
     os.unlink(src)
@@ -288,14 +283,18 @@ def restore_file(backup: str | Path, path: str, roots: Sequence[str]) -> bool:
     dst = confine(path, roots)
     if os.path.lexists(dst):
         return False
-    data = Path(backup).read_bytes()
-    fd = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+    write_new(str(dst), Path(backup).read_bytes(), 0o644)
+    return True
+
+
+def write_new(path: str, data: bytes, mode: int) -> None:
+    """Create path (never an existing file, never through a symlink), write data and fsync it."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
     try:
         os.write(fd, data)
         os.fsync(fd)
     finally:
         os.close(fd)
-    return True
 
 
 class QuarantineImpossible(BackupError):

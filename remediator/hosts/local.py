@@ -26,7 +26,7 @@ import sh
 
 from remediator.errors import CommandFailed, CommandTimeout, DockerAPIError, HostError, UnsafeOperation
 from remediator.hosts import procs as procmod
-from remediator.hosts.port import DiskUsage, Ping
+from remediator.hosts.port import DiskUsage, LocalFiles, Ping
 from remediator.settings import HostConfig
 from remediator.structs import CommandResult, Proc
 
@@ -135,7 +135,7 @@ def _timed(exchange: Callable[[], tuple[str, str]], sock_path: str, timeout_deta
     return Ping(outcome, time.monotonic() - started, detail)
 
 
-class LocalHost:
+class LocalHost(LocalFiles):
     """The local machine, seen through one HostConfig."""
 
     def __init__(self, config: HostConfig) -> None:
@@ -369,15 +369,6 @@ class LocalHost:
                 return data.decode(errors="replace"), f"{st.st_ino}:{pos + len(data)}"
         except (OSError, ValueError):
             return "", cursor
-
-    def exists(self, path: str) -> bool:
-        return os.path.lexists(path)
-
-    def listdir(self, path: str) -> list[str]:
-        try:
-            return sorted(os.listdir(path))
-        except OSError:
-            return []
 
     def disk_usage(self, path: str) -> DiskUsage:
         """Space and inodes of the filesystem holding path (or its nearest existing parent)."""

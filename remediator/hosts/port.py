@@ -8,6 +8,7 @@ Must not: do anything itself.
 
 from __future__ import annotations
 
+import os
 import signal
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -45,6 +46,19 @@ class DiskUsage:
     @property
     def free_inodes_percent(self) -> float:
         return 100.0 * self.free_inodes / self.total_inodes if self.total_inodes else 100.0
+
+
+class LocalFiles:
+    """File reads on this machine's filesystem: shared by LocalHost and FakeHost (whose files are real)."""
+
+    def exists(self, path: str) -> bool:
+        return os.path.lexists(path)
+
+    def listdir(self, path: str) -> list[str]:
+        try:
+            return sorted(os.listdir(path))
+        except OSError:
+            return []
 
 
 class Host(Protocol):
