@@ -26,7 +26,7 @@ from remediator.hosts.service import controller
 from remediator.journal import HostLock, IncidentRow, Journal
 from remediator.ladder import heal, runbook_named, runbook_path
 from remediator.runbook import Runbook, load_runbook
-from remediator.settings import HostConfig, Settings
+from remediator.settings import HostConfig, Settings, state_dir_inside
 
 OnRound = Callable[[Round, Verdict], None]
 
@@ -84,11 +84,24 @@ def heal_host(settings: Settings, host: str, runbook: str, *, dry_run: bool, fac
                 return verdict
             rb = runbook_named(verdict.runbook, dirs)
         faces.on_runbook(rb)
-        ctx = open_incident(host=connect(hcfg), runbook=rb, journal=journal, report=faces.report, dry_run=dry_run,
+        host_ = connect(hcfg)
+        facts = factsmod.resolve(host_)
+        _state_dir_apart(settings, facts)
+        ctx = open_incident(host=host_, runbook=rb, journal=journal, report=faces.report, dry_run=dry_run,
                             evidence_budget=settings.evidence_budget, verdict=verdict, probe=settings.probe,
-                            evidence_max_mb=settings.evidence_max_mb)
+                            evidence_max_mb=settings.evidence_max_mb, facts=facts)
         return heal(ctx, rb, journal=journal, approver=faces.approver, report=faces.report, dry_run=dry_run,
                     max_steps=settings.ladder.max_steps, load=lambda name: runbook_named(name, dirs))
+
+
+def _state_dir_apart(settings: Settings, facts: factsmod.Facts) -> None:
+    """The *effective* roots (from the running dockerd and daemon.json) may differ from the config's: check
+    again, by real path, before anything is opened."""
+    real = os.path.realpath(settings.state_dir)
+    for root in (facts.data_root, facts.exec_root):
+        if state_dir_inside(real, os.path.realpath(root)) or state_dir_inside(settings.state_dir, root):
+            raise InputError(f"state_dir {settings.state_dir} lies inside the effective root {root} of host "
+                             f"{facts.host}: a runbook there would move the journal and the backups with the state")
 
 
 def resume_incident(settings: Settings, incident: str, *, faces: Faces) -> Report:

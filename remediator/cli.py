@@ -105,7 +105,7 @@ def finish(report: Report | Verdict, config: Path) -> None:
     colour = {0: "green", 3: "magenta"}.get(EXIT_CODES[report.outcome], "red")
     out.rule()
     out.print(f"[bold {colour}]{escape(report.summary)}[/]")
-    out.print(f"incident {report.incident} — details: remediator incidents {report.incident} --config {config}")
+    out.print(escape(f"incident {report.incident} — details: remediator incidents {report.incident} --config {config}"))
     sys.exit(EXIT_CODES[report.outcome])
 
 

@@ -31,6 +31,7 @@ from remediator.structs import EXIT_BAD_INPUT
 
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False, soft_wrap=True)  # an error line is never wrapped: grep it
+MAX_LOG = 256 << 20  # every read of user input is bounded: a log bigger than this is cut by the user, on purpose
 COLOUR = {"healthy": "green", "degraded": "yellow", "suspect": "yellow"}
 
 
@@ -114,14 +115,18 @@ def probe(config: Path | None, hosts: tuple[str, ...], as_json: bool, rounds: in
 @click.option("--json", "as_json", is_flag=True, help='print {"verdict", "signatures", "runbook", ...}')
 def diagnose(log: str, as_json: bool) -> None:
     """Offline: classify a pasted dockerd/containerd log (logrus text, FATA[…], journalctl -o json)."""
-    if log == "-":
-        text = sys.stdin.read()
-    else:
-        try:
-            text = Path(log).read_text(errors="replace")
-        except OSError as exc:
-            bad_input(InputError(f"{log}: cannot read: {exc.strerror}"))
-    v = logdiag.diagnose_text(text)
+    try:
+        if log == "-":
+            data = sys.stdin.buffer.read(MAX_LOG + 1)
+        else:
+            with open(log, "rb") as fh:
+                data = fh.read(MAX_LOG + 1)
+    except OSError as exc:
+        bad_input(InputError(f"{log}: cannot read: {exc.strerror}"))
+    if len(data) > MAX_LOG:
+        bad_input(InputError(f"{log}: more than {MAX_LOG >> 20} MiB; pass the part that matters "
+                             f"(e.g. tail -c {MAX_LOG >> 20}M {log} | remediator diagnose --log -)"))
+    v = logdiag.diagnose_text(data.decode(errors="replace"))
     if as_json:
         click.echo(json.dumps(v.as_json(), indent=1))
         sys.exit(0 if v.verdict == "healthy" else 1)

@@ -59,7 +59,12 @@ class Journal:
         self._lock = threading.Lock()
         try:
             state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-            self.db = sqlite3.connect(state_dir / "journal.sqlite3", timeout=10, isolation_level=None,
+            if os.stat(state_dir).st_mode & 0o077:
+                os.chmod(state_dir, 0o700)  # evidence and backups hold secrets: owner only, whatever it was
+            path = state_dir / "journal.sqlite3"
+            os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+            os.chmod(path, 0o600)
+            self.db = sqlite3.connect(path, timeout=10, isolation_level=None,
                                       check_same_thread=False)  # guarded by self._lock
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=FULL")

@@ -22,7 +22,7 @@ def _absolute(value: str) -> str:
         raise ValueError("must be an absolute path")
     if "\x00" in value or any(part == ".." for part in value.split("/")):
         raise ValueError("must not contain '..' or NUL")
-    normal = os.path.normpath(value)
+    normal = "/" + os.path.normpath(value).lstrip("/")  # POSIX keeps a leading '//': it is still the root
     if normal == "/":
         raise ValueError("must not be the filesystem root")
     return normal
@@ -152,12 +152,28 @@ class Settings(_Model):
     def _absolute_dirs(cls, value: list[str]) -> list[str]:
         return [_absolute(v) for v in value]
 
+    @model_validator(mode="after")
+    def _state_dir_apart(self) -> Settings:
+        """The journal, the backups and the evidence must never lie where a runbook moves or clears state."""
+        for h in self.hosts:
+            for root in (h.data_root, h.exec_root):
+                if state_dir_inside(self.state_dir, root):
+                    raise ValueError(f"state_dir {self.state_dir} lies inside host {h.name}'s {root}: a runbook that "
+                                     "moves or clears containerd's state there would take the journal and the backups with it")
+        return self
+
     def host(self, name: str) -> HostConfig:
         for host in self.hosts:
             if host.name == name:
                 return host
         known = ", ".join(h.name for h in self.hosts)
         raise InputError(f"no host named {name!r} in the config (known: {known})")
+
+
+def state_dir_inside(state_dir: str, root: str) -> bool:
+    """Is state_dir the root itself or anywhere below it (by path; the caller also checks real paths)?"""
+    a, b = os.path.normpath(state_dir), os.path.normpath(root)
+    return a == b or a.startswith(b.rstrip("/") + "/")
 
 
 DEFAULT_CONFIG = Path("/etc/remediator/config.yaml")

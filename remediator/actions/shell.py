@@ -23,5 +23,5 @@ def plan(ctx: StepContext, p: ShellParams) -> StepResult:
     return StepResult(f"would run {p.argv!r} (timeout {p.timeout:g}s)")
 
 
-action(ActionSpec("shell.run", ShellParams, run=run, plan=plan, mutates=True, risky=False, idempotent=False,
+action(ActionSpec("shell.run", ShellParams, run=run, plan=plan, mutates=True, risky=True, idempotent=False,
                   summary="run a command (argv list) with a deadline"))

@@ -109,10 +109,25 @@ def _daemon_json(host: Host, path: str) -> tuple[dict[str, Any], list[str]]:
     if not host.exists(path):
         return {}, []
     try:
-        data = json.loads(host.read_text(path))
-    except (HostError, ValueError) as exc:
+        data = json.loads(host.read_text(path, limit=1 << 20))
+    except (HostError, ValueError, RecursionError) as exc:
         return {}, [f"cannot read {path}: {exc}"]
-    return (data if isinstance(data, dict) else {}), []
+    if not isinstance(data, dict):
+        return {}, [f"{path}: not a JSON object; ignored"]
+    # dockerd refuses to start on a daemon.json of the wrong shape: exactly when it is read here. Keep what is usable.
+    kept: dict[str, Any] = {}
+    notes = []
+    for key, value in data.items():
+        want = TYPES.get(key)
+        if want is None or isinstance(value, want):
+            kept[key] = value
+        else:
+            notes.append(f"{path}: {key} is {type(value).__name__}, not {want.__name__}; ignored")
+    return kept, notes
+
+
+TYPES: dict[str, type] = {"data-root": str, "graph": str, "exec-root": str, "containerd": str, "features": dict,
+                          "live-restore": bool}
 
 
 def resolve(host: Host) -> Facts:

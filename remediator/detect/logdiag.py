@@ -69,7 +69,7 @@ class LogVerdict:
 def _journal_message(raw: str) -> str | None:
     try:
         obj = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # garbage, or nested past the parser's depth: not a journal record
         return None
     if isinstance(obj, dict) and "MESSAGE" not in obj and isinstance(obj.get("msg"), str):
         # dockerd/containerd --log-format=json: {"level":"fatal","msg":"…","time":"…"} -> the logrus text form

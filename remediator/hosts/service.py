@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import signal
+import stat
 import time
 from collections.abc import Callable
 from typing import Protocol
@@ -84,8 +85,18 @@ def terminate(host: Host, target: Proc, grace: float) -> list[str]:
 def remove_stale_pidfile(host: Host, pidfile: str) -> list[str]:
     """Delete a pidfile whose pid is no live dockerd at all (the S20 fix), nothing else: a pidfile of
     another live dockerd (another host entry on this machine, other roots) is never ours to delete."""
+    if not host.exists(pidfile):
+        return []
+    try:
+        st = os.lstat(pidfile)
+    except OSError:
+        return []
+    if not stat.S_ISREG(st.st_mode) or st.st_size > 32:
+        return [f"left {pidfile} alone: not a small regular file, so not a pidfile"]
     pid = _read_pid(host, pidfile)
-    if not host.exists(pidfile) or (pid and (p := host.proc(pid)) and p.alive and procmod.is_dockerd(p)):
+    if pid is None:
+        return [f"left {pidfile} alone: it does not hold a single decimal pid"]
+    if (p := host.proc(pid)) and p.alive and procmod.is_dockerd(p):
         return []
     os.unlink(pidfile)
     return [f"removed stale pidfile {pidfile} (pid {pid} is not a live dockerd of this host)"]

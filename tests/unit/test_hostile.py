@@ -1,0 +1,96 @@
+"""Careless and hostile input (issue: 0 tracebacks, 0 files lost): one regression test per item fixed so far."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from remediator.cli import main
+from remediator.detect import facts as factsmod
+from remediator.detect.logdiag import diagnose_text
+from remediator.errors import InputError
+from remediator.hosts.fake import FakeHost
+from remediator.hosts.service import remove_stale_pidfile
+from remediator.journal import Journal
+from remediator.settings import load_settings
+
+
+def _cfg(tmp: Path, body: str) -> Path:
+    p = tmp / "c.yaml"
+    p.write_text(body)
+    return p
+
+
+def test_a_state_dir_inside_a_root_is_refused_with_its_position(tmp_path: Path) -> None:
+    cfg = _cfg(tmp_path, "state_dir: /srv/exec/containerd/rmd\nhosts:\n  - name: h\n    exec_root: /srv/exec\n")
+    with pytest.raises(InputError) as exc:
+        load_settings(cfg)
+    assert "lies inside host h's /srv/exec" in str(exc.value.problems)
+    cfg = _cfg(tmp_path, "state_dir: /var/lib/docker/rmd\nhosts:\n  - name: h\n")
+    with pytest.raises(InputError):
+        load_settings(cfg)
+
+
+def test_a_double_slash_state_dir_is_the_root_and_refused(tmp_path: Path) -> None:
+    with pytest.raises(InputError) as exc:
+        load_settings(_cfg(tmp_path, 'state_dir: "//"\nhosts:\n  - name: h\n'))
+    assert "filesystem root" in str(exc.value.problems)
+
+
+def test_deeply_nested_json_log_lines_are_just_lines() -> None:
+    line = "[" * 5000 + "]" * 5000
+    assert diagnose_text("{" + line[1:] + "\n" + line).verdict in ("no-fault", "unknown")
+
+
+def test_the_stale_pidfile_removal_only_ever_removes_a_pidfile(tmp_path: Path) -> None:
+    host = FakeHost()
+    config = tmp_path / "important.conf"
+    config.write_text("not a pid\n")
+    assert "not hold a single decimal pid" in remove_stale_pidfile(host, str(config))[0]
+    assert config.exists()
+    d = tmp_path / "a-directory"
+    d.mkdir()
+    assert "not a pidfile" in remove_stale_pidfile(host, str(d))[0] and d.is_dir()
+    real = tmp_path / "docker.pid"
+    real.write_text("4242")
+    assert "removed stale pidfile" in remove_stale_pidfile(host, str(real))[0] and not real.exists()
+
+
+def test_daemon_json_of_the_wrong_shape_does_not_break_fact_gathering(tmp_path: Path) -> None:
+    dj = tmp_path / "daemon.json"
+    for body in ('{"data-root": 5}', '{"features": "x"}', '{"containerd": 5}', "[1, 2]", "[" * 10000):
+        dj.write_text(body)
+        data, notes = factsmod._daemon_json(FakeHost(), str(dj))
+        assert all(isinstance(v, (str, dict, bool)) for v in data.values()) and (notes or data == {}), body
+
+
+def test_journal_and_state_dir_are_owner_only(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    state.mkdir(mode=0o755)
+    os.chmod(state, 0o755)
+    Journal(state)
+    assert stat.S_IMODE(os.stat(state).st_mode) == 0o700
+    assert stat.S_IMODE(os.stat(state / "journal.sqlite3").st_mode) == 0o600
+
+
+def test_shell_run_is_inherently_risky() -> None:
+    from remediator.actions import ACTIONS
+
+    assert ACTIONS["shell.run"].risky
+
+
+def test_diagnose_of_an_endless_input_is_a_clean_error() -> None:
+    res = CliRunner().invoke(main, ["diagnose", "--log", "/dev/zero"])
+    assert res.exit_code == 2 and "more than 256 MiB" in res.output
+
+
+def test_markup_in_a_config_path_is_printed_as_text(tmp_path: Path) -> None:
+    d = tmp_path / "[bold]x[/]"
+    d.mkdir(parents=True)
+    cfg = _cfg(d, f"state_dir: {tmp_path / 'state'}\nhosts:\n  - name: h\n")
+    res = CliRunner().invoke(main, ["config", "check", "--config", str(cfg)])
+    assert res.exit_code == 0 and "[bold]x[/]" in res.output.replace("\n", "")
