@@ -21,16 +21,73 @@ from remediator.errors import InputError
 Loc = tuple[str | int, ...]
 
 
+MAX_BYTES = 1 << 20  # runbooks and configs are small; a bigger file is a mistake or an attack
+MAX_DEPTH = 64  # nesting levels
+MAX_EVENTS = 200_000
+
+
+def _screen(path: Path, text: str) -> None:
+    """Walk the YAML event stream (iterative: no recursion, no construction) and refuse, with a position,
+    what would crash or bomb the loader: nesting past MAX_DEPTH, aliases of collections (the
+    billion-laughs shape), explicit tags, merge keys."""
+    depth, events = 0, 0
+    collection_anchors: set[str] = set()
+    expect_key: list[bool] = []  # per open mapping: is the next scalar a key?
+    for ev in YAML(typ="rt").parse(text):
+        events += 1
+        mark = getattr(ev, "start_mark", None)
+        where = f"{mark.line + 1}:{mark.column + 1}" if mark else "1:1"
+        kind = type(ev).__name__
+        if events > MAX_EVENTS:
+            raise InputError(f"{path}:{where}: YAML: more than {MAX_EVENTS} nodes")
+        tag = getattr(ev, "tag", None)
+        if tag is not None and kind in ("ScalarEvent", "MappingStartEvent", "SequenceStartEvent"):
+            raise InputError(f"{path}:{where}: YAML: explicit tags ({tag}) are not supported; write the plain value")
+        if kind in ("MappingStartEvent", "SequenceStartEvent"):
+            if expect_key and expect_key[-1] is False:
+                expect_key[-1] = True
+            elif expect_key and expect_key[-1] is True:
+                raise InputError(f"{path}:{where}: YAML: a mapping or sequence as a mapping key is not supported")
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise InputError(f"{path}:{where}: YAML: nested deeper than {MAX_DEPTH} levels")
+            if getattr(ev, "anchor", None):
+                collection_anchors.add(ev.anchor)
+            expect_key.append(True if kind == "MappingStartEvent" else None)  # type: ignore[arg-type]
+        elif kind in ("MappingEndEvent", "SequenceEndEvent"):
+            depth -= 1
+            expect_key.pop()
+        elif kind in ("ScalarEvent", "AliasEvent"):
+            if kind == "AliasEvent" and ev.anchor in collection_anchors:
+                raise InputError(f"{path}:{where}: YAML: an alias of a mapping or sequence (*{ev.anchor}) is not "
+                                 "supported; repeat the values")
+            if expect_key and expect_key[-1] is True:
+                if kind == "ScalarEvent" and ev.value == "<<":
+                    raise InputError(f"{path}:{where}: YAML: merge keys (<<) are not supported; write the keys out")
+                expect_key[-1] = False
+            elif expect_key and expect_key[-1] is False:
+                expect_key[-1] = True
+
+
 def load_yaml(path: Path) -> Any:
-    """Given a file, return its YAML data with positions. Raise InputError naming file:line:col."""
+    """Given a file, return its YAML data with positions. Raise InputError naming file:line:col.
+    Bounded: at most MAX_BYTES read, nesting, nodes, tags, aliases and merge keys screened first."""
     try:
-        text = path.read_text(encoding="utf-8")
+        with open(path, "rb") as fh:
+            raw = fh.read(MAX_BYTES + 1)
     except OSError as exc:
         raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    if len(raw) > MAX_BYTES:
+        raise InputError(f"{path}:1:1: larger than {MAX_BYTES >> 10} KiB: not a runbook or a config")
+    try:
+        text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise InputError(f"{path}: not UTF-8 text: {exc}") from exc
     try:
+        _screen(path, text)
         data = YAML(typ="rt").load(text)
+    except InputError:
+        raise
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"{mark.line + 1}:{mark.column + 1}" if mark else "1:1"
@@ -38,6 +95,8 @@ def load_yaml(path: Path) -> Any:
         raise InputError(f"{path}:{where}: YAML syntax: {problem}") from exc
     except YAMLError as exc:
         raise InputError(f"{path}:1:1: YAML syntax: {exc}") from exc
+    except (ValueError, TypeError, AttributeError, KeyError, RecursionError) as exc:  # the loader's own edge cases
+        raise InputError(f"{path}:1:1: YAML: cannot load ({type(exc).__name__}: {exc})") from exc
     if data is None:
         raise InputError(f"{path}:1:1: the file is empty")
     return data

@@ -126,12 +126,27 @@ def _named(file: Path, data: Any, loc: Loc, field: str, registry: dict[str, Any]
     return _check_params(file, data, (*loc, "params"), spec.params, params, names)
 
 
+class _Earlier:
+    """`ref in seen`: is ref the id of a step before index i (linear overall, not quadratic)."""
+
+    def __init__(self, first: dict[str, int], i: int) -> None:
+        self.first, self.i = first, i
+
+    def __contains__(self, ref: object) -> bool:
+        return isinstance(ref, str) and self.first.get(ref, self.i) < self.i
+
+
 def _logic(file: Path, data: Any, steps: list[tuple[int, Step]], params: dict[str, Any]) -> list[str]:
     out: list[str] = []
     raw_steps: list[Any] = data["steps"] if isinstance(data, dict) and isinstance(data.get("steps"), list) else []
     names = variables(params, FACT_SAMPLES)
+    ids = [s.get("id") if isinstance(s, dict) else None for s in raw_steps]
+    first: dict[str, int] = {}  # step id -> the index where it is first defined: "earlier" in O(1), not by rescanning
+    for k, sid in enumerate(ids):
+        if isinstance(sid, str):
+            first.setdefault(sid, k)
     for i, step in steps:
-        seen = [s.get("id") for s in raw_steps[:i] if isinstance(s, dict)]
+        seen = _Earlier(first, i)
         loc: Loc = ("steps", i)
         out += _named(file, data, loc, "action", ACTIONS, step.action, step.params, names)
         spec = ACTIONS.get(step.action)

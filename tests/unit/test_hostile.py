@@ -94,3 +94,37 @@ def test_markup_in_a_config_path_is_printed_as_text(tmp_path: Path) -> None:
     cfg = _cfg(d, f"state_dir: {tmp_path / 'state'}\nhosts:\n  - name: h\n")
     res = CliRunner().invoke(main, ["config", "check", "--config", str(cfg)])
     assert res.exit_code == 0 and "[bold]x[/]" in res.output.replace("\n", "")
+
+
+YAML_REPRODUCERS = {
+    "explicit int tag on a word": "schema: 1\nname: n\na: !!int x\n",
+    "a set tag": "schema: 1\nname: n\na: !!set 1\n",
+    "a merge key at the top": "schema: 1\n<<: {name: X, steps: []}\n",
+    "a merge key in a step": "schema: 1\nname: n\nsteps:\n  - <<: [{id: a}, {action: nope}]\n",
+    "nesting past the parser's recursion": "a: " + "[" * 400 + "]" * 400 + "\n",
+    "an alias bomb": "a: &a [x,x,x,x,x,x,x,x,x]\n" + "".join(
+        f"{c}: &{c} [" + ",".join([f"*{p}"] * 9) + "]\n" for p, c in zip("abcdef", "bcdefg", strict=True)),
+}
+
+
+@pytest.mark.parametrize("text", list(YAML_REPRODUCERS.values()), ids=list(YAML_REPRODUCERS))
+def test_hostile_yaml_is_a_clean_error_with_a_position(tmp_path: Path, text: str) -> None:
+    for kind, args in (("runbook", ["runbook", "validate"]), ("config", ["config", "check", "--config"])):
+        path = tmp_path / f"{kind}.yaml"
+        path.write_text(text)
+        res = CliRunner().invoke(main, [*args, str(path)])
+        assert res.exit_code == 2, (kind, res.output)
+        assert f"{path}:" in res.output.replace("\n", "") and "Traceback" not in res.output
+
+
+def test_a_scalar_alias_is_still_fine(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(f"state_dir: &s {tmp_path / 'state'}\nhosts:\n  - name: h\n")
+    assert load_settings(path).state_dir == str(tmp_path / "state")
+
+
+def test_a_huge_file_is_refused_before_it_is_parsed(tmp_path: Path) -> None:
+    path = tmp_path / "big.yaml"
+    path.write_bytes(b"a: " + b"x" * (2 << 20) + b"\n")
+    res = CliRunner().invoke(main, ["runbook", "validate", str(path)])
+    assert res.exit_code == 2 and "KiB" in res.output
