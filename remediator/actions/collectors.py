@@ -56,6 +56,8 @@ def _wait_dump(ctx: StepContext, who: Proc, files: Callable[[], set[str]], deadl
     _, cursor = ctx.service.log_since(None)
     ctx.host.signal(who, signal.SIGUSR1)
     text = ""
+    in_log: bytes | None = None
+    grace = 0.0
     while time.monotonic() < deadline:
         new = sorted(files() - before, key=os.path.getmtime)
         if new and os.path.getsize(new[-1]) > 0:
@@ -63,9 +65,13 @@ def _wait_dump(ctx: StepContext, who: Proc, files: Callable[[], set[str]], deadl
             return f"# {new[-1]}\n".encode() + Path(new[-1]).read_bytes()
         more, cursor = ctx.service.log_since(cursor)
         text += more
-        if log_ok and (m := LOG_DUMP.search(text)):  # dockerd <= 1.12 and containerd dump into the log
-            return b"# from the daemon log\n" + m.group(0).encode()
+        if log_ok and in_log is None and (m := LOG_DUMP.search(text)):  # dockerd <= 1.12 and containerd log it
+            in_log, grace = b"# from the daemon log\n" + m.group(0).encode(), time.monotonic() + 1.0
+        if in_log is not None and time.monotonic() > grace:  # containerd 1.4+ logs first, then writes the file
+            return in_log
         time.sleep(0.05)
+    if in_log is not None:
+        return in_log
     raise TimeoutError(f"SIGUSR1 sent to {what} {who.pid} (state {who.state}); no dump appeared: it cannot answer "
                        "signals (hung, stopped, or before its dump trap is armed)")
 
