@@ -104,7 +104,7 @@ def parse_lines(raws: list[str], first_no: int = 1) -> list[Line]:
     """parse() for lines already split, numbered from first_no (the live monitor numbers across rounds)."""
     out = []
     for i, raw in enumerate(raws, first_no):
-        message = raw.rstrip()
+        message = raw[:4 * MAX_LINE].rstrip()  # cut first: a hostile 50 MB line costs no more than a long one
         if not message:
             continue
         if message.lstrip().startswith("{"):
