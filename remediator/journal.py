@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from remediator.errors import HostBusy, JournalError
+from remediator.redact import redact_obj
 
 # 1: incidents + events. 2: results carry `changed`, facts carry the containerd socket and pidfile, incidents
 # with no `ended` are in flight and are resumed (an older journal's open incidents are resumed the same way).
@@ -100,7 +101,7 @@ class Journal:
 
     def event(self, incident: str, kind: str, step: str | None = None, **detail: Any) -> None:
         self._write("INSERT INTO events (incident, ts, kind, step, detail) VALUES (?,?,?,?,?)",
-                    (incident, time.time(), kind, step, json.dumps(detail, default=str)))
+                    (incident, time.time(), kind, step, json.dumps(redact_obj(detail), default=str)))
 
     def set_state(self, incident: str, state: str) -> None:
         self._write("UPDATE incidents SET state=? WHERE id=?", (state, incident))

@@ -27,16 +27,15 @@ from remediator.detect.facts import parse_version
 from remediator.errors import CommandTimeout, HostError
 from remediator.hosts import fsops
 from remediator.hosts import procs as procmod
+from remediator.redact import redact_text
 from remediator.structs import Proc
 
-SECRET = re.compile(r"(?i)\b([\w.-]*(?:password|passwd|secret|token|api[_-]?key|access[_-]?key|credential)[\w.-]*)"
-                    r"(\s*[=:]\s*|\"\s*:\s*\")([^\s\",']+)")
 LOG_DUMP = re.compile(r"=== BEGIN goroutine stack dump ===.*?=== END goroutine stack dump ===", re.S)
 
 
 def redact(data: bytes) -> bytes:
-    """KEY=value, KEY: value and "KEY":"value" with a secret-looking KEY -> <redacted>."""
-    return SECRET.sub(lambda m: f"{m.group(1)}{m.group(2)}<redacted>", data.decode(errors="replace")).encode()
+    """Anything that looks like a credential -> <redacted> (remediator.redact: the journal uses the same)."""
+    return redact_text(data.decode(errors="replace")).encode()
 
 
 @dataclass(frozen=True)
