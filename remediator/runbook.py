@@ -9,6 +9,7 @@ Must not: run anything or touch a host.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from pathlib import Path
 from typing import Any, Literal
@@ -113,7 +114,26 @@ def _check_params(file: Path, data: Any, loc: Loc, model: type[BaseModel], raw: 
         model.model_validate(resolved)
     except ValidationError as exc:
         return validation_problems(file, data, exc, base=loc)
-    return []
+    return _confined_paths(file, data, loc, resolved)
+
+
+SAMPLE_ROOTS = (str(FACT_SAMPLES["data_root"]), str(FACT_SAMPLES["exec_root"]))
+
+
+def _confined_paths(file: Path, data: Any, loc: Loc, resolved: Any) -> list[str]:
+    """Static confinement: what a run would refuse (a clear of `/`, a path outside the roots) is refused here,
+    checked with the sample facts ({data_root} -> /fact/data_root ...), so `validate` never says ok for it."""
+    paths = resolved.get("paths") if isinstance(resolved, dict) else None
+    if not isinstance(paths, list):
+        return []
+    out = []
+    for i, path in enumerate(paths):
+        norm = "/" + os.path.normpath(str(path)).lstrip("/") if str(path).startswith("/") else str(path)
+        inside = any(norm.startswith(root + "/") for root in SAMPLE_ROOTS)
+        if not inside:
+            out.append(problem(file, data, (*loc, "paths", i), f"{path!r} is not strictly inside {{data_root}} or "
+                               "{exec_root}: a run would refuse it"))
+    return out
 
 
 def _named(file: Path, data: Any, loc: Loc, field: str, registry: dict[str, Any], name: str, params: dict[str, Any],

@@ -128,3 +128,12 @@ def test_a_huge_file_is_refused_before_it_is_parsed(tmp_path: Path) -> None:
     path.write_bytes(b"a: " + b"x" * (2 << 20) + b"\n")
     res = CliRunner().invoke(main, ["runbook", "validate", str(path)])
     assert res.exit_code == 2 and "KiB" in res.output
+
+
+def test_validate_refuses_what_a_run_would_refuse(tmp_path: Path) -> None:
+    path = tmp_path / "rb.yaml"
+    path.write_text("schema: 1\nname: n\nsteps:\n  - id: b\n    action: files.backup\n    params: {paths: [\"/\"]}\n"
+                    "  - id: c\n    action: files.clear\n    params: {paths: [\"{data_root}/../etc\"], backup_step: b}\n")
+    res = CliRunner().invoke(main, ["runbook", "validate", str(path)])
+    out = res.output.replace("\n", "")
+    assert res.exit_code == 2 and f"{path}:6:" in out and f"{path}:9:" in out and "a run would refuse it" in out
