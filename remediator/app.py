@@ -67,7 +67,7 @@ def heal_host(settings: Settings, host: str, runbook: str, *, dry_run: bool, fac
     rb = None if runbook == "auto" else load_runbook(runbook_arg(runbook, dirs))
     state_dir = Path(settings.state_dir)
     journal = Journal(state_dir)
-    verdict = None
+    verdict, facts = None, None
     with HostLock(state_dir, hcfg.name):
         row = journal.in_flight(hcfg.name)
         if row is not None and not dry_run:
@@ -78,14 +78,14 @@ def heal_host(settings: Settings, host: str, runbook: str, *, dry_run: bool, fac
         if row is not None:
             faces.report("warn", None, f"incident {row.id} on this host never ended; `remediator run` resumes it")
         if rb is None:
-            _facts, verdict = diagnose(hcfg, settings, on_round=faces.on_round)
+            facts, verdict = diagnose(hcfg, settings, on_round=faces.on_round)
             faces.on_verdict(verdict)
             if verdict.runbook is None:
                 return verdict
             rb = runbook_named(verdict.runbook, dirs)
         faces.on_runbook(rb)
         host_ = connect(hcfg)
-        facts = factsmod.resolve(host_)
+        facts = facts or factsmod.resolve(host_)  # the diagnosis read them moments ago: once per run
         _state_dir_apart(settings, facts)
         ctx = open_incident(host=host_, runbook=rb, journal=journal, report=faces.report, dry_run=dry_run,
                             evidence_budget=settings.evidence_budget, verdict=verdict, probe=settings.probe,

@@ -71,7 +71,7 @@ def backup(ctx: StepContext, p: BackupParams) -> StepResult:
             fsops.verify_tree(dest, manifest)
         else:
             if os.path.lexists(dest):  # a copy cut short (the operator died in it): set aside, never trusted
-                partial = _free_name(f"{dest}.partial")
+                partial = fsops.free_name(f"{dest}.partial")
                 os.rename(dest, partial)
                 lines.append(f"{path}: an unfinished copy from before the restart moved to {partial}")
             manifest = fsops.backup_tree(real, dest)
@@ -79,13 +79,6 @@ def backup(ctx: StepContext, p: BackupParams) -> StepResult:
         lines.append(f"{path} -> {dest} ({manifest['files']} files, {_human(int(manifest['bytes']))}, verified)")
     return StepResult(f"backed up {len(manifests)} state dir(s), manifests verified", changes=lines,
                       data={"manifests": manifests})
-
-
-def _free_name(base: str) -> str:
-    n = 0
-    while os.path.lexists(f"{base}.{n}"):
-        n += 1
-    return f"{base}.{n}"
 
 
 def plan_backup(ctx: StepContext, p: BackupParams) -> StepResult:
@@ -130,12 +123,9 @@ def restore(ctx: StepContext, p: ClearParams) -> StepResult:
     for path in p.paths:
         if path not in manifests:
             continue
-        displaced = ctx.incident_dir / "displaced" / _slug(path)
-        n = 0
-        while os.path.lexists(f"{displaced}.{n}"):
-            n += 1
-        fsops.restore_tree(path, ctx.roots, manifests[path], f"{displaced}.{n}")
-        lines.append(f"{path}: restored from backup, verified byte for byte (what was there: {displaced}.{n})")
+        displaced = fsops.free_name(str(ctx.incident_dir / "displaced" / _slug(path)))
+        fsops.restore_tree(path, ctx.roots, manifests[path], displaced)
+        lines.append(f"{path}: restored from backup, verified byte for byte (what was there: {displaced})")
     return StepResult(f"restored {len(lines)} state dir(s) from backup", changes=lines)
 
 
@@ -202,12 +192,12 @@ def unquarantine(ctx: StepContext, p: QuarantineRef) -> StepResult:
     for path, rec in _records(ctx, p.quarantine_step).items():
         if rec.get("copied"):  # the copy-then-clear fallback: restore from the verified copy
             manifest = json.loads(Path(str(rec["copied"])).read_text())
-            displaced = _free_name(str(ctx.incident_dir / "displaced" / _slug(path)))
+            displaced = fsops.free_name(str(ctx.incident_dir / "displaced" / _slug(path)))
             fsops.restore_tree(path, ctx.roots, manifest, displaced)
             lines.append(f"{path}: restored from the verified copy (what was there: {displaced})")
             continue
         qdir = fsops.quarantine_dir(_root_of(ctx, path), ctx.incident_id)
-        lines.append(fsops.unquarantine_tree(rec, ctx.roots, _free_name(os.path.join(qdir, "displaced-" + _slug(path)))))
+        lines.append(fsops.unquarantine_tree(rec, ctx.roots, fsops.free_name(os.path.join(qdir, "displaced-" + _slug(path)))))
     return StepResult(f"put {len(lines)} state dir(s) back", changes=lines)
 
 

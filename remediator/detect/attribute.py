@@ -39,8 +39,6 @@ DOCKERD_DBS = (
     (re.compile(r"buildkit|builder-next"), "buildkit/*.db"),
     (re.compile(r"daemon/content|content metadata store|fscache"), "content/metadata.db"),
 )
-CONTAINERD_CONTEXT = re.compile(r"io\.containerd\.|loading plugin|containerd successfully booted|module=containerd|"
-                                r"msg=\"?starting containerd")
 CONTAINERD_PROCS = ("containerd", "docker-containerd", "containerd-shim")
 NAMES_DOCKERD = re.compile(r"panic detected in dockerd|\bdockerd: panic")
 CONTAINERD_UNIT = re.compile(r"(?:^|[.-])containerd$")  # containerd, docker-containerd, microk8s.daemon-containerd

@@ -10,6 +10,7 @@ Must not: read files or talk to a host.
 from __future__ import annotations
 
 import bisect
+import functools
 import gc
 import itertools
 import json
@@ -299,9 +300,12 @@ def decide(scanned: list[Scanned], layout: str | None = None) -> LogVerdict:
     limit = [m for m in matches if m.signature.role == "limit"]
     containers = [m for m in seg if m.signature.role == "container"]
     after_ready = [m for m in seg if ready and m.line_no > ready[0] and m.signature.role != "container"]
-    unexplained = [s.line for s in scanned if s.line.no >= seg_start and s.line.proc != "systemd" and not any(
-        m.signature.role in ("cause", "panic", "container", "limit") or m.diag for m in s.matches)
-        and ERROR_LINE.search(s.line.text)]
+
+    @functools.cache
+    def unexplained() -> list[Line]:  # error lines no signature explains: a scan of the segment, only when needed
+        return [s.line for s in scanned if s.line.no >= seg_start and s.line.proc != "systemd" and not any(
+            m.signature.role in ("cause", "panic", "container", "limit") or m.diag for m in s.matches)
+            and ERROR_LINE.search(s.line.text)]
     restarts = sum(1 for _, m in marks if m in ("unit_started", "unit_restart"))
     spawns = sum(1 for _, m in marks if m.startswith("spawn_"))
     texts: list[str] | None = None
@@ -355,9 +359,9 @@ def decide(scanned: list[Scanned], layout: str | None = None) -> LogVerdict:
             verdict, decisive, confidence = "start-limit", limit, "medium"
             trace.append(f"systemd's start limit was hit (line {limit[0].line_no}) and no line of this excerpt names "
                          "the cause: never a blind restart; read the unit's earlier log")
-    elif unexplained and not ready and all(m.signature.id in WEAK for m in symptoms):
+    elif not ready and all(m.signature.id in WEAK for m in symptoms) and unexplained():
         verdict, confidence = "unknown", "low"
-        trace.append(f"error line(s) no known signature explains: {', '.join(str(ln.no) for ln in unexplained[:5])}"
+        trace.append(f"error line(s) no known signature explains: {', '.join(str(ln.no) for ln in unexplained()[:5])}"
                      " — the cause is printed, but it is not one remediator knows")
     elif (restarts >= 3 or spawns >= 2 or any(m == "unit_restart" for _, m in marks)) and not ready:
         verdict, decisive, confidence = "crash-loop", [], "medium"
@@ -385,9 +389,9 @@ def decide(scanned: list[Scanned], layout: str | None = None) -> LogVerdict:
         verdict, decisive, confidence = "container-fault", containers, "medium"
         trace.append(f"only container-level faults (line(s) {', '.join(str(m.line_no) for m in containers[:5])}) "
                      "and nothing wrong with the daemon: no daemon action")
-    elif unexplained:
+    elif unexplained():
         verdict, confidence = "unknown", "low"
-        trace.append(f"error line(s) no known signature explains: {', '.join(str(ln.no) for ln in unexplained[:5])}")
+        trace.append(f"error line(s) no known signature explains: {', '.join(str(ln.no) for ln in unexplained()[:5])}")
     elif scanned:
         verdict, confidence = "no-fault", "medium"
         trace.append("no error in this excerpt" + (f"; it ends before the start at line {seg_start} completed"

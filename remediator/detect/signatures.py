@@ -416,20 +416,14 @@ class Match:
 GENERIC = ("go-panic", "fatal-other")
 SPECIFIC = tuple(s for s in SIGNATURES if s.id not in GENERIC)
 CATCH_ALL = tuple(s for s in SIGNATURES if s.id in GENERIC)
-# The cheap literal pass (≥ 50k lines/s): one C-level scan finds which needles a line holds; only the
-# signatures and markers owning one of them run their regexes. Longest needles first, and a needle found
-# implies every needle inside it, so a shorter needle hidden in a longer one at the same place is not lost.
-NEEDLES = sorted({n for sig in SIGNATURES for n in sig.needles} | {n for ns in MARKER_NEEDLES.values() for n in ns},
-                 key=lambda n: (-len(n), n))
-NEEDLE_SCAN = re.compile("(?=(" + "|".join(re.escape(n) for n in NEEDLES) + "))")
-IMPLIES = {n: frozenset(m for m in NEEDLES if m in n) for n in NEEDLES}
+# The cheap literal pass: logdiag.needles_by_line finds which needles each line holds (one str.find pass per
+# needle over the whole text); only the signatures and markers owning one of them run their regexes.
+NEEDLES = sorted({n for sig in SIGNATURES for n in sig.needles} | {n for ns in MARKER_NEEDLES.values() for n in ns})
 
 
 def needles_in(message: str) -> frozenset[str]:
-    found: set[str] = set()
-    for m in NEEDLE_SCAN.finditer(message):
-        found |= IMPLIES[m.group(1)]
-    return frozenset(found)
+    """The needles of one message (a single line; many lines go through logdiag.needles_by_line)."""
+    return frozenset(n for n in NEEDLES if n in message)
 
 
 def _owners(found: frozenset[str], index: dict[str, tuple[int, ...]]) -> list[int]:

@@ -301,6 +301,14 @@ class QuarantineImpossible(BackupError):
     """A rename cannot move this directory aside (another filesystem, a mount point): copy, then clear."""
 
 
+def free_name(base: str, *suffixes: str) -> str:
+    """base.N for the first N where base.N (and base.N<suffix>, for each suffix) does not exist yet."""
+    n = 0
+    while any(os.path.lexists(f"{base}.{n}{s}") for s in ("", *suffixes)):
+        n += 1
+    return f"{base}.{n}"
+
+
 def quarantine_dir(root: str, incident: str) -> str:
     """Where a state directory under `root` is moved aside: the same filesystem, so a rename is O(1)."""
     return os.path.join(root, ".remediator-quarantine", incident)
@@ -376,12 +384,10 @@ def archive_tree(record: dict[str, object], backup: str) -> dict[str, object]:
             manifest = None  # a copy that does not verify is never trusted: set aside below, copied again
     if manifest is None and os.path.lexists(str(dest)):
         if os.path.lexists(backup) or os.path.lexists(backup + ".manifest.json"):  # cut short, or failed to verify
-            n = 0
-            while os.path.lexists(f"{backup}.partial.{n}") or os.path.lexists(f"{backup}.partial.{n}.manifest.json"):
-                n += 1
+            aside = free_name(f"{backup}.partial", ".manifest.json")
             for suffix in ("", ".manifest.json"):
                 if os.path.lexists(backup + suffix):
-                    os.rename(backup + suffix, f"{backup}.partial.{n}{suffix}")
+                    os.rename(backup + suffix, aside + suffix)
         manifest = backup_tree(str(dest), backup)
         manifest["source"] = record["source"]
         Path(backup + ".manifest.json").write_text(json.dumps(manifest, indent=1))
