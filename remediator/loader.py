@@ -1,19 +1,21 @@
 """YAML loading with positions, and pydantic errors rendered as 'file:line:col: field: message'.
 
-Role: the one place that parses YAML (ruamel.yaml: YAML 1.2, duplicate keys rejected) and maps a
-pydantic error location back to the line and column it came from.
+Role: the one place that parses YAML: libyaml's event stream (ruamel.yaml.clib; ruamel's pure parser when it is
+missing) built into dicts and lists in one iterative pass that keeps every key's line:col, YAML 1.2 core schema,
+duplicate keys, tags, merge keys and collection aliases refused; and maps a pydantic error location back to the
+line and column it came from. (ruamel's round-trip composer was ~20x slower: 10,000 steps took 9-30 s.)
 Must not: know about runbooks or settings; it only loads and locates.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from remediator.errors import InputError
@@ -21,57 +23,154 @@ from remediator.errors import InputError
 Loc = tuple[str | int, ...]
 
 
+class PosMap(dict[Any, Any]):
+    """A mapping loaded from YAML that remembers where each key was (0-based line, col)."""
+
+    __slots__ = ("pos",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pos: dict[Any, tuple[int, int]] = {}
+
+
+class PosSeq(list[Any]):
+    """A sequence loaded from YAML that remembers where each item was (0-based line, col)."""
+
+    __slots__ = ("pos",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pos: list[tuple[int, int]] = []
+
+
 MAX_BYTES = 1 << 20  # runbooks and configs are small; a bigger file is a mistake or an attack
 MAX_DEPTH = 64  # nesting levels
-MAX_EVENTS = 200_000
+MAX_EVENTS = 400_000
+
+# YAML 1.2 core schema for plain scalars (the same forms ruamel's 1.2 resolver accepts; timestamps stay text)
+_NULL = re.compile(r"^(?:~|null|Null|NULL|)$")
+_BOOL = re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$")
+_INT = re.compile(r"^(?:[-+]?0b[01_]+|[-+]?0o[0-7_]+|[-+]?[0-9][0-9_]*|[-+]?0x[0-9a-fA-F_]+)$")
+_FLOAT = re.compile(r"""^(?:[-+]?[0-9][0-9_]*\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+    |[-+]?[0-9][0-9_]*[eE][-+]?[0-9]+
+    |[-+]?\.[0-9_]+(?:[eE][-+][0-9]+)?
+    |[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$""", re.X)
 
 
-def _screen(path: Path, text: str) -> None:
-    """Walk the YAML event stream (iterative: no recursion, no construction) and refuse, with a position,
-    what would crash or bomb the loader: nesting past MAX_DEPTH, aliases of collections (the
-    billion-laughs shape), explicit tags, merge keys."""
-    depth, events = 0, 0
+def _scalar(value: str, plain_style: bool) -> Any:
+    if not plain_style:
+        return value
+    if _NULL.match(value):
+        return None
+    if _BOOL.match(value):
+        return value[0] in "tT"
+    if _INT.match(value):
+        digits = value.replace("_", "")
+        sign = -1 if digits.startswith("-") else 1
+        body = digits.lstrip("+-")
+        for prefix, base in (("0b", 2), ("0o", 8), ("0x", 16)):
+            if body.startswith(prefix):
+                return sign * int(body[2:], base)
+        return sign * int(body, 10)
+    if _FLOAT.match(value):
+        low = value.lower().replace("_", "")
+        if low.endswith(".inf"):
+            return float("-inf") if low.startswith("-") else float("inf")
+        return float("nan") if low.endswith(".nan") else float(low)
+    return value
+
+
+def _parser() -> YAML:
+    """The event parser: libyaml's (ruamel.yaml.clib) when installed, ~10x faster, else ruamel's own."""
+    return YAML(typ="safe")
+
+
+def _build(path: Path, text: str) -> Any:
+    """Build the data from the YAML event stream in one iterative pass (no recursion, no ruamel composer),
+    keeping every key's and item's line:col, and refuse with a position what would crash or bomb a loader:
+    nesting past MAX_DEPTH, more than MAX_EVENTS nodes, aliases of collections (the billion-laughs shape),
+    explicit tags, merge keys, complex or duplicate keys, undefined aliases, a second document."""
+    stack: list[list[Any]] = []  # [container, pending key or _KEY, key line:col]
+    anchors: dict[str, Any] = {}
     collection_anchors: set[str] = set()
-    expect_key: list[bool] = []  # per open mapping: is the next scalar a key?
-    for ev in YAML(typ="rt").parse(text):
-        events += 1
+    root: Any = None
+    documents = events = 0
+
+    def where(ev: Any) -> str:
         mark = getattr(ev, "start_mark", None)
-        where = f"{mark.line + 1}:{mark.column + 1}" if mark else "1:1"
-        kind = type(ev).__name__
+        return f"{mark.line + 1}:{mark.column + 1}" if mark else "1:1"
+
+    def add(value: Any, ev: Any) -> None:
+        nonlocal root
+        mark = ev.start_mark
+        if not stack:
+            root = value
+            return
+        top = stack[-1]
+        node = top[0]
+        if type(node) is PosSeq:
+            node.pos.append((mark.line, mark.column))
+            node.append(value)
+        elif top[1] is _KEY:
+            if isinstance(value, (PosMap, PosSeq)):
+                raise InputError(f"{path}:{where(ev)}: YAML: a mapping or sequence as a mapping key is not supported")
+            if value == "<<" and type(value) is str and not getattr(ev, "style", None):
+                raise InputError(f"{path}:{where(ev)}: YAML: merge keys (<<) are not supported; write the keys out")
+            try:
+                duplicate = value in node
+            except TypeError:  # an unhashable key cannot come from a scalar; be safe anyway
+                duplicate = False
+            if duplicate:
+                raise InputError(f"{path}:{where(ev)}: YAML: duplicate key {value!r}")
+            top[1], top[2] = value, (mark.line, mark.column)
+        else:
+            node.pos[top[1]] = top[2]
+            node[top[1]] = value
+            top[1] = _KEY
+
+    for ev in _parser().parse(text):
+        events += 1
         if events > MAX_EVENTS:
-            raise InputError(f"{path}:{where}: YAML: more than {MAX_EVENTS} nodes")
-        tag = getattr(ev, "tag", None)
-        if tag is not None and kind in ("ScalarEvent", "MappingStartEvent", "SequenceStartEvent"):
-            raise InputError(f"{path}:{where}: YAML: explicit tags ({tag}) are not supported; write the plain value")
-        if kind in ("MappingStartEvent", "SequenceStartEvent"):
-            if expect_key and expect_key[-1] is False:
-                expect_key[-1] = True
-            elif expect_key and expect_key[-1] is True:
-                raise InputError(f"{path}:{where}: YAML: a mapping or sequence as a mapping key is not supported")
-            depth += 1
-            if depth > MAX_DEPTH:
-                raise InputError(f"{path}:{where}: YAML: nested deeper than {MAX_DEPTH} levels")
-            if getattr(ev, "anchor", None):
-                collection_anchors.add(ev.anchor)
-            expect_key.append(True if kind == "MappingStartEvent" else None)  # type: ignore[arg-type]
-        elif kind in ("MappingEndEvent", "SequenceEndEvent"):
-            depth -= 1
-            expect_key.pop()
-        elif kind in ("ScalarEvent", "AliasEvent"):
-            if kind == "AliasEvent" and ev.anchor in collection_anchors:
-                raise InputError(f"{path}:{where}: YAML: an alias of a mapping or sequence (*{ev.anchor}) is not "
+            raise InputError(f"{path}:{where(ev)}: YAML: more than {MAX_EVENTS} nodes")
+        kind = type(ev).__name__
+        if kind == "DocumentStartEvent":
+            documents += 1
+            if documents > 1:
+                raise InputError(f"{path}:{where(ev)}: YAML: more than one document (---); use one")
+            continue
+        if kind in ("ScalarEvent", "MappingStartEvent", "SequenceStartEvent") and ev.tag is not None:
+            raise InputError(f"{path}:{where(ev)}: YAML: explicit tags ({ev.tag}) are not supported; write the plain value")
+        if kind == "ScalarEvent":
+            value = _scalar(ev.value, not ev.style and bool(ev.implicit and ev.implicit[0]))
+            if ev.anchor:
+                anchors[ev.anchor] = value
+            add(value, ev)
+        elif kind == "AliasEvent":
+            if ev.anchor in collection_anchors:
+                raise InputError(f"{path}:{where(ev)}: YAML: an alias of a mapping or sequence (*{ev.anchor}) is not "
                                  "supported; repeat the values")
-            if expect_key and expect_key[-1] is True:
-                if kind == "ScalarEvent" and ev.value == "<<":
-                    raise InputError(f"{path}:{where}: YAML: merge keys (<<) are not supported; write the keys out")
-                expect_key[-1] = False
-            elif expect_key and expect_key[-1] is False:
-                expect_key[-1] = True
+            if ev.anchor not in anchors:
+                raise InputError(f"{path}:{where(ev)}: YAML: alias *{ev.anchor} names no anchor defined before it")
+            add(anchors[ev.anchor], ev)
+        elif kind in ("MappingStartEvent", "SequenceStartEvent"):
+            if len(stack) >= MAX_DEPTH:
+                raise InputError(f"{path}:{where(ev)}: YAML: nested deeper than {MAX_DEPTH} levels")
+            node: Any = PosMap() if kind == "MappingStartEvent" else PosSeq()
+            if ev.anchor:
+                collection_anchors.add(ev.anchor)
+            add(node, ev)
+            stack.append([node, _KEY, (0, 0)])
+        elif kind in ("MappingEndEvent", "SequenceEndEvent"):
+            stack.pop()
+    return root
+
+
+_KEY = object()  # marks "the next scalar of this mapping is a key"
 
 
 def load_yaml(path: Path) -> Any:
     """Given a file, return its YAML data with positions. Raise InputError naming file:line:col.
-    Bounded: at most MAX_BYTES read, nesting, nodes, tags, aliases and merge keys screened first."""
+    Bounded: at most MAX_BYTES read; nesting, nodes, tags, aliases and merge keys refused while building."""
     try:
         with open(path, "rb") as fh:
             raw = fh.read(MAX_BYTES + 1)
@@ -84,8 +183,7 @@ def load_yaml(path: Path) -> Any:
     except UnicodeDecodeError as exc:
         raise InputError(f"{path}: not UTF-8 text: {exc}") from exc
     try:
-        _screen(path, text)
-        data = YAML(typ="rt").load(text)
+        data = _build(path, text)
     except InputError:
         raise
     except MarkedYAMLError as exc:
@@ -102,11 +200,8 @@ def load_yaml(path: Path) -> Any:
     return data
 
 
-def _position(node: Any, key: str | int) -> tuple[int, int]:
-    if isinstance(node, CommentedMap):
-        line, col = node.lc.key(key)
-    else:
-        line, col = node.lc.item(key)
+def _position(node: PosMap | PosSeq, key: Any) -> tuple[int, int]:
+    line, col = node.pos[key]
     return line + 1, col + 1
 
 
@@ -115,10 +210,10 @@ def locate(data: Any, loc: Loc) -> tuple[Loc, tuple[int, int]]:
     node, where = data, (1, 1)
     path: tuple[str | int, ...] = ()
     for part in loc:
-        if isinstance(node, CommentedMap) and part in node:
+        if isinstance(node, PosMap) and part in node:
             where = _position(node, part)
             node, path = node[part], (*path, part)
-        elif isinstance(node, CommentedSeq) and isinstance(part, int) and 0 <= part < len(node):
+        elif isinstance(node, PosSeq) and isinstance(part, int) and 0 <= part < len(node):
             where = _position(node, part)
             node, path = node[part], (*path, part)
     return path, where
@@ -157,7 +252,7 @@ def validation_problems(file: Path, data: Any, exc: ValidationError, base: Loc =
 
 
 def plain(data: Any) -> Any:
-    """Convert ruamel's commented containers to plain dicts and lists."""
+    """Convert the positioned containers to plain dicts and lists."""
     if isinstance(data, dict):
         return {str(k): plain(v) for k, v in data.items()}
     if isinstance(data, list):
