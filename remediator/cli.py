@@ -304,7 +304,7 @@ def demo(containers: int, fault: str, keep: bool) -> None:
         out.rule("[bold]sandbox")
         sandbox.start()
         sandbox.populate(containers)
-        out.print(f"dockerd up in {sandbox.root} with {len(sandbox.running())} running containers")
+        out.print(f"dockerd up in {escape(str(sandbox.root))} with {len(sandbox.running())} running containers")
         if fault == "metadb":
             sandbox.corrupt_metadb()
             out.print("[red]fault:[/] dockerd crashed and containerd's meta.db is garbage; dockerd refuses to start")
@@ -321,15 +321,15 @@ def demo(containers: int, fault: str, keep: bool) -> None:
         out.print(f"[bold]{escape(report.summary)}[/]")
         if report.outcome.value == "recovered":
             out.print(f"containers running now: {len(sandbox.running())} of {containers}")
-        out.print(f"evidence: {report.dir}/evidence.tar.gz\njournal:  remediator incidents {report.incident} "
-                  f"--config {DEMO_STATE}/config.yaml")
+        out.print(escape(f"evidence: {report.dir}/evidence.tar.gz\njournal:  remediator incidents {report.incident} "
+                         f"--config {DEMO_STATE}/config.yaml"))
         (Path(DEMO_STATE) / "config.yaml").write_text(cfg.read_text())
     except RemediatorError as exc:
         err.print(f"[red]demo failed:[/] {escape(str(exc))}")
     finally:
         if keep:
             sandbox.kill_processes()
-            out.print(f"kept {sandbox.root}")
+            out.print(f"kept {escape(str(sandbox.root))}")
         else:
             sandbox.cleanup()
             out.print("sandbox removed")

@@ -61,7 +61,7 @@ def render_verdict(v: Verdict, host: str) -> None:
     for name, o in v.observations.items():
         colour = "green" if o["outcome"] == "ok" else "yellow" if o["outcome"] == "slow" else "red"
         table.add_row(name, f"[{colour}]{o['outcome']}[/]", f"{o['latency'] * 1000:.0f} ms" if o["latency"] else "",
-                      escape(str(o.get("detail", "")))[:110])
+                      escape(str(o.get("detail", ""))[:110]))
     out.print(table)
     conclusion(v.diagnosis, v.confidence, v.runbook, v.trace)
 
