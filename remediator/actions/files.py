@@ -159,7 +159,7 @@ def quarantine(ctx: StepContext, p: QuarantineParams) -> StepResult:
             how = "moved aside by rename" if rec.get("quarantine") else "absent"
         except fsops.QuarantineImpossible as exc:
             dest = _dest(ctx, path)
-            manifest = fsops.backup_tree(fsops.confine(path, ctx.roots), dest)
+            manifest = fsops.copy_once(fsops.confine(path, ctx.roots), str(dest))  # run again after a kill: reused
             manifest["source"] = path
             fsops.clear_tree(path, ctx.roots, manifest)
             rec = {"source": path, "quarantine": None, "copied": str(dest) + ".manifest.json"}
@@ -180,16 +180,26 @@ def plan_quarantine(ctx: StepContext, p: QuarantineParams) -> StepResult:
                       "after verify)", changes=lines)
 
 
-def _records(ctx: StepContext, step: str) -> dict[str, dict[str, Any]]:
+def _records(ctx: StepContext, step: str, paths: list[str]) -> dict[str, dict[str, Any]]:
+    """What the quarantine step moved or copied: its output, or (it failed or was cut short, so it never
+    reported) what it left on disk - a rename record, or a copy whose manifest was written."""
     out = ctx.outputs.get(step, {}).get("records")
-    if out is None:
-        raise UnsafeOperation(f"no quarantine recorded by step {step!r}")
-    return dict(out)
+    if out is not None:
+        return dict(out)
+    found: dict[str, dict[str, Any]] = {}
+    for path in paths:
+        rec = fsops.quarantine_record(path, fsops.quarantine_dir(_root_of(ctx, path), ctx.incident_id))
+        copied = str(_dest(ctx, path)) + ".manifest.json"
+        if rec is not None:
+            found[path] = rec
+        elif os.path.exists(copied):
+            found[path] = {"source": path, "quarantine": None, "copied": copied}
+    return found
 
 
 def unquarantine(ctx: StepContext, p: QuarantineRef) -> StepResult:
     lines = []
-    for path, rec in _records(ctx, p.quarantine_step).items():
+    for path, rec in _records(ctx, p.quarantine_step, p.paths).items():
         if rec.get("copied"):  # the copy-then-clear fallback: restore from the verified copy
             manifest = json.loads(Path(str(rec["copied"])).read_text())
             displaced = fsops.free_name(str(ctx.incident_dir / "displaced" / _slug(path)))
@@ -209,7 +219,7 @@ def archive(ctx: StepContext, p: QuarantineRef) -> StepResult:
     """Off the critical path (after verify): copy each quarantine into the incident with a verified sha256
     manifest, then remove the quarantine."""
     lines = []
-    for path, rec in _records(ctx, p.quarantine_step).items():
+    for path, rec in _records(ctx, p.quarantine_step, p.paths).items():
         if rec.get("copied"):
             lines.append(f"{path}: already copied ({rec['copied']})")
             continue

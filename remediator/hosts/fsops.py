@@ -314,16 +314,50 @@ def quarantine_dir(root: str, incident: str) -> str:
     return os.path.join(root, ".remediator-quarantine", incident)
 
 
+def _quarantined(path: str, qdir: str) -> str:
+    return os.path.join(qdir, os.path.normpath(path).strip("/").replace("/", "_"))
+
+
+def quarantine_record(path: str, qdir: str) -> dict[str, object] | None:
+    """The record quarantine_tree wrote for path, if its tree was moved aside (found again after a failure or a
+    restart, when the step that moved it never reported)."""
+    dest = _quarantined(path, qdir)
+    if os.path.exists(dest + ".json") and os.path.lexists(dest):
+        return dict(json.loads(Path(dest + ".json").read_text()))
+    return None
+
+
+def copy_once(src: str | Path, dest: str) -> dict[str, object]:
+    """backup_tree, safe to run again: a copy at dest that verifies against its manifest (an earlier attempt,
+    cut short after it finished) is reused; one that does not (cut short while copying) is set aside as
+    dest.partial.N, never trusted and never deleted, and the copy is made again."""
+    if os.path.exists(dest + ".manifest.json"):
+        manifest: dict[str, object] = json.loads(Path(dest + ".manifest.json").read_text())
+        try:
+            verify_tree(dest, manifest)
+            return manifest
+        except BackupError:
+            pass
+    if os.path.lexists(dest) or os.path.lexists(dest + ".manifest.json"):
+        aside = free_name(f"{dest}.partial", ".manifest.json")
+        for suffix in ("", ".manifest.json"):
+            if os.path.lexists(dest + suffix):
+                os.rename(dest + suffix, aside + suffix)
+    return backup_tree(src, dest)
+
+
 def quarantine_tree(path: str, roots: Sequence[str], qdir: str) -> dict[str, object]:
     """Move the directory at path into qdir by one rename and leave an empty directory (same mode, owner) in
     its place: nothing is deleted, and a rename back undoes it byte for byte. The record is also written
     beside the quarantined tree, so a resumed run finds it. Raise QuarantineImpossible where a rename cannot work."""
     real = str(confine(path, roots))
-    dest = os.path.join(qdir, os.path.normpath(path).strip("/").replace("/", "_"))
+    dest = _quarantined(path, qdir)
     confine(dest, roots)
     record_path = dest + ".json"
-    if os.path.exists(record_path):  # done before a restart: the record says so
-        return dict(json.loads(Path(record_path).read_text()))
+    if os.path.exists(record_path):  # written before a restart: did the rename happen?
+        if os.path.lexists(dest):
+            return dict(json.loads(Path(record_path).read_text()))
+        os.unlink(record_path)  # killed between the record and the rename: the tree is still in place
     if not os.path.lexists(real):
         return {"source": path, "quarantine": None}
     st = os.lstat(real)
@@ -373,26 +407,16 @@ def archive_tree(record: dict[str, object], backup: str) -> dict[str, object]:
     dest = record.get("quarantine")
     if not dest:
         return {"source": record["source"], "backup": None, "files": 0, "bytes": 0}
-    manifest: dict[str, object] | None = None
-    if os.path.exists(backup + ".manifest.json"):
+    if os.path.lexists(str(dest)):
+        manifest = copy_once(str(dest), backup)
+        if manifest.get("source") != record["source"]:
+            manifest["source"] = record["source"]
+            Path(backup + ".manifest.json").write_text(json.dumps(manifest, indent=1))
+    else:  # removed after a verified copy, before a restart: the copy must still verify
+        if not os.path.exists(backup + ".manifest.json"):
+            raise BackupError(f"quarantine {dest} is gone and no verified copy of it exists")
         manifest = json.loads(Path(backup + ".manifest.json").read_text())
-        try:
-            verify_tree(backup, manifest)
-        except BackupError:
-            if not os.path.lexists(str(dest)):
-                raise
-            manifest = None  # a copy that does not verify is never trusted: set aside below, copied again
-    if manifest is None and os.path.lexists(str(dest)):
-        if os.path.lexists(backup) or os.path.lexists(backup + ".manifest.json"):  # cut short, or failed to verify
-            aside = free_name(f"{backup}.partial", ".manifest.json")
-            for suffix in ("", ".manifest.json"):
-                if os.path.lexists(backup + suffix):
-                    os.rename(backup + suffix, aside + suffix)
-        manifest = backup_tree(str(dest), backup)
-        manifest["source"] = record["source"]
-        Path(backup + ".manifest.json").write_text(json.dumps(manifest, indent=1))
-    if manifest is None:
-        raise BackupError(f"quarantine {dest} is gone and no verified copy of it exists")
+        verify_tree(backup, manifest)
     if os.path.lexists(str(dest)):
         shutil.rmtree(str(dest))
         os.unlink(str(dest) + ".json")

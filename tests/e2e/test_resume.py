@@ -10,12 +10,13 @@ import hashlib
 import json
 import os
 import sqlite3
+import subprocess
 from pathlib import Path
 
 import pytest
 
-from remediator.lab import Sandbox
-from tests.conftest import cli, shim_ids
+from remediator.lab import Sandbox, _mounts
+from tests.conftest import cli, require_docker, shim_ids
 
 pytestmark = pytest.mark.dockerd
 
@@ -98,3 +99,49 @@ def test_sigstop_wedge_killed_then_resumed(sandbox: Sandbox, kill: str) -> None:
     before = sandbox.running()
     sandbox.wedge()
     _resumed_and_healed(sandbox, "dockerd-restart", kill, before)
+
+
+@pytest.fixture
+def mounted_sandbox():
+    """A sandbox whose <exec-root>/containerd is its own tmpfs mount (as when the exec-root is on a tmpfs of its
+    own): a rename cannot move a mount point aside, so the seed runbook falls back to copy-then-clear for it (the
+    other state dirs still move by rename). Not under the data-root: dockerd bind-mounts that onto itself at
+    start, which hides any mount below it."""
+    require_docker()
+    sb = Sandbox(name="t")
+    try:
+        target = Path(sb.exec_) / "containerd"
+        target.mkdir(parents=True)
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256m", "tmpfs", str(target)], check=True)
+        sb.start()
+        sb.populate(2)
+        yield sb
+    finally:
+        sb.cleanup()  # unmounts everything under the sandbox root
+        assert not sb.processes(), "sandbox left processes behind"
+        assert not [m for m in _mounts() if m.startswith(str(sb.root))], "the tmpfs is still mounted"
+
+
+FALLBACK_POINTS = [None, "midway:backup", "midway:clear", "during:quarantine", "after:quarantine", "after:start"]
+
+
+@pytest.mark.parametrize("kill", FALLBACK_POINTS)
+def test_copy_then_clear_fallback_killed_then_resumed(mounted_sandbox: Sandbox, kill: str | None) -> None:
+    sb = mounted_sandbox
+    before = sb.running()
+    sb.corrupt_metadb("random", try_start=True)
+    if kill is None:
+        code, out = _run(sb, "docker-libcontainerd")
+        assert code == 0, out[-4000:]
+        assert "copied with a verified manifest, then cleared" in out and "mount point" in out, out[-6000:]
+    else:
+        out = _resumed_and_healed(sb, "docker-libcontainerd", kill, before)
+    assert sb.host.ping().ok and sb.running() == before and shim_ids(sb) == sorted(before)
+    copies = list((sb.root / "state").glob("incidents/*/backup*/*_exec_containerd.manifest.json"))
+    assert len(copies) == 1, "one verified copy of the mounted state dir"
+    _backups_verify(sb)
+    if kill == "midway:backup":
+        assert list((sb.root / "state").glob("incidents/*/backup*/*_exec_containerd.partial.*")), \
+            "the copy cut short is kept aside, never trusted"
+    if kill in ("midway:clear", "during:quarantine"):
+        assert "running it again" in out, "the idempotent step ran again and reused the verified copy"
