@@ -15,18 +15,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from remediator import resume
+from remediator.actions import ACTIONS
 from remediator.detect import facts as factsmod
 from remediator.detect.diagnose import diagnose_host
 from remediator.detect.probes import Round
 from remediator.detect.verdict import Verdict
-from remediator.engine import Approver, Report, Reporter, incident_context, open_incident
+from remediator.engine import Approver, Report, Reporter, Rung, close_incident, incident_context, open_incident
 from remediator.errors import InputError, RemediatorError
 from remediator.hosts import connect
 from remediator.hosts.service import controller
 from remediator.journal import HostLock, IncidentRow, Journal
 from remediator.ladder import heal, runbook_named, runbook_path
-from remediator.runbook import Runbook, load_runbook
+from remediator.runbook import Runbook, Step, load_runbook
 from remediator.settings import HostConfig, Settings, state_dir_inside
+from remediator.structs import Outcome
 
 OnRound = Callable[[Round, Verdict], None]
 
@@ -134,12 +136,47 @@ def _resume(settings: Settings, hcfg: HostConfig, journal: Journal, row: Inciden
     faces.on_verdict(verdict)
     journal.event(row.id, "resume-diagnosis", None, diagnosis=verdict.diagnosis, confidence=verdict.confidence,
                   trace=verdict.trace[-6:])
-    faces.report("verdict", None, f"the host now reads {verdict.diagnosis}; going on with {rb.name} {was.where.split(' of ')[0]}")
     faces.on_runbook(rb)
     dirs = settings.runbook_dirs
     ctx = incident_context(row.id, row.dir, host=connect(hcfg), facts=was.facts, report=faces.report,
                            evidence_budget=settings.evidence_budget, verdict=verdict, probe=settings.probe,
                            evidence_max_mb=settings.evidence_max_mb)
+    course = _course(rb, was, verdict)
+    journal.event(row.id, "resume-course", None, course=course)
+    faces.report("verdict", None, f"the host now reads {verdict.diagnosis}; {course}")
+    if course.startswith(HEALED_ALONE):
+        return close_incident(ctx, journal, [*was.earlier, Rung(rb.name, Outcome.HEALTHY, [])], Outcome.HEALTHY,
+                              note=f"{HEALED_ALONE}; nothing was changed")
     return heal(ctx, rb, journal=journal, approver=faces.approver, report=faces.report, dry_run=False,
                 max_steps=settings.ladder.max_steps, load=lambda name: runbook_named(name, dirs),
                 earlier=was.earlier, progress=was.progress, ended=was.ended)
+
+
+HEALED_ALONE = "the host recovered while its operator was away"
+
+
+def _course(rb: Runbook, was: resume.Interrupted, verdict: Verdict) -> str:
+    """What a resume does, given how the host reads now. A host that reads healthy and was not changed yet is
+    left alone (the incident closes as healthy: no stop of a dockerd that works). One that was changed and reads
+    healthy (an admin finished the fix by hand) goes straight to the runbook's verify: the rest is not redone.
+    Otherwise the rung goes on from where it stopped, or finishes its rollback."""
+    if was.ended is not None or was.progress.rolling_back or verdict.diagnosis != "healthy":
+        return f"going on with {rb.name} {was.where.split(' of ')[0]}"
+    steps = {s.id: s for s in rb.steps}
+    def undoable(step: Step) -> bool:  # the engine's own test for "something to undo" (evidence is not)
+        return ACTIONS[step.action].mutates and bool(step.rollback)
+
+    changed = [sid for sid, _data, ch in was.progress.done if ch and undoable(steps[sid])]
+    pending = steps.get(was.progress.pending or "")
+    if pending is not None and undoable(pending):
+        changed.append(pending.id)
+    if not changed:
+        return f"{HEALED_ALONE}: closing the incident without changing anything"
+    ids = [s.id for s in rb.steps]
+    after = max(ids.index(sid) for sid in changed)
+    verify = next((s.id for s in rb.steps[after + 1:] if s.action == "docker.verify"), None)
+    if verify is None:
+        return f"going on with {rb.name} {was.where.split(' of ')[0]}"
+    was.progress.skip_to, was.progress.skip_why = verify, f"the host reads healthy on resume (changed so far: " \
+        f"{', '.join(changed)}); not redone"
+    return f"it was changed ({', '.join(changed)}) and reads healthy now: skipping to {verify} to check the containers"

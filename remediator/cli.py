@@ -279,7 +279,7 @@ def incidents(incident: str | None, config: Path | None, as_json: bool) -> None:
     out.print(escape(f"directory: {row.dir}\nevidence:  {row.dir}/evidence (and evidence.tar.gz)\nbackup:    {row.dir}/backup"))
     t0 = row.started
     for ts, kind, step, detail in events:
-        text = detail.get("summary") or detail.get("error") or detail.get("reason") or \
+        text = detail.get("summary") or detail.get("error") or detail.get("reason") or detail.get("course") or \
             (f"{detail.get('source')} -> {detail.get('dest')}" if kind == "state" else "")
         if kind == "approval":
             text = f"{'approved' if detail['approved'] else 'DENIED'} by {detail['by']}"

@@ -352,6 +352,8 @@ class Progress:
     rolling_back: bool = False
     undone: set[tuple[str, str]] = field(default_factory=set)  # (step, rollback action) finished
     approvals: dict[str, str] = field(default_factory=dict)  # step -> plan hash approved
+    skip_to: str | None = None  # the host healed meanwhile: go straight to this (verify) step, skipping the rest
+    skip_why: str = ""
 
 
 def _restore(run: _Run, runbook: Runbook, progress: Progress) -> tuple[int, Outcome | None]:
@@ -370,6 +372,17 @@ def _restore(run: _Run, runbook: Runbook, progress: Progress) -> tuple[int, Outc
     if progress.rolling_back:
         run.machine.set_state("rolling_back", run.model)
         return len(ids), run._rollback("resumed: the rollback was under way when the operator stopped")
+    if progress.skip_to in steps and ids.index(str(progress.skip_to)) > last:
+        target = ids.index(str(progress.skip_to))
+        for step in runbook.steps[last + 1:target]:
+            if step.id == progress.pending and ACTIONS[step.action].mutates and step not in run.done:
+                run.done.append(step)  # cut short mid-step: it may have half-happened, so a rollback undoes it
+                run.model.mutated = run.model.mutated or bool(step.rollback)
+            run.journal.event(run.iid, "skipped", step.id, reason=progress.skip_why)
+            run.rows.append((step.id, "skipped", progress.skip_why))
+            run.report("warn", step.id, f"skipped: {progress.skip_why}")
+        run.machine.set_state(machine.step_state(ids[target - 1]), run.model)
+        return target, None
     if progress.pending is not None and progress.pending in steps:
         step = steps[progress.pending]
         if not ACTIONS[step.action].idempotent:  # it may have half-happened and cannot simply run again

@@ -9,13 +9,15 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
+import signal
 import sqlite3
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from remediator.lab import Sandbox, _mounts
+from remediator.lab import Sandbox, _mounts, wait_for
 from tests.conftest import cli, require_docker, shim_ids
 
 pytestmark = pytest.mark.dockerd
@@ -145,3 +147,49 @@ def test_copy_then_clear_fallback_killed_then_resumed(mounted_sandbox: Sandbox, 
             "the copy cut short is kept aside, never trusted"
     if kill in ("midway:clear", "during:quarantine"):
         assert "running it again" in out, "the idempotent step ran again and reused the verified copy"
+
+
+def _outcomes(sb: Sandbox) -> list[tuple[str]]:
+    with _journal(sb) as db:
+        return db.execute("SELECT outcome FROM incidents").fetchall()
+
+
+def test_a_host_that_recovered_while_the_operator_was_away_is_left_alone(sandbox: Sandbox) -> None:
+    """Killed before anything was changed; meanwhile the wedge cleared (SIGCONT). The resume must not stop a
+    dockerd that works: it closes the incident as healthy, and dockerd keeps its pid."""
+    before = sandbox.running()
+    pid = sandbox.wedge()
+    code, out = _run(sandbox, "dockerd-restart", "after:snapshot")
+    assert code == -9, out[-2000:]
+    os.kill(pid, signal.SIGCONT)
+    wait_for(lambda: sandbox.host.ping().ok, 30, "dockerd answering after SIGCONT")
+    code, out = _run(sandbox, "dockerd-restart")
+    assert code == 0, out[-4000:]
+    assert "recovered while its operator was away" in out, out[-3000:]
+    assert _outcomes(sandbox) == [("healthy",)]
+    proc = sandbox.dockerd_proc()
+    assert proc is not None and proc.pid == pid, "dockerd was not restarted"
+    assert sandbox.running() == before
+    assert _intents(sandbox, "stop") == 0
+
+
+def test_state_cleared_and_dockerd_started_by_hand_meanwhile_goes_straight_to_verify(sandbox: Sandbox) -> None:
+    """Killed right after the stop (corrupt meta.db); meanwhile an admin did the manual fix: removed the state
+    dirs by hand and started dockerd. The resume does not quarantine the fresh state of a running dockerd nor
+    restart it: it skips to verify, which checks the containers of the snapshot, and closes recovered."""
+    before = sandbox.running()
+    sandbox.corrupt_metadb("random", try_start=True)
+    code, out = _run(sandbox, "docker-libcontainerd", "after:stop")
+    assert code == -9, out[-2000:]
+    for d in (Path(sandbox.data) / "containerd", Path(sandbox.exec_) / "containerd"):
+        shutil.rmtree(d)
+    sandbox.start()
+    admin_pid = sandbox.dockerd_proc().pid  # type: ignore[union-attr]
+    code, out = _run(sandbox, "docker-libcontainerd")
+    assert code == 0, out[-4000:]
+    assert "skipping to verify" in out
+    assert _outcomes(sandbox) == [("recovered",)]
+    assert _intents(sandbox, "quarantine") == 0 and _intents(sandbox, "start") == 0, "nothing redone"
+    proc = sandbox.dockerd_proc()
+    assert proc is not None and proc.pid == admin_pid, "the admin's dockerd was not restarted"
+    assert sandbox.running() == before and shim_ids(sandbox) == sorted(before)
