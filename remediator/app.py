@@ -60,10 +60,11 @@ class Faces:
     on_runbook: Callable[[Runbook], None] = lambda _rb: None
 
 
-def heal_host(settings: Settings, host: str, runbook: str, *, dry_run: bool, faces: Faces) -> Report | Verdict:
-    """One incident on one host. runbook "auto": diagnose first and run the runbook the verdict selects;
-    the Verdict itself is returned when it selects nothing (healthy, degraded, starting, suspect).
-    A runbook given by name or file is validated before the lock or the journal exist."""
+def heal_host(settings: Settings, host: str, runbook: str, *, dry_run: bool, faces: Faces,
+              diagnosed: tuple[factsmod.Facts, Verdict] | None = None) -> Report | Verdict:
+    """One incident on one host. runbook "auto": diagnose first (or take the diagnosis a face just made) and run
+    the runbook the verdict selects; the Verdict itself is returned when it selects nothing (healthy, degraded,
+    starting, suspect). A runbook given by name or file is validated before the lock or the journal exist."""
     hcfg = settings.host(host)
     dirs = settings.runbook_dirs
     rb = None if runbook == "auto" else load_runbook(runbook_arg(runbook, dirs))
@@ -80,7 +81,7 @@ def heal_host(settings: Settings, host: str, runbook: str, *, dry_run: bool, fac
         if row is not None:
             faces.report("warn", None, f"incident {row.id} on this host never ended; `remediator run` resumes it")
         if rb is None:
-            facts, verdict = diagnose(hcfg, settings, on_round=faces.on_round)
+            facts, verdict = diagnosed or diagnose(hcfg, settings, on_round=faces.on_round)
             faces.on_verdict(verdict)
             if verdict.runbook is None:
                 return verdict

@@ -25,6 +25,7 @@ from rich.prompt import Confirm
 from rich.table import Column, Table
 
 from remediator.app import Faces, heal_host, resume_incident, runbook_arg
+from remediator.cli_daemon import COMMANDS
 from remediator.cli_diag import bad_input, config_or_exit, diagnose, probe, render_verdict, settings_or_exit, signatures
 from remediator.detect.probes import Round
 from remediator.detect.verdict import Verdict
@@ -182,6 +183,8 @@ def collect(config: Path | None, host: str) -> None:
 main.add_command(probe)
 main.add_command(diagnose)
 main.add_command(signatures)
+for _command in COMMANDS:
+    main.add_command(_command)
 
 
 @main.group("config")

@@ -129,6 +129,11 @@ class Journal:
         rows = self._rows("WHERE host = ? AND ended IS NULL AND dry_run = 0 ORDER BY started DESC LIMIT 1", (host,))
         return rows[0] if rows else None
 
+    def host_incidents(self, host: str, since: float) -> list[IncidentRow]:
+        """A host's incidents started since a time, or still open (the daemon's limits read these)."""
+        return self._rows("WHERE host = ? AND (started >= ? OR ended IS NULL OR ended >= ?) ORDER BY started",
+                          (host, since, since))
+
     def incident(self, iid: str) -> IncidentRow | None:
         """One incident by id or unique id prefix."""
         rows = self._rows("WHERE id = ? OR id LIKE ? ORDER BY id = ? DESC LIMIT 2", (iid, iid.replace("%", "") + "%", iid))

@@ -72,14 +72,19 @@ class Sandbox:
                           service=ProcessService(kind="process", argv=argv or self.argv(), pidfile=self.pidfile, log=self.log))
 
     def config_yaml(self, state_dir: str, argv: list[str] | None = None) -> str:
+        return (f"state_dir: {state_dir}\nevidence_budget: 10\nprobe: {{timeout: 1.0, interval: 0.2}}\n"
+                f"hosts:\n{self.host_yaml(argv)}")
+
+    def host_yaml(self, argv: list[str] | None = None, **extra: str) -> str:
+        """This sandbox as one item of a config's hosts list (extra keys, e.g. policy="auto", appended)."""
         c = self.config(argv)
         assert isinstance(c.service, ProcessService)
         args = ", ".join(f'"{a}"' for a in c.service.argv)
-        return (f"state_dir: {state_dir}\nevidence_budget: 10\nprobe: {{timeout: 1.0, interval: 0.2}}\n"
-                f"hosts:\n  - name: {c.name}\n"
+        return (f"  - name: {c.name}\n"
                 f"    docker_host: {c.docker_host}\n    data_root: {c.data_root}\n    exec_root: {c.exec_root}\n"
                 f"    daemon_json: {c.daemon_json}\n"
-                f"    service: {{kind: process, argv: [{args}], pidfile: {c.service.pidfile}, log: {c.service.log}}}\n")
+                f"    service: {{kind: process, argv: [{args}], pidfile: {c.service.pidfile}, log: {c.service.log}}}\n"
+                + "".join(f"    {k}: {v}\n" for k, v in extra.items()))
 
     # ---- life -------------------------------------------------------------------------------
     def start(self, timeout: float = 60) -> None:

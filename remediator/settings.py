@@ -83,6 +83,10 @@ class HostConfig(_Model):
     daemon_json: AbsPath = "/etc/docker/daemon.json"
     dockerd: str = "dockerd"
     service: Service = Field(default_factory=SystemdService)
+    policy: Literal["auto", "approve", "observe"] = Field(
+        default="approve", description="under `remediator daemon`: heal alone, ask for risky steps, or only record")
+    drain: list[str] = Field(default_factory=list, description="argv run before dockerd is stopped (daemon runs)")
+    undrain: list[str] = Field(default_factory=list, description="argv run after verify, and as the drain's rollback")
 
     _check_paths = field_validator("data_root", "exec_root", "daemon_json")(_absolute)
 
@@ -136,6 +140,65 @@ class LadderConfig(_Model):
     max_steps: int = Field(default=2, ge=1, le=5, description="runbooks per incident; never the same one twice")
 
 
+class LimitsConfig(_Model):
+    """What keeps the auto-heal daemon from becoming a remediation storm (README "Daemon")."""
+
+    cooldown: float = Field(default=300.0, ge=0, le=86400, description="seconds after an incident ends before the next")
+    probation: float = Field(default=600.0, ge=0, le=86400, description="a host that falls sick this soon after a "
+                             "recovery is a relapse (counted, shown)")
+    max_per_window: int = Field(default=3, ge=1, le=100, description="remediations per host per window, then quarantine")
+    window: float = Field(default=3600.0, gt=0, le=7 * 86400)
+    fleet_budget: int = Field(default=1, ge=1, le=1000, description="hosts remediating at once, at most")
+    breaker_percent: float = Field(default=50.0, gt=0, le=100, description="no auto-heal while more than this share "
+                                   "of the hosts is sick")
+    breaker_min_hosts: int = Field(default=5, ge=1, description="the breaker only trips with at least this many hosts "
+                                   "(on a smaller fleet the fleet budget is the limit)")
+
+
+class MaintenanceWindow(_Model):
+    """A daily window (UTC, HH:MM) in which the daemon takes no action on the hosts named (all when empty)."""
+
+    start: str = Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+    end: str = Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+    hosts: list[str] = Field(default_factory=list)
+
+
+class Webhook(_Model):
+    url: str = Field(pattern=r"^https?://[^\s]{1,2000}$")
+    format: Literal["json", "slack"] = "json"
+    timeout: float = Field(default=5.0, gt=0, le=60)
+
+
+class DaemonConfig(_Model):
+    """`remediator daemon`: the schedule, the API, the limits."""
+
+    interval: float = Field(default=10.0, ge=0.2, le=3600, description="seconds between liveness rounds")
+    workers: int = Field(default=4, ge=1, le=256, description="incidents in flight at once (the fleet budget caps it)")
+    api_socket: AbsPath = "/run/remediator/api.sock"
+    api_listen: str | None = Field(default=None, pattern=r"^127\.0\.0\.1:[0-9]{1,5}$",
+                                   description="optional TCP API on loopback; needs token_file")
+    token_file: AbsPath | None = None
+    metrics_listen: str | None = Field(default=None, pattern=r"^[0-9A-Za-z.:\[\]-]{1,255}:[0-9]{1,5}$",
+                                       description="host:port serving /metrics and /healthz for Prometheus")
+    approval_ttl: float = Field(default=3600.0, gt=0, le=7 * 86400)
+    limits: LimitsConfig = Field(default_factory=LimitsConfig)
+    maintenance: list[MaintenanceWindow] = Field(default_factory=list)
+    webhooks: list[Webhook] = Field(default_factory=list)
+
+    _check_socket = field_validator("api_socket")(_absolute)
+
+    @field_validator("token_file")
+    @classmethod
+    def _token_path(cls, value: str | None) -> str | None:
+        return None if value is None else _absolute(value)
+
+    @model_validator(mode="after")
+    def _token_for_tcp(self) -> DaemonConfig:
+        if self.api_listen and not self.token_file:
+            raise ValueError("api_listen needs token_file (a bearer token read from a 0600 file)")
+        return self
+
+
 class Settings(_Model):
     state_dir: AbsPath = "/var/lib/remediator"
     evidence_budget: float = Field(default=15.0, gt=0, le=600)
@@ -144,6 +207,7 @@ class Settings(_Model):
     ladder: LadderConfig = Field(default_factory=LadderConfig)
     runbook_dirs: list[AbsPath] = Field(default_factory=list, description="your own runbooks, searched before the shipped ones")
     hosts: list[HostConfig] = Field(min_length=1)
+    daemon: DaemonConfig = Field(default_factory=DaemonConfig)
 
     _check_state_dir = field_validator("state_dir")(_absolute)
 

@@ -233,6 +233,32 @@ class SystemdController:
         return split_journal_cursor(out.stdout, cursor)
 
 
+def parse_show(stdout: str) -> dict[str, str]:
+    """`systemctl show -p A -p B UNIT` output (A=x lines) as a dict."""
+    return dict(line.split("=", 1) for line in stdout.splitlines()[:50] if "=" in line)
+
+
+def supervisor_state(host: Host, spec: object) -> tuple[str | None, dict[str, str]]:
+    """What the process supervisor says before the daemon acts: ("stopped-by-admin", …) for a unit an admin stopped
+    (inactive, its last run ended cleanly: not failed), ("restarting", …) while systemd restarts it itself
+    (activating/auto-restart), (None, …) otherwise or for hosts without systemd. The second item is the raw
+    ActiveState/SubState/Result/NRestarts, for the record."""
+    if not isinstance(spec, SystemdService):
+        return None, {}
+    try:
+        out = host.run((spec.systemctl, "show", "-p", "ActiveState", "-p", "SubState", "-p", "Result", "-p",
+                        "NRestarts", spec.unit), timeout=10)
+    except HostError:
+        return None, {}
+    unit = parse_show(out.stdout)
+    active, sub, result = unit.get("ActiveState"), unit.get("SubState"), unit.get("Result")
+    if active == "inactive" and result == "success":
+        return "stopped-by-admin", unit
+    if active == "activating" and sub == "auto-restart":
+        return "restarting", unit
+    return None, unit
+
+
 class CommandController:
     """dockerd managed by user-given start/stop/status commands."""
 

@@ -27,16 +27,27 @@ def main_pid():
         return 0
     return 0 if state in "ZX" else pid
 
-if args[:2] == ["show", "-p"]:
+STATE = CALLS + ".state"  # what the last stop/start asked for: an admin stop leaves the unit inactive
+if args[:2] == ["show", "-p"] and "MainPID" in args:
     print(main_pid())
+elif args[:2] == ["show", "-p"]:
+    asked = open(STATE).read() if os.path.exists(STATE) else "start"
+    if main_pid():
+        print("ActiveState=active\nSubState=running\nResult=success\nNRestarts=0")
+    elif asked == "stop":
+        print("ActiveState=inactive\nSubState=dead\nResult=success\nNRestarts=0")
+    else:
+        print("ActiveState=failed\nSubState=failed\nResult=exit-code\nNRestarts=0")
 elif args[0] == "reset-failed":
     pass
 elif args[0] == "stop":
+    open(STATE, "w").write("stop")
     pid = main_pid()
     if pid:
         os.kill(pid, signal.SIGTERM)
         os.kill(pid, signal.SIGCONT)
 elif args[0] == "start":
+    open(STATE, "w").write("start")
     if not main_pid():
         subprocess.Popen(ARGV, stdin=subprocess.DEVNULL, stdout=open(LOG, "ab"), stderr=subprocess.STDOUT,
                          start_new_session=True, close_fds=True)

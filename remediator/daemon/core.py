@@ -1,0 +1,335 @@
+"""The daemon's loop: liveness rounds, diagnosis of the hosts that look sick, incidents in a bounded pool.
+
+Role: every `daemon.interval` seconds, ping every host's Docker API (cheap). A host that does not answer (or an
+alert named) gets the full debounced diagnosis in a worker; a verdict that selects a runbook passes the policy
+gate (remediator.daemon.policy) and runs through remediator.app — healing alone (`auto`), asking over the API
+for each risky step (`approve`), or planning only (`observe`, a dry run: nothing on the host changes). On
+start, every incident left in flight is resumed first. SIGTERM finishes the step under way and leaves the
+incident in flight for the next start; SIGHUP reloads the config (a bad one is logged and the old one kept).
+Must not: print anything but JSON log lines; import click or rich.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from remediator import app, engine
+from remediator.daemon import policy
+from remediator.daemon.metrics import Metrics
+from remediator.daemon.notify import Notifier, sd_notify, watchdog_interval
+from remediator.daemon.store import Store
+from remediator.detect.verdict import HEALTHY_LIKE, Verdict
+from remediator.engine import Interrupted, Report
+from remediator.errors import InputError, RemediatorError
+from remediator.hosts import connect
+from remediator.hosts.port import Ping
+from remediator.hosts.service import supervisor_state
+from remediator.journal import Journal
+from remediator.runbook import Step
+from remediator.settings import HostConfig, Settings, load_settings
+from remediator.structs import Outcome, StepResult
+
+
+def json_log(event: str, level: str = "info", **fields: Any) -> None:
+    """One JSON object per line on stdout (journald keeps it as is)."""
+    line = json.dumps({"ts": round(time.time(), 3), "level": level, "event": event, **fields}, default=str)
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
+class Daemon:
+    def __init__(self, config: Path, settings: Settings, *, log: Callable[..., None] = json_log) -> None:
+        self.config_path, self.settings, self.log = config, settings, log
+        self.state_dir = Path(settings.state_dir)
+        self.store = Store(self.state_dir)
+        self.journal = Journal(self.state_dir)
+        self.metrics = Metrics()
+        self.stop = threading.Event()
+        self.wake = threading.Event()
+        self.reload = threading.Event()
+        self.lock = threading.Lock()
+        self.active: dict[str, str] = {}  # host -> what its worker is doing (diagnosing, remediating, ...)
+        self.remediating: set[str] = set()
+        self.sick: set[str] = set()  # liveness failing, or the last verdict was sick: the circuit breaker's count
+        self.forced: set[str] = set()  # named by an alert: diagnose next round even if /_ping answers
+        self.last_refusal: dict[str, str] = {}
+        self.pool = ThreadPoolExecutor(max_workers=settings.daemon.workers, thread_name_prefix="incident")
+        self.notifier = Notifier(settings.daemon.webhooks, log)
+        self.beat = time.monotonic()
+
+    # ---- lifecycle -----------------------------------------------------------------------------
+    def run(self) -> int:
+        from remediator.daemon.api import serve  # the API needs the daemon; imported here to keep the cycle out
+
+        servers = serve(self)
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: self.shutdown())
+        signal.signal(signal.SIGHUP, lambda *_: self.reload.set())
+        self.log("started", hosts=[h.name for h in self.settings.hosts], interval=self.settings.daemon.interval,
+                 api_socket=self.settings.daemon.api_socket, metrics_listen=self.settings.daemon.metrics_listen)
+        self.resume_in_flight()
+        sd_notify("READY=1\nSTATUS=probing")
+        dog = watchdog_interval()
+        if dog:
+            threading.Thread(target=self._watchdog, args=(dog,), name="watchdog", daemon=True).start()
+        due = time.monotonic()
+        while not self.stop.is_set():
+            if self.reload.is_set():
+                self.reload.clear()
+                self._reload()
+            self.beat = time.monotonic()
+            try:
+                self.round()
+            except Exception as exc:  # noqa: BLE001 - one bad round is logged; the daemon goes on
+                self.log("round-failed", level="error", error=f"{type(exc).__name__}: {exc}")
+            due += self.settings.daemon.interval
+            late = time.monotonic() - due
+            if late > 0:
+                due = time.monotonic()  # overran: start the next round now, never two at once
+            self.wake.wait(timeout=max(0.0, due - time.monotonic()))
+            self.wake.clear()
+        sd_notify("STOPPING=1")
+        self.log("stopping", reason="signal", running=sorted(self.active))
+        self.pool.shutdown(wait=True)
+        for s in servers:
+            s.shutdown()
+            s.server_close()
+        self.notifier.close()
+        self.log("stopped")
+        return 0
+
+    def shutdown(self) -> None:
+        """SIGTERM: steps under way finish, their incidents stay in flight; no new work starts."""
+        self.stop.set()
+        engine.STOP.set()
+        self.wake.set()
+
+    def _watchdog(self, every: float) -> None:
+        while not self.stop.wait(every):
+            if time.monotonic() - self.beat < max(3 * self.settings.daemon.interval, 60):
+                sd_notify("WATCHDOG=1")
+
+    def _reload(self) -> None:
+        try:
+            new = load_settings(self.config_path)
+        except InputError as exc:
+            self.log("reload-failed", level="error", error=str(exc), kept="the previous config")
+            return
+        self.settings = new
+        self.log("reloaded", hosts=[h.name for h in new.hosts])
+
+    # ---- rounds --------------------------------------------------------------------------------
+    def liveness(self, hosts: list[HostConfig]) -> dict[str, Ping]:
+        timeout = min(self.settings.probe.timeout, max(0.5, self.settings.daemon.interval / 2))
+        with ThreadPoolExecutor(max_workers=min(64, max(1, len(hosts))), thread_name_prefix="ping") as ex:
+            pings = list(ex.map(lambda h: connect(h).ping(timeout=timeout), hosts))
+        return {h.name: p for h, p in zip(hosts, pings, strict=True)}
+
+    def round(self) -> None:
+        hosts = list(self.settings.hosts)
+        pings = self.liveness(hosts)
+        self.metrics.rounds.inc()
+        for h in hosts:
+            p = pings[h.name]
+            self.metrics.probe.observe(p.latency)
+            with self.lock:
+                if h.name in self.active:
+                    continue
+                forced = h.name in self.forced
+                self.forced.discard(h.name)
+            quarantined, paused = self.store.flags(h.name)
+            if p.ok and not forced:
+                with self.lock:
+                    self.sick.discard(h.name)
+                held = paused or quarantined
+                state = "paused" if paused else "quarantined" if quarantined else \
+                    "observing" if h.policy == "observe" else "healthy"
+                self.store.set_status(h.name, state, verdict="healthy", reason=held,
+                                      open_incident=self._open(h.name))
+                continue
+            with self.lock:
+                self.sick.add(h.name)
+                self.active[h.name] = "diagnosing"
+            self.store.set_status(h.name, "suspect", reason=f"/_ping: {p.outcome} {p.detail}"[:300],
+                                  open_incident=self._open(h.name))
+            self.pool.submit(self._guarded, h, self._handle, h)
+        self._update_gauges()
+
+    def _open(self, host: str) -> str | None:
+        row = self.journal.in_flight(host)
+        return row.id if row else None
+
+    def _update_gauges(self) -> None:
+        st = self.store.statuses()
+        names = {h.name for h in self.settings.hosts}
+        self.metrics.set_hosts([s.state for n, s in st.items() if n in names],
+                               [s.verdict or "unknown" for n, s in st.items() if n in names])
+        self.metrics.approvals.set(len(self.store.approvals()))
+
+    def probe_now(self, host: str) -> bool:
+        """An alert named this host: diagnose it at the next round, which starts now. The probe still decides."""
+        if host not in {h.name for h in self.settings.hosts}:
+            return False
+        with self.lock:
+            self.forced.add(host)
+        self.wake.set()
+        return True
+
+    # ---- one host --------------------------------------------------------------------------------
+    def _guarded(self, h: HostConfig, fn: Callable[[HostConfig], None], arg: HostConfig) -> None:
+        try:
+            fn(arg)
+        except Interrupted as exc:
+            self.log("interrupted", host=h.name, detail=str(exc))
+        except RemediatorError as exc:
+            self.log("host-error", level="error", host=h.name, error=str(exc))
+            self.store.set_status(h.name, "suspect", reason=str(exc)[:300], open_incident=self._open(h.name))
+        except Exception as exc:  # noqa: BLE001 - a worker never dies silently; the host is retried next round
+            self.log("worker-crashed", level="error", host=h.name, error=f"{type(exc).__name__}: {exc}")
+        finally:
+            with self.lock:
+                self.active.pop(h.name, None)
+                self.remediating.discard(h.name)
+
+    def resume_in_flight(self) -> None:
+        """Before anything else: every incident a previous daemon (or a killed `run`) left in flight."""
+        for h in self.settings.hosts:
+            row = self.journal.in_flight(h.name)
+            if row is None:
+                continue
+            self.log("resuming", host=h.name, incident=row.id)
+            with self.lock:
+                self.active[h.name] = "remediating"
+                self.remediating.add(h.name)
+            self.store.set_status(h.name, "remediating", reason="resuming an incident left in flight",
+                                  open_incident=row.id)
+            self.pool.submit(self._guarded, h, self._resume, h)
+
+    def _resume(self, h: HostConfig) -> None:
+        report = app.heal_host(self.settings, h.name, "auto", dry_run=False, faces=self._faces(h))
+        self._after(h, report)
+
+    def _handle(self, h: HostConfig) -> None:
+        facts, verdict = app.diagnose(h, self.settings)
+        self.metrics.hosts_verdict.labels(verdict.diagnosis)  # the label exists even before the gauge update
+        if verdict.runbook is None:
+            with self.lock:
+                if verdict.diagnosis in HEALTHY_LIKE:
+                    self.sick.discard(h.name)
+            self.store.set_status(h.name, "healthy" if verdict.diagnosis in HEALTHY_LIKE else "suspect",
+                                  verdict=verdict.diagnosis, reason=None, open_incident=self._open(h.name))
+            return
+        observe = h.policy == "observe"
+        sup, unit = supervisor_state(connect(h), h.service)
+        now = time.time()
+        history = self.journal.host_incidents(h.name, now - max(self.settings.daemon.limits.window,
+                                                                 self.settings.daemon.limits.cooldown))
+        quarantined, paused = self.store.flags(h.name)
+        with self.lock:
+            fleet = policy.Fleet(len(self.settings.hosts), len(self.sick), len(self.remediating))
+            g = policy.gate(h.name, self.settings.daemon.limits, now=now, history=history, quarantined=quarantined,
+                            paused=paused, windows=self.settings.daemon.maintenance, supervisor=sup, fleet=fleet,
+                            dry_run=observe)
+            if g.allowed and not observe:
+                self.remediating.add(h.name)
+                self.active[h.name] = "remediating"
+        if not g.allowed:
+            self._refused(h, g, verdict, unit)
+            return
+        self.last_refusal.pop(h.name, None)
+        if policy.relapse(history, now, self.settings.daemon.limits.probation) is not None:
+            self.metrics.relapses.inc()
+            self.log("relapse", level="warning", host=h.name, verdict=verdict.diagnosis)
+        self.store.set_status(h.name, g.state, verdict=verdict.diagnosis, reason=None)
+        self.log("acting", host=h.name, verdict=verdict.diagnosis, runbook=verdict.runbook, policy=h.policy)
+        report = app.heal_host(self.settings, h.name, "auto", dry_run=observe, faces=self._faces(h),
+                               diagnosed=(facts, verdict))
+        self._after(h, report)
+
+    def _refused(self, h: HostConfig, g: policy.Gate, verdict: Verdict, unit: dict[str, str]) -> None:
+        if g.quarantine and self.store.set_flag(h.name, "quarantined", g.detail):
+            self.metrics.quarantines.inc()
+            self.notifier.send("quarantined", host=h.name, reason=g.detail)
+        if self.last_refusal.get(h.name) != g.reason:  # recorded once per reason and episode, not every round
+            self.last_refusal[h.name] = g.reason
+            self.metrics.refusals.labels(g.reason).inc()
+            self.store.refuse(h.name, g.reason, g.detail)
+            self.log("refused", level="warning", host=h.name, reason=g.reason, detail=g.detail,
+                     verdict=verdict.diagnosis, runbook=verdict.runbook, unit=unit or None)
+        self.store.set_status(h.name, g.state, verdict=verdict.diagnosis, reason=g.detail,
+                              open_incident=self._open(h.name))
+
+    def _after(self, h: HostConfig, report: Report | Verdict) -> None:
+        if isinstance(report, Verdict):
+            self.store.set_status(h.name, "healthy" if report.diagnosis in HEALTHY_LIKE else "suspect",
+                                  verdict=report.diagnosis, reason=None)
+            return
+        chain = " → ".join(report.chain) or "?"
+        self.metrics.incidents.labels(chain, report.outcome.value).inc()
+        if len(report.chain) > 1:
+            self.metrics.climbs.inc()
+        row = self.journal.incident(report.incident)
+        for _ts, kind, _step, d in self.journal.events(report.incident):
+            if kind == "result" and "seconds" in d and d.get("action"):
+                self.metrics.steps.labels(str(d["action"])).observe(float(d["seconds"]))
+        if row is not None and row.ended is not None and report.outcome is Outcome.RECOVERED:
+            self.metrics.recover.observe(row.ended - row.started)
+        self.log("outcome", host=h.name, incident=report.incident, outcome=report.outcome.value,
+                 summary=report.summary, runbook=chain)
+        self.notifier.send("outcome", host=h.name, incident=report.incident, outcome=report.outcome.value,
+                           summary=report.summary)
+        if report.outcome is Outcome.FAILED and self.store.set_flag(
+                h.name, "quarantined", f"incident {report.incident} failed: the host was changed and could not be "
+                "put back; it needs a person"):
+            self.metrics.quarantines.inc()
+        healed = report.outcome in (Outcome.RECOVERED, Outcome.HEALTHY)
+        if healed:
+            with self.lock:
+                self.sick.discard(h.name)
+        state = "observing" if report.outcome is Outcome.PLANNED else "healthy" if healed else "suspect"
+        self.store.set_status(h.name, state, reason=report.summary[:300], open_incident=self._open(h.name))
+
+    # ---- faces -------------------------------------------------------------------------------------
+    def _faces(self, h: HostConfig) -> app.Faces:
+        def report(kind: str, step: str | None, text: str, lines: list[str] | None = None) -> None:
+            self.log("step", host=h.name, kind=kind, step=step, text=text[:500], lines=(lines or [])[:20] or None)
+
+        return app.Faces(approver=self._approver(h), report=report)
+
+    def _approver(self, h: HostConfig) -> engine.Approver:
+        def approve(step: Step, plan: StepResult) -> tuple[bool, str]:
+            if h.policy == "auto":
+                return True, "policy auto (remediator daemon)"
+            incident, digest = str(plan.data.get("incident", "")), str(plan.data.get("plan_sha256", ""))
+            a = self.store.request(incident=incident, host=h.name, step=step.id, plan_sha256=digest,
+                                   summary=plan.summary, changes=plan.changes, ttl=self.settings.daemon.approval_ttl)
+            self.store.set_status(h.name, "awaiting-approval", reason=f"step {step.id}: {plan.summary}"[:300],
+                                  open_incident=incident)
+            self.log("approval-needed", host=h.name, incident=incident, step=step.id, approval=a.id,
+                     summary=plan.summary)
+            self.notifier.send("approval-needed", host=h.name, incident=incident, step=step.id, approval=a.id,
+                               summary=plan.summary)
+            self._update_gauges()
+            d = self.store.wait_decision(a.id, a.expires, self.stop)
+            self.store.set_status(h.name, "remediating", open_incident=incident)
+            if d is None or d.decision is None:
+                raise Interrupted(f"the daemon stopped while step {step.id} awaited approval {a.id}; the incident "
+                                  "stays in flight and asks again after the restart")
+            if d.decision != "approved":
+                return False, f"{d.decision} by {d.by} (approval {a.id})"
+            _facts, now = app.diagnose(h, self.settings, rounds=1)
+            if now.diagnosis == "healthy":
+                self.store.annotate(a.id, "not executed: the host recovered by itself before the step ran")
+                return False, (f"approved by {d.by}, but the host recovered by itself before {step.id} ran: "
+                               "not executed")
+            return True, f"approved by {d.by} (approval {a.id})"
+
+        return approve

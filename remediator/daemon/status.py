@@ -1,0 +1,39 @@
+"""`remediator status [--json]` and GET /v1/status: every host, its state, last verdict, open incident,
+pending approvals and quarantines — read from the state directory, so it works with the daemon down.
+
+Role: one object for both faces (the CLI prints it, the API returns it).
+Must not: probe hosts (the daemon's rounds do; this reads what they recorded).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from remediator.daemon.store import Store
+from remediator.journal import Journal
+from remediator.settings import Settings
+
+
+def status_object(settings: Settings, store: Store, journal: Journal) -> dict[str, Any]:
+    statuses = store.statuses()
+    approvals = store.approvals()
+    hosts = []
+    for h in settings.hosts:
+        s = statuses.get(h.name)
+        quarantined, paused = store.flags(h.name)
+        row = journal.in_flight(h.name)
+        state = s.state if s else "unknown"
+        if paused:
+            state = "paused"
+        elif quarantined:
+            state = "quarantined"
+        hosts.append({
+            "name": h.name, "policy": h.policy, "state": state, "verdict": s.verdict if s else None,
+            "verdict_at": s.verdict_at if s else None, "reason": paused or quarantined or (s.reason if s else None),
+            "open_incident": row.id if row else None, "quarantined": quarantined, "paused": paused,
+            "updated": s.updated if s else None,
+            "pending_approvals": [a.id for a in approvals if a.host == h.name],
+        })
+    return {"generated": time.time(), "hosts": hosts, "approvals": [a.as_dict() for a in approvals],
+            "refusals": store.refusals(limit=20)}

@@ -1,0 +1,201 @@
+"""What the daemon must remember across restarts, beside the journal: per-host flags (quarantine, pause),
+pending and decided approvals, refusals, and the last status of each host.
+
+Role: one SQLite file, <state_dir>/daemon.sqlite3 (0600, WAL): the daemon writes it, the CLI (`status`,
+`approvals`) reads it even when the daemon is down. Approvals wake their waiter at once in-process (a
+Condition) and are seen across processes at the next poll.
+Must not: decide anything.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from remediator.errors import JournalError
+from remediator.redact import redact_text as redact
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS flags (
+  host TEXT PRIMARY KEY, quarantined TEXT, quarantined_at REAL, paused TEXT, paused_at REAL
+);
+CREATE TABLE IF NOT EXISTS approvals (
+  id TEXT PRIMARY KEY, incident TEXT NOT NULL, host TEXT NOT NULL, step TEXT NOT NULL, plan_sha256 TEXT NOT NULL,
+  summary TEXT NOT NULL, changes TEXT NOT NULL, requested REAL NOT NULL, expires REAL NOT NULL,
+  decision TEXT, by TEXT, decided REAL, note TEXT
+);
+CREATE TABLE IF NOT EXISTS refusals (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT, ts REAL NOT NULL, host TEXT NOT NULL, reason TEXT NOT NULL, detail TEXT
+);
+CREATE TABLE IF NOT EXISTS status (
+  host TEXT PRIMARY KEY, state TEXT NOT NULL, verdict TEXT, verdict_at REAL, reason TEXT, open_incident TEXT,
+  updated REAL NOT NULL
+);
+"""
+
+
+@dataclass(frozen=True)
+class Approval:
+    id: str
+    incident: str
+    host: str
+    step: str
+    plan_sha256: str
+    summary: str
+    changes: list[str]
+    requested: float
+    expires: float
+    decision: str | None
+    by: str | None
+    decided: float | None
+    note: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+@dataclass(frozen=True)
+class HostStatus:
+    host: str
+    state: str
+    verdict: str | None
+    verdict_at: float | None
+    reason: str | None
+    open_incident: str | None
+    updated: float
+
+
+class Store:
+    def __init__(self, state_dir: Path) -> None:
+        self._lock = threading.Lock()
+        self.changed = threading.Condition()
+        try:
+            state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+            path = state_dir / "daemon.sqlite3"
+            os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+            os.chmod(path, 0o600)
+            self.db = sqlite3.connect(path, timeout=10, isolation_level=None, check_same_thread=False)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.executescript(SCHEMA)
+        except (OSError, sqlite3.Error) as exc:
+            raise JournalError(f"cannot open the daemon store in {state_dir}: {exc}") from exc
+
+    def _exec(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        with self._lock:
+            try:
+                return self.db.execute(sql, args).fetchall()
+            except sqlite3.Error as exc:
+                raise JournalError(f"daemon store: {exc}") from exc
+
+    def _notify(self) -> None:
+        with self.changed:
+            self.changed.notify_all()
+
+    # ---- flags -------------------------------------------------------------------------------
+    def flags(self, host: str) -> tuple[str | None, str | None]:
+        """(quarantine reason, pause reason) of a host; None where it is not."""
+        rows = self._exec("SELECT quarantined, paused FROM flags WHERE host=?", (host,))
+        return (rows[0][0], rows[0][1]) if rows else (None, None)
+
+    def set_flag(self, host: str, flag: str, reason: str | None) -> bool:
+        """Set (reason) or clear (None) 'quarantined' or 'paused'; return whether it changed. Idempotent."""
+        assert flag in ("quarantined", "paused")
+        before = self.flags(host)[0 if flag == "quarantined" else 1]
+        self._exec("INSERT OR IGNORE INTO flags (host) VALUES (?)", (host,))
+        self._exec(f"UPDATE flags SET {flag}=?, {flag}_at=? WHERE host=?",  # noqa: S608 - flag is one of two literals
+                   (reason, time.time() if reason else None, host))
+        self._notify()
+        return (before is None) != (reason is None)
+
+    # ---- approvals ---------------------------------------------------------------------------
+    def _approval(self, row: tuple[Any, ...]) -> Approval:
+        return Approval(row[0], row[1], row[2], row[3], row[4], row[5], json.loads(row[6]), *row[7:])
+
+    def request(self, *, incident: str, host: str, step: str, plan_sha256: str, summary: str, changes: list[str],
+                ttl: float) -> Approval:
+        """A pending approval for exactly this plan; asking again for the same plan returns the same one."""
+        rows = self._exec("SELECT * FROM approvals WHERE incident=? AND step=? AND plan_sha256=? AND decision IS NULL",
+                          (incident, step, plan_sha256))
+        if rows:
+            return self._approval(rows[0])
+        now = time.time()
+        aid = uuid.uuid4().hex[:12]
+        self._exec("INSERT INTO approvals VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                   (aid, incident, host, step, plan_sha256, redact(summary)[:2000],
+                    json.dumps([redact(c)[:500] for c in changes[:50]]), now, now + ttl, None, None, None, None))
+        self._notify()
+        return self.approval(aid)  # type: ignore[return-value]
+
+    def approval(self, aid: str) -> Approval | None:
+        rows = self._exec("SELECT * FROM approvals WHERE id=?", (aid,))
+        return self._approval(rows[0]) if rows else None
+
+    def approvals(self, *, pending_only: bool = True, limit: int = 200) -> list[Approval]:
+        self.expire()
+        where = "WHERE decision IS NULL" if pending_only else ""
+        rows = self._exec(f"SELECT * FROM approvals {where} ORDER BY requested DESC LIMIT ?", (limit,))  # noqa: S608
+        return [self._approval(r) for r in rows]
+
+    def find_pending(self, ident: str, step: str | None = None) -> list[Approval]:
+        """Pending approvals by approval id, or by incident id (and step)."""
+        self.expire()
+        rows = self._exec("SELECT * FROM approvals WHERE decision IS NULL AND (id=? OR incident=?) "
+                          "AND (? IS NULL OR step=?) ORDER BY requested", (ident, ident, step, step))
+        return [self._approval(r) for r in rows]
+
+    def decide(self, aid: str, decision: str, by: str, note: str = "") -> Approval | None:
+        """approved / denied / expired / withdrawn, once: a second decision returns the first, unchanged."""
+        self._exec("UPDATE approvals SET decision=?, by=?, decided=?, note=? WHERE id=? AND decision IS NULL",
+                   (decision, by[:200], time.time(), note[:500], aid))
+        self._notify()
+        return self.approval(aid)
+
+    def annotate(self, aid: str, note: str) -> None:
+        """Add why a decided approval was not acted on (e.g. the host recovered by itself meanwhile)."""
+        self._exec("UPDATE approvals SET note=? WHERE id=?", (note[:500], aid))
+
+    def expire(self) -> None:
+        self._exec("UPDATE approvals SET decision='expired', by='ttl', decided=? WHERE decision IS NULL AND expires<?",
+                   (time.time(), time.time()))
+
+    def wait_decision(self, aid: str, until: float, stop: threading.Event) -> Approval | None:
+        """Block until the approval is decided, it expires (then it is marked so), or stop is set."""
+        while not stop.is_set():
+            a = self.approval(aid)
+            if a is None or a.decision is not None:
+                return a
+            if time.time() >= min(until, a.expires):
+                return self.decide(aid, "expired", "ttl", "nobody decided in time")
+            with self.changed:
+                self.changed.wait(timeout=min(1.0, max(0.01, a.expires - time.time())))
+        return self.approval(aid)
+
+    # ---- refusals and status -----------------------------------------------------------------
+    def refuse(self, host: str, reason: str, detail: str = "") -> None:
+        self._exec("INSERT INTO refusals (ts, host, reason, detail) VALUES (?,?,?,?)",
+                   (time.time(), host, reason, detail[:500]))
+
+    def refusals(self, host: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+        rows = self._exec("SELECT ts, host, reason, detail FROM refusals WHERE (? IS NULL OR host=?) "
+                          "ORDER BY seq DESC LIMIT ?", (host, host, limit))
+        return [{"ts": r[0], "host": r[1], "reason": r[2], "detail": r[3]} for r in rows]
+
+    def set_status(self, host: str, state: str, *, verdict: str | None = None, reason: str | None = None,
+                   open_incident: str | None = None) -> None:
+        now = time.time()
+        self._exec("INSERT INTO status (host, state, updated) VALUES (?,?,?) ON CONFLICT(host) DO UPDATE SET "
+                   "state=excluded.state, updated=excluded.updated", (host, state, now))
+        self._exec("UPDATE status SET reason=?, open_incident=? WHERE host=?", (reason, open_incident, host))
+        if verdict is not None:
+            self._exec("UPDATE status SET verdict=?, verdict_at=? WHERE host=?", (verdict, now, host))
+
+    def statuses(self) -> dict[str, HostStatus]:
+        rows = self._exec("SELECT host, state, verdict, verdict_at, reason, open_incident, updated FROM status")
+        return {r[0]: HostStatus(*r) for r in rows}
