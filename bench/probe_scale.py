@@ -13,12 +13,15 @@ Then the same for each `--scale` host count, and an idle daemon with one healthy
 period): 1,000 hosts p99 lateness < 1 s, < 20 % of one core, RSS < 200 MB; one host < 1 % of a core, < 60 MB.
 Usage: python bench/probe_scale.py [--hosts 1000] [--rounds 6] [--period 10] [--scale 3000] [--timeout 5]
                                    [--slow 1] [--concurrency 256] [--idle-rounds 6]
+10,000 hosts measured directly: --hosts 10000 --scale '' --concurrency 1024 --idle-rounds 0 (the fake servers' process
+then holds 10,000 listening sockets: it raises its own RLIMIT_NOFILE soft limit to the hard one).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import os
 import resource
@@ -129,8 +132,11 @@ def probe(d: str, hosts: int, rounds: int, period: float, timeout: float, slow: 
     print(f"  {'round':>5} {'slot':>4} {'late ms':>8} {'dur s':>6} {'cpu s':>7} {'% core':>6} {'ok p50/p99 ms':>14}  "
           f"{'RSS MB':>6} {'HWM MB':>6}  outcomes", flush=True)
 
+    waited: list[float] = []  # worker-seconds spent waiting on answers, per round
+
     def on_round(s: RoundStats[dict[str, Ping]]) -> None:
-        seen.append(s)
+        waited.append(sum(p.latency for p in s.result.values()))
+        seen.append(dataclasses.replace(s, result={}))  # the round's figures only: RSS shows the prober, not our archive
         outcomes = Counter(p.outcome for p in s.result.values())
         ok = [p.latency * 1000 for p in s.result.values() if p.outcome == "ok"]
         print(f"  {s.number:>5} {s.slot:>4} {s.lateness * 1000:>8.1f} {s.duration:>6.2f} {s.cpu:>7.3f} {100 * s.cpu / period:>6.2f} "
@@ -149,9 +155,9 @@ def probe(d: str, hosts: int, rounds: int, period: float, timeout: float, slow: 
     result: dict[str, Any] = {
         "hosts": hosts, "rounds": sm.rounds, "period": period, "late_p50": sm.lateness_p50, "late_p99": sm.lateness_p99,
         "dur_p50": sm.duration_p50, "dur_p99": sm.duration_p99, "cpu_round": sm.cpu_per_round,
-        "cpu_round_steady": sum(s.cpu for s in seen[1:]) / max(1, len(seen) - 1),
+        "cpu_round_steady": sum(s.cpu for s in seen[1:]) / (len(seen) - 1) if len(seen) > 1 else sm.cpu_per_round,
         "core_pct_window": 100 * cpu / wall, "rss_mb": status_kb("VmRSS") / 1024, "hwm_mb": status_kb("VmHWM") / 1024,
-        "slot_seconds": sum(p.latency for s in seen for p in s.result.values()) / len(seen), "skipped": sm.skipped,
+        "slot_seconds": sum(waited) / len(waited), "skipped": sm.skipped,
         "nofile": resource.getrlimit(resource.RLIMIT_NOFILE)[0],
     }
     if import_app:  # what the rest of the daemon (diagnosis, engine, docker SDK ...) adds on top, measured after
@@ -226,7 +232,7 @@ def main() -> None:
     ap.add_argument("--slow", type=float, default=1.0, help="an ok answer later than this is slow (ProbeConfig.slow)")
     ap.add_argument("--concurrency", type=int, default=256)
     ap.add_argument("--scale", default="3000", help="more host counts to run, comma-separated ('' for none)")
-    ap.add_argument("--idle-rounds", type=int, default=6)
+    ap.add_argument("--idle-rounds", type=int, default=6, help="rounds of the one-healthy-host run (0: skip it)")
     ap.add_argument("--import-app", action="store_true")
     a = ap.parse_args()
     if a.role == "serve":
@@ -237,16 +243,17 @@ def main() -> None:
     print(f"probe_scale: {os.cpu_count()} CPUs, Python {sys.version.split()[0]}, RLIMIT_NOFILE {resource.getrlimit(resource.RLIMIT_NOFILE)}")
     counts = [a.hosts] + [int(x) for x in a.scale.split(",") if x.strip()]
     fleet = [run_config(a, n, True, a.rounds) for n in counts]
-    idle = run_config(a, 1, False, a.idle_rounds, import_app=True)
+    idle = run_config(a, 1, False, a.idle_rounds, import_app=True) if a.idle_rounds > 0 else None
 
     main_r = fleet[0]
     print(f"\n== targets (period {a.period:g} s)")
     print(f"  {main_r['hosts']} hosts: p99 lateness {main_r['late_p99'] * 1000:.1f} ms < 1000 ms {verdict(main_r['late_p99'] < 1)}; "
           f"{100 * main_r['cpu_round'] / a.period:.2f} % of one core < 20 % {verdict(main_r['cpu_round'] / a.period < 0.2)}; "
           f"peak RSS {main_r['hwm_mb']:.1f} MB < 200 MB {verdict(main_r['hwm_mb'] < 200)}")
-    print(f"  1 idle host: {idle['core_pct_window']:.3f} % of one core < 1 % {verdict(idle['core_pct_window'] < 1)}; "
-          f"peak RSS {idle['hwm_mb']:.1f} MB < 60 MB {verdict(idle['hwm_mb'] < 60)} "
-          f"(with remediator.app + hosts.local imported too: {idle['rss_with_app_mb']:.1f} MB)")
+    if idle is not None:
+        print(f"  1 idle host: {idle['core_pct_window']:.3f} % of one core < 1 % {verdict(idle['core_pct_window'] < 1)}; "
+              f"peak RSS {idle['hwm_mb']:.1f} MB < 60 MB {verdict(idle['hwm_mb'] < 60)} "
+              f"(with remediator.app + hosts.local imported too: {idle['rss_with_app_mb']:.1f} MB)")
 
     print("\n== scaling")
     for r in fleet:
@@ -255,21 +262,27 @@ def main() -> None:
               f"round p99 {r['dur_p99']:.2f} s")
     big = max(fleet, key=lambda r: r["hosts"])
     per_ping = big["cpu_round_steady"] / big["hosts"]
+    n = 10_000
     if len(fleet) > 1:
         lo = min(fleet, key=lambda r: r["hosts"])
         per_host_mb = (big["hwm_mb"] - lo["hwm_mb"]) / max(1, big["hosts"] - lo["hosts"])
         base_mb = lo["hwm_mb"] - per_host_mb * lo["hosts"]
+        rss10k = f"~{base_mb + per_host_mb * n:.0f} MB ({1024 * per_host_mb:.1f} KB per host over {base_mb:.0f} MB)"
     else:
-        per_host_mb, base_mb = big["hwm_mb"] / big["hosts"], 0.0
-    n = 10_000
+        rss10k = "unknown (give --scale a second host count)"
     wait10k = big["slot_seconds"] * n / big["hosts"]
     print(f"  10,000 hosts, extrapolated: CPU {per_ping * n:.2f} s/round = {100 * per_ping * n / a.period:.1f} % of one core; "
-          f"RSS ~{base_mb + per_host_mb * n:.0f} MB; {wait10k:.0f} worker-seconds of waiting per round -> a round lasts at least "
-          f"max(deadline {a.timeout:g} s, {wait10k:.0f}/{a.concurrency} = {wait10k / a.concurrency:.1f} s) at concurrency {a.concurrency}; "
-          f"file descriptors: concurrency + ~64, not one per host")
-    need = max(a.concurrency, int(2 * wait10k / a.period) + 1)
-    print(f"  to keep a 10,000-host round within half the period, concurrency >= {need} "
-          f"(waiting {wait10k:.0f} worker-seconds / {a.period / 2:g} s); that many sockets open at once in the prober")
+          f"RSS {rss10k}; {wait10k:.0f} worker-seconds of waiting per round -> a round lasts about "
+          f"{wait10k:.0f}/{a.concurrency} = {wait10k / a.concurrency:.1f} s at concurrency {a.concurrency}, plus up to one deadline "
+          f"({a.timeout:g} s) for the hosts taken last; file descriptors: concurrency + ~64, not one per host")
+    budget = 0.8 * a.period - a.timeout  # seconds of pool draining left once the last deadline is counted
+    if budget > 0:
+        need = int(wait10k / budget) + 1
+        print(f"  for a 10,000-host round to end within 80 % of the period (waiting/concurrency + one deadline <= "
+              f"{0.8 * a.period:g} s): concurrency >= {need}, i.e. that many sockets open at once in the prober "
+              f"(it raises its RLIMIT_NOFILE soft limit to concurrency + 64)")
+    else:
+        print(f"  the deadline ({a.timeout:g} s) leaves no room within 80 % of the period: shorten it or lengthen the period")
 
 
 if __name__ == "__main__":
