@@ -1,21 +1,63 @@
 """FakeHost: the Host port without a machine, for the unit tests (one fake, shipped, typed).
 
 Processes, the Docker API, containerd's socket and the kernel log are scripted; files are the real
-filesystem (tests give it tmp paths). Every signal and command is recorded, nothing is ever sent.
+filesystem (tests give it tmp paths), and the state surgery (`fs`) is the local one with `faults`: the Nth
+removal or rename can fail with EIO, as a dying disk would. Every signal and command is recorded, nothing
+is ever sent. FakeService is the service Controller without a daemon: a scripted log, calls recorded.
 Must not: touch a real process or daemon.
 """
 
 from __future__ import annotations
 
+import errno
 import signal
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from remediator.errors import HostError
 from remediator.hosts import procs as procmod
+from remediator.hosts.fsops import Mutations
 from remediator.hosts.port import DiskUsage, LocalFiles, Ping
+from remediator.hosts.statefiles import LocalStateFiles
 from remediator.settings import HostConfig
 from remediator.structs import CommandResult, Proc
+
+
+@dataclass
+class Faults(Mutations):
+    """The state surgery's removals and renames, real, except the Nth of a kind, which raises OSError(EIO)."""
+
+    fail_removal: int | None = None  # 1-based: an unlink or a whole-subtree removal
+    fail_rename: int | None = None  # 1-based: a rename or a move
+    removals: int = 0
+    renames: int = 0
+
+    def _removal(self, path: str) -> None:
+        self.removals += 1
+        if self.removals == self.fail_removal:
+            raise OSError(errno.EIO, "Input/output error (injected)", path)
+
+    def _rename(self, path: str) -> None:
+        self.renames += 1
+        if self.renames == self.fail_rename:
+            raise OSError(errno.EIO, "Input/output error (injected)", path)
+
+    def unlink(self, path: str) -> None:
+        self._removal(path)
+        super().unlink(path)
+
+    def rmtree(self, path: str) -> None:
+        self._removal(path)
+        super().rmtree(path)
+
+    def rename(self, src: str, dst: str) -> None:
+        self._rename(src)
+        super().rename(src, dst)
+
+    def move(self, src: str, dst: str) -> None:
+        self._rename(src)
+        super().move(src, dst)
 
 
 @dataclass
@@ -33,6 +75,10 @@ class FakeHost(LocalFiles):
     family_of: Callable[[list[Proc]], procmod.Family] | None = None  # default: procs.family over `processes`
     signals: list[tuple[int, int]] = field(default_factory=list)  # (pid, signal) sent
     ran: list[tuple[str, ...]] = field(default_factory=list)
+    faults: Faults = field(default_factory=Faults)
+
+    def __post_init__(self) -> None:
+        self.fs = LocalStateFiles(self.faults)
 
     @property
     def name(self) -> str:
@@ -92,13 +138,16 @@ class FakeHost(LocalFiles):
         return self.docker[fn_name](*args, **kwargs)
 
     def read_text(self, path: str, *, limit: int = 4 << 20) -> str:
-        with open(path, "rb") as fh:
-            return fh.read(limit).decode(errors="replace")
+        try:
+            with open(path, "rb") as fh:
+                return fh.read(limit).decode(errors="replace")
+        except OSError as exc:
+            raise HostError(f"cannot read {path}: {exc.strerror}") from exc
 
     def read_new(self, path: str, cursor: str | None, *, first: int = 256 << 10) -> tuple[str, str | None]:
         try:
             text = self.read_text(path)
-        except OSError:
+        except HostError:
             return "", cursor
         pos = int(cursor or 0)
         return text[pos:], str(len(text))

@@ -14,7 +14,7 @@ import pytest
 from remediator.errors import BackupError, HostBusy, UnsafeOperation
 from remediator.hosts import fsops
 from remediator.hosts.local import LocalHost
-from remediator.hosts.procs import read_proc
+from remediator.hosts.procfs import read_proc
 from remediator.journal import HostLock
 from remediator.settings import HostConfig
 from remediator.structs import Proc
