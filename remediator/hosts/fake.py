@@ -71,7 +71,8 @@ class FakeHost(LocalFiles):
     kernel: list[str] = field(default_factory=list)  # kernel messages not read yet
     docker: dict[str, Callable[..., Any]] = field(default_factory=dict)  # SDK method name -> handler
     commands: dict[tuple[str, ...], CommandResult] = field(default_factory=dict)
-    disk: DiskUsage = field(default_factory=lambda: DiskUsage(free=50, total=100, free_inodes=10, total_inodes=10))
+    disk: DiskUsage = field(default_factory=lambda: DiskUsage(free=50 << 30, total=100 << 30, free_inodes=10 << 20,
+                                                              total_inodes=20 << 20))  # half full, room for a backup
     family_of: Callable[[list[Proc]], procmod.Family] | None = None  # default: procs.family over `processes`
     signals: list[tuple[int, int]] = field(default_factory=list)  # (pid, signal) sent
     ran: list[tuple[str, ...]] = field(default_factory=list)
@@ -159,8 +160,45 @@ class FakeHost(LocalFiles):
         return self.disk.free
 
 
-def _conforms(h: FakeHost) -> None:
-    """mypy checks here that FakeHost implements the whole Host port."""
+@dataclass
+class FakeService:
+    """The service Controller port without a daemon: `log` is what the daemon wrote (a test appends to it),
+    `dockerd` what find() answers; stop and start are recorded and change nothing else."""
+
+    log: str = ""
+    dockerd: Proc | None = None
+    calls: list[str] = field(default_factory=list)
+
+    def find(self) -> Proc | None:
+        return self.dockerd
+
+    def stop(self, grace: float) -> list[str]:
+        self.calls.append("stop")
+        self.dockerd = None
+        return ["dockerd stopped (fake)"]
+
+    def start(self, timeout: float) -> list[str]:
+        self.calls.append("start")
+        return ["dockerd started (fake)"]
+
+    def plan_stop(self, grace: float) -> str:
+        return "would stop dockerd (fake)"
+
+    def plan_start(self) -> str:
+        return "would start dockerd (fake)"
+
+    def log_tail(self, nbytes: int = 256 << 10) -> str:
+        return self.log[-nbytes:] if nbytes else self.log
+
+    def log_since(self, cursor: str | None) -> tuple[str, str | None]:
+        pos = int(cursor or 0)
+        return self.log[pos:], str(len(self.log))
+
+
+def _conforms(h: FakeHost, s: FakeService) -> None:
+    """mypy checks here that FakeHost implements the whole Host port, FakeService the Controller."""
     from remediator.hosts.port import Host
+    from remediator.hosts.service import Controller
 
     _: Host = h
+    _c: Controller = s
