@@ -18,7 +18,7 @@ from typing import Any
 from pydantic import Field
 
 from remediator.actions import ActionSpec, Params, StepContext, action
-from remediator.errors import BackupError, QuarantineImpossible, UnsafeOperation
+from remediator.errors import BackupError, QuarantineImpossible, RemediatorError, UnsafeOperation
 from remediator.structs import StepResult
 
 HEADROOM = 64 << 20
@@ -85,7 +85,9 @@ def plan_backup(ctx: StepContext, p: BackupParams) -> StepResult:
     size, free = sum(sizes.values()), ctx.host.free_bytes(str(ctx.incident_dir))
     lines = [f"{path} -> {_dest(ctx, path)} ({_human(n)})" for path, n in sizes.items()]
     lines.append(f"needs {_human(size * 2 + HEADROOM)} free in {ctx.incident_dir}; {_human(free)} available")
-    return StepResult(f"would copy {len(p.paths)} dir(s), {_human(size)}, with a sha256 manifest", changes=lines)
+    planned = {path: str(_dest(ctx, path)) + ".manifest.json" for path in p.paths if ctx.host.exists(path)}
+    return StepResult(f"would copy {len(p.paths)} dir(s), {_human(size)}, with a sha256 manifest", changes=lines,
+                      data={"planned": planned})  # a dry-run's later plans (files.restore) read what it would copy
 
 
 def _manifests(ctx: StepContext, step: str) -> dict[str, dict[str, Any]]:
@@ -128,7 +130,30 @@ def restore(ctx: StepContext, p: ClearParams) -> StepResult:
 
 
 def plan_restore(ctx: StepContext, p: ClearParams) -> StepResult:
-    return StepResult(f"would restore {', '.join(p.paths)} from the backup of step {p.backup_step}")
+    """What a run would restore: the paths the backup step covers (its manifests after a run; in a dry-run, what
+    its plan would copy), each confined to the roots. The rest is listed with the reason it is not restored."""
+    out = ctx.outputs.get(p.backup_step, {})
+    covered: dict[str, str] | None = out.get("manifests", out.get("planned"))
+    if covered is None:
+        return StepResult(f"would restore nothing: step {p.backup_step} recorded no backup (a run refuses)",
+                          changes=[f"not restored: {path}: no backup of step {p.backup_step}" for path in p.paths])
+    would, lines, skipped = [], [], []
+    for path in p.paths:
+        if path not in covered:
+            skipped.append(f"not restored: {path}: step {p.backup_step} has no backup of it (absent, or not among its paths)")
+            continue
+        try:
+            ctx.host.fs.confine(path, ctx.roots)
+        except (RemediatorError, OSError) as exc:
+            skipped.append(f"not restored: {path}: a run refuses it ({exc})")
+            continue
+        would.append(path)
+        lines.append(f"{path} <- {covered[path].removesuffix('.manifest.json')} (verified before and after; what is "
+                     f"there then is kept in {_displaced(ctx, path)}.N)")
+    if not would:
+        return StepResult(f"would restore nothing from the backup of step {p.backup_step}", changes=skipped)
+    return StepResult(f"would restore {', '.join(would)} from the backup of step {p.backup_step}",
+                      changes=lines + skipped)
 
 
 class QuarantineParams(Params):
