@@ -75,6 +75,10 @@ class BackupError(PermanentStepError):
     """A backup could not be made or its manifest did not verify."""
 
 
+class QuarantineImpossible(BackupError):
+    """A rename cannot move this directory aside (another filesystem, a mount point): copy, then clear."""
+
+
 class JournalError(RemediatorError):
     """The incident journal could not be read or written."""
 

@@ -21,7 +21,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 from remediator.hosts import connect
-from remediator.hosts import procs as procmod
 from remediator.hosts.service import controller
 from remediator.settings import HostConfig, ProcessService
 from remediator.structs import Proc
@@ -177,7 +176,7 @@ class Sandbox:
     # ---- cleanup ----------------------------------------------------------------------------
     def processes(self) -> list[Proc]:
         """Every live process that names this sandbox, and all their descendants."""
-        procs = procmod.list_procs()
+        procs = self.host.procs()
         mine = {p.pid for p in procs if p.alive and str(self.root) in " ".join(p.cmdline)}
         grew = True
         while grew:

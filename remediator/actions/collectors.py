@@ -4,32 +4,29 @@ Role: one function per file of the bundle, called in its own thread with its own
 (DOMAIN §5.1 dumps, §5.2 process view, §5.4 checklist). A collector returns content and never
 writes it; the capture writes, caps and hashes. A collector that cannot get its evidence raises
 with a sentence saying why — that sentence is evidence too (the seed: SIGUSR1 went unanswered).
+Every read of the host (files, /proc, commands) goes through the Host port (`ctx.host`).
 Must not: change anything but sending SIGUSR1 (a dump request) to dockerd and containerd.
 """
 
 from __future__ import annotations
 
-import glob
+import fnmatch
 import json
 import os
-import platform
 import re
-import shutil
 import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 from remediator.actions import StepContext
 from remediator.actions.docker import read_inventory, redact_env
 from remediator.detect.facts import parse_version
-from remediator.errors import CommandTimeout, HostError
-from remediator.hosts import fsops
-from remediator.hosts import procs as procmod
+from remediator.errors import CommandFailed, CommandTimeout, HostError
 from remediator.redact import redact_text
 from remediator.structs import Proc
 
+DUMP_LIMIT = 64 << 20  # a dump bigger than this is cut to its end (the capture's size cap cuts further)
 LOG_DUMP = re.compile(r"=== BEGIN goroutine stack dump ===.*?=== END goroutine stack dump ===", re.S)
 
 
@@ -58,10 +55,10 @@ def _wait_dump(ctx: StepContext, who: Proc, files: Callable[[], set[str]], deadl
     in_log: bytes | None = None
     grace = 0.0
     while time.monotonic() < deadline:
-        new = sorted(files() - before, key=os.path.getmtime)
-        if new and os.path.getsize(new[-1]) > 0:
+        new = sorted((info.mtime, f) for f in files() - before if (info := ctx.host.file_info(f)) is not None)
+        if new and (info := ctx.host.file_info(new[-1][1])) is not None and info.size > 0:
             time.sleep(0.1)  # let the writer finish the file it just created
-            return f"# {new[-1]}\n".encode() + Path(new[-1]).read_bytes()
+            return f"# {new[-1][1]}\n".encode() + ctx.host.read_text(new[-1][1], limit=DUMP_LIMIT).encode()
         more, cursor = ctx.service.log_since(cursor)
         text += more
         if log_ok and in_log is None and (m := LOG_DUMP.search(text)):  # dockerd <= 1.12 and containerd log it
@@ -75,13 +72,18 @@ def _wait_dump(ctx: StepContext, who: Proc, files: Callable[[], set[str]], deadl
                        "signals (hung, stopped, or before its dump trap is armed)")
 
 
-def _environ(pid: int) -> dict[str, str]:
+def _environ(ctx: StepContext, pid: int) -> dict[str, str]:
     try:
-        with open(f"/proc/{pid}/environ", "rb") as fh:
-            pairs = [e.decode(errors="replace").split("=", 1) for e in fh.read().split(b"\0") if b"=" in e]
-    except OSError:
+        raw = ctx.host.read_text(f"/proc/{pid}/environ", limit=1 << 20)
+    except HostError:
         return {}
-    return {k: v for k, v in pairs}
+    return dict(e.split("=", 1) for e in raw.split("\0") if "=" in e)
+
+
+def _matching(ctx: StepContext, pattern: str) -> set[str]:
+    """Host-side files matching a glob in its last component only (dir/name-*.log)."""
+    folder, name = os.path.split(pattern)
+    return {os.path.join(folder, f) for f in ctx.host.listdir(folder) if fnmatch.fnmatchcase(f, name)}
 
 
 def goroutines(ctx: StepContext, deadline: float) -> bytes:
@@ -91,7 +93,7 @@ def goroutines(ctx: StepContext, deadline: float) -> bytes:
     pattern = [os.path.join(ctx.facts.exec_root, "goroutine-stacks-*.log"),
                os.path.join(ctx.facts.data_root, "goroutine-stacks-*.log")]
     old = parse_version(ctx.facts.version) < (1, 13)  # 1.13+ dumps to a file; a dump in the log is containerd's
-    return _wait_dump(ctx, dockerd, lambda: {f for p in pattern for f in glob.glob(p)}, deadline, "dockerd", old)
+    return _wait_dump(ctx, dockerd, lambda: {f for p in pattern for f in _matching(ctx, p)}, deadline, "dockerd", old)
 
 
 def containerd_dump(ctx: StepContext, deadline: float) -> bytes:
@@ -100,12 +102,13 @@ def containerd_dump(ctx: StepContext, deadline: float) -> bytes:
     if not fam.containerd:
         return b"no containerd of this daemon running: no containerd dump\n"
     c = fam.containerd[0]
-    tmp = _environ(c.pid).get("TMPDIR", "/tmp")  # containerd 1.4+ writes $TMPDIR/containerd.<pid>.stacks.log
+    tmp = _environ(ctx, c.pid).get("TMPDIR", "/tmp")  # containerd 1.4+ writes $TMPDIR/containerd.<pid>.stacks.log
     path = os.path.join(tmp, f"containerd.{c.pid}.stacks.log")
-    stamp = os.path.getmtime(path) if os.path.exists(path) else 0.0
+    stamp = info.mtime if (info := ctx.host.file_info(path)) else 0.0
 
     def files() -> set[str]:
-        return {path} if os.path.exists(path) and os.path.getmtime(path) > stamp else set()
+        now = ctx.host.file_info(path)
+        return {path} if now is not None and now.mtime > stamp else set()
     return _wait_dump(ctx, c, files, deadline, "containerd", True)
 
 
@@ -131,7 +134,7 @@ def proc_files(ctx: StepContext, deadline: float) -> bytes:
                 out.append(f"--- {name}\n{ctx.host.read_text(f'/proc/{p.pid}/{name}', limit=1 << 20)}")
             except HostError as exc:
                 out.append(f"--- {name}: unreadable ({exc})")
-        h = procmod.health(p)
+        h = ctx.host.health(p)
         out.append(f"--- threads: {h.describe() if h else 'vanished'}")
         for tid in (h.dstate if h else ())[:20]:
             try:
@@ -144,8 +147,6 @@ def proc_files(ctx: StepContext, deadline: float) -> bytes:
 def strace(ctx: StepContext, deadline: float) -> bytes:
     """`strace -f` of dockerd for a few seconds: shows blocking syscalls (flock on a bolt DB, connect
     to a dead containerd.sock, open on a FIFO); Go-level locks look like futex waits (DOMAIN §5.2)."""
-    if shutil.which("strace") is None:
-        return b"strace not installed: skipped\n"
     dockerd = ctx.service.find()
     if dockerd is None:
         return b"dockerd not running: nothing to trace\n"
@@ -155,6 +156,10 @@ def strace(ctx: StepContext, deadline: float) -> bytes:
         res = ctx.host.run(argv, timeout=seconds + 2.0, ok_codes=range(256))
     except CommandTimeout:
         return f"strace of {dockerd.pid} did not detach in time\n".encode()
+    except CommandFailed as exc:  # `timeout` itself is missing on the host
+        return f"cannot run {argv[0]} on the host: skipped ({exc})\n".encode()
+    if res.rc == 127:  # timeout(1): the command (strace) was not found
+        return b"strace not installed: skipped\n"
     return f"# {' '.join(argv)} (rc {res.rc})\n".encode() + res.stderr[-(8 << 20):].encode()
 
 
@@ -171,7 +176,7 @@ def state_listing(ctx: StepContext, deadline: float) -> bytes:
         if not ctx.host.exists(top):
             lines.append(f"{top}: absent")
             continue
-        for e in fsops.walk(top):
+        for e in ctx.host.fs.walk(top):
             if time.monotonic() > deadline:
                 lines.append("... cut at deadline")
                 return "\n".join(lines).encode()
@@ -181,7 +186,7 @@ def state_listing(ctx: StepContext, deadline: float) -> bytes:
 
 
 def inventory(ctx: StepContext, deadline: float) -> bytes:
-    inv = read_inventory(ctx.facts.data_root)
+    inv = read_inventory(ctx.host, ctx.facts.data_root)
     for c in inv:
         try:
             cfg = json.loads(ctx.host.read_text(os.path.join(ctx.facts.data_root, "containers", c["id"], "config.v2.json")))
@@ -192,7 +197,11 @@ def inventory(ctx: StepContext, deadline: float) -> bytes:
 
 
 def system(ctx: StepContext, deadline: float) -> bytes:
-    lines = [f"host {ctx.facts.host}; {platform.platform()}; kernel {platform.release()}", f"docker: {ctx.facts.version}",
+    try:
+        kernel = ctx.host.read_text("/proc/version", limit=4096).strip()
+    except HostError as exc:
+        kernel = f"kernel unknown ({exc})"
+    lines = [f"host {ctx.facts.host}; {kernel}", f"docker: {ctx.facts.version}",
              f"layout: {ctx.facts.layout}; state dirs: {ctx.facts.state_dirs}; containerd at {ctx.facts.containerd_sock}",
              *ctx.facts.notes]
     for tool in ("containerd", "runc"):  # the versions that decide which DOMAIN signatures apply

@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import Field
 
 from remediator.actions import ActionSpec, Params, StepContext, action
-from remediator.errors import DockerAPIError, TemporaryStepError
+from remediator.errors import DockerAPIError, HostError, TemporaryStepError
 from remediator.hosts import procs as procmod
 from remediator.hosts.port import Host
 from remediator.structs import StepResult
@@ -36,17 +36,15 @@ class VerifyParams(Params):
     policy_grace: float = Field(default=5.0, ge=0, le=120, description="seconds to let restart policies act first")
 
 
-def read_inventory(data_root: str) -> list[dict[str, Any]]:
-    """Every container on disk: id, name, image, running, pid, restart policy, auto-remove."""
+def read_inventory(host: Host, data_root: str) -> list[dict[str, Any]]:
+    """Every container on the host's disk: id, name, image, running, pid, restart policy, auto-remove."""
     out = []
     base = os.path.join(data_root, "containers")
-    for cid in sorted(os.listdir(base)) if os.path.isdir(base) else []:
+    for cid in host.listdir(base):
         try:
-            with open(os.path.join(base, cid, "config.v2.json")) as fh:
-                cfg = json.load(fh)
-            with open(os.path.join(base, cid, "hostconfig.json")) as fh:
-                hc = json.load(fh)
-        except (OSError, ValueError):
+            cfg = json.loads(host.read_text(os.path.join(base, cid, "config.v2.json")))
+            hc = json.loads(host.read_text(os.path.join(base, cid, "hostconfig.json")))
+        except (HostError, ValueError):
             out.append({"id": cid, "name": "?", "unreadable": True, "running": False})
             continue
         if not isinstance(cfg, dict) or not isinstance(hc, dict):
@@ -102,7 +100,7 @@ def redact_env(env: list[str]) -> list[str]:
 def snapshot(ctx: StepContext, p: SnapshotParams) -> StepResult:
     """What ran before the incident: running containers, plus those dockerd's own clean shutdown stopped
     (a daemon stopped before its state broke stopped them; the incident, not a person, took them down)."""
-    inv = read_inventory(ctx.facts.data_root)
+    inv = read_inventory(ctx.host, ctx.facts.data_root)
     running = [c for c in inv if c["running"]]
     by_shutdown = stopped_by_shutdown(inv, shutdown_window(ctx.service.log_tail()))
     lines = [f"{c['name']} ({c['id'][:12]}) restart={c['restart']}" + (" --rm" if c["auto_remove"] else "")

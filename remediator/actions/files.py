@@ -3,11 +3,12 @@
 Invariants enforced here, not only in runbooks: nothing is cleared without a verified backup of
 exactly that path; a clear stays inside the effective data-root/exec-root, never a root itself,
 never through a symlink, never into a mount; a restore is verified byte for byte.
+Every host-side file operation goes through the Host port (`ctx.host.fs`); the incident directory
+(backups, manifests, displaced trees) is operator-side.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
@@ -17,8 +18,7 @@ from typing import Any
 from pydantic import Field
 
 from remediator.actions import ActionSpec, Params, StepContext, action
-from remediator.errors import BackupError, UnsafeOperation
-from remediator.hosts import fsops
+from remediator.errors import BackupError, QuarantineImpossible, RemediatorError, UnsafeOperation
 from remediator.structs import StepResult
 
 HEADROOM = 64 << 20
@@ -51,7 +51,8 @@ def _human(n: int) -> str:
 
 def _sizes(ctx: StepContext, paths: list[str]) -> dict[str, int]:
     """Bytes under each path (confined first: a hostile path fails here, before anything is copied)."""
-    return {p: fsops.tree_size(fsops.confine(p, ctx.roots)) for p in paths}
+    fs = ctx.host.fs
+    return {p: fs.tree_size(fs.confine(p, ctx.roots)) for p in paths}
 
 
 def backup(ctx: StepContext, p: BackupParams) -> StepResult:
@@ -59,23 +60,21 @@ def backup(ctx: StepContext, p: BackupParams) -> StepResult:
     if free < size * 2 + HEADROOM:
         raise BackupError(f"not enough room for the backup in {ctx.incident_dir}: need {_human(size * 2 + HEADROOM)}, "
                           f"have {_human(free)}")
-    manifests, lines = {}, []
+    manifests, lines, fs = {}, [], ctx.host.fs
     for path in p.paths:
-        real = fsops.confine(path, ctx.roots)
-        dest = _dest(ctx, path)
-        if not os.path.lexists(real):
+        real = fs.confine(path, ctx.roots)
+        dest = str(_dest(ctx, path))
+        if not ctx.host.exists(real):
             lines.append(f"{path}: absent, nothing to back up")
             continue
-        if os.path.exists(str(dest) + ".manifest.json"):  # a resumed incident: reuse a verified copy
-            manifest = json.loads(Path(str(dest) + ".manifest.json").read_text())
-            fsops.verify_tree(dest, manifest)
+        if os.path.exists(dest + ".manifest.json"):  # a resumed incident: reuse a verified copy
+            manifest = json.loads(Path(dest + ".manifest.json").read_text())
+            fs.verify_backup(dest, manifest)
         else:
-            if os.path.lexists(dest):  # a copy cut short (the operator died in it): set aside, never trusted
-                partial = fsops.free_name(f"{dest}.partial")
-                os.rename(dest, partial)
+            if partial := fs.set_aside_partial(dest):  # a copy cut short (the operator died in it): never trusted
                 lines.append(f"{path}: an unfinished copy from before the restart moved to {partial}")
-            manifest = fsops.backup_tree(real, dest)
-        manifests[path] = str(dest) + ".manifest.json"
+            manifest = fs.backup_tree(real, dest)
+        manifests[path] = dest + ".manifest.json"
         lines.append(f"{path} -> {dest} ({manifest['files']} files, {_human(int(manifest['bytes']))}, verified)")
     return StepResult(f"backed up {len(manifests)} state dir(s), manifests verified", changes=lines,
                       data={"manifests": manifests})
@@ -86,7 +85,9 @@ def plan_backup(ctx: StepContext, p: BackupParams) -> StepResult:
     size, free = sum(sizes.values()), ctx.host.free_bytes(str(ctx.incident_dir))
     lines = [f"{path} -> {_dest(ctx, path)} ({_human(n)})" for path, n in sizes.items()]
     lines.append(f"needs {_human(size * 2 + HEADROOM)} free in {ctx.incident_dir}; {_human(free)} available")
-    return StepResult(f"would copy {len(p.paths)} dir(s), {_human(size)}, with a sha256 manifest", changes=lines)
+    planned = {path: str(_dest(ctx, path)) + ".manifest.json" for path in p.paths if ctx.host.exists(path)}
+    return StepResult(f"would copy {len(p.paths)} dir(s), {_human(size)}, with a sha256 manifest", changes=lines,
+                      data={"planned": planned})  # a dry-run's later plans (files.restore) read what it would copy
 
 
 def _manifests(ctx: StepContext, step: str) -> dict[str, dict[str, Any]]:
@@ -100,10 +101,10 @@ def clear(ctx: StepContext, p: ClearParams) -> StepResult:
     manifests = _manifests(ctx, p.backup_step)
     lines = []
     for path in p.paths:
-        if not os.path.lexists(path):
+        if not ctx.host.exists(path):
             lines.append(f"{path}: absent")
             continue
-        removed = fsops.clear_tree(path, ctx.roots, manifests.get(path))
+        removed = ctx.host.fs.clear_tree(path, ctx.roots, manifests.get(path))
         lines.append(f"{path}: removed {removed} entries (backup verified first)")
     return StepResult(f"cleared {len(p.paths)} state dir(s)", changes=lines)
 
@@ -111,7 +112,7 @@ def clear(ctx: StepContext, p: ClearParams) -> StepResult:
 def plan_clear(ctx: StepContext, p: ClearParams) -> StepResult:
     lines = []
     for path in p.paths:
-        n, size = fsops.tree_stats(fsops.confine(path, ctx.roots))  # a hostile path fails the dry-run too
+        n, size = ctx.host.fs.tree_stats(ctx.host.fs.confine(path, ctx.roots))  # a hostile path fails the dry-run too
         lines.append(f"remove the {n} entries inside {path} ({_human(size)})")
     return StepResult(f"would clear {len(p.paths)} dir(s) after verifying the backup of step {p.backup_step}",
                       changes=lines)
@@ -123,14 +124,36 @@ def restore(ctx: StepContext, p: ClearParams) -> StepResult:
     for path in p.paths:
         if path not in manifests:
             continue
-        displaced = fsops.free_name(str(ctx.incident_dir / "displaced" / _slug(path)))
-        fsops.restore_tree(path, ctx.roots, manifests[path], displaced)
+        displaced = ctx.host.fs.restore_tree(path, ctx.roots, manifests[path], _displaced(ctx, path))
         lines.append(f"{path}: restored from backup, verified byte for byte (what was there: {displaced})")
     return StepResult(f"restored {len(lines)} state dir(s) from backup", changes=lines)
 
 
 def plan_restore(ctx: StepContext, p: ClearParams) -> StepResult:
-    return StepResult(f"would restore {', '.join(p.paths)} from the backup of step {p.backup_step}")
+    """What a run would restore: the paths the backup step covers (its manifests after a run; in a dry-run, what
+    its plan would copy), each confined to the roots. The rest is listed with the reason it is not restored."""
+    out = ctx.outputs.get(p.backup_step, {})
+    covered: dict[str, str] | None = out.get("manifests", out.get("planned"))
+    if covered is None:
+        return StepResult(f"would restore nothing: step {p.backup_step} recorded no backup (a run refuses)",
+                          changes=[f"not restored: {path}: no backup of step {p.backup_step}" for path in p.paths])
+    would, lines, skipped = [], [], []
+    for path in p.paths:
+        if path not in covered:
+            skipped.append(f"not restored: {path}: step {p.backup_step} has no backup of it (absent, or not among its paths)")
+            continue
+        try:
+            ctx.host.fs.confine(path, ctx.roots)
+        except (RemediatorError, OSError) as exc:
+            skipped.append(f"not restored: {path}: a run refuses it ({exc})")
+            continue
+        would.append(path)
+        lines.append(f"{path} <- {covered[path].removesuffix('.manifest.json')} (verified before and after; what is "
+                     f"there then is kept in {_displaced(ctx, path)}.N)")
+    if not would:
+        return StepResult(f"would restore nothing from the backup of step {p.backup_step}", changes=skipped)
+    return StepResult(f"would restore {', '.join(would)} from the backup of step {p.backup_step}",
+                      changes=lines + skipped)
 
 
 class QuarantineParams(Params):
@@ -142,6 +165,11 @@ class QuarantineRef(Params):
     quarantine_step: str
 
 
+def _displaced(ctx: StepContext, path: str) -> str:
+    """The operator-side base name for what a restore finds at path (kept, never deleted)."""
+    return str(ctx.incident_dir / "displaced" / _slug(path))
+
+
 def _root_of(ctx: StepContext, path: str) -> str:
     norm = os.path.normpath(path)
     return next((r for r in sorted(ctx.roots, key=len, reverse=True) if (norm + "/").startswith(os.path.normpath(r) + "/")),
@@ -151,17 +179,17 @@ def _root_of(ctx: StepContext, path: str) -> str:
 def quarantine(ctx: StepContext, p: QuarantineParams) -> StepResult:
     """Move each state directory aside by one rename (O(1), nothing deleted); where a rename cannot work (another
     filesystem, a mount point), copy it with a verified manifest and clear it instead, and say so."""
-    records, lines = {}, []
+    records, lines, fs = {}, [], ctx.host.fs
     for path in p.paths:
-        qdir = fsops.quarantine_dir(_root_of(ctx, path), ctx.incident_id)
+        qdir = fs.quarantine_dir(_root_of(ctx, path), ctx.incident_id)
         try:
-            rec = fsops.quarantine_tree(path, ctx.roots, qdir)
+            rec = fs.quarantine_tree(path, ctx.roots, qdir)
             how = "moved aside by rename" if rec.get("quarantine") else "absent"
-        except fsops.QuarantineImpossible as exc:
+        except QuarantineImpossible as exc:
             dest = _dest(ctx, path)
-            manifest = fsops.copy_once(fsops.confine(path, ctx.roots), str(dest))  # run again after a kill: reused
+            manifest = fs.copy_once(fs.confine(path, ctx.roots), str(dest))  # run again after a kill: reused
             manifest["source"] = path
-            fsops.clear_tree(path, ctx.roots, manifest)
+            fs.clear_tree(path, ctx.roots, manifest)
             rec = {"source": path, "quarantine": None, "copied": str(dest) + ".manifest.json"}
             how = f"copied with a verified manifest, then cleared ({exc})"
         records[path] = rec
@@ -171,11 +199,11 @@ def quarantine(ctx: StepContext, p: QuarantineParams) -> StepResult:
 
 
 def plan_quarantine(ctx: StepContext, p: QuarantineParams) -> StepResult:
-    lines = []
+    lines, fs = [], ctx.host.fs
     for path in p.paths:
-        n, size = fsops.tree_stats(fsops.confine(path, ctx.roots))
+        n, size = fs.tree_stats(fs.confine(path, ctx.roots))
         lines.append(f"move {path} ({n} entries, {_human(size)}) aside to "
-                     f"{fsops.quarantine_dir(_root_of(ctx, path), ctx.incident_id)} by rename; an empty one takes its place")
+                     f"{fs.quarantine_dir(_root_of(ctx, path), ctx.incident_id)} by rename; an empty one takes its place")
     return StepResult(f"would move {len(p.paths)} state dir(s) aside (nothing deleted; copied to the incident "
                       "after verify)", changes=lines)
 
@@ -188,7 +216,7 @@ def _records(ctx: StepContext, step: str, paths: list[str]) -> dict[str, dict[st
         return dict(out)
     found: dict[str, dict[str, Any]] = {}
     for path in paths:
-        rec = fsops.quarantine_record(path, fsops.quarantine_dir(_root_of(ctx, path), ctx.incident_id))
+        rec = ctx.host.fs.quarantine_record(path, ctx.host.fs.quarantine_dir(_root_of(ctx, path), ctx.incident_id))
         copied = str(_dest(ctx, path)) + ".manifest.json"
         if rec is not None:
             found[path] = rec
@@ -198,16 +226,15 @@ def _records(ctx: StepContext, step: str, paths: list[str]) -> dict[str, dict[st
 
 
 def unquarantine(ctx: StepContext, p: QuarantineRef) -> StepResult:
-    lines = []
+    lines, fs = [], ctx.host.fs
     for path, rec in _records(ctx, p.quarantine_step, p.paths).items():
         if rec.get("copied"):  # the copy-then-clear fallback: restore from the verified copy
             manifest = json.loads(Path(str(rec["copied"])).read_text())
-            displaced = fsops.free_name(str(ctx.incident_dir / "displaced" / _slug(path)))
-            fsops.restore_tree(path, ctx.roots, manifest, displaced)
+            displaced = fs.restore_tree(path, ctx.roots, manifest, _displaced(ctx, path))
             lines.append(f"{path}: restored from the verified copy (what was there: {displaced})")
             continue
-        qdir = fsops.quarantine_dir(_root_of(ctx, path), ctx.incident_id)
-        lines.append(fsops.unquarantine_tree(rec, ctx.roots, fsops.free_name(os.path.join(qdir, "displaced-" + _slug(path)))))
+        qdir = fs.quarantine_dir(_root_of(ctx, path), ctx.incident_id)
+        lines.append(fs.unquarantine_tree(rec, ctx.roots, fs.free_name(os.path.join(qdir, "displaced-" + _slug(path)))))
     return StepResult(f"put {len(lines)} state dir(s) back", changes=lines)
 
 
@@ -223,14 +250,12 @@ def archive(ctx: StepContext, p: QuarantineRef) -> StepResult:
         if rec.get("copied"):
             lines.append(f"{path}: already copied ({rec['copied']})")
             continue
-        manifest = fsops.archive_tree(rec, str(_dest(ctx, path)))
+        manifest = ctx.host.fs.archive_tree(rec, str(_dest(ctx, path)))
         if manifest.get("backup"):
             lines.append(f"{path} -> {manifest['backup']} ({manifest['files']} files, {_human(int(str(manifest['bytes'])))}, "
                          "verified; quarantine removed)")
     for root in ctx.roots:
-        with contextlib.suppress(OSError):
-            os.rmdir(fsops.quarantine_dir(root, ctx.incident_id))
-            os.rmdir(os.path.dirname(fsops.quarantine_dir(root, ctx.incident_id)))
+        ctx.host.fs.remove_quarantine_dir(root, ctx.incident_id)
     return StepResult(f"archived {len(lines)} state dir(s) into the incident", changes=lines)
 
 

@@ -10,7 +10,6 @@ from pydantic import Field
 from remediator.actions import GuardSpec, Params, StepContext, guard
 from remediator.detect.facts import SAFE_LAYOUTS
 from remediator.errors import RemediatorError
-from remediator.hosts import fsops
 from remediator.structs import GuardResult
 
 
@@ -45,7 +44,7 @@ def backup_verified(ctx: StepContext, p: StepRef) -> GuardResult:
     try:
         for m in manifests.values():
             manifest = json.loads(Path(m).read_text())
-            fsops.verify_tree(manifest["backup"], manifest)
+            ctx.host.fs.verify_backup(manifest["backup"], manifest)
     except (OSError, ValueError, RemediatorError) as exc:
         return GuardResult(False, f"backup does not verify: {exc}")
     return GuardResult(True, f"{len(manifests)} backup(s) verify against their manifests")
@@ -54,7 +53,7 @@ def backup_verified(ctx: StepContext, p: StepRef) -> GuardResult:
 def confined(ctx: StepContext, p: PathsParams) -> GuardResult:
     try:
         for path in p.paths:
-            fsops.confine(path, ctx.roots)
+            ctx.host.fs.confine(path, ctx.roots)
     except RemediatorError as exc:
         return GuardResult(False, str(exc))
     return GuardResult(True, f"{len(p.paths)} path(s) inside {', '.join(ctx.roots)}, no symlinks on the way")

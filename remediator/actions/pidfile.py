@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from remediator.actions import ActionSpec, Params, StepContext, action
 from remediator.errors import UnsafeOperation
-from remediator.hosts import fsops
 from remediator.structs import Outcome, StepResult
 
 
@@ -57,11 +56,11 @@ def clear(ctx: StepContext, p: NoParams) -> StepResult:
         return StepResult(f"{who}: this daemon's own containerd holds the pidfile; it is not stale (containerd is "
                           "wedged, not the pidfile): nothing removed", stop=Outcome.REFUSED)
     try:
-        data = fsops.quarantine_file(path, [ctx.facts.exec_root], _backup(ctx))
+        data = ctx.host.fs.quarantine_file(path, [ctx.facts.exec_root], _backup(ctx))
     except OSError as exc:
         raise UnsafeOperation(f"cannot move {path} aside: {exc.strerror or exc}") from exc
     if data.strip() != str(pid).encode():  # rewritten between the proof and the move: put it back, prove again
-        fsops.restore_file(_backup(ctx), path, [ctx.facts.exec_root])
+        ctx.host.fs.restore_file(_backup(ctx), path, [ctx.facts.exec_root])
         raise UnsafeOperation(f"{path} changed while it was being checked ({data[:20]!r}); put back, nothing removed")
     return StepResult(f"{who}, not this daemon's containerd: moved the stale pidfile aside",
                       data={"pid": pid, "content": data.decode(errors="replace")},
@@ -81,7 +80,7 @@ def plan_clear(ctx: StepContext, p: NoParams) -> StepResult:
 
 def restore(ctx: StepContext, p: NoParams) -> StepResult:
     try:
-        done = fsops.restore_file(_backup(ctx), ctx.facts.containerd_pidfile, [ctx.facts.exec_root])
+        done = ctx.host.fs.restore_file(_backup(ctx), ctx.facts.containerd_pidfile, [ctx.facts.exec_root])
     except OSError as exc:
         raise UnsafeOperation(f"cannot restore {ctx.facts.containerd_pidfile}: {exc.strerror or exc}") from exc
     return StepResult(f"restored {ctx.facts.containerd_pidfile}" if done else

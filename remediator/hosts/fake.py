@@ -1,21 +1,63 @@
 """FakeHost: the Host port without a machine, for the unit tests (one fake, shipped, typed).
 
 Processes, the Docker API, containerd's socket and the kernel log are scripted; files are the real
-filesystem (tests give it tmp paths). Every signal and command is recorded, nothing is ever sent.
+filesystem (tests give it tmp paths), and the state surgery (`fs`) is the local one with `faults`: the Nth
+removal or rename can fail with EIO, as a dying disk would. Every signal and command is recorded, nothing
+is ever sent. FakeService is the service Controller without a daemon: a scripted log, calls recorded.
 Must not: touch a real process or daemon.
 """
 
 from __future__ import annotations
 
+import errno
 import signal
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from remediator.errors import HostError
 from remediator.hosts import procs as procmod
+from remediator.hosts.fsops import Mutations
 from remediator.hosts.port import DiskUsage, LocalFiles, Ping
+from remediator.hosts.statefiles import LocalStateFiles
 from remediator.settings import HostConfig
 from remediator.structs import CommandResult, Proc
+
+
+@dataclass
+class Faults(Mutations):
+    """The state surgery's removals and renames, real, except the Nth of a kind, which raises OSError(EIO)."""
+
+    fail_removal: int | None = None  # 1-based: an unlink or a whole-subtree removal
+    fail_rename: int | None = None  # 1-based: a rename or a move
+    removals: int = 0
+    renames: int = 0
+
+    def _removal(self, path: str) -> None:
+        self.removals += 1
+        if self.removals == self.fail_removal:
+            raise OSError(errno.EIO, "Input/output error (injected)", path)
+
+    def _rename(self, path: str) -> None:
+        self.renames += 1
+        if self.renames == self.fail_rename:
+            raise OSError(errno.EIO, "Input/output error (injected)", path)
+
+    def unlink(self, path: str) -> None:
+        self._removal(path)
+        super().unlink(path)
+
+    def rmtree(self, path: str) -> None:
+        self._removal(path)
+        super().rmtree(path)
+
+    def rename(self, src: str, dst: str) -> None:
+        self._rename(src)
+        super().rename(src, dst)
+
+    def move(self, src: str, dst: str) -> None:
+        self._rename(src)
+        super().move(src, dst)
 
 
 @dataclass
@@ -29,10 +71,15 @@ class FakeHost(LocalFiles):
     kernel: list[str] = field(default_factory=list)  # kernel messages not read yet
     docker: dict[str, Callable[..., Any]] = field(default_factory=dict)  # SDK method name -> handler
     commands: dict[tuple[str, ...], CommandResult] = field(default_factory=dict)
-    disk: DiskUsage = field(default_factory=lambda: DiskUsage(free=50, total=100, free_inodes=10, total_inodes=10))
+    disk: DiskUsage = field(default_factory=lambda: DiskUsage(free=50 << 30, total=100 << 30, free_inodes=10 << 20,
+                                                              total_inodes=20 << 20))  # half full, room for a backup
     family_of: Callable[[list[Proc]], procmod.Family] | None = None  # default: procs.family over `processes`
     signals: list[tuple[int, int]] = field(default_factory=list)  # (pid, signal) sent
     ran: list[tuple[str, ...]] = field(default_factory=list)
+    faults: Faults = field(default_factory=Faults)
+
+    def __post_init__(self) -> None:
+        self.fs = LocalStateFiles(self.faults)
 
     @property
     def name(self) -> str:
@@ -92,13 +139,16 @@ class FakeHost(LocalFiles):
         return self.docker[fn_name](*args, **kwargs)
 
     def read_text(self, path: str, *, limit: int = 4 << 20) -> str:
-        with open(path, "rb") as fh:
-            return fh.read(limit).decode(errors="replace")
+        try:
+            with open(path, "rb") as fh:
+                return fh.read(limit).decode(errors="replace")
+        except OSError as exc:
+            raise HostError(f"cannot read {path}: {exc.strerror}") from exc
 
     def read_new(self, path: str, cursor: str | None, *, first: int = 256 << 10) -> tuple[str, str | None]:
         try:
             text = self.read_text(path)
-        except OSError:
+        except HostError:
             return "", cursor
         pos = int(cursor or 0)
         return text[pos:], str(len(text))
@@ -110,8 +160,45 @@ class FakeHost(LocalFiles):
         return self.disk.free
 
 
-def _conforms(h: FakeHost) -> None:
-    """mypy checks here that FakeHost implements the whole Host port."""
+@dataclass
+class FakeService:
+    """The service Controller port without a daemon: `log` is what the daemon wrote (a test appends to it),
+    `dockerd` what find() answers; stop and start are recorded and change nothing else."""
+
+    log: str = ""
+    dockerd: Proc | None = None
+    calls: list[str] = field(default_factory=list)
+
+    def find(self) -> Proc | None:
+        return self.dockerd
+
+    def stop(self, grace: float) -> list[str]:
+        self.calls.append("stop")
+        self.dockerd = None
+        return ["dockerd stopped (fake)"]
+
+    def start(self, timeout: float) -> list[str]:
+        self.calls.append("start")
+        return ["dockerd started (fake)"]
+
+    def plan_stop(self, grace: float) -> str:
+        return "would stop dockerd (fake)"
+
+    def plan_start(self) -> str:
+        return "would start dockerd (fake)"
+
+    def log_tail(self, nbytes: int = 256 << 10) -> str:
+        return self.log[-nbytes:] if nbytes else self.log
+
+    def log_since(self, cursor: str | None) -> tuple[str, str | None]:
+        pos = int(cursor or 0)
+        return self.log[pos:], str(len(self.log))
+
+
+def _conforms(h: FakeHost, s: FakeService) -> None:
+    """mypy checks here that FakeHost implements the whole Host port, FakeService the Controller."""
     from remediator.hosts.port import Host
+    from remediator.hosts.service import Controller
 
     _: Host = h
+    _c: Controller = s

@@ -1,37 +1,47 @@
 """Local filesystem operations that must be safe: confinement, tree walk, backup, clear, restore.
 
-Role: the only code that deletes or copies state. Every delete is confined to declared roots,
-never follows a symlink, never crosses into a mount, and needs a verified backup manifest.
+Role: the only code that deletes or copies state, reached by the upper layers only through the Host
+port (`host.fs`, hosts/statefiles.py). Every delete is confined to declared roots, never follows a
+symlink, never crosses into a mount, and needs a verified backup manifest. Every removal and rename
+goes through a `Mutations` object, so FakeHost can make the Nth one fail (EIO half-way).
 Must not: decide *what* to clear (runbooks do) or talk to Docker.
 """
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import json
 import os
 import shutil
 import stat
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 from remediator.errors import BackupError, UnsafeOperation
 from remediator.hosts import testhook
+from remediator.hosts.port import Entry
 
 CHUNK = 1 << 20
 
 
-@dataclass(frozen=True)
-class Entry:
-    rel: str  # path relative to the tree root, "." for the root itself
-    kind: str  # dir | file | symlink | fifo | socket | mount | other
-    mode: int
-    size: int
-    mtime_ns: int
-    sha256: str = ""
-    target: str = ""  # symlink target, never followed
+class Mutations:
+    """Every removal and rename of the state surgery (a fault injector overrides these)."""
+
+    def unlink(self, path: str) -> None:
+        os.unlink(path)
+
+    def rmtree(self, path: str) -> None:
+        shutil.rmtree(path)  # fd-based on Linux: never follows symlinks
+
+    def rename(self, src: str, dst: str) -> None:
+        os.rename(src, dst)
+
+    def move(self, src: str, dst: str) -> None:
+        shutil.move(src, dst)
+
+
+REAL = Mutations()
 
 
 def confine(path: str, roots: Sequence[str]) -> Path:
@@ -216,7 +226,8 @@ def verify_tree(tree: str | Path, manifest: dict[str, object]) -> None:
                           + (f" (+{len(problems) - 5} more)" if len(problems) > 5 else ""))
 
 
-def clear_tree(path: str | Path, roots: Sequence[str], manifest: dict[str, object] | None) -> int:
+def clear_tree(path: str | Path, roots: Sequence[str], manifest: dict[str, object] | None,
+               io: Mutations = REAL) -> int:
     """Remove the contents of path (the directory itself stays). Return the entries removed.
 
     Refuse unless path is confined to roots, a verified manifest of it is given, and no mount
@@ -234,22 +245,23 @@ def clear_tree(path: str | Path, roots: Sequence[str], manifest: dict[str, objec
     for i, name in enumerate(os.listdir(real)):
         child = os.path.join(real, name)
         if stat.S_ISDIR(os.lstat(child).st_mode):
-            shutil.rmtree(child)  # fd-based on Linux: never follows symlinks
+            io.rmtree(child)
         else:
-            os.unlink(child)
+            io.unlink(child)
         if i == 0:
             testhook.reached("midway:clear")
     return len(entries) - 1
 
 
-def restore_tree(path: str | Path, roots: Sequence[str], manifest: dict[str, object], displaced: str | Path) -> None:
+def restore_tree(path: str | Path, roots: Sequence[str], manifest: dict[str, object], displaced: str | Path,
+                 io: Mutations = REAL) -> None:
     """Put the backup back at path, byte-identical; what is there now is moved to `displaced`."""
     real = confine(str(path), roots)
     backup = str(manifest["backup"])
     verify_tree(backup, manifest)
     if os.path.lexists(real):
         os.makedirs(os.path.dirname(str(displaced)), mode=0o700, exist_ok=True)
-        shutil.move(str(real), str(displaced))
+        io.move(str(real), str(displaced))
     _copy_tree(backup, str(real))
     verify_tree(real, manifest)
 
@@ -257,7 +269,7 @@ def restore_tree(path: str | Path, roots: Sequence[str], manifest: dict[str, obj
 SMALL = 4096  # a pidfile is a few bytes; anything larger is not one
 
 
-def quarantine_file(path: str, roots: Sequence[str], dest: str | Path) -> bytes:
+def quarantine_file(path: str, roots: Sequence[str], dest: str | Path, io: Mutations = REAL) -> bytes:
     """Move one small regular file (a pidfile) aside: copy it to dest, fsync, verify the copy byte for byte,
     then unlink the original. Confined to roots, never through a symlink. Returns the content."""
     src = confine(path, roots)
@@ -274,7 +286,7 @@ def quarantine_file(path: str, roots: Sequence[str], dest: str | Path) -> bytes:
     write_new(str(dest), data, 0o600)
     if dest.read_bytes() != data:
         raise BackupError(f"the copy of {path} in {dest} does not match; {path} was not removed")
-    os.unlink(src)
+    io.unlink(str(src))
     return data
 
 
@@ -297,8 +309,6 @@ def write_new(path: str, data: bytes, mode: int) -> None:
         os.close(fd)
 
 
-class QuarantineImpossible(BackupError):
-    """A rename cannot move this directory aside (another filesystem, a mount point): copy, then clear."""
 
 
 def free_name(base: str, *suffixes: str) -> str:
@@ -309,25 +319,7 @@ def free_name(base: str, *suffixes: str) -> str:
     return f"{base}.{n}"
 
 
-def quarantine_dir(root: str, incident: str) -> str:
-    """Where a state directory under `root` is moved aside: the same filesystem, so a rename is O(1)."""
-    return os.path.join(root, ".remediator-quarantine", incident)
-
-
-def _quarantined(path: str, qdir: str) -> str:
-    return os.path.join(qdir, os.path.normpath(path).strip("/").replace("/", "_"))
-
-
-def quarantine_record(path: str, qdir: str) -> dict[str, object] | None:
-    """The record quarantine_tree wrote for path, if its tree was moved aside (found again after a failure or a
-    restart, when the step that moved it never reported)."""
-    dest = _quarantined(path, qdir)
-    if os.path.exists(dest + ".json") and os.path.lexists(dest):
-        return dict(json.loads(Path(dest + ".json").read_text()))
-    return None
-
-
-def copy_once(src: str | Path, dest: str) -> dict[str, object]:
+def copy_once(src: str | Path, dest: str, io: Mutations = REAL) -> dict[str, object]:
     """backup_tree, safe to run again: a copy at dest that verifies against its manifest (an earlier attempt,
     cut short after it finished) is reused; one that does not (cut short while copying) is set aside as
     dest.partial.N, never trusted and never deleted, and the copy is made again."""
@@ -338,86 +330,17 @@ def copy_once(src: str | Path, dest: str) -> dict[str, object]:
             return manifest
         except BackupError:
             pass
-    if os.path.lexists(dest) or os.path.lexists(dest + ".manifest.json"):
-        aside = free_name(f"{dest}.partial", ".manifest.json")
-        for suffix in ("", ".manifest.json"):
-            if os.path.lexists(dest + suffix):
-                os.rename(dest + suffix, aside + suffix)
+    set_aside_partial(dest, io)
     return backup_tree(src, dest)
 
 
-def quarantine_tree(path: str, roots: Sequence[str], qdir: str) -> dict[str, object]:
-    """Move the directory at path into qdir by one rename and leave an empty directory (same mode, owner) in
-    its place: nothing is deleted, and a rename back undoes it byte for byte. The record is also written
-    beside the quarantined tree, so a resumed run finds it. Raise QuarantineImpossible where a rename cannot work."""
-    real = str(confine(path, roots))
-    dest = _quarantined(path, qdir)
-    confine(dest, roots)
-    record_path = dest + ".json"
-    if os.path.exists(record_path):  # written before a restart: did the rename happen?
-        if os.path.lexists(dest):
-            return dict(json.loads(Path(record_path).read_text()))
-        os.unlink(record_path)  # killed between the record and the rename: the tree is still in place
-    if not os.path.lexists(real):
-        return {"source": path, "quarantine": None}
-    st = os.lstat(real)
-    if not stat.S_ISDIR(st.st_mode):
-        raise UnsafeOperation(f"refusing {path!r}: not a directory")
-    if os.path.ismount(real):
-        raise QuarantineImpossible(f"{path} is a mount point")
-    os.makedirs(qdir, mode=0o700, exist_ok=True)
-    if os.lstat(qdir).st_dev != st.st_dev:
-        raise QuarantineImpossible(f"{qdir} is on another filesystem than {path}")
-    record = {"source": path, "quarantine": dest, "mode": stat.S_IMODE(st.st_mode), "uid": st.st_uid, "gid": st.st_gid}
-    Path(record_path + ".tmp").write_text(json.dumps(record))
-    os.rename(record_path + ".tmp", record_path)  # the intent first: a kill between the two renames is recoverable
-    try:
-        os.rename(real, dest)
-    except OSError as exc:
-        os.unlink(record_path)
-        if exc.errno in (errno.EXDEV, errno.EBUSY):
-            raise QuarantineImpossible(f"cannot rename {path}: {exc.strerror}") from exc
-        raise
-    testhook.reached("midway:quarantine")
-    os.mkdir(real, record["mode"])  # type: ignore[arg-type]
-    os.chown(real, st.st_uid, st.st_gid)
-    return record
-
-
-def unquarantine_tree(record: dict[str, object], roots: Sequence[str], displaced: str) -> str:
-    """Put a quarantined tree back where it was; what is there now (a failed start's new state) goes to
-    `displaced` (same filesystem, inside the roots), never deleted. Idempotent."""
-    source, dest = str(record["source"]), record.get("quarantine")
-    if not dest:
-        return f"{source}: was absent; nothing to put back"
-    real = str(confine(source, roots))
-    if not os.path.lexists(str(dest)):
-        return f"{source}: already back in place"
-    if os.path.lexists(real):
-        confine(displaced, roots)
-        os.makedirs(os.path.dirname(displaced), mode=0o700, exist_ok=True)
-        os.rename(real, displaced)
-    os.rename(str(dest), real)
-    return f"{source}: put back by rename (what was there: {displaced})"
-
-
-def archive_tree(record: dict[str, object], backup: str) -> dict[str, object]:
-    """Copy a quarantined tree into the incident's backup with a sha256 manifest, verify the copy, and only
-    then remove the quarantine (nothing is deleted without a verified copy). Idempotent."""
-    dest = record.get("quarantine")
-    if not dest:
-        return {"source": record["source"], "backup": None, "files": 0, "bytes": 0}
-    if os.path.lexists(str(dest)):
-        manifest = copy_once(str(dest), backup)
-        if manifest.get("source") != record["source"]:
-            manifest["source"] = record["source"]
-            Path(backup + ".manifest.json").write_text(json.dumps(manifest, indent=1))
-    else:  # removed after a verified copy, before a restart: the copy must still verify
-        if not os.path.exists(backup + ".manifest.json"):
-            raise BackupError(f"quarantine {dest} is gone and no verified copy of it exists")
-        manifest = json.loads(Path(backup + ".manifest.json").read_text())
-        verify_tree(backup, manifest)
-    if os.path.lexists(str(dest)):
-        shutil.rmtree(str(dest))
-        os.unlink(str(dest) + ".json")
-    return manifest
+def set_aside_partial(backup: str, io: Mutations = REAL) -> str | None:
+    """A copy at backup (and its manifest) that was cut short or failed to verify is never trusted and never
+    deleted: move both to backup.partial.N. Return where, or None when there was nothing."""
+    if not (os.path.lexists(backup) or os.path.lexists(backup + ".manifest.json")):
+        return None
+    aside = free_name(f"{backup}.partial", ".manifest.json")
+    for suffix in ("", ".manifest.json"):
+        if os.path.lexists(backup + suffix):
+            io.rename(backup + suffix, aside + suffix)
+    return aside

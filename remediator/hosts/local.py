@@ -2,7 +2,7 @@
 
 Role: every byte of I/O the upper layers do goes through here: commands (via `sh`, in a new
 session, process group killed on timeout), /proc, signals (only to a re-proven process), the
-Docker API (hard deadlines), files (through fsops). Foreign exceptions are translated here.
+Docker API (hard deadlines), files (reads here, the state surgery as `fs`: fsops and quarantine). Foreign exceptions are translated here.
 Must not: decide anything. It does what it is told, safely, or raises a HostError.
 """
 
@@ -25,8 +25,10 @@ import requests.exceptions
 import sh
 
 from remediator.errors import CommandFailed, CommandTimeout, DockerAPIError, HostError, UnsafeOperation
+from remediator.hosts import procfs
 from remediator.hosts import procs as procmod
 from remediator.hosts.port import DiskUsage, LocalFiles, Ping
+from remediator.hosts.statefiles import LocalStateFiles
 from remediator.settings import HostConfig
 from remediator.structs import CommandResult, Proc
 
@@ -141,6 +143,7 @@ class LocalHost(LocalFiles):
     def __init__(self, config: HostConfig) -> None:
         self.config = config
         self.name = config.name
+        self.fs = LocalStateFiles()
         self._children: list[subprocess.Popen[bytes]] = []  # daemons we spawned; reap() polls them
         self._api_versions: dict[str, str] = {}  # docker_host -> negotiated API version (see api_version)
 
@@ -193,11 +196,11 @@ class LocalHost(LocalFiles):
     # ---- processes ------------------------------------------------------------------------
     def procs(self) -> list[Proc]:
         self.reap()
-        return procmod.list_procs()
+        return procfs.list_procs()
 
     def proc(self, pid: int) -> Proc | None:
         self.reap()
-        return procmod.read_proc(pid)
+        return procfs.read_proc(pid)
 
     def family(self, *, data_root: str, exec_root: str, containerd_sock: str = "") -> procmod.Family:
         """This daemon's processes. containerd_sock (the facts') matters only for an external containerd."""
@@ -207,13 +210,13 @@ class LocalHost(LocalFiles):
                               container_ids=ids)
 
     def health(self, p: Proc) -> procmod.Health | None:
-        return procmod.health(p)
+        return procfs.health(p)
 
     def signal(self, target: Proc, sig: signal.Signals, *, same_program: bool = True) -> bool:
         """Send sig to target only if the pid still is that very process (same start time; and, with
         same_program, the same exe and cmdline). Return False if it is gone. A container process may
         exec between listing and signalling, so reaping passes same_program=False."""
-        now = procmod.read_proc(target.pid)
+        now = procfs.read_proc(target.pid)
         if now is None or not now.alive:
             return False
         if now.start != target.start or (same_program and (now.exe, now.cmdline) != (target.exe, target.cmdline)):
@@ -230,7 +233,7 @@ class LocalHost(LocalFiles):
         deadline = time.monotonic() + timeout
         while True:
             self.reap()
-            alive = [t for t in targets if (p := procmod.read_proc(t.pid)) and p.alive and p.start == t.start]
+            alive = [t for t in targets if (p := procfs.read_proc(t.pid)) and p.alive and p.start == t.start]
             if not alive or time.monotonic() >= deadline:
                 return alive
             time.sleep(0.05)

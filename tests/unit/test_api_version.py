@@ -19,6 +19,7 @@ from remediator.actions.docker import VerifyParams, container_states, list_state
 from remediator.detect.facts import Facts
 from remediator.errors import DockerAPIError
 from remediator.hosts import local
+from remediator.hosts.fake import FakeService
 from remediator.hosts.local import SDK_MAX_API, SDK_MIN_API, LocalHost, http_get
 from remediator.hosts.procs import Family
 from remediator.settings import HostConfig
@@ -197,7 +198,7 @@ def test_docker_verify_against_docker_1_12_starts_what_has_no_policy(serve: Serv
             {"id": DB, "name": "db", "restart": "no", "auto_remove": False}]
     facts = Facts(host="t", docker_host=host.config.docker_host, data_root="/d", exec_root="/e", version="1.12.6",
                   layout="managed", state_dirs=[], dockerd_pid=None)
-    ctx = StepContext(host=host, service=None, facts=facts, incident_id="i", incident_dir=tmp_path,  # type: ignore[arg-type]
+    ctx = StepContext(host=host, service=FakeService(), facts=facts, incident_id="i", incident_dir=tmp_path,
                       evidence_budget=1, outputs={"snapshot": {"running": snap}})
     res = verify(ctx, VerifyParams(snapshot_step="snapshot", timeout=5, policy_grace=0))
     assert res.data == {"started": ["db"], "lost": []}

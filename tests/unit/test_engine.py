@@ -10,6 +10,7 @@ from remediator.actions.probe import ConfirmParams, confirm
 from remediator.detect.facts import Facts
 from remediator.engine import run_incident
 from remediator.errors import PermanentStepError
+from remediator.hosts.fake import FakeHost, FakeService
 from remediator.hosts.local import LocalHost
 from remediator.journal import Journal
 from remediator.machine import mermaid
@@ -48,20 +49,6 @@ steps:
 """
 
 
-class FakeService:
-    def __init__(self, log: str = "") -> None:
-        self.log = log
-
-    def find(self) -> None:
-        return None
-
-    def log_tail(self, nbytes: int = 0) -> str:
-        return self.log
-
-    def log_since(self, cursor: str | None) -> tuple[str, str | None]:
-        return ("", "end") if cursor else (self.log, "end")
-
-
 def _run(tmp_path: Path, *, fail_c: bool = False, approve: bool = True, dry_run: bool = False) -> Any:
     TRACE.clear()
     path = tmp_path / "rb.yaml"
@@ -70,9 +57,9 @@ def _run(tmp_path: Path, *, fail_c: bool = False, approve: bool = True, dry_run:
     JOURNAL[:] = [journal]
     facts = Facts(host="h", docker_host="unix:///nonexistent", data_root=str(tmp_path / "d"), exec_root=str(tmp_path / "e"),
                   version="x", layout="managed", state_dirs=[], dockerd_pid=None)
-    report = run_incident(host=LocalHost(HostConfig(name="h")), runbook=load_runbook(path), journal=journal,
+    report = run_incident(host=FakeHost(HostConfig(name="h")), runbook=load_runbook(path), journal=journal,
                           approver=lambda step, plan: (approve, "test"), report=lambda *a, **k: None,
-                          dry_run=dry_run, evidence_budget=5, facts=facts, service=FakeService())  # type: ignore[arg-type]
+                          dry_run=dry_run, evidence_budget=5, facts=facts, service=FakeService())
     return report, journal
 
 
@@ -123,13 +110,13 @@ def test_fix_fits_the_diagnosis_stale_pidfile_refuses(tmp_path: Path) -> None:
     facts = Facts(host="h", docker_host="unix:///nonexistent", data_root=str(tmp_path), exec_root=str(tmp_path / "e"),
                   version="x", layout="managed", state_dirs=[], dockerd_pid=None)
     ctx = StepContext(host=LocalHost(HostConfig(name="h", docker_host=f"unix://{tmp_path}/none.sock")),
-                      service=FakeService(log), facts=facts, incident_id="i", incident_dir=tmp_path, evidence_budget=1,  # type: ignore[arg-type]
+                      service=FakeService(log), facts=facts, incident_id="i", incident_dir=tmp_path, evidence_budget=1,
                       probe=ProbeConfig(timeout=0.5, interval=0))
     seed = ConfirmParams(expect=["containerd-state", "dockerd-wedged"])
     res = confirm(ctx, seed)
     assert res.stop is Outcome.REFUSED and res.data["diagnosis"] == "stale-pidfile"
     assert "use runbook dockerd-restart" in res.summary
-    ctx.service = FakeService("\n".join(['level=info msg="Starting up"', LINES["S10"], LINES["S09"]]))  # type: ignore[assignment]
+    ctx.service = FakeService("\n".join(['level=info msg="Starting up"', LINES["S10"], LINES["S09"]]))
     res = confirm(ctx, seed)
     assert res.stop is None and res.data["diagnosis"] == "containerd-state"
 

@@ -17,7 +17,7 @@ from remediator.actions import StepContext
 from remediator.actions import collectors as col
 from remediator.actions.evidence import EvidenceParams, capture
 from remediator.detect.facts import Facts
-from remediator.hosts.fake import FakeHost
+from remediator.hosts.fake import FakeHost, FakeService
 from remediator.hosts.service import journal_argv, split_journal_cursor
 
 RELEASE = threading.Event()
@@ -56,7 +56,7 @@ def fake_collectors(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_capture_cuts_redacts_caps_and_hashes(tmp_path: Path, fake_collectors: None) -> None:
     facts = Facts(host="h", docker_host="unix:///x", data_root="/d", exec_root="/e", version="x", layout="managed",
                   state_dirs=[], dockerd_pid=None)
-    ctx = StepContext(host=FakeHost(), service=None, facts=facts, incident_id="i", incident_dir=tmp_path,  # type: ignore[arg-type]
+    ctx = StepContext(host=FakeHost(), service=FakeService(), facts=facts, incident_id="i", incident_dir=tmp_path,
                       evidence_budget=2.0, evidence_max_mb=2000 / (1 << 20))
     t0 = time.monotonic()
     res = capture(ctx, EvidenceParams())

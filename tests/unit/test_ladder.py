@@ -12,13 +12,12 @@ from remediator.detect.facts import Facts
 from remediator.detect.verdict import Verdict
 from remediator.engine import Report, open_incident
 from remediator.errors import PermanentStepError
-from remediator.hosts.local import LocalHost
+from remediator.hosts.fake import FakeHost, FakeService
 from remediator.journal import Journal
 from remediator.ladder import heal, next_step
 from remediator.runbook import Runbook, load_runbook
 from remediator.settings import HostConfig
 from remediator.structs import EXIT_CODES, Outcome, StepResult
-from tests.unit.test_engine import FakeService
 
 RAN: list[str] = []
 
@@ -63,9 +62,9 @@ def _heal(tmp: Path, books: dict[str, Runbook], first: str, verdicts: list[Verdi
     journal = Journal(tmp / "state")
     facts = Facts(host="h", docker_host="unix:///nonexistent", data_root=str(tmp / "d"), exec_root=str(tmp / "e"),
                   version="x", layout="managed", state_dirs=[], dockerd_pid=None)
-    ctx = open_incident(host=LocalHost(HostConfig(name="h")), runbook=books[first], journal=journal,
+    ctx = open_incident(host=FakeHost(HostConfig(name="h")), runbook=books[first], journal=journal,
                         report=lambda *a, **k: None, dry_run=dry_run, evidence_budget=5, facts=facts,
-                        service=FakeService())  # type: ignore[arg-type]
+                        service=FakeService())
     asked: list[Verdict] = []
 
     def rediagnose(_ctx: StepContext) -> Verdict:
@@ -138,9 +137,9 @@ def test_dry_run_plans_the_first_rung_only_and_says_what_would_follow(tmp_path: 
     journal = Journal(tmp_path / "state")
     facts = Facts(host="h", docker_host="unix:///x", data_root=str(tmp_path / "d"), exec_root=str(tmp_path / "e"),
                   version="x", layout="managed", state_dirs=[], dockerd_pid=None)
-    ctx = open_incident(host=LocalHost(HostConfig(name="h")), runbook=books["one"], journal=journal,
+    ctx = open_incident(host=FakeHost(HostConfig(name="h")), runbook=books["one"], journal=journal,
                         report=lambda *a, **k: None, dry_run=True, evidence_budget=5, facts=facts,
-                        service=FakeService())  # type: ignore[arg-type]
+                        service=FakeService())
     RAN.clear()
     report = heal(ctx, books["one"], journal=journal, approver=lambda s, p: (True, "t"),
                   report=lambda kind, step, text, more=None: lines.append(text), dry_run=True)

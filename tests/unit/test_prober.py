@@ -6,7 +6,7 @@ import time
 
 from remediator.detect.facts import Facts
 from remediator.detect.probes import Prober, ProbeSettings
-from remediator.hosts.fake import FakeHost
+from remediator.hosts.fake import FakeHost, FakeService
 from remediator.hosts.procs import Family
 from remediator.settings import HostConfig
 from remediator.structs import Proc
@@ -29,23 +29,14 @@ def make_host(hang_ping: bool = False) -> FakeHost:
                     ping_hook=stall)
 
 
-class FakeService:
-    def __init__(self) -> None:
-        self.text = "a\nb\n"
-
-    def log_since(self, cursor: str | None) -> tuple[str, str | None]:
-        pos = int(cursor or 0)
-        return self.text[pos:], str(len(self.text))
-
-
 def test_rounds_count_restarts_remember_hung_tasks_and_read_only_new_log() -> None:
-    host, svc = make_host(), FakeService()
-    p = Prober(host, svc, FACTS, ProbeSettings(timeout=0.2))  # type: ignore[arg-type]  # FakeService: a log only
+    host, svc = make_host(), FakeService(log="a\nb\n")
+    p = Prober(host, svc, FACTS, ProbeSettings(timeout=0.2))
     r1 = p.round()
     assert r1.log_lines == ["a", "b"] and r1["kernel"].outcome == "ok" and r1["containerd"].outcome == "ok"
     host.processes = [_dockerd(11)]  # dockerd restarted between the rounds
     host.kernel = ["INFO: task dockerd:11 blocked for more than 120 seconds."]
-    svc.text += "c\n"
+    svc.log += "c\n"
     r2 = p.round()
     assert r2.log_lines == ["c"] and r2["dockerd-proc"].data["restarts"] == 1
     assert r2["kernel"].outcome == "hung-task"
@@ -56,7 +47,7 @@ def test_rounds_count_restarts_remember_hung_tasks_and_read_only_new_log() -> No
 
 def test_a_probe_that_overruns_is_a_timeout_and_the_round_ends_on_time() -> None:
     host = make_host(hang_ping=True)
-    p = Prober(host, FakeService(), FACTS, ProbeSettings(timeout=0.2))  # type: ignore[arg-type]
+    p = Prober(host, FakeService(log="a\nb\n"), FACTS, ProbeSettings(timeout=0.2))
     t0 = time.monotonic()
     r = p.round()
     assert time.monotonic() - t0 < 1.5

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from remediator.errors import BackupError, UnsafeOperation
-from remediator.hosts import fsops
+from remediator.errors import BackupError, QuarantineImpossible, UnsafeOperation
+from remediator.hosts import fsops, quarantine
 from tests.conftest import digest
 
 
@@ -28,11 +28,11 @@ def test_quarantine_then_unquarantine_is_byte_identical(tmp_path: Path) -> None:
     d = _state(tmp_path)
     roots = [str(tmp_path / "exec")]
     before, ino = digest(str(d)), os.stat(d).st_ino
-    rec = fsops.quarantine_tree(str(d), roots, fsops.quarantine_dir(roots[0], "i1"))
-    assert not any(d.iterdir()) and oct(os.stat(d).st_mode)[-3:] == oct(rec["mode"])[-3:]  # type: ignore[index]
+    rec = quarantine.quarantine_tree(str(d), roots, quarantine.quarantine_dir(roots[0], "i1"))
+    assert not any(d.iterdir()) and os.stat(d).st_mode & 0o7777 == rec["mode"]
     (d / "new-state").write_text("what a failed start wrote")
-    assert fsops.quarantine_tree(str(d), roots, fsops.quarantine_dir(roots[0], "i1")) == rec, "idempotent"
-    fsops.unquarantine_tree(rec, roots, str(tmp_path / "exec" / ".remediator-quarantine" / "i1" / "displaced-0"))
+    assert quarantine.quarantine_tree(str(d), roots, quarantine.quarantine_dir(roots[0], "i1")) == rec, "idempotent"
+    quarantine.unquarantine_tree(rec, roots, str(tmp_path / "exec" / ".remediator-quarantine" / "i1" / "displaced-0"))
     assert digest(str(d)) == before and os.stat(d).st_ino == ino
     assert (tmp_path / "exec" / ".remediator-quarantine" / "i1" / "displaced-0" / "new-state").exists()
 
@@ -41,7 +41,7 @@ def test_archive_removes_the_quarantine_only_after_a_verified_copy(tmp_path: Pat
     d = _state(tmp_path)
     roots = [str(tmp_path / "exec")]
     before = digest(str(d))
-    rec = fsops.quarantine_tree(str(d), roots, fsops.quarantine_dir(roots[0], "i1"))
+    rec = quarantine.quarantine_tree(str(d), roots, quarantine.quarantine_dir(roots[0], "i1"))
     real_verify = fsops.verify_tree
 
     def corrupt_copy(tree: Any, manifest: Any) -> None:
@@ -49,11 +49,11 @@ def test_archive_removes_the_quarantine_only_after_a_verified_copy(tmp_path: Pat
 
     monkeypatch.setattr(fsops, "verify_tree", corrupt_copy)
     with pytest.raises(BackupError):
-        fsops.archive_tree(rec, str(tmp_path / "incident" / "backup" / "c"))
+        quarantine.archive_tree(rec, str(tmp_path / "incident" / "backup" / "c"))
     assert Path(str(rec["quarantine"])).is_dir(), "the quarantine stays while no verified copy exists"
     monkeypatch.setattr(fsops, "verify_tree", real_verify)
     os.rename(tmp_path / "incident" / "backup" / "c", tmp_path / "cut")  # (as a killed copy would leave it)
-    manifest = fsops.archive_tree(rec, str(tmp_path / "incident" / "backup" / "c"))
+    manifest = quarantine.archive_tree(rec, str(tmp_path / "incident" / "backup" / "c"))
     assert not Path(str(rec["quarantine"])).exists()
     assert digest(str(manifest["backup"])) == before
 
@@ -65,11 +65,11 @@ def test_quarantine_is_confined_and_never_follows_a_symlink(tmp_path: Path) -> N
     outside.mkdir()
     os.symlink(outside, tmp_path / "exec" / "sneaky")
     with pytest.raises(UnsafeOperation):
-        fsops.quarantine_tree(str(tmp_path / "exec" / "sneaky"), roots, fsops.quarantine_dir(roots[0], "i"))
+        quarantine.quarantine_tree(str(tmp_path / "exec" / "sneaky"), roots, quarantine.quarantine_dir(roots[0], "i"))
     with pytest.raises(UnsafeOperation):
-        fsops.quarantine_tree(str(outside), roots, fsops.quarantine_dir(roots[0], "i"))
+        quarantine.quarantine_tree(str(outside), roots, quarantine.quarantine_dir(roots[0], "i"))
     with pytest.raises(UnsafeOperation):
-        fsops.quarantine_tree(roots[0], roots, fsops.quarantine_dir(roots[0], "i"))
+        quarantine.quarantine_tree(roots[0], roots, quarantine.quarantine_dir(roots[0], "i"))
     assert d.is_dir() and outside.is_dir()
 
 
@@ -85,6 +85,6 @@ def test_a_rename_across_filesystems_is_refused_for_the_copy_fallback(tmp_path: 
         real_rename(src, dst)
 
     monkeypatch.setattr(fsops.os, "rename", exdev)
-    with pytest.raises(fsops.QuarantineImpossible):
-        fsops.quarantine_tree(str(d), roots, fsops.quarantine_dir(roots[0], "i"))
+    with pytest.raises(QuarantineImpossible):
+        quarantine.quarantine_tree(str(d), roots, quarantine.quarantine_dir(roots[0], "i"))
     assert digest(str(d)) == before, "nothing moved"

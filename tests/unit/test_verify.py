@@ -7,7 +7,7 @@ from pathlib import Path
 from remediator.actions import StepContext
 from remediator.actions.docker import VerifyParams, verify
 from remediator.detect.facts import Facts
-from remediator.hosts.fake import FakeHost
+from remediator.hosts.fake import FakeHost, FakeService
 from remediator.hosts.procs import Family
 from remediator.structs import Proc
 
@@ -26,7 +26,7 @@ def test_a_vanished_container_that_was_not_rm_is_reported_lost(tmp_path: Path) -
             {"id": "c" * 64, "name": "tmp", "restart": "no", "auto_remove": True}]
     facts = Facts(host="h", docker_host="unix:///x", data_root="/d", exec_root="/e", version="x", layout="managed",
                   state_dirs=[], dockerd_pid=None)
-    ctx = StepContext(host=make_host(["a" * 64]), service=None, facts=facts, incident_id="i",  # type: ignore[arg-type]
+    ctx = StepContext(host=make_host(["a" * 64]), service=FakeService(), facts=facts, incident_id="i",
                       incident_dir=tmp_path, evidence_budget=1, outputs={"snapshot": {"running": snap}})
     res = verify(ctx, VerifyParams(snapshot_step="snapshot", timeout=1))
     assert res.summary.endswith("1/3 containers of the snapshot run again")
