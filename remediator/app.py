@@ -69,9 +69,8 @@ def heal_host(settings: Settings, host: str, runbook: str, *, dry_run: bool, fac
     dirs = settings.runbook_dirs
     rb = None if runbook == "auto" else load_runbook(runbook_arg(runbook, dirs))
     state_dir = Path(settings.state_dir)
-    journal = Journal(state_dir)
     verdict, facts = None, None
-    with HostLock(state_dir, hcfg.name):
+    with Journal(state_dir) as journal, HostLock(state_dir, hcfg.name):
         row = journal.in_flight(hcfg.name)
         if row is not None and not dry_run:
             if rb is not None:
@@ -109,15 +108,15 @@ def _state_dir_apart(settings: Settings, facts: factsmod.Facts) -> None:
 
 def resume_incident(settings: Settings, incident: str, *, faces: Faces) -> Report:
     """`remediator resume ID`: go on with an incident whose operator stopped before it ended."""
-    journal = Journal(Path(settings.state_dir))
-    row = journal.incident(incident)
-    if row is None:
-        raise InputError(f"no incident {incident!r}")
-    if row.ended is not None or row.dry_run:
-        raise InputError(f"incident {row.id} is not in flight ({row.outcome or 'dry-run'}): nothing to resume")
-    hcfg = settings.host(row.host)
-    with HostLock(Path(settings.state_dir), hcfg.name):
-        return _resume(settings, hcfg, journal, row, faces)
+    with Journal(Path(settings.state_dir)) as journal:
+        row = journal.incident(incident)
+        if row is None:
+            raise InputError(f"no incident {incident!r}")
+        if row.ended is not None or row.dry_run:
+            raise InputError(f"incident {row.id} is not in flight ({row.outcome or 'dry-run'}): nothing to resume")
+        hcfg = settings.host(row.host)
+        with HostLock(Path(settings.state_dir), hcfg.name):
+            return _resume(settings, hcfg, journal, row, faces)
 
 
 def _resume(settings: Settings, hcfg: HostConfig, journal: Journal, row: IncidentRow, faces: Faces) -> Report:

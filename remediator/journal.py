@@ -78,6 +78,19 @@ class Journal:
         except (OSError, sqlite3.Error) as exc:
             raise JournalError(f"cannot open the journal in {state_dir}: {exc}") from exc
 
+    def disconnect(self) -> None:
+        """Close the connection now. Never leave one to the garbage collector: the `sh` library forks in Python,
+        and a connection finalized in a forked child would checkpoint and unlink the WAL under the parent
+        (seen once under the daemon as "file is not a database")."""
+        with self._lock:
+            self.db.close()
+
+    def __enter__(self) -> Journal:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.disconnect()
+
     def _write(self, sql: str, args: tuple[Any, ...]) -> None:
         with self._lock:
             self._write_locked(sql, args)

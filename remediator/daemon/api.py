@@ -133,6 +133,15 @@ def make_handler(d: Daemon, *, token: str | None, metrics_only: bool) -> type[Ba
         def do_POST(self) -> None:  # noqa: N802
             self._dispatch("POST")
 
+        def do_PUT(self) -> None:  # noqa: N802 - every other method: a 405, never the stdlib's 501
+            self._dispatch("PUT")
+
+        def do_DELETE(self) -> None:  # noqa: N802
+            self._dispatch("DELETE")
+
+        def do_PATCH(self) -> None:  # noqa: N802
+            self._dispatch("PATCH")
+
     return Handler
 
 
