@@ -16,6 +16,7 @@ import signal
 import sys
 import threading
 import time
+import traceback
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -89,7 +90,9 @@ class Daemon:
             try:
                 self.round()
             except Exception as exc:  # noqa: BLE001 - one bad round is logged; the daemon goes on
-                self.log("round-failed", level="error", error=f"{type(exc).__name__}: {exc}")
+                where = traceback.extract_tb(exc.__traceback__)[-3:]
+                self.log("round-failed", level="error", error=f"{type(exc).__name__}: {exc}",
+                         where=[f"{f.filename.rsplit('/', 2)[-1]}:{f.lineno} {f.name}" for f in where])
             due += self.settings.daemon.interval
             late = time.monotonic() - due
             if late > 0:
@@ -233,6 +236,8 @@ class Daemon:
         history = self.journal.host_incidents(h.name, now - max(self.settings.daemon.limits.window,
                                                                  self.settings.daemon.limits.cooldown))
         quarantined, paused = self.store.flags(h.name)
+        released = self.store.released_at(h.name)  # a release starts the host's budget afresh
+        history = [r for r in history if r.started >= released or r.ended is None]
         with self.lock:
             fleet = policy.Fleet(len(self.settings.hosts), len(self.sick), len(self.remediating))
             g = policy.gate(h.name, self.settings.daemon.limits, now=now, history=history, quarantined=quarantined,

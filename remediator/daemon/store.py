@@ -24,7 +24,7 @@ from remediator.redact import redact_text as redact
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS flags (
-  host TEXT PRIMARY KEY, quarantined TEXT, quarantined_at REAL, paused TEXT, paused_at REAL
+  host TEXT PRIMARY KEY, quarantined TEXT, quarantined_at REAL, paused TEXT, paused_at REAL, released_at REAL
 );
 CREATE TABLE IF NOT EXISTS approvals (
   id TEXT PRIMARY KEY, incident TEXT NOT NULL, host TEXT NOT NULL, step TEXT NOT NULL, plan_sha256 TEXT NOT NULL,
@@ -104,6 +104,11 @@ class Store:
         rows = self._exec("SELECT quarantined, paused FROM flags WHERE host=?", (host,))
         return (rows[0][0], rows[0][1]) if rows else (None, None)
 
+    def released_at(self, host: str) -> float:
+        """When a human last released the host from quarantine (0: never): its budget counts from then."""
+        rows = self._exec("SELECT released_at FROM flags WHERE host=?", (host,))
+        return float(rows[0][0] or 0.0) if rows else 0.0
+
     def set_flag(self, host: str, flag: str, reason: str | None) -> bool:
         """Set (reason) or clear (None) 'quarantined' or 'paused'; return whether it changed. Idempotent."""
         assert flag in ("quarantined", "paused")
@@ -111,6 +116,8 @@ class Store:
         self._exec("INSERT OR IGNORE INTO flags (host) VALUES (?)", (host,))
         self._exec(f"UPDATE flags SET {flag}=?, {flag}_at=? WHERE host=?",  # noqa: S608 - flag is one of two literals
                    (reason, time.time() if reason else None, host))
+        if flag == "quarantined" and reason is None and before is not None:
+            self._exec("UPDATE flags SET released_at=? WHERE host=?", (time.time(), host))
         self._notify()
         return (before is None) != (reason is None)
 

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -93,16 +95,23 @@ class Fleet:
 
 
 @pytest.fixture
-def fleet(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Fleet]:
+def fleet(request: pytest.FixtureRequest) -> Iterator[Fleet]:
+    """N sandboxes and a state dir of their own under /tmp (not pytest's tmp_path: another pytest session on the
+    machine prunes old basetemp dirs, and a journal deleted under a running daemon is not what is tested here)."""
     require_docker()
-    f = Fleet(getattr(request, "param", 3), tmp_path)
+    tmp = Path(tempfile.mkdtemp(prefix="rmd-daemon-", dir="/tmp"))
+    f = Fleet(getattr(request, "param", 3), tmp)
     try:
         for b in f.boxes:
             b.start()
             b.populate(2)
         yield f
     finally:
-        f.cleanup()
+        try:
+            f.cleanup()
+        finally:
+            if not os.environ.get("REMEDIATOR_KEEP_STATE"):
+                shutil.rmtree(tmp, ignore_errors=True)
 
 
 def test_three_daemons_under_one_auto_daemon_two_broken_both_healed_third_untouched(fleet: Fleet) -> None:
@@ -132,3 +141,41 @@ def test_three_daemons_under_one_auto_daemon_two_broken_both_healed_third_untouc
     recovered = [ln for ln in metrics.splitlines() if ln.startswith("remediator_incidents_total") and 'outcome="recovered"' in ln]
     assert sum(float(ln.rsplit(" ", 1)[1]) for ln in recovered) == 2, recovered
     assert fleet.stop_daemon() == 0, fleet.log()
+
+
+@pytest.mark.parametrize("fleet", [1], indirect=True)
+def test_a_host_broken_again_after_each_fix_is_quarantined_then_released(fleet: Fleet) -> None:
+    (a,) = fleet.boxes
+    fleet.write_config("auto", limits="{cooldown: 0, max_per_window: 1, window: 3600}")
+    fleet.start_daemon()
+    a.corrupt_metadb("random", try_start=True)
+    fleet.wait(lambda: [r[5] for r in fleet.incidents()] == ["recovered"], 120, "the first fix")
+    a.corrupt_metadb("random", try_start=True)
+    fleet.wait(lambda: fleet.status()[a.name]["state"] == "quarantined", 120, "quarantine after the limit")
+    h = fleet.status()[a.name]
+    assert "limit 1" in str(h["reason"]) and "quarantined until a human releases it" in str(h["reason"])
+    assert len(fleet.incidents()) == 1, "no further action on a quarantined host"
+    assert not a.host.ping().ok
+    res = cli("release", a.name, "--config", str(fleet.cfg))
+    assert res.returncode == 0, res.stderr
+    fleet.wait(lambda: [r[5] for r in fleet.incidents()] == ["recovered", "recovered"], 120,
+               "healed again once released (the budget counts from the release)")
+    assert a.host.ping().ok
+
+
+@pytest.mark.parametrize("fleet", [1], indirect=True)
+def test_observe_changes_nothing_and_records_the_plan(fleet: Fleet) -> None:
+    from tests.conftest import digest
+
+    (a,) = fleet.boxes
+    fleet.write_config("observe", limits="{cooldown: 3600}")
+    fleet.start_daemon()
+    a.corrupt_metadb("random", try_start=True)
+    before = digest(a.data, a.exec_)
+    fleet.wait(lambda: len(fleet.incidents()) == 1 and fleet.incidents()[0][4] is not None, 120, "the recorded plan")
+    (iid, host, dry_run, *_rest, outcome) = fleet.incidents()[0]
+    assert dry_run == 1 and outcome == "planned"
+    assert digest(a.data, a.exec_) == before, "observe changed the host"
+    assert not a.host.ping().ok and a.dockerd_proc() is None, "dockerd was not started"
+    res = cli("incidents", iid, "--config", str(fleet.cfg))
+    assert "quarantine" in res.stdout and "plan" in res.stdout
