@@ -63,7 +63,11 @@ class Journal:
             if os.stat(state_dir).st_mode & 0o077:
                 os.chmod(state_dir, 0o700)  # evidence and backups hold secrets: owner only, whatever it was
             path = state_dir / "journal.sqlite3"
-            os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+            if not path.exists():  # never open and close an existing journal: closing any descriptor of it drops
+                try:  # every SQLite lock this process holds on it, and another process may then checkpoint under us
+                    os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
+                except FileExistsError:
+                    pass
             os.chmod(path, 0o600)
             self.db = sqlite3.connect(path, timeout=10, isolation_level=None,
                                       check_same_thread=False)  # guarded by self._lock

@@ -23,15 +23,18 @@ Loc = tuple[str | int, ...]
 
 MAX_BYTES = 1 << 20  # runbooks and configs are small; a bigger file is a mistake or an attack
 MAX_DEPTH = 64  # nesting levels
-MAX_EVENTS = 200_000
+MAX_EVENTS = 20_000  # a real config or runbook has a few hundred; ruamel's pure-Python parser takes ~50-80 us each
+MAX_ALIASED = 1 << 20  # characters all aliases of scalars add up to: a file of kilobytes must not become gigabytes
 
 
 def _screen(path: Path, text: str) -> None:
     """Walk the YAML event stream (iterative: no recursion, no construction) and refuse, with a position,
-    what would crash or bomb the loader: nesting past MAX_DEPTH, aliases of collections (the
-    billion-laughs shape), explicit tags, merge keys."""
-    depth, events = 0, 0
+    what would crash or bomb the loader: nesting past MAX_DEPTH, more than MAX_EVENTS nodes, aliases of
+    collections (the billion-laughs shape), aliases of scalars adding up to more than MAX_ALIASED characters
+    (one long string aliased thousands of times), explicit tags, merge keys."""
+    depth, events, aliased = 0, 0, 0
     collection_anchors: set[str] = set()
+    scalar_sizes: dict[str, int] = {}
     expect_key: list[bool] = []  # per open mapping: is the next scalar a key?
     for ev in YAML(typ="rt").parse(text):
         events += 1
@@ -61,6 +64,13 @@ def _screen(path: Path, text: str) -> None:
             if kind == "AliasEvent" and ev.anchor in collection_anchors:
                 raise InputError(f"{path}:{where}: YAML: an alias of a mapping or sequence (*{ev.anchor}) is not "
                                  "supported; repeat the values")
+            if kind == "ScalarEvent" and ev.anchor:
+                scalar_sizes[ev.anchor] = len(ev.value)
+            elif kind == "AliasEvent":
+                aliased += scalar_sizes.get(ev.anchor, 0)
+                if aliased > MAX_ALIASED:
+                    raise InputError(f"{path}:{where}: YAML: aliases expand to more than {MAX_ALIASED >> 10} KiB "
+                                     "of text; repeat the values")
             if expect_key and expect_key[-1] is True:
                 if kind == "ScalarEvent" and ev.value == "<<":
                     raise InputError(f"{path}:{where}: YAML: merge keys (<<) are not supported; write the keys out")
