@@ -12,6 +12,7 @@ Imported by nothing. Exit codes (a public interface; scripts depend on them):
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -30,7 +31,7 @@ from remediator.cli_diag import bad_input, config_or_exit, diagnose, probe, rend
 from remediator.detect.probes import Round
 from remediator.detect.verdict import Verdict
 from remediator.engine import Interrupted, Report, stop_on_signals
-from remediator.errors import HostBusy, InputError, RemediatorError
+from remediator.errors import HostBusy, InputError, JournalError, RemediatorError
 from remediator.journal import Journal
 from remediator.ladder import RUNBOOKS
 from remediator.runbook import Runbook, Step, load_runbook
@@ -40,8 +41,8 @@ from remediator.structs import EXIT_BAD_INPUT, EXIT_CODES, EXIT_HOST_BUSY, EXIT_
 P = ParamSpec("P")
 R = TypeVar("R")
 DEMO_STATE = "/tmp/remediator-demo"
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False, soft_wrap=True)  # an error line is never wrapped: grep it
+out = Console(highlight=False, emoji=False)  # user text is never markup, nor :emoji: codes
+err = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)  # an error line is never wrapped: grep it
 STYLE = {"ok": "green", "fail": "bold red", "refused": "bold yellow", "rollback": "bold magenta", "undone": "magenta",
          "plan": "cyan", "guard": "dim", "retry": "yellow", "warn": "yellow", "start": "bold", "facts": "dim",
          "progress": "dim", "rung": "bold cyan", "verdict": "bold", "escalate": "bold yellow",
@@ -201,13 +202,13 @@ def config_check(config: Path | None) -> None:
     settings = settings_or_exit(path)
     out.print(f"[green]ok[/] {escape(str(path))}: state_dir {escape(settings.state_dir)}, "
               f"{len(settings.hosts)} host(s), ladder.max_steps {settings.ladder.max_steps}")
-    for d in settings.runbook_dirs:
-        out.print(f"  runbooks also from {escape(d)}" + ("" if Path(d).is_dir() else " [yellow](missing)[/]"))
+    for d in settings.runbook_dirs:  # os.path: a name too long to look up is just not there (Path raises)
+        out.print(f"  runbooks also from {escape(d)}" + ("" if os.path.isdir(d) else " [yellow](missing)[/]"))
     for h in settings.hosts:
         sock = h.socket_path
         out.print(f"  {escape(h.name)}: service {h.service.kind}, data-root {escape(h.data_root)}, "
                   f"exec-root {escape(h.exec_root)}, socket {escape(sock)}"
-                  + ("" if Path(sock).exists() else " [yellow](not there now)[/]"))
+                  + ("" if os.path.exists(sock) else " [yellow](not there now)[/]"))
 
 
 @main.group()
@@ -252,10 +253,20 @@ def graph(path: str) -> None:
 @click.option("--json", "as_json", is_flag=True, help="the list, or one incident with its events, as JSON")
 def incidents(incident: str | None, config: Path | None, as_json: bool) -> None:
     """List incidents, or show one: timeline, evidence path, backup path."""
+    state_dir = settings_or_exit(config).state_dir
+    if not os.path.isfile(os.path.join(state_dir, "journal.sqlite3")):  # a listing never creates or tightens a directory
+        if incident is not None:
+            err.print(f"[red]error:[/] no incident {escape(repr(incident))} (no journal in {escape(state_dir)})")
+            sys.exit(EXIT_BAD_INPUT)
+        if as_json:
+            click.echo("[]")
+        else:
+            out.print(f"no incidents: no journal in {escape(state_dir)}")
+        return
     try:
-        journal = Journal(Path(settings_or_exit(config).state_dir))
-    except InputError as exc:
-        bad_input(exc)
+        journal = Journal(Path(state_dir))
+    except JournalError as exc:
+        bad_input(InputError(str(exc)))
     if incident is None:
         rows = journal.incidents()
         if as_json:

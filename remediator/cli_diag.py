@@ -12,7 +12,7 @@ import concurrent.futures as cf
 import json
 import sys
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, BinaryIO, NoReturn
 
 import click
 from rich.console import Console
@@ -29,8 +29,8 @@ from remediator.errors import InputError
 from remediator.settings import HostConfig, Settings, find_config, load_settings
 from remediator.structs import EXIT_BAD_INPUT
 
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False, soft_wrap=True)  # an error line is never wrapped: grep it
+out = Console(highlight=False, emoji=False)  # user text is never markup, nor :emoji: codes
+err = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)  # an error line is never wrapped: grep it
 MAX_LOG = 256 << 20  # every read of user input is bounded: a log bigger than this is cut by the user, on purpose
 COLOUR = {"healthy": "green", "degraded": "yellow", "suspect": "yellow"}
 
@@ -110,6 +110,18 @@ def probe(config: Path | None, hosts: tuple[str, ...], as_json: bool, rounds: in
     sys.exit(1 if sick else 0)
 
 
+def read_bounded(fh: BinaryIO, limit: int) -> bytearray:
+    """At most limit bytes, 1 MiB at a time: the memory taken follows what is there, not the cap (one
+    read(limit) sets aside the whole cap first, for /proc/self/environ as for a pipe)."""
+    data = bytearray()
+    while len(data) < limit:
+        chunk = fh.read(min(1 << 20, limit - len(data)))
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
 @click.command()
 @click.option("--log", "log", required=True, help="a daemon log or journal excerpt; - for stdin")
 @click.option("--json", "as_json", is_flag=True, help='print {"verdict", "signatures", "runbook", ...}')
@@ -117,10 +129,10 @@ def diagnose(log: str, as_json: bool) -> None:
     """Offline: classify a pasted dockerd/containerd log (logrus text, FATA[…], journalctl -o json)."""
     try:
         if log == "-":
-            data = sys.stdin.buffer.read(MAX_LOG + 1)
+            data = read_bounded(sys.stdin.buffer, MAX_LOG + 1)
         else:
             with open(log, "rb") as fh:
-                data = fh.read(MAX_LOG + 1)
+                data = read_bounded(fh, MAX_LOG + 1)
     except OSError as exc:
         bad_input(InputError(f"{log}: cannot read: {exc.strerror}"))
     if len(data) > MAX_LOG:

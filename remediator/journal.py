@@ -63,7 +63,11 @@ class Journal:
             if os.stat(state_dir).st_mode & 0o077:
                 os.chmod(state_dir, 0o700)  # evidence and backups hold secrets: owner only, whatever it was
             path = state_dir / "journal.sqlite3"
-            os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+            if not path.exists():  # never open and close an existing journal: closing any descriptor of it drops
+                try:  # every SQLite lock this process holds on it, and another process may then checkpoint under us
+                    os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
+                except FileExistsError:
+                    pass
             os.chmod(path, 0o600)
             self.db = sqlite3.connect(path, timeout=10, isolation_level=None,
                                       check_same_thread=False)  # guarded by self._lock
@@ -79,9 +83,8 @@ class Journal:
             raise JournalError(f"cannot open the journal in {state_dir}: {exc}") from exc
 
     def disconnect(self) -> None:
-        """Close the connection now. Never leave one to the garbage collector: the `sh` library forks in Python,
-        and a connection finalized in a forked child would checkpoint and unlink the WAL under the parent
-        (seen once under the daemon as "file is not a database")."""
+        """Close the connection now, deterministically (the app layer opens one per incident; a long-lived process
+        such as the daemon must not accumulate them until the garbage collector runs)."""
         with self._lock:
             self.db.close()
 

@@ -45,7 +45,9 @@ class PosSeq(list[Any]):
 
 MAX_BYTES = 1 << 20  # runbooks and configs are small; a bigger file is a mistake or an attack
 MAX_DEPTH = 64  # nesting levels
-MAX_EVENTS = 400_000
+MAX_EVENTS = 400_000  # ~3 s of libyaml events at most; 10,000 steps are ~130,000
+MAX_PROBLEMS = 50  # reported per file: the rest is summed up
+MAX_ALIASED = 1 << 20  # characters all aliases of scalars add up to: a file of kilobytes must not become gigabytes
 
 # YAML 1.2 core schema for plain scalars (the same forms ruamel's 1.2 resolver accepts; timestamps stay text)
 _NULL = re.compile(r"^(?:~|null|Null|NULL|)$")
@@ -94,7 +96,7 @@ def _build(path: Path, text: str) -> Any:
     anchors: dict[str, Any] = {}
     collection_anchors: set[str] = set()
     root: Any = None
-    documents = events = 0
+    documents = events = aliased = 0
 
     def where(ev: Any) -> str:
         mark = getattr(ev, "start_mark", None)
@@ -151,6 +153,10 @@ def _build(path: Path, text: str) -> Any:
                                  "supported; repeat the values")
             if ev.anchor not in anchors:
                 raise InputError(f"{path}:{where(ev)}: YAML: alias *{ev.anchor} names no anchor defined before it")
+            aliased += len(str(anchors[ev.anchor]))
+            if aliased > MAX_ALIASED:
+                raise InputError(f"{path}:{where(ev)}: YAML: aliases expand to more than {MAX_ALIASED >> 10} KiB "
+                                 "of text; repeat the values")
             add(anchors[ev.anchor], ev)
         elif kind in ("MappingStartEvent", "SequenceStartEvent"):
             if len(stack) >= MAX_DEPTH:
@@ -239,8 +245,9 @@ def problem(file: Path, data: Any, loc: Loc, message: str) -> str:
 
 def validation_problems(file: Path, data: Any, exc: ValidationError, base: Loc = ()) -> list[str]:
     """Every error of a pydantic ValidationError, located in the YAML it came from."""
-    out = []
-    for err in exc.errors(include_url=False):
+    out: list[str] = []
+    errors = exc.errors(include_url=False)
+    for err in errors[:MAX_PROBLEMS]:
         loc = (*base, *err["loc"])
         msg = err["msg"]
         if err["type"] not in ("missing", "extra_forbidden") and "input" in err:
@@ -248,6 +255,8 @@ def validation_problems(file: Path, data: Any, exc: ValidationError, base: Loc =
             if len(shown) <= 60:
                 msg += f" (got {shown})"
         out.append(problem(file, data, loc, msg))
+    if len(errors) > MAX_PROBLEMS:
+        out.append(f"{file}: … and {len(errors) - MAX_PROBLEMS} more problems")
     return out
 
 

@@ -91,6 +91,8 @@ def make_handler(d: Daemon, *, token: str | None, metrics_only: bool) -> type[Ba
                 raise ApiError(400, "Content-Length must be a number")
             n = int(raw_len)
             if n > MAX_BODY:
+                self.rfile.read(min(n, 1 << 20))  # drained (bounded) so the client reads the 413, not a reset
+                self.close_connection = True
                 raise ApiError(413, f"body larger than {MAX_BODY} bytes")
             raw = self.rfile.read(n) if n else b""
             if not raw.strip():
@@ -114,9 +116,10 @@ def make_handler(d: Daemon, *, token: str | None, metrics_only: bool) -> type[Ba
 
         def _dispatch(self, method: str) -> None:
             try:
+                payload = self._body()  # read first, whatever the method: an early answer must not reset the client
                 self._auth()
                 path = self.path.split("?", 1)[0]
-                code, body = route(d, method, path, self._body() if method == "POST" else {}, metrics_only)
+                code, body = route(d, method, path, payload if method == "POST" else {}, metrics_only)
                 if isinstance(body, bytes):
                     self._send(code, body, "text/plain; version=0.0.4; charset=utf-8")
                 else:

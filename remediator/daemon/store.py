@@ -9,6 +9,7 @@ Must not: decide anything.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sqlite3
@@ -79,7 +80,9 @@ class Store:
         try:
             state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
             path = state_dir / "daemon.sqlite3"
-            os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+            if not path.exists():  # never open and close an existing one: that drops this process's SQLite locks
+                with contextlib.suppress(FileExistsError):
+                    os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
             os.chmod(path, 0o600)
             self.db = sqlite3.connect(path, timeout=10, isolation_level=None, check_same_thread=False)
             self.db.execute("PRAGMA journal_mode=WAL")
