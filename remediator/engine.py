@@ -235,6 +235,8 @@ class _Run:
         mark = "would ask approval, then " if step.risky else ""
         self.rows.append((step.id, "plan", plan.summary + note))
         self.report("plan", step.id, mark + plan.summary + note, plan.changes)
+        self.journal.event(self.iid, "plan", step.id, summary=mark + plan.summary + note, changes=plan.changes[:50],
+                           action=step.action)  # a dry run (the daemon's observe policy) keeps what it would do
         self.ctx.outputs[step.id] = plan.data
         if plan.stop is not None:
             return plan.stop

@@ -49,9 +49,9 @@ class Fleet:
             f"limits: {limits}}}\nhosts:\n{hosts}")
 
     def start_daemon(self) -> None:
-        log = open(self.tmp / "daemon.log", "ab")  # noqa: SIM115 - closed with the process
-        self.proc = subprocess.Popen([sys.executable, "-m", "remediator", "daemon", "--config", str(self.cfg)],
-                                     stdout=log, stderr=subprocess.STDOUT, cwd=REPO, start_new_session=True)
+        with open(self.tmp / "daemon.log", "ab") as log:  # the child keeps its own copy of the descriptor
+            self.proc = subprocess.Popen([sys.executable, "-m", "remediator", "daemon", "--config", str(self.cfg)],
+                                         stdout=log, stderr=subprocess.STDOUT, cwd=REPO, start_new_session=True)
         wait_for(lambda: (self.tmp / "api.sock").exists(), 30, "the daemon's API socket")
 
     def stop_daemon(self, sig: int = signal.SIGTERM) -> int | None:
