@@ -11,6 +11,7 @@ Must not: print anything but JSON log lines; import click or rich.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import signal
 import sys
@@ -31,12 +32,16 @@ from remediator.detect.verdict import HEALTHY_LIKE, Verdict
 from remediator.engine import Interrupted, Report
 from remediator.errors import InputError, RemediatorError
 from remediator.hosts import connect
+from remediator.hosts.liveness import LivenessProber
 from remediator.hosts.port import Ping
 from remediator.hosts.service import supervisor_state
 from remediator.journal import Journal
 from remediator.runbook import Step
 from remediator.settings import HostConfig, Settings, load_settings
 from remediator.structs import Outcome, StepResult
+
+HELD = ("quarantined", "paused", "stopped-by-admin", "maintenance", "cooldown", "breaker-open", "waiting",
+        "supervisor-restarting")  # states a refusal set: a failing /_ping does not turn them back into "suspect"
 
 
 def json_log(event: str, level: str = "info", **fields: Any) -> None:
@@ -131,14 +136,16 @@ class Daemon:
 
     # ---- rounds --------------------------------------------------------------------------------
     def liveness(self, hosts: list[HostConfig]) -> dict[str, Ping]:
+        """One /_ping to every host at once (asyncio, bounded concurrency; bench/probe_scale.py measures it),
+        each under a deadline of at most half the interval, so a wedged API never holds up the round."""
         timeout = min(self.settings.probe.timeout, max(0.5, self.settings.daemon.interval / 2))
-        with ThreadPoolExecutor(max_workers=min(64, max(1, len(hosts))), thread_name_prefix="ping") as ex:
-            pings = list(ex.map(lambda h: connect(h).ping(timeout=timeout), hosts))
-        return {h.name: p for h, p in zip(hosts, pings, strict=True)}
+        prober = LivenessProber.of(hosts, timeout=timeout, slow=self.settings.probe.slow)
+        return asyncio.run(prober.round())
 
     def round(self) -> None:
         hosts = list(self.settings.hosts)
         pings = self.liveness(hosts)
+        statuses = self.store.statuses()
         self.metrics.rounds.inc()
         for h in hosts:
             p = pings[h.name]
@@ -149,20 +156,22 @@ class Daemon:
                 forced = h.name in self.forced
                 self.forced.discard(h.name)
             quarantined, paused = self.store.flags(h.name)
-            if p.ok and not forced:
+            if p.outcome in ("ok", "slow") and not forced:  # answering: no diagnosis (slow is degraded, not sick)
                 with self.lock:
                     self.sick.discard(h.name)
                 held = paused or quarantined
                 state = "paused" if paused else "quarantined" if quarantined else \
                     "observing" if h.policy == "observe" else "healthy"
-                self.store.set_status(h.name, state, verdict="healthy", reason=held,
+                self.store.set_status(h.name, state, verdict="healthy" if p.ok else "degraded", reason=held,
                                       open_incident=self._open(h.name))
                 continue
             with self.lock:
                 self.sick.add(h.name)
                 self.active[h.name] = "diagnosing"
-            self.store.set_status(h.name, "suspect", reason=f"/_ping: {p.outcome} {p.detail}"[:300],
-                                  open_incident=self._open(h.name))
+            last = statuses.get(h.name)
+            if last is None or last.state not in HELD:  # a held host keeps its state (and reason) while re-checked
+                self.store.set_status(h.name, "suspect", reason=f"/_ping: {p.outcome} {p.detail}"[:300],
+                                      open_incident=self._open(h.name))
             self.pool.submit(self._guarded, h, self._handle, h)
         self._update_gauges()
 

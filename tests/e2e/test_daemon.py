@@ -41,17 +41,22 @@ class Fleet:
         self.port = _free_port()
         self.cfg = tmp / "config.yaml"
 
-    def write_config(self, policy: str = "auto", limits: str = "{cooldown: 0, fleet_budget: 3}") -> None:
-        hosts = "".join(b.host_yaml(policy=policy) for b in self.boxes)
+    def write_config(self, policy: str = "auto", limits: str = "{cooldown: 0, fleet_budget: 3}",
+                     hosts: str | None = None) -> None:
+        hosts = hosts or "".join(b.host_yaml(policy=policy) for b in self.boxes)
         self.cfg.write_text(
             f"state_dir: {self.tmp / 'state'}\nevidence_budget: 10\nprobe: {{timeout: 1.0, interval: 0.2}}\n"
             f"daemon: {{interval: 1, api_socket: {self.tmp / 'api.sock'}, metrics_listen: '127.0.0.1:{self.port}', "
             f"limits: {limits}}}\nhosts:\n{hosts}")
 
-    def start_daemon(self) -> None:
+    def start_daemon(self, env: dict[str, str] | None = None) -> None:
+        sock = self.tmp / "api.sock"
+        if sock.exists():
+            sock.unlink()  # a killed daemon leaves its socket: wait for the new one
         with open(self.tmp / "daemon.log", "ab") as log:  # the child keeps its own copy of the descriptor
             self.proc = subprocess.Popen([sys.executable, "-m", "remediator", "daemon", "--config", str(self.cfg)],
-                                         stdout=log, stderr=subprocess.STDOUT, cwd=REPO, start_new_session=True)
+                                         stdout=log, stderr=subprocess.STDOUT, cwd=REPO, start_new_session=True,
+                                         env={**os.environ, **(env or {})})
         wait_for(lambda: (self.tmp / "api.sock").exists(), 30, "the daemon's API socket")
 
     def stop_daemon(self, sig: int = signal.SIGTERM) -> int | None:
@@ -77,14 +82,19 @@ class Fleet:
         with sqlite3.connect(self.tmp / "state" / "journal.sqlite3") as db:
             return db.execute("SELECT id, host, dry_run, started, ended, outcome FROM incidents ORDER BY started").fetchall()
 
+    def rounds(self) -> float:
+        """remediator_probe_rounds_total from the daemon's /metrics."""
+        text = urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=10).read().decode()
+        return sum(float(ln.rsplit(" ", 1)[1]) for ln in text.splitlines() if ln.startswith("remediator_probe_rounds_total"))
+
     def wait(self, cond: Callable[[], bool], timeout: float, what: str) -> None:
         try:
             wait_for(cond, timeout, what)
         except TimeoutError as exc:
             raise AssertionError(f"{exc}\n--- daemon log (tail):\n{self.log()}\n--- incidents: {self.incidents()}") from None
 
-    def log(self) -> str:
-        return (self.tmp / "daemon.log").read_text(errors="replace")[-6000:]
+    def log(self, tail: int = 6000) -> str:
+        return (self.tmp / "daemon.log").read_text(errors="replace")[-tail:]
 
     def cleanup(self) -> None:
         self.stop_daemon(signal.SIGKILL)
@@ -179,3 +189,118 @@ def test_observe_changes_nothing_and_records_the_plan(fleet: Fleet) -> None:
     assert not a.host.ping().ok and a.dockerd_proc() is None, "dockerd was not started"
     res = cli("incidents", iid, "--config", str(fleet.cfg))
     assert "quarantine" in res.stdout and "plan" in res.stdout
+
+
+def _pending(fleet: Fleet) -> list[dict[str, object]]:
+    res = cli("status", "--config", str(fleet.cfg), "--json")
+    return list(json.loads(res.stdout)["approvals"])
+
+
+def _never_overlap(rows: list[tuple[str, str, int, float, float | None, str | None]]) -> None:
+    spans = sorted((r[3], r[4] or float("inf")) for r in rows if not r[2])
+    for (_s1, e1), (s2, _e2) in zip(spans, spans[1:], strict=False):
+        assert s2 >= e1, f"two remediations at once: {spans}"
+
+
+@pytest.mark.parametrize("fleet", [2], indirect=True)
+def test_fleet_budget_one_never_runs_two_remediations_at_once(fleet: Fleet) -> None:
+    a, b = fleet.boxes
+    fleet.write_config("auto", limits="{cooldown: 0, fleet_budget: 1}")
+    fleet.start_daemon()
+    a.corrupt_metadb("random", try_start=True)
+    b.corrupt_metadb("random", try_start=True)
+    fleet.wait(lambda: sorted(r[5] or "" for r in fleet.incidents()) == ["recovered", "recovered"], 180,
+               "both healed, one after the other")
+    _never_overlap(fleet.incidents())
+    full = fleet.log(tail=1 << 24)
+    if '"reason": "fleet-budget"' not in full:  # the first remediation ended before the second host's gate
+        assert full.count('"event": "acting"') == 2
+
+
+@pytest.mark.parametrize("fleet", [1], indirect=True)
+def test_approve_policy_waits_for_the_api_then_heals(fleet: Fleet) -> None:
+    (a,) = fleet.boxes
+    before = a.running()
+    fleet.write_config("approve", limits="{cooldown: 0}")
+    fleet.start_daemon()
+    a.wedge()
+    fleet.wait(lambda: bool(_pending(fleet)), 120, "a pending approval for the risky step")
+    (ask,) = _pending(fleet)
+    assert ask["step"] == "stop" and fleet.status()[a.name]["state"] == "awaiting-approval"
+    assert not fleet.incidents()[0][4], "nothing ran while it waited"
+    res = cli("approve", str(ask["id"]), "--config", str(fleet.cfg), "--by", "alice")
+    assert res.returncode == 0 and "approved by alice" in res.stdout, res.stdout + res.stderr
+    fleet.wait(lambda: [r[5] for r in fleet.incidents()] == ["recovered"], 120, "healed once approved")
+    assert a.host.ping().ok and a.running() == before
+
+
+@pytest.mark.parametrize("fleet", [1], indirect=True)
+def test_an_approval_for_a_host_that_recovered_by_itself_is_not_executed_and_deny_refuses(fleet: Fleet) -> None:
+    (a,) = fleet.boxes
+    fleet.write_config("approve", limits="{cooldown: 0}")
+    fleet.start_daemon()
+    pid = a.wedge()
+    fleet.wait(lambda: bool(_pending(fleet)), 120, "a pending approval")
+    (ask,) = _pending(fleet)
+    os.kill(pid, signal.SIGCONT)  # the host recovers by itself while the approval waits
+    wait_for(lambda: a.host.ping().ok, 30, "dockerd answering again")
+    assert cli("approve", str(ask["id"]), "--config", str(fleet.cfg)).returncode == 0
+    fleet.wait(lambda: fleet.incidents()[0][5] is not None, 60, "the incident ends")
+    assert fleet.incidents()[0][5] == "refused", "the approved step was not executed"
+    assert a.dockerd_proc().pid == pid, "dockerd was not restarted"  # type: ignore[union-attr]
+    with sqlite3.connect(fleet.tmp / "state" / "daemon.sqlite3") as db:
+        note = db.execute("SELECT note FROM approvals WHERE id=?", (ask["id"],)).fetchone()[0]
+    assert "recovered by itself" in note
+    # wedged again: this time a human denies
+    a.wedge()
+    fleet.wait(lambda: bool(_pending(fleet)), 120, "a second pending approval")
+    (ask,) = _pending(fleet)
+    assert cli("deny", str(ask["incident"]), "--config", str(fleet.cfg)).returncode == 0
+    fleet.wait(lambda: fleet.incidents()[-1][5] is not None, 60, "the denied incident ends")
+    assert fleet.incidents()[-1][5] == "refused" and a.dockerd_proc().pid == pid  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("fleet", [1], indirect=True)
+def test_the_daemon_killed_after_the_clear_resumes_on_restart(fleet: Fleet) -> None:
+    (a,) = fleet.boxes
+    before = a.running()
+    fleet.write_config("auto", limits="{cooldown: 0}")
+    fleet.start_daemon(env={"REMEDIATOR_TEST_KILL": "after:quarantine"})
+    a.corrupt_metadb("random", try_start=True)
+    proc = fleet.proc
+    assert proc is not None
+    fleet.wait(lambda: proc.poll() is not None, 120, "the daemon SIGKILLed after the quarantine")
+    assert proc.returncode == -9
+    fleet.proc = None
+    (row,) = fleet.incidents()
+    assert row[4] is None, "the incident is in flight"
+    fleet.start_daemon()
+    fleet.wait(lambda: fleet.incidents()[0][5] == "recovered", 120, "resumed by the restarted daemon")
+    assert len(fleet.incidents()) == 1, "the same incident, not a new one"
+    assert a.host.ping().ok and a.running() == before and shim_ids(a) == sorted(before)
+    assert '"event": "resuming"' in fleet.log(tail=1 << 24)
+
+
+@pytest.mark.parametrize("fleet", [1], indirect=True)
+def test_an_admin_stopped_dockerd_is_never_started(fleet: Fleet) -> None:
+    from tests.fakes import systemd
+
+    (a,) = fleet.boxes
+    systemctl, journalctl, calls = systemd.install(a.root, pidfile=a.pidfile, log=a.log, argv=a.argv())
+    fleet.write_config(limits="{cooldown: 0}", hosts=(
+        f"  - name: {a.name}\n    policy: auto\n    docker_host: unix://{a.sock}\n    data_root: {a.data}\n"
+        f"    exec_root: {a.exec_}\n    daemon_json: {a.root / 'daemon.json'}\n"
+        f"    service: {{kind: systemd, unit: docker.service, socket: docker.socket, systemctl: {systemctl}, "
+        f"journalctl: {journalctl}, pidfile: {a.pidfile}}}\n"))
+    fleet.start_daemon()
+    fleet.wait(lambda: fleet.status()[a.name]["state"] == "healthy", 60, "healthy first")
+    subprocess.run([systemctl, "stop", "docker.service"], check=True)  # the admin stops it on purpose
+    wait_for(lambda: a.dockerd_proc() is None, 60, "dockerd gone")
+    fleet.wait(lambda: fleet.status()[a.name]["state"] == "stopped-by-admin", 120, "recognised as stopped by the admin")
+    rounds = fleet.log(tail=1 << 24).count('"event": "refused"')
+    seen = fleet.rounds()
+    fleet.wait(lambda: fleet.rounds() >= seen + 3, 60, "three more daemon rounds")  # time to (wrongly) act
+    assert fleet.status()[a.name]["state"] == "stopped-by-admin"
+    assert a.dockerd_proc() is None and not fleet.incidents(), "never started, no incident"
+    assert "start" not in [ln.split()[0] for ln in calls.read_text().splitlines()], calls.read_text()
+    assert rounds == 1, "the refusal is recorded once per episode, not every round"

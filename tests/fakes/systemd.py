@@ -33,11 +33,11 @@ if args[:2] == ["show", "-p"] and "MainPID" in args:
 elif args[:2] == ["show", "-p"]:
     asked = open(STATE).read() if os.path.exists(STATE) else "start"
     if main_pid():
-        print("ActiveState=active\nSubState=running\nResult=success\nNRestarts=0")
+        print("ActiveState=active\\nSubState=running\\nResult=success\\nNRestarts=0")
     elif asked == "stop":
-        print("ActiveState=inactive\nSubState=dead\nResult=success\nNRestarts=0")
+        print("ActiveState=inactive\\nSubState=dead\\nResult=success\\nNRestarts=0")
     else:
-        print("ActiveState=failed\nSubState=failed\nResult=exit-code\nNRestarts=0")
+        print("ActiveState=failed\\nSubState=failed\\nResult=exit-code\\nNRestarts=0")
 elif args[0] == "reset-failed":
     pass
 elif args[0] == "stop":
