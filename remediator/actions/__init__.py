@@ -88,7 +88,7 @@ def guard(spec: GuardSpec[Any]) -> GuardSpec[Any]:
 
 
 def _load() -> None:
-    from remediator.actions import docker, evidence, files, guards, incident, pidfile, probe, service, shell  # noqa: F401
+    from remediator.actions import docker, evidence, files, guards, hooks, incident, pidfile, probe, service, shell  # noqa: F401
 
 
 _load()

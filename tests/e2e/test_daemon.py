@@ -304,3 +304,23 @@ def test_an_admin_stopped_dockerd_is_never_started(fleet: Fleet) -> None:
     assert a.dockerd_proc() is None and not fleet.incidents(), "never started, no incident"
     assert "start" not in [ln.split()[0] for ln in calls.read_text().splitlines()], calls.read_text()
     assert rounds == 1, "the refusal is recorded once per episode, not every round"
+
+
+@pytest.mark.parametrize("fleet", [1], indirect=True)
+def test_drain_before_the_stop_and_undrain_after_verify(fleet: Fleet) -> None:
+    """A stand-in kubectl records its calls: drained before dockerd is stopped, uncordoned once the containers run."""
+    (a,) = fleet.boxes
+    calls = fleet.tmp / "kubectl.calls"
+    kubectl = fleet.tmp / "kubectl"
+    kubectl.write_text(f"#!{sys.executable}\nimport sys\nopen({str(calls)!r}, 'a').write(' '.join(sys.argv[1:]) + '\\n')\n")
+    kubectl.chmod(0o755)
+    extra = {"drain": f"[{kubectl}, drain, {a.name}, --ignore-daemonsets, --timeout=60s]",
+             "undrain": f"[{kubectl}, uncordon, {a.name}]"}
+    fleet.write_config(limits="{cooldown: 0}", hosts=a.host_yaml(policy="auto", **extra))
+    fleet.start_daemon()
+    a.corrupt_metadb("random", try_start=True)
+    fleet.wait(lambda: [r[5] for r in fleet.incidents()] == ["recovered"], 120, "healed with the hooks")
+    assert calls.read_text().splitlines() == [f"drain {a.name} --ignore-daemonsets --timeout=60s", f"uncordon {a.name}"]
+    with sqlite3.connect(fleet.tmp / "state" / "journal.sqlite3") as db:
+        order = [s for (s,) in db.execute("SELECT step FROM events WHERE kind='result' ORDER BY seq")]
+    assert order.index("drain") < order.index("stop") < order.index("verify") < order.index("undrain"), order

@@ -36,8 +36,7 @@ def test_every_problem_reported_with_position(tmp_path: Path) -> None:
     text = GOOD.replace("timeout: 120", "timeout: -1").replace("grace: 10", "grace: 10, bogus: 1")
     text = text.replace("action: docker.snapshot", "action: docker.snapshoot")
     probs = _problems(_rb(tmp_path, text))
-    assert any(":51:" in p or "steps[3].timeout" in p for p in probs), probs
-    assert any("steps[3].timeout: Input should be greater than 0" in p for p in probs)
+    assert any("steps[4].timeout: Input should be greater than 0" in p for p in probs), probs
     assert any("unknown action 'docker.snapshoot'" in p and "steps[2].action" in p for p in probs)
     for p in probs:
         assert p.startswith(str(tmp_path / "rb.yaml") + ":"), p
@@ -47,7 +46,7 @@ def test_every_problem_reported_with_position(tmp_path: Path) -> None:
 
 def test_unknown_placeholder_is_an_error(tmp_path: Path) -> None:
     probs = _problems(_rb(tmp_path, GOOD.replace('"{state_dirs}"}', '"{state_dir}"}', 1)))
-    assert any("unknown name {state_dir}" in p and "steps[4].params" in p for p in probs), probs
+    assert any("unknown name {state_dir}" in p and "steps[5].params" in p for p in probs), probs
 
 
 def test_risky_action_cannot_be_declared_safe(tmp_path: Path) -> None:
@@ -106,4 +105,4 @@ def test_config_roots_must_be_apart_and_argv_agree(tmp_path: Path) -> None:
 
 def test_garbage_runbook_param_types(tmp_path: Path) -> None:
     probs = _problems(_rb(tmp_path, GOOD.replace("stop_grace: 15", "stop_grace: soon")))
-    assert any("steps[3].params" in p and "grace" in p for p in probs), probs
+    assert any("steps[4].params" in p and "grace" in p for p in probs), probs
