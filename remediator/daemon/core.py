@@ -139,7 +139,8 @@ class Daemon:
         """One /_ping to every host at once (asyncio, bounded concurrency; bench/probe_scale.py measures it),
         each under a deadline of at most half the interval, so a wedged API never holds up the round."""
         timeout = min(self.settings.probe.timeout, max(0.5, self.settings.daemon.interval / 2))
-        prober = LivenessProber.of(hosts, timeout=timeout, slow=self.settings.probe.slow)
+        prober = LivenessProber.of(hosts, timeout=timeout, slow=self.settings.probe.slow,
+                                   concurrency=max(256, min(1024, len(hosts) // 10)))  # 10,000 hosts: 1,000 in flight
         return asyncio.run(prober.round())
 
     def round(self) -> None:
