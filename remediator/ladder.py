@@ -111,7 +111,8 @@ def heal(ctx: StepContext, first: Runbook, *, journal: Journal, approver: Approv
                    f"attempt revealed (the failed start's log lines, the probes) and may go on with the runbook that "
                    f"verdict selects: at most {max_steps} runbook(s) per incident, never the same one twice")
             return close_incident(ctx, journal, rungs)
-        if rung.outcome not in CLIMBS_FROM or runbook.name in TERMINAL:
+        denied = any(status == "refused" for _step, status, _why in rung.rows)  # a human (or policy) said no
+        if rung.outcome not in CLIMBS_FROM or runbook.name in TERMINAL or denied:
             return close_incident(ctx, journal, rungs)
         report("progress", None, f"{runbook.name} did not heal the host ({rung.outcome.value}); diagnosing again")
         verdict = rediagnose(ctx)

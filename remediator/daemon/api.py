@@ -204,7 +204,6 @@ def route(d: Daemon, method: str, path: str, body: dict[str, Any], metrics_only:
         else:
             raise ApiError(404, f"unknown host action {verb!r}")
         d.log("host-" + verb, host=host, changed=changed)
-        d.wake.set()
         return 200, {"host": host, "action": verb, "changed": changed}
     if method == "POST" and parts == ["v1", "alerts"]:
         return 202, alerts(d, body)

@@ -34,6 +34,7 @@ from remediator.errors import InputError, RemediatorError
 from remediator.hosts import connect
 from remediator.hosts.liveness import LivenessProber
 from remediator.hosts.port import Ping
+from remediator.hosts.schedule import RoundStats, run_rounds
 from remediator.hosts.service import supervisor_state
 from remediator.journal import Journal
 from remediator.runbook import Step
@@ -59,13 +60,11 @@ class Daemon:
         self.journal = Journal(self.state_dir)
         self.metrics = Metrics()
         self.stop = threading.Event()
-        self.wake = threading.Event()
         self.reload = threading.Event()
         self.lock = threading.Lock()
         self.active: dict[str, str] = {}  # host -> what its worker is doing (diagnosing, remediating, ...)
         self.remediating: set[str] = set()
         self.sick: set[str] = set()  # liveness failing, or the last verdict was sick: the circuit breaker's count
-        self.forced: set[str] = set()  # named by an alert: diagnose next round even if /_ping answers
         self.last_refusal: dict[str, str] = {}
         self.pool = ThreadPoolExecutor(max_workers=settings.daemon.workers, thread_name_prefix="incident")
         self.notifier = Notifier(settings.daemon.webhooks, log)
@@ -76,9 +75,6 @@ class Daemon:
         from remediator.daemon.api import serve  # the API needs the daemon; imported here to keep the cycle out
 
         servers = serve(self)
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, lambda *_: self.shutdown())
-        signal.signal(signal.SIGHUP, lambda *_: self.reload.set())
         self.log("started", hosts=[h.name for h in self.settings.hosts], interval=self.settings.daemon.interval,
                  api_socket=self.settings.daemon.api_socket, metrics_listen=self.settings.daemon.metrics_listen)
         self.resume_in_flight()
@@ -86,24 +82,7 @@ class Daemon:
         dog = watchdog_interval()
         if dog:
             threading.Thread(target=self._watchdog, args=(dog,), name="watchdog", daemon=True).start()
-        due = time.monotonic()
-        while not self.stop.is_set():
-            if self.reload.is_set():
-                self.reload.clear()
-                self._reload()
-            self.beat = time.monotonic()
-            try:
-                self.round()
-            except Exception as exc:  # noqa: BLE001 - one bad round is logged; the daemon goes on
-                where = traceback.extract_tb(exc.__traceback__)[-3:]
-                self.log("round-failed", level="error", error=f"{type(exc).__name__}: {exc}",
-                         where=[f"{f.filename.rsplit('/', 2)[-1]}:{f.lineno} {f.name}" for f in where])
-            due += self.settings.daemon.interval
-            late = time.monotonic() - due
-            if late > 0:
-                due = time.monotonic()  # overran: start the next round now, never two at once
-            self.wake.wait(timeout=max(0.0, due - time.monotonic()))
-            self.wake.clear()
+        asyncio.run(self._rounds())
         sd_notify("STOPPING=1")
         self.log("stopping", reason="signal", running=sorted(self.active))
         self.pool.shutdown(wait=True)
@@ -114,11 +93,43 @@ class Daemon:
         self.log("stopped")
         return 0
 
+    async def _rounds(self) -> None:
+        """The schedule bench/probe_scale.py measures (hosts/schedule.run_rounds): round k is due at t0 + k·interval,
+        an overrun never makes two rounds run at once; SIGTERM/SIGINT stop between rounds, SIGHUP reloads."""
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        def stopping() -> None:
+            self.shutdown()
+            stop.set()
+
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stopping)
+        loop.add_signal_handler(signal.SIGHUP, self.reload.set)
+
+        async def one_round() -> None:
+            if self.reload.is_set():
+                self.reload.clear()
+                self._reload()
+            self.beat = time.monotonic()
+            try:
+                pings = await self._liveness(list(self.settings.hosts))
+                await asyncio.to_thread(self.dispatch, pings)  # store writes: off the event loop
+            except Exception as exc:  # noqa: BLE001 - one bad round is logged; the daemon goes on
+                where = traceback.extract_tb(exc.__traceback__)[-3:]
+                self.log("round-failed", level="error", error=f"{type(exc).__name__}: {exc}",
+                         where=[f"{f.filename.rsplit('/', 2)[-1]}:{f.lineno} {f.name}" for f in where])
+
+        def on_round(st: RoundStats[None]) -> None:
+            self.metrics.lateness.observe(st.lateness)
+            if st.skipped:
+                self.log("rounds-skipped", level="warning", skipped=st.skipped, duration=round(st.duration, 3))
+
+        await run_rounds(one_round, self.settings.daemon.interval, stop, on_round)
+
     def shutdown(self) -> None:
         """SIGTERM: steps under way finish, their incidents stay in flight; no new work starts."""
         self.stop.set()
         engine.STOP.set()
-        self.wake.set()
 
     def _watchdog(self, every: float) -> None:
         while not self.stop.wait(every):
@@ -135,17 +146,18 @@ class Daemon:
         self.log("reloaded", hosts=[h.name for h in new.hosts])
 
     # ---- rounds --------------------------------------------------------------------------------
-    def liveness(self, hosts: list[HostConfig]) -> dict[str, Ping]:
+    async def _liveness(self, hosts: list[HostConfig]) -> dict[str, Ping]:
         """One /_ping to every host at once (asyncio, bounded concurrency; bench/probe_scale.py measures it),
         each under a deadline of at most half the interval, so a wedged API never holds up the round."""
         timeout = min(self.settings.probe.timeout, max(0.5, self.settings.daemon.interval / 2))
         prober = LivenessProber.of(hosts, timeout=timeout, slow=self.settings.probe.slow,
                                    concurrency=max(256, min(1024, len(hosts) // 10)))  # 10,000 hosts: 1,000 in flight
-        return asyncio.run(prober.round())
+        return await prober.round()
 
-    def round(self) -> None:
-        hosts = list(self.settings.hosts)
-        pings = self.liveness(hosts)
+    def dispatch(self, pings: dict[str, Ping]) -> None:
+        """After a liveness round: answering hosts are healthy; the others (and any an alert named) go to a
+        worker for the full diagnosis, unless one is busy with them already."""
+        hosts = [h for h in self.settings.hosts if h.name in pings]
         statuses = self.store.statuses()
         self.metrics.rounds.inc()
         for h in hosts:
@@ -154,10 +166,8 @@ class Daemon:
             with self.lock:
                 if h.name in self.active:
                     continue
-                forced = h.name in self.forced
-                self.forced.discard(h.name)
             quarantined, paused = self.store.flags(h.name)
-            if p.outcome in ("ok", "slow") and not forced:  # answering: no diagnosis (slow is degraded, not sick)
+            if p.outcome in ("ok", "slow"):  # answering: no diagnosis (slow is degraded, not sick)
                 with self.lock:
                     self.sick.discard(h.name)
                 held = paused or quarantined
@@ -188,12 +198,15 @@ class Daemon:
         self.metrics.approvals.set(len(self.store.approvals()))
 
     def probe_now(self, host: str) -> bool:
-        """An alert named this host: diagnose it at the next round, which starts now. The probe still decides."""
-        if host not in {h.name for h in self.settings.hosts}:
+        """An alert named this host: diagnose it now, in a worker (the probe still decides; an alert never acts)."""
+        h = next((x for x in self.settings.hosts if x.name == host), None)
+        if h is None:
             return False
         with self.lock:
-            self.forced.add(host)
-        self.wake.set()
+            if host in self.active:
+                return True  # already being looked at
+            self.active[host] = "diagnosing"
+        self.pool.submit(self._guarded, h, self._handle, h)
         return True
 
     # ---- one host --------------------------------------------------------------------------------
@@ -265,6 +278,8 @@ class Daemon:
             self.log("relapse", level="warning", host=h.name, verdict=verdict.diagnosis)
         self.store.set_status(h.name, g.state, verdict=verdict.diagnosis, reason=None)
         self.log("acting", host=h.name, verdict=verdict.diagnosis, runbook=verdict.runbook, policy=h.policy)
+        self.notifier.send("incident-opened", host=h.name, verdict=verdict.diagnosis, runbook=verdict.runbook,
+                           policy=h.policy)
         report = app.heal_host(self.settings, h.name, "auto", dry_run=observe, faces=self._faces(h),
                                diagnosed=(facts, verdict))
         self._after(h, report)

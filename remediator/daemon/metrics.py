@@ -34,6 +34,8 @@ class Metrics:
         self.recover = Histogram("remediator_time_to_recover_seconds", "incident start to recovered", registry=r,
                                  buckets=(5, 10, 20, 30, 60, 120, 300, 600, 1800))
         self.rounds = Counter("remediator_probe_rounds", "liveness rounds", registry=r)
+        self.lateness = Histogram("remediator_round_lateness_seconds", "how late each liveness round started",
+                                  registry=r, buckets=(0.001, 0.01, 0.05, 0.1, 0.5, 1, 2, 5, 10))
         self.approvals = Gauge("remediator_approvals_pending", "approvals waiting for a human", registry=r)
 
     def set_hosts(self, states: Iterable[str], verdicts: Iterable[str]) -> None:

@@ -324,3 +324,27 @@ def test_drain_before_the_stop_and_undrain_after_verify(fleet: Fleet) -> None:
     with sqlite3.connect(fleet.tmp / "state" / "journal.sqlite3") as db:
         order = [s for (s,) in db.execute("SELECT step FROM events WHERE kind='result' ORDER BY seq")]
     assert order.index("drain") < order.index("stop") < order.index("verify") < order.index("undrain"), order
+
+
+@pytest.mark.parametrize("fleet", [1], indirect=True)
+def test_deny_rolls_back_what_the_incident_changed(fleet: Fleet) -> None:
+    """policy approve with a drain hook: the drain runs, the stop waits; `deny` refuses it and the rollback
+    undrains (the node goes back into service), dockerd untouched."""
+    (a,) = fleet.boxes
+    calls = fleet.tmp / "kubectl.calls"
+    kubectl = fleet.tmp / "kubectl"
+    kubectl.write_text(f"#!{sys.executable}\nimport sys\nopen({str(calls)!r}, 'a').write(' '.join(sys.argv[1:]) + '\\n')\n")
+    kubectl.chmod(0o755)
+    fleet.write_config(limits="{cooldown: 3600}", hosts=a.host_yaml(
+        policy="approve", drain=f"[{kubectl}, drain, {a.name}]", undrain=f"[{kubectl}, uncordon, {a.name}]"))
+    fleet.start_daemon()
+    pid = a.wedge()
+    fleet.wait(lambda: bool(_pending(fleet)), 120, "the stop awaiting approval")
+    assert calls.read_text().splitlines() == [f"drain {a.name}"]
+    (ask,) = _pending(fleet)
+    res = cli("deny", str(ask["id"]), "--config", str(fleet.cfg), "--by", "bob")
+    assert res.returncode == 0 and "denied by bob" in res.stdout, res.stdout + res.stderr
+    fleet.wait(lambda: fleet.incidents()[0][5] is not None, 60, "the denied incident ends")
+    assert fleet.incidents()[0][5] == "rolled_back"
+    assert calls.read_text().splitlines() == [f"drain {a.name}", f"uncordon {a.name}"], "undrained by the rollback"
+    assert a.dockerd_proc().pid == pid, "dockerd was not touched"  # type: ignore[union-attr]

@@ -8,7 +8,6 @@ import http.client
 import json
 import random
 import socket
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,7 @@ from remediator.settings import Settings
 
 
 class StandIn:
-    """What the API reads from a Daemon: settings, store, journal, metrics, log, wake, probe_now."""
+    """What the API reads from a Daemon: settings, store, journal, metrics, log, probe_now."""
 
     def __init__(self, tmp: Path) -> None:
         self.settings = Settings.model_validate({"state_dir": str(tmp / "state"), "hosts": [{"name": "h1"}, {"name": "h2"}],
@@ -31,7 +30,6 @@ class StandIn:
         self.store = Store(tmp / "state")
         self.journal = Journal(tmp / "state")
         self.metrics = Metrics()
-        self.wake = threading.Event()
         self.last_refusal: dict[str, str] = {}
         self.probed: list[str] = []
         self.logged: list[tuple[str, dict[str, Any]]] = []
