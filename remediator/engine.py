@@ -181,6 +181,8 @@ class _Run:
             digest = self._plan_hash(step, params)
             if self.approved_before.get(step.id) == digest:  # resumed: approved before the restart, same plan and facts
                 ok, who = True, "the approval journaled before the restart (same step, params and facts)"
+            elif not plan.changed:  # e.g. a drain step on a host without a drain hook: nothing to approve
+                ok, who = True, "nothing to approve: its plan changes nothing"
             else:  # an approver outside this process (the daemon's API) binds its approval to this plan
                 ok, who = self.approver(step, replace(plan, data={**plan.data, "incident": self.iid, "plan_sha256": digest}))
             self.journal.event(self.iid, "approval", step.id, approved=ok, by=who, plan_sha256=digest)

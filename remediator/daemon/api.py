@@ -17,6 +17,7 @@ Must not: heal anything (it records decisions; the workers act on them).
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import json
 import os
@@ -73,6 +74,7 @@ def make_handler(d: Daemon, *, token: str | None, metrics_only: bool) -> type[Ba
     class Handler(BaseHTTPRequestHandler):
         server_version = "remediator"
         sys_version = ""
+        timeout = 10  # a client that sends half a request does not hold a thread forever
 
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's name
             return  # requests are logged as JSON below, not to stderr
@@ -126,9 +128,12 @@ def make_handler(d: Daemon, *, token: str | None, metrics_only: bool) -> type[Ba
                     self._send(code, body)
             except ApiError as exc:
                 self._send(exc.code, {"error": str(exc)})
+            except OSError:
+                self.close_connection = True  # the client went away, or was too slow: nothing to answer
             except Exception as exc:  # noqa: BLE001 - a bug: answer 500 and log it; the daemon goes on
                 d.log("api-error", level="error", path=self.path[:200], error=f"{type(exc).__name__}: {exc}")
-                self._send(500, {"error": "internal error (logged)"})
+                with contextlib.suppress(OSError):
+                    self._send(500, {"error": "internal error (logged)"})
 
         def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
             self._dispatch("GET")
@@ -144,6 +149,12 @@ def make_handler(d: Daemon, *, token: str | None, metrics_only: bool) -> type[Ba
 
         def do_PATCH(self) -> None:  # noqa: N802
             self._dispatch("PATCH")
+
+        def do_HEAD(self) -> None:  # noqa: N802
+            self._dispatch("HEAD")
+
+        def do_OPTIONS(self) -> None:  # noqa: N802
+            self._dispatch("OPTIONS")
 
     return Handler
 
@@ -175,12 +186,14 @@ def route(d: Daemon, method: str, path: str, body: dict[str, Any], metrics_only:
         if not isinstance(by, str) or not by or len(by) > 100:
             raise ApiError(400, "by must be a non-empty string of at most 100 characters")
         pending = d.store.find_pending(ident, step)
+        decision = "approved" if parts[3] == "approve" else "denied"
         if not pending:
             decided = d.store.approval(ident)
-            if decided is not None:  # idempotent: the same decision again answers what was decided
+            if decided is not None and decided.decision == decision:  # idempotent: the same decision again
                 return 200, {"approval": decided.as_dict(), "note": "already decided"}
+            if decided is not None:
+                raise ApiError(409, f"approval {ident} was already {decided.decision} by {decided.by}")
             raise ApiError(404, f"no pending approval {ident!r}" + (f" for step {step!r}" if step else ""))
-        decision = "approved" if parts[3] == "approve" else "denied"
         out = [d.store.decide(a.id, decision, by) for a in pending[:1]]
         d.log("approval-decided", approval=pending[0].id, incident=pending[0].incident, step=pending[0].step,
               decision=decision, by=by)
@@ -206,6 +219,8 @@ def route(d: Daemon, method: str, path: str, body: dict[str, Any], metrics_only:
         d.log("host-" + verb, host=host, changed=changed)
         return 200, {"host": host, "action": verb, "changed": changed}
     if method == "POST" and parts == ["v1", "alerts"]:
+        if d.stop.is_set():
+            raise ApiError(503, "the daemon is stopping")
         return 202, alerts(d, body)
     raise ApiError(404 if method in ("GET", "POST") else 405, f"no route {method} {path[:100]}")
 

@@ -42,7 +42,7 @@ from remediator.settings import HostConfig, Settings, load_settings
 from remediator.structs import Outcome, StepResult
 
 HELD = ("quarantined", "paused", "stopped-by-admin", "maintenance", "cooldown", "breaker-open", "waiting",
-        "supervisor-restarting")  # states a refusal set: a failing /_ping does not turn them back into "suspect"
+        "supervisor-restarting", "supervisor-unknown")  # states a refusal set: a failing /_ping does not turn them back into "suspect"
 
 
 def json_log(event: str, level: str = "info", **fields: Any) -> None:
@@ -85,7 +85,7 @@ class Daemon:
         asyncio.run(self._rounds())
         sd_notify("STOPPING=1")
         self.log("stopping", reason="signal", running=sorted(self.active))
-        self.pool.shutdown(wait=True)
+        self.pool.shutdown(wait=True, cancel_futures=True)  # queued diagnoses never start; running steps finish
         for s in servers:
             s.shutdown()
             s.server_close()
@@ -143,7 +143,11 @@ class Daemon:
             self.log("reload-failed", level="error", error=str(exc), kept="the previous config")
             return
         self.settings = new
-        self.log("reloaded", hosts=[h.name for h in new.hosts])
+        names = {h.name for h in new.hosts}
+        with self.lock:
+            self.sick &= names  # a removed host no longer counts toward the circuit breaker
+        self.log("reloaded", hosts=sorted(names), note="interval, workers, webhooks and the API keep their "
+                 "start-time values until a restart")
 
     # ---- rounds --------------------------------------------------------------------------------
     async def _liveness(self, hosts: list[HostConfig]) -> dict[str, Ping]:
@@ -155,36 +159,77 @@ class Daemon:
         return await prober.round()
 
     def dispatch(self, pings: dict[str, Ping]) -> None:
-        """After a liveness round: answering hosts are healthy; the others (and any an alert named) go to a
-        worker for the full diagnosis, unless one is busy with them already."""
+        """After a liveness round: an incident left in flight is resumed (through the gate); answering hosts are
+        healthy; the others go to a worker for the full diagnosis, unless one is busy with them already."""
         hosts = [h for h in self.settings.hosts if h.name in pings]
         statuses = self.store.statuses()
         self.metrics.rounds.inc()
         for h in hosts:
             p = pings[h.name]
             self.metrics.probe.observe(p.latency)
-            with self.lock:
-                if h.name in self.active:
-                    continue
+            if self.stop.is_set():
+                break
             quarantined, paused = self.store.flags(h.name)
+            open_row = self._open(h.name)
+            if open_row is not None:
+                self._resume_if_allowed(h, open_row, quarantined, paused)
+                continue
             if p.outcome in ("ok", "slow"):  # answering: no diagnosis (slow is degraded, not sick)
                 with self.lock:
+                    if h.name in self.active:
+                        continue
                     self.sick.discard(h.name)
+                    self.last_refusal.pop(h.name, None)  # the episode is over: a new one is recorded anew
                 held = paused or quarantined
                 state = "paused" if paused else "quarantined" if quarantined else \
                     "observing" if h.policy == "observe" else "healthy"
-                self.store.set_status(h.name, state, verdict="healthy" if p.ok else "degraded", reason=held,
-                                      open_incident=self._open(h.name))
+                self.store.set_status(h.name, state, verdict="healthy" if p.ok else "degraded", reason=held)
                 continue
             with self.lock:
                 self.sick.add(h.name)
-                self.active[h.name] = "diagnosing"
+            if paused or quarantined:  # held: no diagnosis (a worker each round for nothing), the state says why
+                self.store.set_status(h.name, "paused" if paused else "quarantined", reason=paused or quarantined)
+                continue
+            if not self._claim(h.name, "diagnosing"):
+                continue
             last = statuses.get(h.name)
             if last is None or last.state not in HELD:  # a held host keeps its state (and reason) while re-checked
-                self.store.set_status(h.name, "suspect", reason=f"/_ping: {p.outcome} {p.detail}"[:300],
-                                      open_incident=self._open(h.name))
+                self.store.set_status(h.name, "suspect", reason=f"/_ping: {p.outcome} {p.detail}"[:300])
             self.pool.submit(self._guarded, h, self._handle, h)
         self._update_gauges()
+
+    def _claim(self, host: str, what: str, remediating: bool = False) -> bool:
+        """Mark the host as taken by one worker, atomically; False when another already has it."""
+        with self.lock:
+            if host in self.active:
+                return False
+            self.active[host] = what
+            if remediating:
+                self.remediating.add(host)
+            return True
+
+    def _resume_if_allowed(self, h: HostConfig, row_id: str, quarantined: str | None, paused: str | None) -> None:
+        """An incident in flight (a killed daemon or `run`) is finished before anything new on that host, unless
+        the host is held (paused, quarantined) or observed (its incident waits, shown in status), or the fleet
+        budget is spent (it waits for a slot)."""
+        held = paused or quarantined or ("policy observe: an in-flight incident waits for a human "
+                                         "(`remediator resume ID`)" if h.policy == "observe" else None)
+        if held:
+            self.store.set_status(h.name, "paused" if paused else "quarantined" if quarantined else "observing",
+                                  reason=held, open_incident=row_id)
+            return
+        with self.lock:
+            if h.name in self.active:
+                return
+            if len(self.remediating) >= self.settings.daemon.limits.fleet_budget:
+                self.store.set_status(h.name, "waiting", reason="an incident in flight waits for the fleet budget",
+                                      open_incident=row_id)
+                return
+            self.active[h.name] = "remediating"
+            self.remediating.add(h.name)
+        self.log("resuming", host=h.name, incident=row_id)
+        self.store.set_status(h.name, "remediating", reason="resuming an incident left in flight", open_incident=row_id)
+        self.pool.submit(self._guarded, h, lambda x: self._resume(x, row_id), h)
 
     def _open(self, host: str) -> str | None:
         row = self.journal.in_flight(host)
@@ -200,14 +245,11 @@ class Daemon:
     def probe_now(self, host: str) -> bool:
         """An alert named this host: diagnose it now, in a worker (the probe still decides; an alert never acts)."""
         h = next((x for x in self.settings.hosts if x.name == host), None)
-        if h is None:
+        if h is None or self.stop.is_set():
             return False
-        with self.lock:
-            if host in self.active:
-                return True  # already being looked at
-            self.active[host] = "diagnosing"
-        self.pool.submit(self._guarded, h, self._handle, h)
-        return True
+        if self._claim(host, "diagnosing"):
+            self.pool.submit(self._guarded, h, self._handle, h)
+        return True  # already being looked at, or now
 
     # ---- one host --------------------------------------------------------------------------------
     def _guarded(self, h: HostConfig, fn: Callable[[HostConfig], None], arg: HostConfig) -> None:
@@ -220,30 +262,36 @@ class Daemon:
             self.store.set_status(h.name, "suspect", reason=str(exc)[:300], open_incident=self._open(h.name))
         except Exception as exc:  # noqa: BLE001 - a worker never dies silently; the host is retried next round
             self.log("worker-crashed", level="error", host=h.name, error=f"{type(exc).__name__}: {exc}")
-        finally:
+        finally:  # the worker owns the claim made for it (dispatch, probe_now, resume): nobody else clears it
             with self.lock:
                 self.active.pop(h.name, None)
                 self.remediating.discard(h.name)
 
     def resume_in_flight(self) -> None:
-        """Before anything else: every incident a previous daemon (or a killed `run`) left in flight."""
+        """Before anything else: every incident a previous daemon (or a killed `run`) left in flight is resumed by
+        the first round (through the gate: held or observed hosts keep theirs waiting; the fleet budget holds)."""
+        rows = [r for h in self.settings.hosts if (r := self.journal.in_flight(h.name)) is not None]
+        if rows:
+            self.log("in-flight", incidents=[r.id for r in rows], hosts=[r.host for r in rows])
         for h in self.settings.hosts:
             row = self.journal.in_flight(h.name)
-            if row is None:
-                continue
-            self.log("resuming", host=h.name, incident=row.id)
-            with self.lock:
-                self.active[h.name] = "remediating"
-                self.remediating.add(h.name)
-            self.store.set_status(h.name, "remediating", reason="resuming an incident left in flight",
-                                  open_incident=row.id)
-            self.pool.submit(self._guarded, h, self._resume, h)
+            if row is not None:
+                quarantined, paused = self.store.flags(h.name)
+                self._resume_if_allowed(h, row.id, quarantined, paused)
 
-    def _resume(self, h: HostConfig) -> None:
-        report = app.heal_host(self.settings, h.name, "auto", dry_run=False, faces=self._faces(h))
+    def _resume(self, h: HostConfig, incident: str) -> None:
+        if self.stop.is_set():
+            return
+        try:  # refuses an incident that is no longer in flight: never opens a new one
+            report = app.resume_incident(self.settings, incident, faces=self._faces(h))
+        except InputError as exc:
+            self.log("resume-skipped", host=h.name, incident=incident, reason=str(exc))
+            return
         self._after(h, report)
 
     def _handle(self, h: HostConfig) -> None:
+        if self.stop.is_set():
+            return  # SIGTERM: nothing new starts
         facts, verdict = app.diagnose(h, self.settings)
         self.metrics.hosts_verdict.labels(verdict.diagnosis)  # the label exists even before the gauge update
         if verdict.runbook is None:
@@ -280,6 +328,8 @@ class Daemon:
         self.log("acting", host=h.name, verdict=verdict.diagnosis, runbook=verdict.runbook, policy=h.policy)
         self.notifier.send("incident-opened", host=h.name, verdict=verdict.diagnosis, runbook=verdict.runbook,
                            policy=h.policy)
+        if self.stop.is_set():
+            return
         report = app.heal_host(self.settings, h.name, "auto", dry_run=observe, faces=self._faces(h),
                                diagnosed=(facts, verdict))
         self._after(h, report)
@@ -351,15 +401,29 @@ class Daemon:
             d = self.store.wait_decision(a.id, a.expires, self.stop)
             self.store.set_status(h.name, "remediating", open_incident=incident)
             if d is None or d.decision is None:
+                self.store.decide(a.id, "withdrawn", "daemon", "the daemon stopped; asked again after the restart")
                 raise Interrupted(f"the daemon stopped while step {step.id} awaited approval {a.id}; the incident "
                                   "stays in flight and asks again after the restart")
             if d.decision != "approved":
                 return False, f"{d.decision} by {d.by} (approval {a.id})"
-            _facts, now = app.diagnose(h, self.settings, rounds=1)
-            if now.diagnosis == "healthy":
-                self.store.annotate(a.id, "not executed: the host recovered by itself before the step ran")
-                return False, (f"approved by {d.by}, but the host recovered by itself before {step.id} ran: "
-                               "not executed")
+            why = self._changed_while_waiting(h)
+            if why:
+                self.store.annotate(a.id, f"not executed: {why}")
+                return False, f"approved by {d.by}, but {why} before {step.id} ran: not executed"
             return True, f"approved by {d.by} (approval {a.id})"
 
         return approve
+
+    def _changed_while_waiting(self, h: HostConfig) -> str:
+        """Why an approval given after a wait must not be acted on ("" when it may): the host is held now, its
+        supervisor took over, or it reads healthy, degraded or starting again."""
+        quarantined, paused = self.store.flags(h.name)
+        if paused or quarantined:
+            return f"the host was {'paused' if paused else 'quarantined'} meanwhile ({paused or quarantined})"
+        sup, _unit = supervisor_state(connect(h), h.service)
+        if sup is not None:
+            return f"systemd says {sup}"
+        _facts, now = app.diagnose(h, self.settings, rounds=1)
+        if now.diagnosis in HEALTHY_LIKE:
+            return f"the host recovered by itself (it reads {now.diagnosis})"
+        return ""

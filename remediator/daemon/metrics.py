@@ -13,7 +13,8 @@ from collections.abc import Iterable
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 STATES = ("healthy", "suspect", "remediating", "awaiting-approval", "quarantined", "paused", "observing",
-          "stopped-by-admin", "maintenance", "cooldown", "breaker-open", "waiting", "supervisor-restarting", "sick")
+          "stopped-by-admin", "maintenance", "cooldown", "breaker-open", "waiting", "supervisor-restarting",
+          "supervisor-unknown", "sick")
 
 
 class Metrics:

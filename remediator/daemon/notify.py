@@ -40,7 +40,10 @@ class Notifier:
 
     def close(self) -> None:
         if self.hooks:
-            self.q.put(None)
+            try:
+                self.q.put(None, timeout=1)
+            except queue.Full:
+                return  # the sender is stuck on a slow receiver: it is a daemon thread, never waited for
             self.thread.join(timeout=10)
 
     def _run(self) -> None:
@@ -52,8 +55,8 @@ class Notifier:
                 try:
                     with urllib.request.urlopen(req, timeout=hook.timeout) as resp:  # noqa: S310 - http(s) only (schema)
                         resp.read(4096)
-                except (OSError, ValueError) as exc:
-                    self.log("webhook-failed", level="warning", url=hook.url, error=str(exc)[:200])
+                except Exception as exc:  # noqa: BLE001 - a receiver's garbage must never kill the sender thread
+                    self.log("webhook-failed", level="warning", url=hook.url, error=f"{type(exc).__name__}: {exc}"[:200])
 
 
 def slack_text(item: dict[str, Any]) -> str:

@@ -56,7 +56,7 @@ def gate(host: str, limits: LimitsConfig, *, now: float, history: Sequence[Incid
          quarantined: str | None, paused: str | None, windows: Sequence[MaintenanceWindow],
          supervisor: str | None, fleet: Fleet, dry_run: bool = False) -> Gate:
     """Decide for one sick host. `history` is its incidents (any order); `supervisor` is what systemd says of the
-    unit when it matters: "stopped-by-admin", "restarting", or None."""
+    unit when it matters: "stopped-by-admin", "restarting", "unknown" (systemctl failed), or None."""
     if paused:
         return Gate(False, "paused", "paused", paused)
     if quarantined:
@@ -67,6 +67,9 @@ def gate(host: str, limits: LimitsConfig, *, now: float, history: Sequence[Incid
     if supervisor == "stopped-by-admin":
         return Gate(False, "stopped-by-admin", "stopped-by-admin",
                     "the unit was stopped on purpose (inactive, not failed): never started by the daemon")
+    if supervisor == "unknown":
+        return Gate(False, "supervisor-unknown", "supervisor-unknown",
+                    "systemctl could not be asked about the unit: not acting behind systemd's back")
     if supervisor == "restarting":
         return Gate(False, "supervisor-restarting", "supervisor-restarting",
                     "systemd is restarting the unit itself: not racing it")

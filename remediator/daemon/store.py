@@ -135,6 +135,9 @@ class Store:
                           (incident, step, plan_sha256))
         if rows:
             return self._approval(rows[0])
+        for stale in self._exec("SELECT id FROM approvals WHERE incident=? AND step=? AND decision IS NULL",
+                                (incident, step)):  # asked again for a changed plan: the old question is void
+            self.decide(stale[0], "withdrawn", "daemon", "the plan changed (facts or runbook): asked again")
         now = time.time()
         aid = uuid.uuid4().hex[:12]
         self._exec("INSERT INTO approvals VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
@@ -157,7 +160,7 @@ class Store:
         """Pending approvals by approval id, or by incident id (and step)."""
         self.expire()
         rows = self._exec("SELECT * FROM approvals WHERE decision IS NULL AND (id=? OR incident=?) "
-                          "AND (? IS NULL OR step=?) ORDER BY requested", (ident, ident, step, step))
+                          "AND (? IS NULL OR step=?) ORDER BY requested DESC", (ident, ident, step, step))
         return [self._approval(r) for r in rows]
 
     def decide(self, aid: str, decision: str, by: str, note: str = "") -> Approval | None:

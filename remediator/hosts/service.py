@@ -241,15 +241,16 @@ def parse_show(stdout: str) -> dict[str, str]:
 def supervisor_state(host: Host, spec: object) -> tuple[str | None, dict[str, str]]:
     """What the process supervisor says before the daemon acts: ("stopped-by-admin", …) for a unit an admin stopped
     (inactive, its last run ended cleanly: not failed), ("restarting", …) while systemd restarts it itself
-    (activating/auto-restart), (None, …) otherwise or for hosts without systemd. The second item is the raw
+    (activating/auto-restart), ("unknown", …) when systemctl cannot be asked, (None, …) otherwise or for hosts
+    without systemd. The second item is the raw
     ActiveState/SubState/Result/NRestarts, for the record."""
     if not isinstance(spec, SystemdService):
         return None, {}
     try:
         out = host.run((spec.systemctl, "show", "-p", "ActiveState", "-p", "SubState", "-p", "Result", "-p",
                         "NRestarts", spec.unit), timeout=10)
-    except HostError:
-        return None, {}
+    except HostError as exc:  # fail closed: a daemon that cannot ask systemd does not act behind its back
+        return "unknown", {"error": str(exc)[:200]}
     unit = parse_show(out.stdout)
     active, sub, result = unit.get("ActiveState"), unit.get("SubState"), unit.get("Result")
     if active == "inactive" and result == "success":

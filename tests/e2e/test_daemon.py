@@ -328,8 +328,8 @@ def test_drain_before_the_stop_and_undrain_after_verify(fleet: Fleet) -> None:
 
 @pytest.mark.parametrize("fleet", [1], indirect=True)
 def test_deny_rolls_back_what_the_incident_changed(fleet: Fleet) -> None:
-    """policy approve with a drain hook: the drain runs, the stop waits; `deny` refuses it and the rollback
-    undrains (the node goes back into service), dockerd untouched."""
+    """policy approve with a drain hook: the drain waits for its own approval (a node is never drained behind a
+    human's back), then the stop waits; `deny` refuses the stop and the rollback undrains, dockerd untouched."""
     (a,) = fleet.boxes
     calls = fleet.tmp / "kubectl.calls"
     kubectl = fleet.tmp / "kubectl"
@@ -339,7 +339,11 @@ def test_deny_rolls_back_what_the_incident_changed(fleet: Fleet) -> None:
         policy="approve", drain=f"[{kubectl}, drain, {a.name}]", undrain=f"[{kubectl}, uncordon, {a.name}]"))
     fleet.start_daemon()
     pid = a.wedge()
-    fleet.wait(lambda: bool(_pending(fleet)), 120, "the stop awaiting approval")
+    fleet.wait(lambda: bool(_pending(fleet)), 120, "the drain awaiting approval")
+    (ask,) = _pending(fleet)
+    assert ask["step"] == "drain" and not calls.exists(), "not drained before a human said yes"
+    assert cli("approve", str(ask["id"]), "--config", str(fleet.cfg)).returncode == 0
+    fleet.wait(lambda: bool(_pending(fleet)) and _pending(fleet)[0]["step"] == "stop", 120, "the stop awaiting approval")
     assert calls.read_text().splitlines() == [f"drain {a.name}"]
     (ask,) = _pending(fleet)
     res = cli("deny", str(ask["id"]), "--config", str(fleet.cfg), "--by", "bob")

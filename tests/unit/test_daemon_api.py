@@ -8,6 +8,7 @@ import http.client
 import json
 import random
 import socket
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,7 @@ class StandIn:
         self.journal = Journal(tmp / "state")
         self.metrics = Metrics()
         self.last_refusal: dict[str, str] = {}
+        self.stop = threading.Event()
         self.probed: list[str] = []
         self.logged: list[tuple[str, dict[str, Any]]] = []
 
@@ -101,9 +103,15 @@ def test_approve_is_bound_and_idempotent_and_deny_is_final(api: tuple[StandIn, A
     assert code == 200 and [a["id"] for a in body["approvals"]] == [aid]
     code, body = call("POST", f"/v1/approvals/{aid}/approve", json.dumps({"by": "alice"}).encode())
     assert code == 200 and body["approval"]["decision"] == "approved" and body["approval"]["by"] == "alice"
+    code, body = call("POST", f"/v1/approvals/{aid}/approve", json.dumps({"by": "carol"}).encode())
+    assert code == 200 and body["approval"]["by"] == "alice" and body["note"] == "already decided"  # idempotent
     code, body = call("POST", f"/v1/approvals/{aid}/deny", json.dumps({"by": "bob"}).encode())
-    assert code == 200 and body["approval"]["decision"] == "approved" and body["note"] == "already decided"
+    assert code == 409 and "already approved by alice" in body["error"]  # a script must not believe it denied
+    assert d.store.approval(aid).decision == "approved"  # type: ignore[union-attr]
     assert _pending(d) != aid, "the same plan asked again after a decision is a new request"
+    newer = d.store.request(incident="20261128T000000-abcdef", host="h1", step="stop", plan_sha256="b" * 64,
+                            summary="the plan changed", changes=[], ttl=3600).id
+    assert [a.id for a in d.store.approvals()] == [newer], "asking again for a changed plan withdraws the old question"
     code, body = call("POST", "/v1/approvals/20261128T000000-abcdef/deny", json.dumps({"step": "stop"}).encode())
     assert code == 200 and body["approval"]["decision"] == "denied"
 

@@ -78,3 +78,28 @@ def test_a_bad_config_on_sighup_keeps_the_old_one(tmp_path: Path) -> None:
     finally:
         d.pool.shutdown()
         d.journal.disconnect()
+
+
+def test_a_receiver_answering_garbage_does_not_kill_the_sender() -> None:
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(8)
+    port = srv.getsockname()[1]
+
+    def garbage() -> None:
+        for _ in range(2):
+            conn, _addr = srv.accept()
+            conn.recv(65536)
+            conn.sendall(b"NOT HTTP AT ALL\r\n\r\n")
+            conn.close()
+
+    t = threading.Thread(target=garbage, daemon=True)
+    t.start()
+    logged: list[str] = []
+    n = Notifier([Webhook(url=f"http://127.0.0.1:{port}/x", timeout=5)], lambda e, **f: logged.append(e))
+    n.send("outcome", host="h1")
+    n.send("outcome", host="h2")  # still sent: the thread survived the first one
+    n.close()
+    t.join(timeout=10)
+    srv.close()
+    assert logged == ["webhook-failed", "webhook-failed"] and not t.is_alive()

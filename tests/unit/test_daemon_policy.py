@@ -37,6 +37,7 @@ def test_each_refusal_has_its_reason_in_order() -> None:
     assert decide(quarantined="q").reason == "quarantined"  # type: ignore[attr-defined]
     assert decide(supervisor="stopped-by-admin").reason == "stopped-by-admin"  # type: ignore[attr-defined]
     assert decide(supervisor="restarting").reason == "supervisor-restarting"  # type: ignore[attr-defined]
+    assert decide(supervisor="unknown").reason == "supervisor-unknown", "fails closed"  # type: ignore[attr-defined]
     assert decide(history=[row(NOW - 200, NOW - 100)]).reason == "cooldown"  # type: ignore[attr-defined]
     assert decide(history=[row(NOW - 900, NOW - 800)]).allowed  # type: ignore[attr-defined]
     assert decide(fleet=Fleet(10, 6, 0)).reason == "circuit-breaker"  # type: ignore[attr-defined]
