@@ -31,7 +31,8 @@ from remediator.structs import EXIT_BAD_INPUT
 
 out = Console(highlight=False, emoji=False)  # user text is never markup, nor :emoji: codes
 err = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)  # an error line is never wrapped: grep it
-MAX_LOG = 256 << 20  # every read of user input is bounded: a log bigger than this is cut by the user, on purpose
+MAX_LOG = 128 << 20  # every read of user input is bounded: a log bigger than this is cut by the user, on purpose
+# (a log of MAX_LOG takes ~3x that in memory to diagnose: bytes, text, lines; /dev/zero is refused within ~MAX_LOG)
 COLOUR = {"healthy": "green", "degraded": "yellow", "suspect": "yellow"}
 
 
@@ -110,16 +111,21 @@ def probe(config: Path | None, hosts: tuple[str, ...], as_json: bool, rounds: in
     sys.exit(1 if sick else 0)
 
 
-def read_bounded(fh: BinaryIO, limit: int) -> bytearray:
+def read_bounded(fh: BinaryIO, limit: int) -> bytes | None:
     """At most limit bytes, 1 MiB at a time: the memory taken follows what is there, not the cap (one
-    read(limit) sets aside the whole cap first, for /proc/self/environ as for a pipe)."""
-    data = bytearray()
-    while len(data) < limit:
-        chunk = fh.read(min(1 << 20, limit - len(data)))
+    read(limit) sets aside the whole cap first, for /proc/self/environ as for a pipe). Chunks are kept apart
+    until the end (a growing buffer is copied as it grows: twice the cap at the worst moment). None when the
+    input is longer than the limit: it is dropped without ever being joined."""
+    chunks: list[bytes] = []
+    size = 0
+    while size <= limit:
+        chunk = fh.read(min(1 << 20, limit + 1 - size))
         if not chunk:
-            break
-        data += chunk
-    return data
+            return b"".join(chunks)
+        chunks.append(chunk)
+        size += len(chunk)
+    chunks.clear()
+    return None
 
 
 @click.command()
@@ -129,13 +135,13 @@ def diagnose(log: str, as_json: bool) -> None:
     """Offline: classify a pasted dockerd/containerd log (logrus text, FATA[…], journalctl -o json)."""
     try:
         if log == "-":
-            data = read_bounded(sys.stdin.buffer, MAX_LOG + 1)
+            data = read_bounded(sys.stdin.buffer, MAX_LOG)
         else:
             with open(log, "rb") as fh:
-                data = read_bounded(fh, MAX_LOG + 1)
+                data = read_bounded(fh, MAX_LOG)
     except OSError as exc:
         bad_input(InputError(f"{log}: cannot read: {exc.strerror}"))
-    if len(data) > MAX_LOG:
+    if data is None:
         bad_input(InputError(f"{log}: more than {MAX_LOG >> 20} MiB; pass the part that matters "
                              f"(e.g. tail -c {MAX_LOG >> 20}M {log} | remediator diagnose --log -)"))
     v = logdiag.diagnose_text(data.decode(errors="replace"))

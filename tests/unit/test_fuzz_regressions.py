@@ -34,7 +34,8 @@ def test_a_log_is_read_in_chunks_not_with_the_whole_cap_set_aside() -> None:
             return super().read(size)
 
     data = read_bounded(Reader(b"x" * (3 << 20)), 256 << 20)
-    assert len(data) == 3 << 20 and 0 < max(asked) <= 1 << 20
+    assert data is not None and len(data) == 3 << 20 and 0 < max(asked) <= 1 << 20
+    assert read_bounded(io.BytesIO(b"x" * 11), 10) is None and read_bounded(io.BytesIO(b"x" * 10), 10) == b"x" * 10
 
 
 def test_a_yaml_file_of_many_nodes_is_refused_early_with_a_position(tmp_path: Path) -> None:

@@ -85,7 +85,7 @@ def test_shell_run_is_inherently_risky() -> None:
 
 def test_diagnose_of_an_endless_input_is_a_clean_error() -> None:
     res = CliRunner().invoke(main, ["diagnose", "--log", "/dev/zero"])
-    assert res.exit_code == 2 and "more than 256 MiB" in res.output
+    assert res.exit_code == 2 and "more than 128 MiB" in res.output
 
 
 def test_markup_in_a_config_path_is_printed_as_text(tmp_path: Path) -> None:
