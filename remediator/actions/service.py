@@ -13,6 +13,7 @@ from pydantic import Field
 from remediator.actions import ActionSpec, Params, StepContext, action
 from remediator.errors import TemporaryStepError
 from remediator.hosts import procs as procmod
+from remediator.settings import SystemdService
 from remediator.structs import StepResult
 
 
@@ -82,7 +83,31 @@ def plan_start(ctx: StepContext, p: StartParams) -> StepResult:
     return StepResult("would start dockerd", changes=[ctx.service.plan_start() + f" (up to {p.timeout:g}s)"])
 
 
+class NoParams(Params):
+    pass
+
+
+def reset_failed(ctx: StepContext, p: NoParams) -> StepResult:
+    """systemd's failed state and start-limit counter of the unit, cleared on purpose as a step of its own (never
+    hidden inside a start); nothing for a host whose dockerd is not a systemd unit."""
+    spec = ctx.host.config.service
+    if not isinstance(spec, SystemdService):
+        return StepResult(f"dockerd is not a systemd unit on {ctx.host.name} ({spec.kind}): nothing to reset",
+                          changed=False)
+    ctx.host.run((spec.systemctl, "reset-failed", spec.unit), timeout=10, ok_codes=(0, 1, 5))
+    return StepResult(f"systemctl reset-failed {spec.unit}: its failed state and start-limit counter are cleared")
+
+
+def plan_reset_failed(ctx: StepContext, p: NoParams) -> StepResult:
+    spec = ctx.host.config.service
+    if not isinstance(spec, SystemdService):
+        return StepResult(f"dockerd is not a systemd unit ({spec.kind}): nothing to reset", changed=False)
+    return StepResult(f"would run systemctl reset-failed {spec.unit} (so a start-limit hit does not block the start)")
+
+
 action(ActionSpec("service.stop", StopParams, run=stop, plan=plan_stop, mutates=True, risky=True,
                   summary="stop dockerd (graceful, then kill); with reap, also its containerd, shims and containers"))
 action(ActionSpec("service.start", StartParams, run=start, plan=plan_start, mutates=True, risky=False,
                   summary="start dockerd and wait until the API answers"))
+action(ActionSpec("service.reset_failed", NoParams, run=reset_failed, plan=plan_reset_failed, mutates=True,
+                  risky=False, summary="systemctl reset-failed the dockerd unit (systemd hosts only)"))

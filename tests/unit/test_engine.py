@@ -92,7 +92,7 @@ def test_dry_run_runs_nothing(tmp_path: Path) -> None:
 
 def test_graph_shows_the_approval_gates() -> None:
     text = mermaid(load_runbook(Path(__file__).parents[2] / "runbooks" / "docker-libcontainerd.yaml"))
-    assert "step_stop --> approve_quarantine: ask_quarantine [guards_ok]" in text
+    assert "step_reset_failed --> approve_quarantine: ask_quarantine [guards_ok]" in text
     assert "approve_quarantine --> step_quarantine: run_quarantine [approved]" in text
     assert "stateDiagram-v2" in text
 

@@ -46,7 +46,7 @@ def test_every_problem_reported_with_position(tmp_path: Path) -> None:
 
 def test_unknown_placeholder_is_an_error(tmp_path: Path) -> None:
     probs = _problems(_rb(tmp_path, GOOD.replace('"{state_dirs}"}', '"{state_dir}"}', 1)))
-    assert any("unknown name {state_dir}" in p and "steps[5].params" in p for p in probs), probs
+    assert any("unknown name {state_dir}" in p and "steps[6].params" in p for p in probs), probs
 
 
 def test_risky_action_cannot_be_declared_safe(tmp_path: Path) -> None:
