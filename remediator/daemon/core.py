@@ -292,7 +292,14 @@ class Daemon:
     def _handle(self, h: HostConfig) -> None:
         if self.stop.is_set():
             return  # SIGTERM: nothing new starts
+        sup, unit = supervisor_state(connect(h), h.service)  # systemd first: one call, before any diagnosis
+        held = policy.supervisor_gate(sup)
+        if held is not None:  # stopped by an admin, restarting by itself, or systemctl unanswerable: hands off
+            self._refused(h, held, None, unit)
+            return
         facts, verdict = app.diagnose(h, self.settings)
+        self.log("verdict", host=h.name, verdict=verdict.diagnosis, confidence=verdict.confidence,
+                 runbook=verdict.runbook)
         self.metrics.hosts_verdict.labels(verdict.diagnosis)  # the label exists even before the gauge update
         if verdict.runbook is None:
             with self.lock:
@@ -302,7 +309,7 @@ class Daemon:
                                   verdict=verdict.diagnosis, reason=None, open_incident=self._open(h.name))
             return
         observe = h.policy == "observe"
-        sup, unit = supervisor_state(connect(h), h.service)
+        sup, unit = supervisor_state(connect(h), h.service)  # again: the diagnosis took rounds
         now = time.time()
         history = self.journal.host_incidents(h.name, now - max(self.settings.daemon.limits.window,
                                                                  self.settings.daemon.limits.cooldown))
@@ -334,7 +341,7 @@ class Daemon:
                                diagnosed=(facts, verdict))
         self._after(h, report)
 
-    def _refused(self, h: HostConfig, g: policy.Gate, verdict: Verdict, unit: dict[str, str]) -> None:
+    def _refused(self, h: HostConfig, g: policy.Gate, verdict: Verdict | None, unit: dict[str, str]) -> None:
         if g.quarantine and self.store.set_flag(h.name, "quarantined", g.detail):
             self.metrics.quarantines.inc()
             self.notifier.send("quarantined", host=h.name, reason=g.detail)
@@ -343,8 +350,9 @@ class Daemon:
             self.metrics.refusals.labels(g.reason).inc()
             self.store.refuse(h.name, g.reason, g.detail)
             self.log("refused", level="warning", host=h.name, reason=g.reason, detail=g.detail,
-                     verdict=verdict.diagnosis, runbook=verdict.runbook, unit=unit or None)
-        self.store.set_status(h.name, g.state, verdict=verdict.diagnosis, reason=g.detail,
+                     verdict=verdict.diagnosis if verdict else None, runbook=verdict.runbook if verdict else None,
+                     unit=unit or None)
+        self.store.set_status(h.name, g.state, verdict=verdict.diagnosis if verdict else None, reason=g.detail,
                               open_incident=self._open(h.name))
 
     def _after(self, h: HostConfig, report: Report | Verdict) -> None:

@@ -64,15 +64,9 @@ def gate(host: str, limits: LimitsConfig, *, now: float, history: Sequence[Incid
     w = in_window(windows, host, now)
     if w is not None:
         return Gate(False, "maintenance", "maintenance", f"maintenance window {w.start}-{w.end} UTC")
-    if supervisor == "stopped-by-admin":
-        return Gate(False, "stopped-by-admin", "stopped-by-admin",
-                    "the unit was stopped on purpose (inactive, not failed): never started by the daemon")
-    if supervisor == "unknown":
-        return Gate(False, "supervisor-unknown", "supervisor-unknown",
-                    "systemctl could not be asked about the unit: not acting behind systemd's back")
-    if supervisor == "restarting":
-        return Gate(False, "supervisor-restarting", "supervisor-restarting",
-                    "systemd is restarting the unit itself: not racing it")
+    held = supervisor_gate(supervisor)
+    if held is not None:
+        return held
     ended = [r.ended for r in history if r.ended is not None and (dry_run or not r.dry_run)]
     if ended and now - max(ended) < limits.cooldown:
         return Gate(False, "cooldown", "cooldown", f"the last incident ended {now - max(ended):.0f}s ago "
@@ -89,6 +83,20 @@ def gate(host: str, limits: LimitsConfig, *, now: float, history: Sequence[Incid
         return Gate(False, "waiting", "fleet-budget", f"{fleet.remediating} host(s) remediating already "
                     f"(fleet budget {limits.fleet_budget})")
     return Gate(True, "observing" if dry_run else "remediating")
+
+
+def supervisor_gate(supervisor: str | None) -> Gate | None:
+    """The refusal systemd's view of the unit calls for, if any (checked before a diagnosis, and again after)."""
+    if supervisor == "stopped-by-admin":
+        return Gate(False, "stopped-by-admin", "stopped-by-admin",
+                    "the unit was stopped on purpose (inactive, not failed): never started by the daemon")
+    if supervisor == "unknown":
+        return Gate(False, "supervisor-unknown", "supervisor-unknown",
+                    "systemctl could not be asked about the unit: not acting behind systemd's back")
+    if supervisor == "restarting":
+        return Gate(False, "supervisor-restarting", "supervisor-restarting",
+                    "systemd is restarting the unit itself: not racing it")
+    return None
 
 
 def relapse(history: Sequence[IncidentRow], now: float, probation: float) -> IncidentRow | None:
