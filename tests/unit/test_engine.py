@@ -123,3 +123,34 @@ def test_fix_fits_the_diagnosis_stale_pidfile_refuses(tmp_path: Path) -> None:
 
 def test_fake_actions_registered() -> None:
     assert "test.do" in ACTIONS
+
+
+def _drain_only(tmp_path: Path, hcfg: HostConfig, answer: bool) -> tuple[Any, FakeHost, list[str]]:
+    tmp_path.mkdir()
+    path = tmp_path / "drain.yaml"
+    path.write_text("schema: 1\nname: drain\nsteps:\n  - {id: drain, action: hooks.drain, risk: risky, "
+                    "rollback: [{action: hooks.undrain}]}\n")
+    host, asked = FakeHost(hcfg), []
+    facts = Facts(host="h", docker_host="unix:///nonexistent", data_root=str(tmp_path / "d"), exec_root=str(tmp_path / "e"),
+                  version="x", layout="managed", state_dirs=[], dockerd_pid=None)
+
+    def approver(step: Any, plan: StepResult) -> tuple[bool, str]:
+        asked.append(step.id)
+        return answer, "test"
+
+    report = run_incident(host=host, runbook=load_runbook(path), journal=Journal(tmp_path / "state"), approver=approver,
+                          report=lambda *a, **k: None, dry_run=False, evidence_budget=5, facts=facts,
+                          service=FakeService())
+    return report, host, asked
+
+
+def test_a_risky_step_is_asked_unless_its_plan_changes_nothing(tmp_path: Path) -> None:
+    """The approval invariant, with its one exception: a risky step whose plan changes nothing (a drain step on a
+    host without a drain hook) runs unasked; with a hook it is asked, and a no runs nothing."""
+    report, host, asked = _drain_only(tmp_path / "a", HostConfig(name="h"), answer=False)
+    assert report.outcome is Outcome.RECOVERED and asked == [] and host.ran == []
+    hooked = HostConfig(name="h", drain=["kubectl", "drain", "h"], undrain=["kubectl", "uncordon", "h"])
+    report, host, asked = _drain_only(tmp_path / "b", hooked, answer=False)
+    assert report.outcome is Outcome.REFUSED and asked == ["drain"] and host.ran == []
+    report, host, asked = _drain_only(tmp_path / "c", hooked, answer=True)
+    assert report.outcome is Outcome.RECOVERED and asked == ["drain"] and host.ran == [("kubectl", "drain", "h")]
