@@ -144,24 +144,24 @@ def _decide(config: Path | None, ident: str, step: str | None, verb: str, by: st
                      f"step {a.get('step')})" + (f" — {data['note']}" if data.get("note") else "")))
 
 
-@click.command()
-@CONFIG
-@click.argument("ident")
-@click.argument("step", required=False)
-@click.option("--by", help="who approves (default: your user name)")
-def approve(config: Path | None, ident: str, step: str | None, by: str | None) -> None:
-    """Approve a pending risky step: IDENT is an approval id, or an incident id (and STEP)."""
-    _decide(config, ident, step, "approve", by)
+def _decision(verb: str, who: str, doc: str) -> click.Command:
+    """`approve` and `deny`: the same arguments, one verb apart."""
+
+    @click.command(verb, help=doc)
+    @CONFIG
+    @click.argument("ident")
+    @click.argument("step", required=False)
+    @click.option("--by", help=f"who {who} (default: your user name)")
+    def command(config: Path | None, ident: str, step: str | None, by: str | None) -> None:
+        _decide(config, ident, step, verb, by)
+
+    return command
 
 
-@click.command()
-@CONFIG
-@click.argument("ident")
-@click.argument("step", required=False)
-@click.option("--by", help="who denies (default: your user name)")
-def deny(config: Path | None, ident: str, step: str | None, by: str | None) -> None:
-    """Deny a pending risky step: the incident rolls back what it changed (or ends refused)."""
-    _decide(config, ident, step, "deny", by)
+approve = _decision("approve", "approves", "Approve a pending risky step: IDENT is an approval id, or an incident id "
+                    "(and STEP).")
+deny = _decision("deny", "denies", "Deny a pending risky step: the incident rolls back what it changed (or ends "
+                 "refused).")
 
 
 def _host(config: Path | None, host: str, verb: str, reason: str | None = None) -> None:

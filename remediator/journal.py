@@ -145,6 +145,11 @@ class Journal:
         rows = self._rows("WHERE host = ? AND ended IS NULL AND dry_run = 0 ORDER BY started DESC LIMIT 1", (host,))
         return rows[0] if rows else None
 
+    def in_flight_all(self) -> dict[str, IncidentRow]:
+        """in_flight() of every host that has one, in one query (the daemon's round reads them all)."""
+        rows = self._rows("WHERE ended IS NULL AND dry_run = 0 ORDER BY started", ())
+        return {r.host: r for r in rows}  # the newest per host wins, as in in_flight()
+
     def host_incidents(self, host: str, since: float) -> list[IncidentRow]:
         """A host's incidents started since a time, or still open (the daemon's limits read these)."""
         return self._rows("WHERE host = ? AND (started >= ? OR ended IS NULL OR ended >= ?) ORDER BY started",

@@ -58,7 +58,8 @@ def cli(*args: str, config: Path | None = None, timeout: float = 240) -> subproc
 
 
 def digest(*tops: str) -> str:
-    """Independent of remediator's fsops: names, kinds, modes, sizes, mtimes and file contents."""
+    """Independent of remediator's fsops: names, kinds, modes, sizes, mtimes, link targets and file contents
+    (never following a symlink)."""
     h = hashlib.sha256()
     for top in tops:
         for dirpath, dirnames, filenames in os.walk(top):
@@ -67,7 +68,9 @@ def digest(*tops: str) -> str:
                 full = os.path.join(dirpath, name)
                 st = os.lstat(full)
                 h.update(f"{os.path.relpath(full, top)}|{st.st_mode}|{st.st_size}|{st.st_mtime_ns}".encode())
-                if os.path.isfile(full) and not os.path.islink(full):
+                if os.path.islink(full):
+                    h.update(os.readlink(full).encode())
+                elif os.path.isfile(full):
                     with open(full, "rb") as fh:
                         h.update(hashlib.sha256(fh.read()).digest())
     return h.hexdigest()

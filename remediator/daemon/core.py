@@ -162,17 +162,23 @@ class Daemon:
         """After a liveness round: an incident left in flight is resumed (through the gate); answering hosts are
         healthy; the others go to a worker for the full diagnosis, unless one is busy with them already."""
         hosts = [h for h in self.settings.hosts if h.name in pings]
-        statuses = self.store.statuses()
+        statuses, flags, open_rows = self.store.statuses(), self.store.all_flags(), self.journal.in_flight_all()
         self.metrics.rounds.inc()
+
+        def status(name: str, state: str, *, verdict: str | None = None, reason: str | None = None) -> None:
+            last = statuses.get(name)  # a round that changes nothing writes nothing (1,000 hosts: no 1,000 commits)
+            if last is None or (last.state, last.reason, last.open_incident) != (state, reason, None) or \
+                    (verdict is not None and verdict != last.verdict):
+                self.store.set_status(name, state, verdict=verdict, reason=reason)
+
         for h in hosts:
             p = pings[h.name]
             self.metrics.probe.observe(p.latency)
             if self.stop.is_set():
                 break
-            quarantined, paused = self.store.flags(h.name)
-            open_row = self._open(h.name)
-            if open_row is not None:
-                self._resume_if_allowed(h, open_row, quarantined, paused)
+            quarantined, paused = flags.get(h.name, (None, None))
+            if h.name in open_rows:
+                self._resume_if_allowed(h, open_rows[h.name].id, quarantined, paused)
                 continue
             if p.outcome in ("ok", "slow"):  # answering: no diagnosis (slow is degraded, not sick)
                 with self.lock:
@@ -183,18 +189,18 @@ class Daemon:
                 held = paused or quarantined
                 state = "paused" if paused else "quarantined" if quarantined else \
                     "observing" if h.policy == "observe" else "healthy"
-                self.store.set_status(h.name, state, verdict="healthy" if p.ok else "degraded", reason=held)
+                status(h.name, state, verdict="healthy" if p.ok else "degraded", reason=held)
                 continue
             with self.lock:
                 self.sick.add(h.name)
             if paused or quarantined:  # held: no diagnosis (a worker each round for nothing), the state says why
-                self.store.set_status(h.name, "paused" if paused else "quarantined", reason=paused or quarantined)
+                status(h.name, "paused" if paused else "quarantined", reason=paused or quarantined)
                 continue
             if not self._claim(h.name, "diagnosing"):
                 continue
             last = statuses.get(h.name)
             if last is None or last.state not in HELD:  # a held host keeps its state (and reason) while re-checked
-                self.store.set_status(h.name, "suspect", reason=f"/_ping: {p.outcome} {p.detail}"[:300])
+                status(h.name, "suspect", reason=f"/_ping: {p.outcome} {p.detail}"[:300])
             self.pool.submit(self._guarded, h, self._handle, h)
         self._update_gauges()
 

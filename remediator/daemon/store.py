@@ -102,6 +102,10 @@ class Store:
             self.changed.notify_all()
 
     # ---- flags -------------------------------------------------------------------------------
+    def all_flags(self) -> dict[str, tuple[str | None, str | None]]:
+        """flags() of every host that has any, in one query (a liveness round reads them all)."""
+        return {r[0]: (r[1], r[2]) for r in self._exec("SELECT host, quarantined, paused FROM flags")}
+
     def flags(self, host: str) -> tuple[str | None, str | None]:
         """(quarantine reason, pause reason) of a host; None where it is not."""
         rows = self._exec("SELECT quarantined, paused FROM flags WHERE host=?", (host,))
@@ -202,12 +206,14 @@ class Store:
 
     def set_status(self, host: str, state: str, *, verdict: str | None = None, reason: str | None = None,
                    open_incident: str | None = None) -> None:
+        """One statement (one commit): the state, reason and open incident; the verdict and its time only when
+        one is given (a round that learnt nothing new about the verdict keeps the last one)."""
         now = time.time()
-        self._exec("INSERT INTO status (host, state, updated) VALUES (?,?,?) ON CONFLICT(host) DO UPDATE SET "
-                   "state=excluded.state, updated=excluded.updated", (host, state, now))
-        self._exec("UPDATE status SET reason=?, open_incident=? WHERE host=?", (reason, open_incident, host))
-        if verdict is not None:
-            self._exec("UPDATE status SET verdict=?, verdict_at=? WHERE host=?", (verdict, now, host))
+        self._exec("INSERT INTO status (host, state, verdict, verdict_at, reason, open_incident, updated) "
+                   "VALUES (?,?,?,?,?,?,?) ON CONFLICT(host) DO UPDATE SET state=excluded.state, "
+                   "reason=excluded.reason, open_incident=excluded.open_incident, updated=excluded.updated, "
+                   "verdict=coalesce(excluded.verdict, verdict), verdict_at=coalesce(excluded.verdict_at, verdict_at)",
+                   (host, state, verdict, now if verdict is not None else None, reason, open_incident, now))
 
     def statuses(self) -> dict[str, HostStatus]:
         rows = self._exec("SELECT host, state, verdict, verdict_at, reason, open_incident, updated FROM status")

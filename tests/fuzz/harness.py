@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tests.conftest import digest as conftest_digest
+
 WORKER = Path(__file__).with_name("worker.py")
 TRACEBACK = re.compile(r"Traceback \(most recent call last\)")
 # a Python exception printed the way the interpreter prints one: its class name at the start of a line
@@ -194,22 +196,9 @@ def run_jobs(jobs: list[Job], *, logdir: Path, env: dict[str, str], cwd: Path, w
 
 
 def digest(top: Path) -> str:
-    """Names, kinds, modes, sizes, mtimes, link targets and contents of a tree (never following a symlink)."""
-    h = hashlib.sha256()
-    for dirpath, dirnames, filenames in os.walk(top):
-        dirnames.sort()
-        for name in sorted(dirnames + filenames):
-            full = os.path.join(dirpath, name)
-            st = os.lstat(full)
-            h.update(f"{os.path.relpath(full, top)}|{st.st_mode}|{st.st_size}|{st.st_mtime_ns}".encode())
-            if os.path.islink(full):
-                h.update(os.readlink(full).encode())
-            elif os.path.isfile(full):
-                with open(full, "rb") as fh:
-                    h.update(hashlib.sha256(fh.read()).digest())
+    """The tree digest of tests/conftest.py, plus the top directory's own mode and mtime (a chmod of the victim)."""
     st = os.lstat(top)
-    h.update(f"{st.st_mode}|{st.st_mtime_ns}".encode())
-    return h.hexdigest()
+    return hashlib.sha256(f"{conftest_digest(str(top))}|{st.st_mode}|{st.st_mtime_ns}".encode()).hexdigest()
 
 
 def save_reproducers(failures: list[tuple[Job, Result, list[str]]], outdir: Path) -> list[str]:
