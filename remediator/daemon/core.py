@@ -276,14 +276,12 @@ class Daemon:
     def resume_in_flight(self) -> None:
         """Before anything else: every incident a previous daemon (or a killed `run`) left in flight is resumed by
         the first round (through the gate: held or observed hosts keep theirs waiting; the fleet budget holds)."""
-        rows = [r for h in self.settings.hosts if (r := self.journal.in_flight(h.name)) is not None]
+        rows, flags = self.journal.in_flight_all(), self.store.all_flags()
         if rows:
-            self.log("in-flight", incidents=[r.id for r in rows], hosts=[r.host for r in rows])
+            self.log("in-flight", incidents=[r.id for r in rows.values()], hosts=sorted(rows))
         for h in self.settings.hosts:
-            row = self.journal.in_flight(h.name)
-            if row is not None:
-                quarantined, paused = self.store.flags(h.name)
-                self._resume_if_allowed(h, row.id, quarantined, paused)
+            if h.name in rows:
+                self._resume_if_allowed(h, rows[h.name].id, *flags.get(h.name, (None, None)))
 
     def _resume(self, h: HostConfig, incident: str) -> None:
         if self.stop.is_set():
