@@ -308,9 +308,20 @@ def incidents(incident: str | None, config: Path | None, as_json: bool) -> None:
 @click.option("--containers", default=4, show_default=True, help="containers in the sandbox")
 @click.option("--fault", type=click.Choice(["metadb", "hang"]), default="metadb", show_default=True)
 @click.option("--keep", is_flag=True, help="leave the sandbox directory (daemons are stopped anyway)")
-def demo(containers: int, fault: str, keep: bool) -> None:
+@click.option("--daemon", "under_daemon", is_flag=True,
+              help="heal it under a real `remediator daemon` (policy approve): approve its risky steps from another "
+                   "terminal with the printed line; everything is torn down at the end")
+@click.option("--yes", is_flag=True, help="with --daemon: approve each risky step through the API yourself")
+def demo(containers: int, fault: str, keep: bool, under_daemon: bool, yes: bool) -> None:
     """Break a disposable real dockerd sandbox the incident's way and heal it while you watch."""
     from remediator.lab import Sandbox
+
+    if yes and not under_daemon:
+        bad_input(InputError("--yes: only with --daemon (the plain demo approves its own steps)"))
+    if under_daemon:
+        from remediator.lab_daemon import run_demo
+
+        sys.exit(run_demo(_demo_say, containers=containers, fault=fault, yes=yes, keep=keep))
 
     sandbox = Sandbox(name="demo")
     code = 1
@@ -348,3 +359,14 @@ def demo(containers: int, fault: str, keep: bool) -> None:
             sandbox.cleanup()
             out.print("sandbox removed")
     sys.exit(code)
+
+
+def _demo_say(kind: str, text: str) -> None:
+    """`demo --daemon`'s lines: the text is never markup, and never wrapped (commands are copied from it)."""
+    if kind == "rule":
+        out.rule(f"[bold]{escape(text)}")
+    elif kind == "hint":
+        out.print(f"{' ' * 18}{escape(text)}", soft_wrap=True)
+    else:
+        style = {"fault": "bold red", "ask": "bold yellow", "fail": "bold red", "ok": "bold green"}.get(kind, "dim")
+        out.print(f"[dim]{time.strftime('%H:%M:%S')}[/] [{style}]{kind:<8}[/] {escape(text)}", soft_wrap=True)

@@ -199,13 +199,17 @@ class Sandbox:
 
     def cleanup(self) -> None:
         self.kill_processes()
+        self.unmount()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def unmount(self) -> None:
+        """Lazily unmount everything mounted at or below the sandbox directory (overlays, shm, netns)."""
         for _ in range(3):
             mounts = [m for m in _mounts() if m == str(self.root) or m.startswith(str(self.root) + "/")]
             for m in sorted(mounts, key=len, reverse=True):
                 os.system(f"umount -l '{m}' 2>/dev/null")  # noqa: S605 - fixed path under our own root
             if not mounts:
                 break
-        shutil.rmtree(self.root, ignore_errors=True)
 
     def __enter__(self) -> Sandbox:
         return self
