@@ -368,5 +368,6 @@ def _demo_say(kind: str, text: str) -> None:
     elif kind == "hint":
         out.print(f"{' ' * 18}{escape(text)}", soft_wrap=True)
     else:
-        style = {"fault": "bold red", "ask": "bold yellow", "fail": "bold red", "ok": "bold green"}.get(kind, "dim")
-        out.print(f"[dim]{time.strftime('%H:%M:%S')}[/] [{style}]{kind:<8}[/] {escape(text)}", soft_wrap=True)
+        stamp = time.strftime("%H:%M:%S")
+        colour = {"fault": "bold red", "ask": "bold yellow", "fail": "bold red", "ok": "bold green"}.get(kind, "dim")
+        out.print(f"[dim]{stamp}[/] [{colour}]{escape(kind):<8}[/] {escape(text)}", soft_wrap=True)

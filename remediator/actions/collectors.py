@@ -1,7 +1,7 @@
 """The evidence collectors: each reads one kind of evidence and returns its bytes.
 
 Role: one function per file of the bundle, called in its own thread with its own deadline
-(DOMAIN §5.1 dumps, §5.2 process view, §5.4 checklist). A collector returns content and never
+(docs/evidence.md: dumps, the view from outside, the checklist). A collector returns content and never
 writes it; the capture writes, caps and hashes. A collector that cannot get its evidence raises
 with a sentence saying why — that sentence is evidence too (the seed: SIGUSR1 went unanswered).
 Every read of the host (files, /proc, commands) goes through the Host port (`ctx.host`).
@@ -146,7 +146,7 @@ def proc_files(ctx: StepContext, deadline: float) -> bytes:
 
 def strace(ctx: StepContext, deadline: float) -> bytes:
     """`strace -f` of dockerd for a few seconds: shows blocking syscalls (flock on a bolt DB, connect
-    to a dead containerd.sock, open on a FIFO); Go-level locks look like futex waits (DOMAIN §5.2)."""
+    to a dead containerd.sock, open on a FIFO); Go-level locks look like futex waits (docs/evidence.md)."""
     dockerd = ctx.service.find()
     if dockerd is None:
         return b"dockerd not running: nothing to trace\n"
@@ -204,7 +204,7 @@ def system(ctx: StepContext, deadline: float) -> bytes:
     lines = [f"host {ctx.facts.host}; {kernel}", f"docker: {ctx.facts.version}",
              f"layout: {ctx.facts.layout}; state dirs: {ctx.facts.state_dirs}; containerd at {ctx.facts.containerd_sock}",
              *ctx.facts.notes]
-    for tool in ("containerd", "runc"):  # the versions that decide which DOMAIN signatures apply
+    for tool in ("containerd", "runc"):  # the versions that decide which signatures apply (docs/signatures.md)
         try:
             res = ctx.host.run((tool, "--version"), timeout=5)
             lines.append(f"{tool}: {res.stdout.strip().splitlines()[0] if res.stdout.strip() else '?'}")

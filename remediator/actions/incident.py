@@ -1,7 +1,7 @@
 """incident.end: finish an incident on purpose — escalate to a person, or close an evidence-only run.
 
 Read-only. The escalate runbook ends here after capturing evidence: disk full, kernel hang, a
-corrupt persistent database or an unknown sickness have no safe automatic fix (DOMAIN §4.2, §8).
+corrupt persistent database or an unknown sickness have no safe automatic fix (docs/state-layout.md, docs/stop-start-verify.md).
 """
 
 from __future__ import annotations

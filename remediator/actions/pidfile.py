@@ -1,4 +1,4 @@
-"""containerd.pidfile_clear / containerd.pidfile_restore: the stale managed-containerd pidfile (DOMAIN S07/S08).
+"""containerd.pidfile_clear / containerd.pidfile_restore: the stale managed-containerd pidfile (S07/S08, docs/signatures.md).
 
 dockerd trusts <exec-root>/containerd/containerd.pid if *any* live process has that pid (moby
 getContainerdPid: kill(pid, 0) up to 23.0, /proc/<pid> since 24.0), so after a reboot that reused

@@ -4,7 +4,7 @@ Role: pure. A Go panic (`panic: page 12 already freed`, `fatal error: …`, `[si
 nothing about who crashed; the stack frames after it do, and the journald prefix often does
 (`containerd[812]:` is the system containerd; but a managed containerd prints under `dockerd[…]`,
 so frames win over the prefix). The bbolt frames say the crash is a database's; the caller
-frames say which one (DOMAIN §3 S10; /tmp research in the catalogue's `source` fields):
+frames say which one (S10 in docs/signatures.md; /tmp research in the catalogue's `source` fields):
   containerd metadata plugin       → containerd's meta.db        → containerd-state
   dockerd libnetwork / libkv       → network/files/local-kv.db   → dockerd-db
   dockerd volume service / store   → volumes/metadata.db         → dockerd-db

@@ -1,6 +1,6 @@
 """One probe round against one host: every read-only probe at once, each under a hard deadline.
 
-Role: observe (DOMAIN §5.3 probe matrix, §5.2 process view): socket connect, /_ping, /version,
+Role: observe (docs/evidence.md: timed API probes, the view from outside): socket connect, /_ping, /version,
 /info, /containers/json, containerd's gRPC socket, dockerd/containerd process state from /proc,
 daemon log lines new since the last round, disk and inode use of both roots, kernel hung-task
 messages. A Prober keeps the cursors (log, kernel) and pids between rounds, so each round sees
@@ -103,7 +103,7 @@ class Prober:
                            data={"pid": p.pid, "state": h.state, "threads": h.threads, "dstate": len(h.dstate),
                                  "wchan": h.wchan, "uptime": round(h.uptime, 1), "restarts": self.restarts[name]}))
         parents = {c.ppid for c in fam.containers}
-        leaked = [s.pid for s in fam.shims if s.pid not in parents]  # DOMAIN S19: a shim with no container left
+        leaked = [s.pid for s in fam.shims if s.pid not in parents]  # S19 (docs/signatures.md): a shim with no container left
         out.append(Obs("shims", "ok", detail=f"{len(fam.shims)} shim(s), {len(fam.containers)} container process(es)"
                        + (f"; {len(leaked)} shim(s) without a container (S19): {leaked[:5]}" if leaked else ""),
                        data={"shims": len(fam.shims), "containers": len(fam.containers), "leaked_shims": len(leaked)}))

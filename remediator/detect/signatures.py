@@ -1,4 +1,4 @@
-"""The failure-signature catalogue of the dockerd/containerd family (DOMAIN.md §3), Docker 1.11 → 28.
+"""The failure-signature catalogue of the dockerd/containerd family (docs/signatures.md), Docker 1.11 → 28.
 
 Role: data (one row per known log pattern: regexes, role, the diagnosis it supports, the Docker
 versions that print it) and the pure scan that matches log messages against it.
@@ -391,7 +391,7 @@ MARKER_NEEDLES: dict[str, tuple[str, ...]] = {
     "unit_started": ("Docker Application Container Engine",), "unit_restart": ("restart",),
 }
 
-# Which Docker versions print each spawn marker (DOMAIN §3 "version fingerprint from logs alone").
+# Which Docker versions print each spawn marker (docs/signatures.md, "The Docker version, from the log alone").
 FINGERPRINTS: dict[str, tuple[V, V]] = {
     "spawn_11": ((1, 11), (1, 11)), "spawn_12": ((1, 12), (17, 10)), "spawn_1711": ((17, 11), (18, 6)),
     "spawn_1809": ((18, 9), (27, 99)), "spawn_28": ((28, 0), (99, 99)),

@@ -132,7 +132,7 @@ def classify(r: Round, log: logdiag.LogVerdict, layout: str, startup_grace: floa
         against.append("not containerd-wedged: containerd answers")
         return RoundView("dockerd-wedged", because, against)
     if not containers.answered:
-        because += [f"API: {api_line} (a container lock is held, DOMAIN S18)", ctrd_line]
+        because += [f"API: {api_line} (a container lock is held, S18 in docs/signatures.md)", ctrd_line]
         return RoundView("dockerd-wedged", because, against)
     because.append(f"API: {api_line}")
     if not ctrd_ok:  # dockerd answers from its own state, but no container can start or stop

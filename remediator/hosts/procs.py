@@ -19,7 +19,7 @@ SYSTEM_CONTAINERD_SOCK = "/run/containerd/containerd.sock"  # the system contain
 
 @dataclass(frozen=True)
 class Health:
-    """What a process looks like from outside: DOMAIN §5.2 (state, D-state threads, wchan, age)."""
+    """What a process looks like from outside: docs/evidence.md (state, D-state threads, wchan, age)."""
 
     pid: int
     state: str
