@@ -14,25 +14,34 @@ directory; import click or rich (the CLI prints what `say` is given).
 from __future__ import annotations
 
 import contextlib
-import http.client
 import json
-import os
 import shlex
-import shutil
-import signal
-import socket
-import stat
 import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 from remediator.journal import Journal
 from remediator.lab import Sandbox
+from remediator.lab_client import (
+    EXIT_FAILED,
+    Api,
+    ApiUnreachable,
+    DemoFailed,
+    Stopped,
+    describe,
+    free_port,
+    missing_tools,
+    remediator_command,
+    remove_sockets,
+    signals_ignored,
+    signals_unwind,
+    stop_group,
+)
+from remediator.structs import EXIT_CODES, EXIT_INTERRUPTED, Outcome
 
 Say = Callable[[str, str], None]  # (kind, text): kind is rule, info, fault, progress, ask, ok, fail, hint
 HOST = "demo"
@@ -40,73 +49,7 @@ READY_DEADLINE = 60.0  # daemon start -> API up and the host seen healthy
 HEAL_DEADLINE = 240.0  # fault -> healed, while nobody is being waited for
 APPROVAL_TTL = 900.0  # how long an approval waits for a human (and the demo with it)
 POLL = 0.25
-EXIT_INTERRUPTED, EXIT_FAILED, EXIT_ENVIRONMENT = 7, 1, 2
-OUTCOME_EXIT = {"recovered": 0, "healthy": 0, "failed": 1, "rolled_back": 3, "refused": 4, "escalated": 6}
-SHOWN_STEPS = ("ok", "fail", "refused", "rollback", "undone", "rung", "escalate", "resume", "warn")
-
-
-class DemoFailed(Exception):
-    """The demo could not show a heal: the message says what was awaited and what was seen instead."""
-
-    def __init__(self, message: str, code: int = EXIT_FAILED) -> None:
-        super().__init__(message)
-        self.code = code
-
-
-class Stopped(BaseException):
-    """SIGTERM/SIGHUP to the demo: unwinds like Ctrl-C so the teardown runs."""
-
-
-def missing_tools() -> str | None:
-    """Why this machine cannot run the sandbox (None when it can)."""
-    if os.geteuid() != 0:
-        return "the demo runs a real dockerd: run it as root"
-    for tool in ("dockerd", "containerd", "runc", "busybox"):
-        if shutil.which(tool) is None:
-            return f"{tool} is not installed (apt-get install docker.io busybox-static)"
-    return None
-
-
-def remediator_command() -> list[str]:
-    """How this very remediator was started, so a printed command line works as printed."""
-    argv0 = sys.argv[0] if sys.argv else ""
-    if argv0 and not argv0.endswith(".py") and os.path.basename(argv0).startswith("remediator"):
-        found = argv0 if os.sep in argv0 else shutil.which(argv0)
-        if found and os.access(found, os.X_OK):
-            return [os.path.abspath(found)]
-    return [sys.executable, "-m", "remediator"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Api:
-    """A small client of the daemon's unix-socket API; every call under the caller's deadline."""
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-
-    def call(self, method: str, path: str, body: dict[str, Any] | None = None, timeout: float = 5.0) -> Any:
-        """The decoded JSON answer; DemoFailed on a 4xx/5xx; OSError/ValueError when nobody answers."""
-        conn = http.client.HTTPConnection("localhost", timeout=timeout)
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.settimeout(timeout)
-        try:
-            s.connect(self.path)
-            conn.sock = s
-            conn.request(method, path, body=json.dumps(body or {}) if method == "POST" else None,
-                         headers={"Content-Type": "application/json"})
-            resp = conn.getresponse()
-            data = json.loads(resp.read(8 << 20) or b"{}")
-        finally:
-            conn.close()
-            s.close()
-        if resp.status >= 400:
-            raise DemoFailed(f"the daemon's API answered {method} {path} with {resp.status}: {data.get('error')}")
-        return data
+EXIT_ENVIRONMENT = 2  # not root, or dockerd, containerd, runc or busybox missing
 
 
 class DaemonDemo:
@@ -144,7 +87,7 @@ class DaemonDemo:
             self.say("fail", why)
             return EXIT_ENVIRONMENT
         t0 = time.monotonic()
-        with _signals_unwind():
+        with signals_unwind():
             try:
                 self._sandbox()
                 self._daemon()
@@ -160,8 +103,12 @@ class DaemonDemo:
             except (KeyboardInterrupt, Stopped):
                 self.say("fail", "interrupted: tearing down")
                 return EXIT_INTERRUPTED
+            except Exception as exc:  # noqa: BLE001 - the sandbox or docker failed: said in one line, then torn down
+                self.say("fail", f"demo failed: {type(exc).__name__}: {exc}")
+                self._log_tail()
+                return EXIT_FAILED
             finally:
-                with _signals_ignored():
+                with signals_ignored():
                     self._teardown()
 
     def _sandbox(self) -> None:
@@ -233,7 +180,7 @@ class DaemonDemo:
                 outcome = str(self.seen_outcome.get("outcome"))
                 if outcome != "recovered":
                     raise DemoFailed(f"the incident ended {outcome}: {self.seen_outcome.get('summary')}",
-                                     OUTCOME_EXIT.get(outcome, EXIT_FAILED))
+                                     outcome_exit(outcome))
                 if st["state"] == "healthy" and not st["open_incident"] and self._containers_back():
                     return
             now = time.monotonic()
@@ -307,7 +254,7 @@ class DaemonDemo:
             try:
                 if cond():
                     return
-            except (OSError, ValueError):
+            except ApiUnreachable:
                 pass  # the API is not up yet
             if time.monotonic() > end:
                 raise DemoFailed(f"timed out after {timeout:g} s waiting for {what}")
@@ -367,79 +314,12 @@ class DaemonDemo:
             self.say("info", "sandbox removed: daemon, dockerd, shims, mounts, sockets, state")
 
 
-def describe(ev: dict[str, Any]) -> str:
-    """One daemon log event as a progress line ('' for the ones not worth a line)."""
-    kind = ev.get("event")
-    if kind == "step":
-        if ev.get("kind") not in SHOWN_STEPS:
-            return ""
-        return f"{ev.get('step') or '':<9} {ev.get('kind')}: {str(ev.get('text'))[:160]}"
-    if kind == "verdict":
-        return f"verdict {ev.get('verdict')} ({ev.get('confidence')}) → runbook {ev.get('runbook')}"
-    if kind == "acting":
-        return f"acting: runbook {ev.get('runbook')} under policy {ev.get('policy')}"
-    if kind == "approval-needed":
-        return f"approval {ev.get('approval')} needed for step {ev.get('step')}"
-    if kind == "approval-decided":
-        return f"approval {ev.get('approval')} {ev.get('decision')} by {ev.get('by')}"
-    if kind == "outcome":
-        return f"outcome {ev.get('outcome')}: {ev.get('summary')}"
-    if kind in ("refused", "host-error", "worker-crashed", "round-failed", "interrupted"):
-        return f"{kind}: {ev.get('reason') or ev.get('error') or ev.get('detail')}"
-    return ""
-
-
-def stop_group(proc: subprocess.Popen[bytes], grace: float) -> int | None:
-    """SIGTERM the process group the demo started the daemon in (start_new_session: its pid is the group id),
-    wait `grace` seconds, then SIGKILL it."""
-    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 10.0)):
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            break
-        try:
-            return proc.wait(timeout=wait)
-        except subprocess.TimeoutExpired:
-            continue
-    return proc.poll()
-
-
-def remove_sockets(root: Path) -> int:
-    """Unlink every unix socket file below root (never following a symlink); the count removed."""
-    n = 0
-    for dirpath, _dirs, files in os.walk(root):
-        for name in files:
-            p = os.path.join(dirpath, name)
-            with contextlib.suppress(OSError):
-                if stat.S_ISSOCK(os.lstat(p).st_mode):
-                    os.unlink(p)
-                    n += 1
-    return n
-
-
-@contextlib.contextmanager
-def _signals_unwind() -> Iterator[None]:
-    """SIGTERM and SIGHUP raise Stopped in the main thread (as SIGINT raises KeyboardInterrupt)."""
-    def stop(_sig: int, _frame: FrameType | None) -> None:
-        raise Stopped()
-
-    old = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGHUP)}
+def outcome_exit(outcome: str) -> int:
+    """The exit code `run` gives an incident that ended this way (1 for a name the journal does not know)."""
     try:
-        yield
-    finally:
-        for s, h in old.items():
-            signal.signal(s, h)
-
-
-@contextlib.contextmanager
-def _signals_ignored() -> Iterator[None]:
-    """The teardown is not cut by a second Ctrl-C (or SIGTERM): it is what makes the first one safe."""
-    old = {s: signal.signal(s, signal.SIG_IGN) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
-    try:
-        yield
-    finally:
-        for s, h in old.items():
-            signal.signal(s, h)
+        return EXIT_CODES[Outcome(outcome)]
+    except ValueError:
+        return EXIT_FAILED
 
 
 def run_demo(say: Say, *, containers: int, fault: str, yes: bool, keep: bool) -> int:
