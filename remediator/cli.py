@@ -311,7 +311,8 @@ def incidents(incident: str | None, config: Path | None, as_json: bool) -> None:
 @click.option("--daemon", "under_daemon", is_flag=True,
               help="heal it under a real `remediator daemon` (policy approve): approve its risky steps from another "
                    "terminal with the printed line; everything is torn down at the end")
-@click.option("--yes", is_flag=True, help="with --daemon: approve each risky step through the API yourself")
+@click.option("--yes", is_flag=True, help="with --daemon: the demo approves each risky step itself, through the API "
+              "(as `remediator approve` would)")
 def demo(containers: int, fault: str, keep: bool, under_daemon: bool, yes: bool) -> None:
     """Break a disposable real dockerd sandbox the incident's way and heal it while you watch."""
     from remediator.lab import Sandbox
