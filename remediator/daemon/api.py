@@ -80,6 +80,7 @@ class Handler(BaseHTTPRequestHandler):
     server_version = "remediator"
     sys_version = ""
     protocol_version = "HTTP/1.0"
+    default_request_version = "HTTP/1.0"  # an unparsable request still gets a status line (not HTTP/0.9's none)
     daemon: Daemon
     token: tuple[str, str] | None = None  # (name, secret): the TCP listener's
     metrics_only = False

@@ -53,9 +53,10 @@ def _parts(method: str, path: str) -> list[str]:
     bare = path.split("?", 1)[0]
     if bare in ("/healthz", "/metrics") and method == "GET":
         return [bare[1:]]  # a scraper's query string is harmless here
-    if any(c in path for c in "?#%\\") or not path.startswith("/") or "//" in path:
+    parts = path.split("/")[1:]
+    if any(c in path for c in "?#%\\") or not path.startswith("/") or "" in parts:
         raise ApiError(400, f"malformed path {idents.shown(path, 100)}: no query, fragment, escape or empty segment")
-    return [p for p in path.split("/") if p]
+    return parts
 
 
 def route(d: Daemon, method: str, path: str, body: dict[str, Any], metrics_only: bool,

@@ -23,7 +23,6 @@ from remediator.daemon.store import Store
 from remediator.journal import Journal
 from remediator.settings import Settings
 
-
 ME = pwd.getpwuid(os.getuid()).pw_name
 
 
