@@ -177,6 +177,8 @@ class Handler(BaseHTTPRequestHandler):
                 self._send(code, body, "text/plain; version=0.0.4; charset=utf-8")
             else:
                 self._send(code, body)
+            if n and method != "POST":
+                self._linger()  # a body nobody reads: dropped after the answer, not left to reset it
             return
         except ApiError as exc:
             self._send(exc.code, {"error": str(exc)})
