@@ -90,14 +90,20 @@ def exchange(sock_path: str, method: str, path: str, body: dict[str, Any] | None
         s.settimeout(deadline)
         try:
             s.connect(sock_path)
-            s.settimeout(max(0.01, end - time.monotonic()))
-            s.sendall(request)
         except OSError as exc:
             raise Unreachable(exc.strerror or str(exc)) from None
+        sent: OSError | None = None
+        try:
+            s.settimeout(max(0.01, end - time.monotonic()))
+            s.sendall(request)
+        except OSError as exc:  # answered and closed before we finished (a 503 "too many"): read that answer
+            sent = exc
         try:
             raw = _recv_all(s, end)
         except OSError as exc:
-            raise Unreachable(exc.strerror or str(exc)) from None
+            raise Unreachable((sent or exc).strerror or str(sent or exc)) from None
+        if sent is not None and not raw:
+            raise Unreachable(sent.strerror or str(sent))
     finally:
         s.close()
     return parse(raw)

@@ -136,10 +136,12 @@ class _Bounded(socketserver.BaseServer):
             admitted = mine < self.limits.per_client and not self._closing
             if admitted:
                 self._active[request] = (peer, time.monotonic() + self.limits.deadline)
+                self._cond.notify_all()  # the reaper learns the new deadline
         if not admitted:
             with contextlib.suppress(OSError):
                 request.setblocking(False)
                 request.send(REJECT)
+                request.recv(65536)  # what already came: closing on unread data would reset our answer
             self.shutdown_request(request)
             return
         try:
@@ -166,16 +168,22 @@ class _Bounded(socketserver.BaseServer):
         self.shutdown_request(request)
 
     def _reaper(self) -> None:
-        """Cut every connection past its deadline (shutdown wakes its blocked read or write; the worker closes)."""
-        while not self._closing:
-            now = time.monotonic()
+        """Cut every connection past its deadline (shutdown wakes its blocked read or write; the worker closes).
+        Sleeps until the earliest deadline, or until a connection comes or the server closes: idle, it never wakes."""
+        while True:
             with self._cond:
-                late = [s for s, (_p, dl) in self._active.items() if dl < now and s not in self._reaped]
+                if self._closing:
+                    return
+                now = time.monotonic()
+                late = [s for s, (_p, dl) in self._active.items() if dl <= now and s not in self._reaped]
                 self._reaped.update(late)
+                if not late:
+                    pending = [dl for s, (_p, dl) in self._active.items() if s not in self._reaped]
+                    self._cond.wait(min(pending) - now + 0.01 if pending else None)
+                    continue
             for s in late:
                 with contextlib.suppress(OSError):
                     s.shutdown(socket.SHUT_RDWR)
-            time.sleep(0.2)  # the deadline's resolution: a clock tick, not a wait for a condition
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         return  # never the stdlib's traceback on stderr: _work logs what matters in one line
