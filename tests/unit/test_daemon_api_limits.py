@@ -448,3 +448,71 @@ def test_the_daemons_approver_acts_only_on_what_the_store_holds_after_the_race(t
         assert 0 <= runs <= 20
     finally:
         d.close()
+
+
+def test_the_engine_runs_the_risky_step_only_when_approve_won(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The engine with the daemon's approver and fake actions (tests/unit/test_engine.py's runbook: a, risky b,
+    c): 20 incidents, each with approve and deny racing through the routes; step b ran in exactly the incidents
+    where approve won."""
+    from remediator.daemon.core import Daemon
+    from remediator.detect.facts import Facts
+    from remediator.engine import run_incident
+    from remediator.hosts.fake import FakeHost, FakeService
+    from remediator.journal import Journal
+    from remediator.runbook import load_runbook
+    from remediator.settings import HostConfig, load_settings
+    from tests.unit import test_engine as te
+
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"state_dir: {tmp_path / 'state'}\ndaemon: {{api_socket: {tmp_path / 'api.sock'}}}\n"
+                   "hosts:\n  - name: h\n    policy: approve\n")
+    d = Daemon(cfg, load_settings(cfg), log=lambda e, **f: None)
+    monkeypatch.setattr(d, "_changed_while_waiting", lambda h: "")
+    rb = tmp_path / "rb.yaml"
+    rb.write_text(te.RB.replace("FAIL_C", "false"))
+    journal = Journal(tmp_path / "journal")
+    te.JOURNAL[:] = [journal]
+    facts = Facts(host="h", docker_host="unix:///nonexistent", data_root=str(tmp_path / "d"),
+                  exec_root=str(tmp_path / "e"), version="x", layout="managed", state_dirs=[], dockerd_pid=None)
+    won = {"approve": 0, "deny": 0}
+    try:
+        for _ in range(20):
+            te.TRACE.clear()
+            codes: dict[str, int] = {}
+
+            def race(codes: dict[str, int] = codes) -> None:
+                t_end = time.monotonic() + 20
+                while not d.store.approvals():
+                    assert time.monotonic() < t_end
+                    time.sleep(0.01)
+                (ask,) = d.store.approvals()
+                gate = threading.Barrier(2)
+
+                def go(verb: str) -> None:
+                    gate.wait()
+                    try:
+                        codes[verb] = routes.decide(d, ask.id, verb, {}, verb + "r")[0]
+                    except routes.ApiError as exc:
+                        codes[verb] = exc.code
+
+                ts = [threading.Thread(target=go, args=(v,)) for v in ("approve", "deny")]
+                for t in ts:
+                    t.start()
+                for t in ts:
+                    t.join(30)
+
+            racer = threading.Thread(target=race)
+            racer.start()
+            report = run_incident(host=FakeHost(HostConfig(name="h")), runbook=load_runbook(rb), journal=journal,
+                                  approver=d._approver(d.settings.hosts[0]), report=lambda *a, **k: None,
+                                  dry_run=False, evidence_budget=5, facts=facts, service=FakeService())
+            racer.join(30)
+            assert sorted(codes.values()) == [200, 409], codes
+            winner = "approve" if codes["approve"] == 200 else "deny"
+            won[winner] += 1
+            assert ("b" in te.TRACE) == (winner == "approve"), (codes, te.TRACE, report.outcome)
+        print(f"engine: approve won {won['approve']}, deny won {won['deny']} of 20")
+        assert sum(won.values()) == 20
+    finally:
+        journal.disconnect()
+        d.close()
