@@ -2,15 +2,15 @@
 
 Role: parse arguments and talk to the daemon's API socket (daemon.api_socket) or, for `status`, read the state
 directory directly so it works with the daemon down. Imported by cli only.
-Exit codes: 0 done, 2 bad input (config, arguments, or a 4xx from the API: unknown id or host), 5 the daemon's
-API cannot be reached.
+Ids and host names are checked against remediator.idents before a request is built (a bad one: exit 2 naming
+the argument, nothing sent) and travel quoted. Exit codes: 0 done, 2 bad input (config, arguments, a second
+daemon on the same state directory, or a 4xx from the API: unknown id or host), 5 the daemon's API cannot be
+reached, answers nothing within the deadline, or answers something that is not its API.
 """
 
 from __future__ import annotations
 
-import http.client
 import json
-import socket
 import sys
 import time
 from pathlib import Path
@@ -21,7 +21,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from remediator import idents
 from remediator.cli_diag import bad_input, config_or_exit, settings_or_exit
+from remediator.daemon.client import Malformed, Unreachable, exchange, path_for
 from remediator.errors import InputError, RemediatorError
 from remediator.settings import Settings
 from remediator.structs import EXIT_BAD_INPUT
@@ -33,37 +35,31 @@ CONFIG = click.option("--config", type=click.Path(path_type=Path), default=None,
                       help="config file (else $REMEDIATOR_CONFIG, else /etc/remediator/config.yaml)")
 
 
-class _UnixConnection(http.client.HTTPConnection):
-    def __init__(self, path: str, timeout: float) -> None:
-        super().__init__("localhost", timeout=timeout)
-        self.path = path
-
-    def connect(self) -> None:
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.settimeout(self.timeout)
-        s.connect(self.path)
-        self.sock = s
-
-
 def api(settings: Settings, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-    """One request to the daemon's API socket; a 4xx exits 2 with the daemon's message, no daemon exits 5."""
+    """One request to the daemon's API socket, under one deadline for the whole exchange; a 4xx exits 2 with the
+    daemon's message; no daemon, no answer in time, or an answer that is not the API exits 5."""
     sock = settings.daemon.api_socket
-    conn = _UnixConnection(sock, timeout=30)
     try:
-        conn.request(method, path, body=json.dumps(body or {}) if method == "POST" else None,
-                     headers={"Content-Type": "application/json"})
-        resp = conn.getresponse()
-        data = json.loads(resp.read(8 << 20) or b"{}")
-    except (OSError, ValueError) as exc:
+        code, data = exchange(sock, method, path, body if method == "POST" else None)
+    except Unreachable as exc:
         err.print(f"[red]error:[/] the daemon's API at {escape(sock)} cannot be reached: {escape(str(exc))} "
                   "(is `remediator daemon` running?)")
         sys.exit(EXIT_UNREACHABLE)
-    finally:
-        conn.close()
-    if resp.status >= 400:
-        err.print(f"[red]error:[/] {escape(str(data.get('error', resp.status)))}")
+    except Malformed as exc:
+        err.print(f"[red]error:[/] {escape(sock)} answered, but not as the daemon's API: {escape(str(exc))}")
+        sys.exit(EXIT_UNREACHABLE)
+    if code >= 400:
+        err.print(f"[red]error:[/] {escape(str(data.get('error', code)))}")
         sys.exit(EXIT_BAD_INPUT)
     return data
+
+
+def _arg(kinds: tuple[str, ...], value: str, name: str) -> str:
+    """An argument checked against the one grammar (remediator.idents): exit 2 naming it, nothing sent."""
+    try:
+        return idents.one_of(kinds, value, f"argument {name}")
+    except InputError as exc:
+        bad_input(exc)
 
 
 @click.command()
@@ -103,10 +99,20 @@ def status(config: Path | None, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(obj, indent=1, default=str))
         return
+    dmn = obj["daemon"]
+    age = dmn["last_round_age"]
+    last = f"its last round {age:.0f}s ago" if age is not None else "no round recorded"
+    if not dmn["running"]:
+        out.print(f"daemon: not running ({last}): the states below are the last recorded, stale")
+    elif dmn["stale"]:
+        out.print(f"daemon: running (pid {dmn['pid']}) but {last}: the states below may be stale")
+    else:
+        out.print(f"daemon: running (pid {dmn['pid']}), {last}")
     table = Table("host", "policy", "state", "verdict", "since", "open incident", "reason")
     for h in obj["hosts"]:
         ago = f"{time.time() - h['verdict_at']:.0f}s ago" if h["verdict_at"] else ""
-        table.add_row(escape(h["name"]), escape(h["policy"]), escape(h["state"]), escape(h["verdict"] or "?"), ago,
+        state = h["state"] + (" (stale)" if dmn["stale"] else "")
+        table.add_row(escape(h["name"]), escape(h["policy"]), escape(state), escape(h["verdict"] or "?"), ago,
                       escape(h["open_incident"] or ""), escape((h["reason"] or "")[:80]))
     out.print(table)
     for a in obj["approvals"]:
@@ -132,16 +138,21 @@ def approvals(config: Path | None, as_json: bool) -> None:
             out.print(escape(f"      · {c}"))
 
 
-def _decide(config: Path | None, ident: str, step: str | None, verb: str, by: str | None) -> None:
-    import getpass
-
-    body: dict[str, Any] = {"by": by or getpass.getuser()}
-    if step:
-        body["step"] = step
-    data = api(settings_or_exit(config), "POST", f"/v1/approvals/{ident}/{verb}", body)
+def _decide(config: Path | None, ident: str, step: str | None, verb: str, note: str | None) -> None:
+    ident = _arg(("approval id", "incident id"), ident, "IDENT")
+    body: dict[str, Any] = {}
+    if step is not None:
+        body["step"] = _arg(("step id",), step, "STEP")
+    if note:
+        if len(note) > 200 or not note.isprintable():
+            bad_input(InputError("--note: at most 200 printable characters"))
+        body["note"] = note
+    settings = settings_or_exit(config)
+    data = api(settings, "POST", path_for("v1", "approvals", ident, verb), body)
     a = data.get("approval") or {}
     out.print(escape(f"{a.get('id')}: {a.get('decision')} by {a.get('by')} (incident {a.get('incident')}, "
-                     f"step {a.get('step')})" + (f" — {data['note']}" if data.get("note") else "")))
+                     f"step {a.get('step')})" + (f" — {a['note']}" if a.get("note") else "")
+                     + (f" — {data['note']}" if data.get("note") else "")))
 
 
 def _decision(verb: str, who: str, doc: str) -> click.Command:
@@ -151,9 +162,10 @@ def _decision(verb: str, who: str, doc: str) -> click.Command:
     @CONFIG
     @click.argument("ident")
     @click.argument("step", required=False)
-    @click.option("--by", help=f"who {who} (default: your user name)")
-    def command(config: Path | None, ident: str, step: str | None, by: str | None) -> None:
-        _decide(config, ident, step, verb, by)
+    @click.option("--note", "--by", "note", help=f"a note kept with the decision (who {who} is your user, as the "
+                  "daemon sees it on its socket)")
+    def command(config: Path | None, ident: str, step: str | None, note: str | None) -> None:
+        _decide(config, ident, step, verb, note)
 
     return command
 
@@ -165,7 +177,10 @@ deny = _decision("deny", "denies", "Deny a pending risky step: the incident roll
 
 
 def _host(config: Path | None, host: str, verb: str, reason: str | None = None) -> None:
-    data = api(settings_or_exit(config), "POST", f"/v1/hosts/{host}/{verb}", {"reason": reason} if reason else {})
+    host = _arg(("host name",), host, "HOST")
+    if reason is not None and (len(reason) > 300 or not reason.isprintable()):
+        bad_input(InputError("--reason: at most 300 printable characters"))
+    data = api(settings_or_exit(config), "POST", path_for("v1", "hosts", host, verb), {"reason": reason} if reason else {})
     out.print(escape(f"{data['host']}: {verb} " + ("done" if data["changed"] else "(nothing to change)")))
 
 

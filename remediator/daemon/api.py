@@ -1,17 +1,21 @@
 """The daemon's local HTTP API: approvals from anywhere, status, health, metrics, Alertmanager.
 
 Role: a unix socket (mode 0660: the group may approve) and, optionally, 127.0.0.1:PORT with a bearer token read
-from a 0600 file; plus daemon.metrics_listen serving only /metrics and /healthz. Routes:
-  GET  /healthz                      200 "ok" while the loop is alive
+from a file owned by root (or the daemon's user) that no group or other may read or write; plus
+daemon.metrics_listen serving only /metrics and /healthz. Routes (daemon.routes):
+  GET  /healthz                      200 while the loop is alive
   GET  /metrics                      Prometheus text format
   GET  /v1/status                    the same object as `remediator status --json`
   GET  /v1/approvals                 pending approvals
-  POST /v1/approvals/ID/approve      {"by": "..."} (ID: an approval id, or an incident id [+ "step"])
-  POST /v1/approvals/ID/deny         {"by": "..."}
+  POST /v1/approvals/ID/approve      {"note": "..."} (ID: an approval id, or an incident id [+ "step"])
+  POST /v1/approvals/ID/deny         {"note": "..."}
   POST /v1/hosts/NAME/release|pause|resume   quarantine release, pause, resume
   POST /v1/alerts                    Alertmanager webhook (version 4): probe the named hosts now
-Bad input is a 4xx with {"error": "..."}: malformed JSON, an unknown id or host, a missing or wrong token, a
-body over 64 KiB. Nothing is changed by a request that fails.
+Transport limits (daemon.server): bounded connections, one deadline per exchange, a per-client cap.
+Here, in this order: the headers are parsed (bounded), Content-Length is checked (digits only, at most 9; over
+64 KiB: 413), the token is checked (over TCP) before a byte of the body is read, then the body, then the route.
+Every answer is JSON, errors included ({"error": "..."}); any method but GET and POST is a 405. Nothing is
+changed by a request that fails.
 Must not: heal anything (it records decisions; the workers act on them).
 """
 
@@ -19,252 +23,204 @@ from __future__ import annotations
 
 import contextlib
 import hmac
+import io
 import json
 import os
 import socket
-import socketserver
 import stat
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from remediator.daemon.status import status_object
+from remediator.daemon.routes import ApiError, route
+from remediator.daemon.server import Capped, Limits, TCPServer, UnixServer
+from remediator.errors import InputError
 
 if TYPE_CHECKING:
+    from socketserver import BaseServer
+
     from remediator.daemon.core import Daemon
 
 MAX_BODY = 64 << 10
+LIMITS = Limits()
+METRICS_LIMITS = Limits(connections=16, per_client=8)
 
 
-class ApiError(Exception):
-    def __init__(self, code: int, message: str) -> None:
-        super().__init__(message)
-        self.code = code
+def read_token(path: str) -> tuple[str, str]:
+    """(the token's name, the token) from `path`; InputError (exit 2 at start) unless it is a regular file owned
+    by root or this user that no group or other may read or write, holding at least 16 characters."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as exc:
+        raise InputError(f"daemon.token_file {path}: cannot open: {exc.strerror or exc}") from None
+    with os.fdopen(fd, "rb") as fh:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise InputError(f"daemon.token_file {path}: not a regular file")
+        if st.st_uid not in (0, os.geteuid()):
+            raise InputError(f"daemon.token_file {path}: owned by uid {st.st_uid}, not by root or this daemon's "
+                             "user: refused (whoever owns it can change the token)")
+        if st.st_mode & 0o077:
+            raise InputError(f"daemon.token_file {path}: mode {stat.S_IMODE(st.st_mode):o} lets the group or others "
+                             "in: refused (chmod 600 it)")
+        raw = fh.read(4097)
+    try:
+        token = raw.decode("ascii").strip()
+    except UnicodeDecodeError:
+        raise InputError(f"daemon.token_file {path}: not ASCII text") from None
+    if len(raw) > 4096 or len(token) < 16 or not token.isprintable() or any(c.isspace() for c in token):
+        raise InputError(f"daemon.token_file {path}: must hold one token of 16 to 4096 printable characters")
+    return f"token {Path(path).name}", token
 
 
-class UnixHTTPServer(ThreadingHTTPServer):
-    address_family = socket.AF_UNIX
-    daemon_threads = True
+class Handler(BaseHTTPRequestHandler):
+    """One exchange per connection (HTTP/1.0). Subclassed per listener with its token and scope."""
 
-    def server_bind(self) -> None:
-        path = str(self.server_address)
-        Path(path).parent.mkdir(parents=True, exist_ok=True, mode=0o750)
-        if os.path.lexists(path):
-            if not stat.S_ISSOCK(os.lstat(path).st_mode):
-                raise OSError(f"{path} exists and is not a socket: refusing to replace it")
-            os.unlink(path)
-        socketserver.TCPServer.server_bind(self)
-        os.chmod(path, 0o660)
-        self.server_name, self.server_port = "localhost", 0
+    server_version = "remediator"
+    sys_version = ""
+    protocol_version = "HTTP/1.0"
+    default_request_version = "HTTP/1.0"  # an unparsable request still gets a status line (not HTTP/0.9's none)
+    daemon: Daemon
+    token: tuple[str, str] | None = None  # (name, secret): the TCP listener's
+    metrics_only = False
+    limits = LIMITS
 
+    def setup(self) -> None:
+        super().setup()
+        self.rfile = io.BufferedReader(Capped(self.connection, self.limits.max_bytes))
 
-def read_token(path: str) -> str:
-    st = os.stat(path)
-    if st.st_mode & 0o077:
-        raise OSError(f"token file {path} is readable by others (mode {stat.S_IMODE(st.st_mode):o}): chmod 600 it")
-    with open(path, encoding="utf-8") as fh:
-        token = fh.read(4096).strip()
-    if len(token) < 16:
-        raise OSError(f"token file {path} holds fewer than 16 characters")
-    return token
+    def __getattr__(self, name: str) -> Callable[[], None]:
+        if name.startswith("do_"):  # every method reaches _dispatch: a 405 with a JSON body, never a 501
+            return lambda: self._dispatch(name[3:])
+        raise AttributeError(name)
 
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's name
+        return  # never stderr: the daemon's log is JSON lines, and a peer must not be able to write into it
 
-def make_handler(d: Daemon, *, token: str | None, metrics_only: bool) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        server_version = "remediator"
-        sys_version = ""
-        timeout = 10  # a client that sends half a request does not hold a thread forever
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """The stdlib's own errors (a malformed request line, headers too long...) as JSON 4xx too."""
+        if code >= 500:
+            code, message = 400, message or "unsupported request"
+        with contextlib.suppress(OSError):
+            self._send(code, {"error": str(message or explain or code)[:200]})
+        self.close_connection = True
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's name
-            return  # requests are logged as JSON below, not to stderr
-
-        def _send(self, code: int, body: Any, ctype: str = "application/json") -> None:
-            data = body if isinstance(body, bytes) else json.dumps(body, default=str).encode()
-            self.send_response(code)
-            self.send_header("Content-Type", ctype)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
+    def _send(self, code: int, body: Any, ctype: str = "application/json") -> None:
+        data = body if isinstance(body, bytes) else (json.dumps(body, default=str) + "\n").encode()
+        self.send_response(code)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(data)))
+        if code == 405:
+            self.send_header("Allow", "GET, POST")
+        self.end_headers()
+        if self.command != "HEAD":
             self.wfile.write(data)
 
-        def _body(self) -> dict[str, Any]:
-            raw_len = self.headers.get("Content-Length", "0")
-            if not raw_len.isdigit():
-                raise ApiError(400, "Content-Length must be a number")
-            n = int(raw_len)
-            if n > MAX_BODY:
-                self.rfile.read(min(n, 1 << 20))  # drained (bounded) so the client reads the 413, not a reset
-                self.close_connection = True
-                raise ApiError(413, f"body larger than {MAX_BODY} bytes")
-            raw = self.rfile.read(n) if n else b""
-            if not raw.strip():
-                return {}
-            try:
-                body = json.loads(raw)
-            except (ValueError, RecursionError) as exc:
-                raise ApiError(400, f"malformed JSON: {str(exc)[:100]}") from None
-            if not isinstance(body, dict):
-                raise ApiError(400, "the body must be a JSON object")
-            return body
+    def _length(self) -> int:
+        if self.headers.get("Transfer-Encoding") is not None:
+            raise ApiError(400, "Transfer-Encoding is not accepted: send a Content-Length")
+        values = self.headers.get_all("Content-Length") or []
+        if len(values) > 1:
+            raise ApiError(400, "more than one Content-Length")
+        raw = values[0].strip() if values else "0"
+        if not (raw.isascii() and raw.isdigit() and len(raw) <= 9):
+            raise ApiError(400, "Content-Length must be a number of at most 9 digits")
+        n = int(raw)
+        if n > MAX_BODY:
+            raise ApiError(413, f"body larger than {MAX_BODY} bytes")
+        return n
 
-        def _auth(self) -> None:
-            if token is None:
-                return  # the unix socket: its mode (0660) is the access control
-            got = self.headers.get("Authorization", "")
-            if not got.startswith("Bearer "):
-                raise ApiError(401, "missing bearer token")
-            if not hmac.compare_digest(got[7:].strip().encode(), token.encode()):
-                raise ApiError(403, "wrong token")
+    def _auth(self) -> str:
+        """Who asks: the token's name over TCP (checked here, before the body), the peer's user on the socket."""
+        if self.token is None:
+            peer = self.server.peer(self.request)  # type: ignore[attr-defined]
+            return str(peer.user) if peer is not None and peer.user else "unknown peer"
+        got = self.headers.get("Authorization", "")
+        if not got.startswith("Bearer "):
+            raise ApiError(401, "missing bearer token")
+        if not hmac.compare_digest(got[7:].strip().encode(), self.token[1].encode()):
+            raise ApiError(403, "wrong token")
+        return self.token[0]
 
-        def _dispatch(self, method: str) -> None:
-            try:
-                payload = self._body()  # read first, whatever the method: an early answer must not reset the client
-                self._auth()
-                path = self.path.split("?", 1)[0]
-                code, body = route(d, method, path, payload if method == "POST" else {}, metrics_only)
-                if isinstance(body, bytes):
-                    self._send(code, body, "text/plain; version=0.0.4; charset=utf-8")
-                else:
-                    self._send(code, body)
-            except ApiError as exc:
-                self._send(exc.code, {"error": str(exc)})
-            except OSError:
-                self.close_connection = True  # the client went away, or was too slow: nothing to answer
-            except Exception as exc:  # noqa: BLE001 - a bug: answer 500 and log it; the daemon goes on
-                d.log("api-error", level="error", path=self.path[:200], error=f"{type(exc).__name__}: {exc}")
-                with contextlib.suppress(OSError):
-                    self._send(500, {"error": "internal error (logged)"})
+    def _body(self, n: int) -> dict[str, Any]:
+        raw = self.rfile.read(n) if n else b""
+        if len(raw) < n:
+            raise OSError("the peer sent less than its Content-Length")
+        if not raw.strip():
+            return {}
+        try:
+            body = json.loads(raw)
+        except (ValueError, RecursionError) as exc:
+            raise ApiError(400, f"malformed JSON: {str(exc)[:100]}") from None
+        if not isinstance(body, dict):
+            raise ApiError(400, "the body must be a JSON object")
+        return body
 
-        def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
-            self._dispatch("GET")
+    def _linger(self) -> None:
+        """After an early answer: stop sending, then read (and drop) what the peer still sends, bounded by the
+        deadline and Limits.max_bytes, so it reads our answer rather than a connection reset."""
+        with contextlib.suppress(OSError, ValueError):
+            self.wfile.flush()
+            self.connection.shutdown(socket.SHUT_WR)
+            while self.rfile.read1(16384):
+                pass
 
-        def do_POST(self) -> None:  # noqa: N802
-            self._dispatch("POST")
-
-        def do_PUT(self) -> None:  # noqa: N802 - every other method: a 405, never the stdlib's 501
-            self._dispatch("PUT")
-
-        def do_DELETE(self) -> None:  # noqa: N802
-            self._dispatch("DELETE")
-
-        def do_PATCH(self) -> None:  # noqa: N802
-            self._dispatch("PATCH")
-
-        def do_HEAD(self) -> None:  # noqa: N802
-            self._dispatch("HEAD")
-
-        def do_OPTIONS(self) -> None:  # noqa: N802
-            self._dispatch("OPTIONS")
-
-    return Handler
-
-
-def _name(part: str, what: str) -> str:
-    if not part or len(part) > 128 or not all(c.isalnum() or c in "-_." for c in part):
-        raise ApiError(400, f"malformed {what}")
-    return part
-
-
-def route(d: Daemon, method: str, path: str, body: dict[str, Any], metrics_only: bool) -> tuple[int, Any]:
-    parts = [p for p in path.split("/") if p]
-    if method == "GET" and parts == ["healthz"]:
-        return 200, {"ok": True, "hosts": len(d.settings.hosts)}
-    if method == "GET" and parts == ["metrics"]:
-        return 200, d.metrics.render()
-    if metrics_only:
-        raise ApiError(404, "only /metrics and /healthz here")
-    if method == "GET" and parts == ["v1", "status"]:
-        return 200, status_object(d.settings, d.store, d.journal)
-    if method == "GET" and parts == ["v1", "approvals"]:
-        return 200, {"approvals": [a.as_dict() for a in d.store.approvals()]}
-    if method == "POST" and len(parts) == 4 and parts[:2] == ["v1", "approvals"] and parts[3] in ("approve", "deny"):
-        ident = _name(parts[2], "approval or incident id")
-        step = body.get("step")
-        if step is not None and not isinstance(step, str):
-            raise ApiError(400, "step must be a string")
-        by = body.get("by", "api")
-        if not isinstance(by, str) or not by or len(by) > 100:
-            raise ApiError(400, "by must be a non-empty string of at most 100 characters")
-        pending = d.store.find_pending(ident, step)
-        decision = "approved" if parts[3] == "approve" else "denied"
-        if not pending:
-            decided = d.store.approval(ident)
-            if decided is not None and decided.decision == decision:  # idempotent: the same decision again
-                return 200, {"approval": decided.as_dict(), "note": "already decided"}
-            if decided is not None:
-                raise ApiError(409, f"approval {ident} was already {decided.decision} by {decided.by}")
-            raise ApiError(404, f"no pending approval {ident!r}" + (f" for step {step!r}" if step else ""))
-        out = [d.store.decide(a.id, decision, by) for a in pending[:1]]
-        d.log("approval-decided", approval=pending[0].id, incident=pending[0].incident, step=pending[0].step,
-              decision=decision, by=by)
-        return 200, {"approval": out[0].as_dict() if out[0] else None}
-    if method == "POST" and len(parts) == 4 and parts[:2] == ["v1", "hosts"]:
-        host = _name(parts[2], "host name")
-        if host not in {h.name for h in d.settings.hosts}:
-            raise ApiError(404, f"no host {host!r} in the config")
-        verb = parts[3]
-        reason = body.get("reason", "by the API")
-        if not isinstance(reason, str) or len(reason) > 300:
-            raise ApiError(400, "reason must be a string of at most 300 characters")
-        if verb == "release":
-            changed = d.store.set_flag(host, "quarantined", None)
-            d.last_refusal.pop(host, None)
-        elif verb == "pause":
-            changed = d.store.set_flag(host, "paused", reason or "paused")
-        elif verb == "resume":
-            changed = d.store.set_flag(host, "paused", None)
-            d.last_refusal.pop(host, None)
-        else:
-            raise ApiError(404, f"unknown host action {verb!r}")
-        d.log("host-" + verb, host=host, changed=changed)
-        return 200, {"host": host, "action": verb, "changed": changed}
-    if method == "POST" and parts == ["v1", "alerts"]:
-        if d.stop.is_set():
-            raise ApiError(503, "the daemon is stopping")
-        return 202, alerts(d, body)
-    raise ApiError(404 if method in ("GET", "POST") else 405, f"no route {method} {path[:100]}")
+    def _dispatch(self, method: str) -> None:
+        self.close_connection = True
+        try:
+            n = self._length()
+            who = self._auth()
+            payload = self._body(n) if method == "POST" else {}
+            code, body = route(self.daemon, method, self.path, payload, self.metrics_only, who)
+            if isinstance(body, bytes):
+                self._send(code, body, "text/plain; version=0.0.4; charset=utf-8")
+            else:
+                self._send(code, body)
+            if n and method != "POST":
+                self._linger()  # a body nobody reads: dropped after the answer, not left to reset it
+            return
+        except ApiError as exc:
+            self._send(exc.code, {"error": str(exc)})
+        except InputError as exc:
+            self._send(400, {"error": str(exc)})
+        except OSError:
+            return  # the client went away, or was too slow: nothing to answer
+        except Exception as exc:  # noqa: BLE001 - a bug: answer 500 and log it in one line; the daemon goes on
+            self.daemon.log("api-error", level="error", path=self.path[:200],
+                            error=f"{type(exc).__name__}: {str(exc)[:200]}")
+            with contextlib.suppress(OSError):
+                self._send(500, {"error": "internal error (logged)"})
+        self._linger()
 
 
-def alerts(d: Daemon, body: dict[str, Any]) -> dict[str, Any]:
-    """Alertmanager's webhook (version 4): each firing alert names a host by its `host`, `hostname`, `instance`
-    or `nodename` label; those hosts are probed at once. An alert never acts by itself."""
-    items = body.get("alerts")
-    if body.get("version") not in (None, "4") or not isinstance(items, list):
-        raise ApiError(400, "not an Alertmanager webhook (version 4 with an alerts list)")
-    known = {h.name for h in d.settings.hosts}
-    probed: list[str] = []
-    unknown: list[str] = []
-    for a in items[:1000]:
-        if not isinstance(a, dict) or a.get("status", "firing") != "firing":
-            continue
-        labels = a.get("labels")
-        if not isinstance(labels, dict):
-            continue
-        for key in ("host", "hostname", "nodename", "instance"):
-            value = labels.get(key)
-            if isinstance(value, str) and value:
-                name = value.split(":", 1)[0] if key == "instance" else value
-                (probed if name in known else unknown).append(name)
-                break
-    for name in set(probed):
-        d.probe_now(name)
-    d.log("alerts", probed=sorted(set(probed)), unknown=sorted(set(unknown))[:20])
-    return {"probing": sorted(set(probed)), "unknown": sorted(set(unknown))[:20]}
+def make_handler(d: Daemon, *, token: tuple[str, str] | None, metrics_only: bool) -> type[Handler]:
+    return type("ApiHandler", (Handler,), {"daemon": d, "token": token, "metrics_only": metrics_only,
+                                           "limits": METRICS_LIMITS if metrics_only else LIMITS})
 
 
-def serve(d: Daemon) -> list[ThreadingHTTPServer]:
-    """Start the API socket, the optional loopback API and the metrics listener, each in its own thread."""
+def serve(d: Daemon) -> list[BaseServer]:
+    """Start the API socket, the optional loopback API and the metrics listener, each in its own thread. The
+    token file is read first: a bad one is refused (InputError, exit 2) before anything listens."""
+    import threading
+
     cfg = d.settings.daemon
-    servers: list[ThreadingHTTPServer] = [UnixHTTPServer(cfg.api_socket, make_handler(d, token=None, metrics_only=False))]  # type: ignore[arg-type]
-    if cfg.api_listen and cfg.token_file:
-        host, port = cfg.api_listen.rsplit(":", 1)
-        servers.append(ThreadingHTTPServer((host, int(port)),
-                                           make_handler(d, token=read_token(cfg.token_file), metrics_only=False)))
-    if cfg.metrics_listen:
-        host, port = cfg.metrics_listen.rsplit(":", 1)
-        servers.append(ThreadingHTTPServer((host.strip("[]"), int(port)),
-                                           make_handler(d, token=None, metrics_only=True)))
+    token = read_token(cfg.token_file) if cfg.api_listen and cfg.token_file else None
+    servers: list[BaseServer] = [UnixServer(cfg.api_socket, make_handler(d, token=None, metrics_only=False),
+                                            limits=LIMITS, log=d.log)]
+    try:
+        if cfg.api_listen and token:
+            host, port = cfg.api_listen.rsplit(":", 1)
+            servers.append(TCPServer((host.strip("[]"), int(port)), make_handler(d, token=token, metrics_only=False),
+                                     limits=LIMITS, log=d.log))
+        if cfg.metrics_listen:
+            host, port = cfg.metrics_listen.rsplit(":", 1)
+            servers.append(TCPServer((host.strip("[]"), int(port)), make_handler(d, token=None, metrics_only=True),
+                                     limits=METRICS_LIMITS, log=d.log))
+    except BaseException:
+        for s in servers:
+            s.server_close()
+        raise
     for s in servers:
-        s.daemon_threads = True
         threading.Thread(target=s.serve_forever, name=f"http-{type(s).__name__}", daemon=True).start()
     return servers

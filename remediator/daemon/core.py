@@ -5,7 +5,9 @@ alert named) gets the full debounced diagnosis in a worker; a verdict that selec
 gate (remediator.daemon.policy) and runs through remediator.app — healing alone (`auto`), asking over the API
 for each risky step (`approve`), or planning only (`observe`, a dry run: nothing on the host changes). On
 start, every incident left in flight is resumed first. SIGTERM finishes the step under way and leaves the
-incident in flight for the next start; SIGHUP reloads the config (a bad one is logged and the old one kept).
+incident in flight for the next start; SIGHUP reloads the config in a thread of its own, off the rounds (a bad
+one, or one that is not a regular file - a FIFO, a device - is logged and the old one kept). One daemon per
+state directory and API socket (daemon.instance): the lock is taken before anything is opened.
 Must not: print anything but JSON log lines; import click or rich.
 """
 
@@ -13,7 +15,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
+import stat
 import sys
 import threading
 import time
@@ -24,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from remediator import app, engine
-from remediator.daemon import policy
+from remediator.daemon import instance, policy
 from remediator.daemon.metrics import Metrics
 from remediator.daemon.notify import Notifier, sd_notify, watchdog_interval
 from remediator.daemon.store import Store
@@ -56,6 +60,7 @@ class Daemon:
     def __init__(self, config: Path, settings: Settings, *, log: Callable[..., None] = json_log) -> None:
         self.config_path, self.settings, self.log = config, settings, log
         self.state_dir = Path(settings.state_dir)
+        self.instance = instance.acquire(self.state_dir, settings.daemon.api_socket)  # first: a second one stops here
         self.store = Store(self.state_dir)
         self.journal = Journal(self.state_dir)
         self.metrics = Metrics()
@@ -74,7 +79,27 @@ class Daemon:
     def run(self) -> int:
         from remediator.daemon.api import serve  # the API needs the daemon; imported here to keep the cycle out
 
-        servers = serve(self)
+        try:
+            servers = serve(self)
+        except BaseException:
+            self.close()
+            raise
+        try:
+            return self._run(servers)
+        finally:
+            for s in servers:
+                s.shutdown()
+                s.server_close()  # the API socket is removed: a clean stop leaves none behind
+            self.close()
+
+    def close(self) -> None:
+        """Release what the daemon holds: the journal's and the store's connections, then the instance lock."""
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        self.journal.disconnect()
+        self.store.db.close()
+        self.instance.close()
+
+    def _run(self, servers: list[Any]) -> int:
         self.log("started", hosts=[h.name for h in self.settings.hosts], interval=self.settings.daemon.interval,
                  api_socket=self.settings.daemon.api_socket, metrics_listen=self.settings.daemon.metrics_listen)
         self.resume_in_flight()
@@ -82,13 +107,11 @@ class Daemon:
         dog = watchdog_interval()
         if dog:
             threading.Thread(target=self._watchdog, args=(dog,), name="watchdog", daemon=True).start()
+        threading.Thread(target=self._reloader, name="reload", daemon=True).start()
         asyncio.run(self._rounds())
         sd_notify("STOPPING=1")
         self.log("stopping", reason="signal", running=sorted(self.active))
         self.pool.shutdown(wait=True, cancel_futures=True)  # queued diagnoses never start; running steps finish
-        for s in servers:
-            s.shutdown()
-            s.server_close()
         self.notifier.close()
         self.log("stopped")
         return 0
@@ -107,13 +130,11 @@ class Daemon:
         loop.add_signal_handler(signal.SIGHUP, self.reload.set)
 
         async def one_round() -> None:
-            if self.reload.is_set():
-                self.reload.clear()
-                self._reload()
             self.beat = time.monotonic()
             try:
                 pings = await self._liveness(list(self.settings.hosts))
                 await asyncio.to_thread(self.dispatch, pings)  # store writes: off the event loop
+                await asyncio.to_thread(self.store.mark_round)  # `status` shows its age
             except Exception as exc:  # noqa: BLE001 - one bad round is logged; the daemon goes on
                 where = traceback.extract_tb(exc.__traceback__)[-3:]
                 self.log("round-failed", level="error", error=f"{type(exc).__name__}: {exc}",
@@ -130,6 +151,15 @@ class Daemon:
         """SIGTERM: steps under way finish, their incidents stay in flight; no new work starts."""
         self.stop.set()
         engine.STOP.set()
+        self.reload.set()  # wakes the reloader, which sees stop and ends
+
+    def _reloader(self) -> None:
+        """SIGHUP's work, off the rounds: a config that hangs its reader (a FIFO) holds up only this thread."""
+        while not self.stop.is_set():
+            self.reload.wait()
+            self.reload.clear()
+            if not self.stop.is_set():
+                self._reload()
 
     def _watchdog(self, every: float) -> None:
         while not self.stop.wait(every):
@@ -138,7 +168,13 @@ class Daemon:
 
     def _reload(self) -> None:
         try:
-            new = load_settings(self.config_path)
+            try:
+                mode = os.stat(self.config_path).st_mode
+            except OSError as exc:
+                raise InputError(f"{self.config_path}: cannot read: {exc.strerror or exc}") from None
+            if not stat.S_ISREG(mode):  # a FIFO or a device would block its reader (or never end): refused
+                raise InputError(f"{self.config_path}: not a regular file: refused")
+            new = load_settings(self.config_path)  # bounded read (loader.MAX_BYTES)
         except InputError as exc:
             self.log("reload-failed", level="error", error=str(exc), kept="the previous config")
             return
@@ -410,10 +446,10 @@ class Daemon:
             self.notifier.send("approval-needed", host=h.name, incident=incident, step=step.id, approval=a.id,
                                summary=plan.summary)
             self._update_gauges()
-            d = self.store.wait_decision(a.id, a.expires, self.stop)
+            d = self.store.wait_decision(a.id, a.expires, self.stop)  # what the store holds after the CAS
             self.store.set_status(h.name, "remediating", open_incident=incident)
             if d is None or d.decision is None:
-                self.store.decide(a.id, "withdrawn", "daemon", "the daemon stopped; asked again after the restart")
+                self.store.settle(a.id, "withdrawn", "daemon", "the daemon stopped; asked again after the restart")
                 raise Interrupted(f"the daemon stopped while step {step.id} awaited approval {a.id}; the incident "
                                   "stays in flight and asks again after the restart")
             if d.decision != "approved":

@@ -35,6 +35,7 @@ CREATE TABLE IF NOT EXISTS approvals (
 CREATE TABLE IF NOT EXISTS refusals (
   seq INTEGER PRIMARY KEY AUTOINCREMENT, ts REAL NOT NULL, host TEXT NOT NULL, reason TEXT NOT NULL, detail TEXT
 );
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS status (
   host TEXT PRIMARY KEY, state TEXT NOT NULL, verdict TEXT, verdict_at REAL, reason TEXT, open_incident TEXT,
   updated REAL NOT NULL
@@ -94,6 +95,14 @@ class Store:
         with self._lock:
             try:
                 return self.db.execute(sql, args).fetchall()
+            except sqlite3.Error as exc:
+                raise JournalError(f"daemon store: {exc}") from exc
+
+    def _write(self, sql: str, args: tuple[Any, ...] = ()) -> int:
+        """One statement; the number of rows it changed (a compare-and-set reads it to know whether it won)."""
+        with self._lock:
+            try:
+                return self.db.execute(sql, args).rowcount
             except sqlite3.Error as exc:
                 raise JournalError(f"daemon store: {exc}") from exc
 
@@ -169,10 +178,16 @@ class Store:
 
     def decide(self, aid: str, decision: str, by: str, note: str = "") -> Approval | None:
         """approved / denied / expired / withdrawn, once: a second decision returns the first, unchanged."""
-        self._exec("UPDATE approvals SET decision=?, by=?, decided=?, note=? WHERE id=? AND decision IS NULL",
-                   (decision, by[:200], time.time(), note[:500], aid))
-        self._notify()
-        return self.approval(aid)
+        return self.settle(aid, decision, by, note)[1]
+
+    def settle(self, aid: str, decision: str, by: str, note: str = "") -> tuple[bool, Approval | None]:
+        """The decision as one compare-and-set: (True, it) when this call decided, (False, what the store holds)
+        when another decision came first. Exactly one of two racing callers wins; the loser learns the winner."""
+        won = self._write("UPDATE approvals SET decision=?, by=?, decided=?, note=? WHERE id=? AND decision IS NULL",
+                          (decision, by[:200], time.time(), note[:500], aid)) == 1
+        if won:
+            self._notify()
+        return won, self.approval(aid)
 
     def annotate(self, aid: str, note: str) -> None:
         """Add why a decided approval was not acted on (e.g. the host recovered by itself meanwhile)."""
@@ -193,6 +208,16 @@ class Store:
             with self.changed:
                 self.changed.wait(timeout=min(1.0, max(0.01, a.expires - time.time())))
         return self.approval(aid)
+
+    # ---- the daemon's own heartbeat ----------------------------------------------------------
+    def mark_round(self, at: float | None = None) -> None:
+        """When the daemon's last round ended (`status` shows its age: a stopped daemon's view is stale)."""
+        self._write("INSERT INTO meta (key, value) VALUES ('last_round', ?) "
+                    "ON CONFLICT(key) DO UPDATE SET value=excluded.value", (at if at is not None else time.time(),))
+
+    def last_round(self) -> float | None:
+        rows = self._exec("SELECT value FROM meta WHERE key='last_round'")
+        return float(rows[0][0]) if rows else None
 
     # ---- refusals and status -----------------------------------------------------------------
     def refuse(self, host: str, reason: str, detail: str = "") -> None:

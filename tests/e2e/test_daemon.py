@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import pwd
 import shutil
 import signal
 import socket
@@ -25,6 +26,7 @@ from remediator.lab import Sandbox, wait_for
 from tests.conftest import REPO, cli, require_docker, shim_ids
 
 pytestmark = pytest.mark.dockerd
+ME = pwd.getpwuid(os.getuid()).pw_name  # who approves: the CLI's user, as the daemon sees it on its socket
 
 
 def _free_port() -> int:
@@ -228,8 +230,8 @@ def test_approve_policy_waits_for_the_api_then_heals(fleet: Fleet) -> None:
     (ask,) = _pending(fleet)
     assert ask["step"] == "stop" and fleet.status()[a.name]["state"] == "awaiting-approval"
     assert not fleet.incidents()[0][4], "nothing ran while it waited"
-    res = cli("approve", str(ask["id"]), "--config", str(fleet.cfg), "--by", "alice")
-    assert res.returncode == 0 and "approved by alice" in res.stdout, res.stdout + res.stderr
+    res = cli("approve", str(ask["id"]), "--config", str(fleet.cfg), "--note", "alice")
+    assert res.returncode == 0 and f"approved by {ME}" in res.stdout, res.stdout + res.stderr  # the peer's user
     fleet.wait(lambda: [r[5] for r in fleet.incidents()] == ["recovered"], 120, "healed once approved")
     assert a.host.ping().ok and a.running() == before
 
@@ -346,8 +348,8 @@ def test_deny_rolls_back_what_the_incident_changed(fleet: Fleet) -> None:
     fleet.wait(lambda: bool(_pending(fleet)) and _pending(fleet)[0]["step"] == "stop", 120, "the stop awaiting approval")
     assert calls.read_text().splitlines() == [f"drain {a.name}"]
     (ask,) = _pending(fleet)
-    res = cli("deny", str(ask["id"]), "--config", str(fleet.cfg), "--by", "bob")
-    assert res.returncode == 0 and "denied by bob" in res.stdout, res.stdout + res.stderr
+    res = cli("deny", str(ask["id"]), "--config", str(fleet.cfg), "--note", "bob")
+    assert res.returncode == 0 and f"denied by {ME}" in res.stdout, res.stdout + res.stderr
     fleet.wait(lambda: fleet.incidents()[0][5] is not None, 60, "the denied incident ends")
     assert fleet.incidents()[0][5] == "rolled_back"
     assert calls.read_text().splitlines() == [f"drain {a.name}", f"uncordon {a.name}"], "undrained by the rollback"

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
+import pwd
 import random
 import socket
 import threading
@@ -20,6 +22,8 @@ from remediator.daemon.metrics import Metrics
 from remediator.daemon.store import Store
 from remediator.journal import Journal
 from remediator.settings import Settings
+
+ME = pwd.getpwuid(os.getuid()).pw_name
 
 
 class StandIn:
@@ -101,12 +105,14 @@ def test_approve_is_bound_and_idempotent_and_deny_is_final(api: tuple[StandIn, A
     aid = _pending(d)
     code, body = call("GET", "/v1/approvals")
     assert code == 200 and [a["id"] for a in body["approvals"]] == [aid]
-    code, body = call("POST", f"/v1/approvals/{aid}/approve", json.dumps({"by": "alice"}).encode())
-    assert code == 200 and body["approval"]["decision"] == "approved" and body["approval"]["by"] == "alice"
+    code, body = call("POST", f"/v1/approvals/{aid}/approve", json.dumps({"note": "alice: go"}).encode())
+    assert code == 200 and body["approval"]["decision"] == "approved"
+    assert body["approval"]["by"] == ME, "the approver is the peer's user (SO_PEERCRED), not what the body says"
+    assert body["approval"]["note"] == "alice: go", "free text is only a note"
     code, body = call("POST", f"/v1/approvals/{aid}/approve", json.dumps({"by": "carol"}).encode())
-    assert code == 200 and body["approval"]["by"] == "alice" and body["note"] == "already decided"  # idempotent
+    assert code == 200 and body["approval"]["note"] == "alice: go" and body["note"] == "already decided"  # idempotent
     code, body = call("POST", f"/v1/approvals/{aid}/deny", json.dumps({"by": "bob"}).encode())
-    assert code == 409 and "already approved by alice" in body["error"]  # a script must not believe it denied
+    assert code == 409 and f"already approved by {ME}" in body["error"]  # a script must not believe it denied
     assert d.store.approval(aid).decision == "approved"  # type: ignore[union-attr]
     assert _pending(d) != aid, "the same plan asked again after a decision is a new request"
     newer = d.store.request(incident="20261128T000000-abcdef", host="h1", step="stop", plan_sha256="b" * 64,
