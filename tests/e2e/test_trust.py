@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 
 from remediator.lab import Sandbox, wait_for
-from tests.conftest import REPO, cli
+from tests.conftest import REPO, cli, require_docker
 
 NOBODY = 65534
 FAKE_C = r"""
@@ -173,3 +173,25 @@ def test_a_users_process_named_dockerd_is_never_executed_signalled_or_believed(
                 daemon.wait(10)
     imp.assert_untouched("the end")
     assert Path(sb.pidfile).read_text().strip() == str(pid), "the pidfile naming a live process was removed"
+
+
+def test_a_pidfile_naming_another_live_process_survives_a_run() -> None:
+    """Point 4: the configured pidfile is another service's (root-owned, naming a live `sleep`). The real
+    dockerd is down; `run --yes` stops and starts it: the file is not dockerd's to delete, so it survives (and
+    dockerd, seeing a live pid in it, refuses to start: the run fails, the other service keeps its pidfile)."""
+    require_docker()
+    sb = Sandbox(name="t")
+    other = subprocess.Popen(["sleep", "600"], start_new_session=True)
+    try:
+        Path(sb.pidfile).write_text(f"{other.pid}\n")
+        cfg = sb.root / "config.yaml"
+        cfg.write_text(sb.config_yaml(str(sb.root / "state")))
+        res = cli("run", "--config", str(cfg), "--host", "t", "--yes", timeout=400)
+        out = res.stdout + res.stderr
+        assert Path(sb.pidfile).read_text() == f"{other.pid}\n", out[-4000:]
+        assert other.poll() is None, "the other service's process was touched"
+        assert f"left {sb.pidfile} alone: pid {other.pid} is alive (sleep)" in out.replace("\n", " "), out[-4000:]
+    finally:
+        other.kill()
+        other.wait(10)
+        sb.cleanup()
