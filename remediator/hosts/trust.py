@@ -141,6 +141,7 @@ class Prover:
     def __init__(self, host: Host) -> None:
         self.host = host
         self._links: dict[int, str] | None = None
+        self._pidfile: dict[int, str] | None = None
         self._binaries: set[FileKey] | None = None
         self._idents: dict[tuple[int, int], Identity | None] = {}
 
@@ -161,14 +162,18 @@ class Prover:
             self._binaries = {k for k in found if k is not None}
         return self._binaries
 
+    def pidfile_link(self) -> dict[int, str]:
+        """pid -> "the pidfile X", from the configured pidfile if only root could have written it."""
+        if self._pidfile is None:
+            pid, where = read_pidfile(self.host, self.host.config.service.pidfile)
+            self._pidfile = {pid: where} if pid else {}
+        return self._pidfile
+
     def links(self) -> dict[int, str]:
-        """pid -> how the configured service vouches for it."""
+        """pid -> how the configured service vouches for it (the pidfile; systemd's MainPID, asked once)."""
         if self._links is None:
             spec = self.host.config.service
-            links: dict[int, str] = {}
-            pid, where = read_pidfile(self.host, spec.pidfile)
-            if pid:
-                links[pid] = where
+            links = dict(self.pidfile_link())
             if isinstance(spec, SystemdService) and (main := main_pid(self.host, spec)):
                 links[main] = f"MainPID of {spec.unit}"
             self._links = links
@@ -177,8 +182,12 @@ class Prover:
     def dockerd(self, p: Proc) -> str | None:
         ident = self.identity(p)
         if (why := root_exe_doubt(ident, self.binaries())) is not None:
-            return why
-        return dockerd_doubt(p, ident, binaries=self.binaries(), links=self.links(), spawned=self.host.spawned())
+            return why  # before any link is looked up: a look-alike costs no systemctl call
+        spawned = self.host.spawned()
+        cheap = dockerd_doubt(p, ident, binaries=self.binaries(), links=self.pidfile_link(), spawned=spawned)
+        if cheap is None:
+            return None
+        return dockerd_doubt(p, ident, binaries=self.binaries(), links=self.links(), spawned=spawned)
 
     def runtime(self, p: Proc) -> str | None:
         """containerd or a shim: root, from a root-only image."""
