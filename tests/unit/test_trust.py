@@ -282,3 +282,21 @@ def test_identity_reads_uids_and_the_image_of_real_processes(tmp_path: Path) -> 
         for proc in (as_nobody, as_root_from_user_dir):
             proc.kill()
             proc.wait(5)
+
+
+def test_stopping_the_service_never_signals_a_look_alike(tmp_path: Path) -> None:
+    """service stop on a process host whose only "dockerd" is a user's: nothing is signalled, the user's process
+    is still there, and its pid in the (root-owned) pidfile does not get that file deleted either."""
+    needs_root()
+    from remediator.settings import ProcessService
+
+    pidfile = tmp_path / "docker.pid"
+    pidfile.write_text("90\n")
+    argv = ["dockerd", "--data-root", ROOTS[0], "--exec-root", ROOTS[1], "-H", "unix:///var/run/docker.sock",
+            "--pidfile", str(pidfile)]
+    spec = ProcessService(kind="process", argv=argv, pidfile=str(pidfile), log=str(tmp_path / "log"))
+    host = FakeHost(config=HostConfig(name="h", service=spec), processes=[dockerd(90, exe="/home/x/dockerd")],
+                    identities={90: USER})
+    notes = controller(host).stop(1.0)
+    assert host.signals == [] and [p.pid for p in host.processes] == [90]
+    assert "dockerd was not running" in notes[0] and pidfile.exists() and "pid 90 is alive" in notes[1], notes
