@@ -123,7 +123,7 @@ def daemon_log(ctx: StepContext, deadline: float) -> bytes:
 def proc_files(ctx: StepContext, deadline: float) -> bytes:
     fam = ctx.host.family(data_root=ctx.facts.data_root, exec_root=ctx.facts.exec_root,
                           containerd_sock=ctx.facts.containerd_sock)
-    out = [f"# {fam.describe()}"]
+    out = [f"# {fam.describe()}"] + [f"# {why}" for _, why in fam.unproven]  # look-alikes: named, not read
     for p in fam.dockerd + fam.containerd + fam.shims:
         if time.monotonic() > deadline:
             out.append("... cut at deadline")

@@ -51,6 +51,9 @@ def clear(ctx: StepContext, p: NoParams) -> StepResult:
     pid, where = _read_pid(ctx)
     if pid is None:
         return StepResult(f"{where}: not the stale-pid case; nothing removed", stop=Outcome.REFUSED)
+    if (why := ctx.host.path_unsafe(path)) is not None:  # only a file only root could write is dockerd's (trust.py)
+        return StepResult(f"{path} is not proven to be dockerd's containerd pidfile ({why}); nothing removed",
+                          stop=Outcome.REFUSED)
     who, mine = _who(ctx, pid)
     if mine:
         return StepResult(f"{who}: this daemon's own containerd holds the pidfile; it is not stale (containerd is "
@@ -71,6 +74,8 @@ def plan_clear(ctx: StepContext, p: NoParams) -> StepResult:
     pid, where = _read_pid(ctx)
     if pid is None:
         return StepResult(f"{where}: would do nothing")
+    if (why := ctx.host.path_unsafe(where)) is not None:
+        return StepResult(f"{where} is not proven to be dockerd's containerd pidfile ({why}); would refuse")
     who, mine = _who(ctx, pid)
     if mine:
         return StepResult(f"{who}: it is this daemon's containerd; would refuse (not stale)")

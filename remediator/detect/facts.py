@@ -19,8 +19,8 @@ from typing import Any
 
 from remediator.errors import HostError
 from remediator.hosts import procs as procmod
+from remediator.hosts import trust
 from remediator.hosts.port import Host
-from remediator.hosts.service import controller
 from remediator.settings import ProcessService
 
 SYSTEM_CONTAINERD_SOCK = procmod.SYSTEM_CONTAINERD_SOCK
@@ -106,8 +106,12 @@ def decide_layout(version: tuple[int, int], containerd_flag: str | None, daemon_
 
 
 def _daemon_json(host: Host, path: str) -> tuple[dict[str, Any], list[str]]:
+    """daemon.json's usable keys, only from a file only root can write (hosts/trust.py): the roots it names
+    decide what root later quarantines and archives, so a file a user could write names nothing."""
     if not host.exists(path):
         return {}, []
+    if (why := host.path_unsafe(path)) is not None:
+        return {}, [f"{path} not read: {why}, so a non-root user could choose the roots; ignored"]
     try:
         data = json.loads(host.read_text(path, limit=1 << 20))
     except (HostError, ValueError, RecursionError) as exc:
@@ -133,7 +137,7 @@ TYPES: dict[str, type] = {"data-root": str, "graph": str, "exec-root": str, "con
 def resolve(host: Host) -> Facts:
     """Read the effective facts of host: from the live dockerd, its argv, daemon.json, the config."""
     cfg = host.config
-    running = controller(host).find()
+    running, notes = trust.find_dockerd(host)  # only a proven dockerd's argv is believed
     if running:
         argv, source = running.cmdline, f"the running dockerd (pid {running.pid})"
     elif isinstance(cfg.service, ProcessService):
@@ -141,13 +145,16 @@ def resolve(host: Host) -> Facts:
     else:
         argv, source = (), "the host config"
     flags = procmod.dockerd_flags(argv)
-    djson, notes = _daemon_json(host, flags["config_file"] or cfg.daemon_json)
+    djson, more = _daemon_json(host, flags["config_file"] or cfg.daemon_json)
+    notes += more
     data_root = os.path.normpath(flags["data_root"] or djson.get("data-root") or djson.get("graph") or cfg.data_root)
     exec_root = os.path.normpath(flags["exec_root"] or djson.get("exec-root") or cfg.exec_root)
     for name, eff, conf in (("data_root", data_root, cfg.data_root), ("exec_root", exec_root, cfg.exec_root)):
         if eff != os.path.normpath(conf):
             notes.append(f"{name}: config says {conf} but {source} uses {eff}; using {eff}")
-    binary = running.exe.removesuffix(" (deleted)") if running and running.exe else cfg.dockerd
+    binary = cfg.dockerd  # never a binary found through /proc: the configured one (hosts/trust.py)
+    if running and running.exe.endswith(" (deleted)"):
+        notes.append(f"the running dockerd's image {running.exe} was replaced; the version is {binary}'s")
     try:
         version_text = host.run((binary, "--version"), timeout=10).stdout.strip()
     except HostError as exc:

@@ -93,13 +93,15 @@ class Prober:
         for name, found in (("dockerd", fam.dockerd), ("containerd", fam.containerd)):
             p = found[0] if found else None
             h = self.host.health(p) if p else None
+            ignored = fam.ignored(name)  # look-alikes the trust rule refused: said, never used (hosts/trust.py)
             if p is None or h is None or not p.alive:
-                out.append(Obs(f"{name}-proc", "absent", detail=f"no {name} process of this host"))
+                out.append(Obs(f"{name}-proc", "absent", detail="; ".join([f"no {name} process of this host"] + ignored),
+                               data={"ignored": ignored} if ignored else {}))
                 continue
             if name in self.pids and self.pids[name] != p.pid:
                 self.restarts[name] += 1
             self.pids[name] = p.pid
-            out.append(Obs(f"{name}-proc", "ok", detail=f"pid {p.pid} {h.describe()}",
+            out.append(Obs(f"{name}-proc", "ok", detail="; ".join([f"pid {p.pid} {h.describe()}"] + ignored),
                            data={"pid": p.pid, "state": h.state, "threads": h.threads, "dstate": len(h.dstate),
                                  "wchan": h.wchan, "uptime": round(h.uptime, 1), "restarts": self.restarts[name]}))
         parents = {c.ppid for c in fam.containers}

@@ -88,7 +88,7 @@ def classify(r: Round, log: logdiag.LogVerdict, layout: str, startup_grace: floa
     else:
         against.append("not kernel-hang: no hung-task message" + (", no D-state threads" if not d_threads else ""))
     if dockerd.outcome == "absent":
-        because.append("no dockerd process of this host")
+        because.append(dockerd.detail or "no dockerd process of this host")  # names any look-alike it ignored
         if log_cause:
             because.append(f"log: {'; '.join(log.trace[-2:])}")
             if log.started_ok is False:  # down, and its last start failed for a named cause: that will not flap

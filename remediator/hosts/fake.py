@@ -3,7 +3,9 @@
 Processes, the Docker API, containerd's socket and the kernel log are scripted; files are the real
 filesystem (tests give it tmp paths), and the state surgery (`fs`) is the local one with `faults`: the Nth
 removal or rename can fail with EIO, as a dying disk would. Every signal and command is recorded, nothing
-is ever sent. FakeService is the service Controller without a daemon: a scripted log, calls recorded.
+is ever sent. Who a process is (its uids and image, hosts/trust.py) is scripted in `identities` (a pid not
+listed is root running a root-only image) and the pids it "started" in `started`. FakeService is the
+service Controller without a daemon: a scripted log, calls recorded.
 Must not: touch a real process or daemon.
 """
 
@@ -17,6 +19,7 @@ from typing import Any
 
 from remediator.errors import HostError
 from remediator.hosts import procs as procmod
+from remediator.hosts import trust
 from remediator.hosts.fsops import Mutations
 from remediator.hosts.port import DiskUsage, LocalFiles, Ping
 from remediator.hosts.statefiles import LocalStateFiles
@@ -73,7 +76,10 @@ class FakeHost(LocalFiles):
     commands: dict[tuple[str, ...], CommandResult] = field(default_factory=dict)
     disk: DiskUsage = field(default_factory=lambda: DiskUsage(free=50 << 30, total=100 << 30, free_inodes=10 << 20,
                                                               total_inodes=20 << 20))  # half full, room for a backup
-    family_of: Callable[[list[Proc]], procmod.Family] | None = None  # default: procs.family over `processes`
+    family_of: Callable[[list[Proc]], procmod.Family] | None = None  # default: the proven family over `processes`
+    # who each process is (hosts/trust.py); a pid not listed is root running a root-only image
+    identities: dict[int, trust.Identity] = field(default_factory=dict)
+    started: set[int] = field(default_factory=set)  # pids "this remediator started" (the service link)
     signals: list[tuple[int, int]] = field(default_factory=list)  # (pid, signal) sent
     ran: list[tuple[str, ...]] = field(default_factory=list)
     faults: Faults = field(default_factory=Faults)
@@ -91,6 +97,7 @@ class FakeHost(LocalFiles):
 
     def spawn_detached(self, argv: Sequence[str], *, log: str) -> int:
         self.ran.append(tuple(argv))
+        self.started.add(99999)
         return 99999
 
     def reap(self) -> None:
@@ -105,10 +112,18 @@ class FakeHost(LocalFiles):
     def family(self, *, data_root: str, exec_root: str, containerd_sock: str = "") -> procmod.Family:
         if self.family_of is not None:
             return self.family_of(self.processes)
-        return procmod.family(self.processes, data_root=data_root, exec_root=exec_root)
+        return trust.proven_family(self, self.procs(), data_root=data_root, exec_root=exec_root)
 
     def health(self, p: Proc) -> procmod.Health | None:
         return self.healths.get(p.pid, procmod.Health(pid=p.pid, state=p.state, threads=1, dstate=(), wchan="", uptime=60.0))
+
+    def identity(self, p: Proc) -> trust.Identity | None:
+        if p.pid in self.identities:
+            return self.identities[p.pid]
+        return trust.Identity(uid=0, euid=0, exe=p.exe, exe_file=None, exe_unsafe=None)
+
+    def spawned(self) -> frozenset[int]:
+        return frozenset(self.started)
 
     def signal(self, target: Proc, sig: signal.Signals, *, same_program: bool = True) -> bool:
         self.signals.append((target.pid, int(sig)))

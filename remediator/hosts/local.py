@@ -25,7 +25,7 @@ import requests.exceptions
 import sh
 
 from remediator.errors import CommandFailed, CommandTimeout, DockerAPIError, HostError, UnsafeOperation
-from remediator.hosts import procfs
+from remediator.hosts import procfs, trust
 from remediator.hosts import procs as procmod
 from remediator.hosts.port import DiskUsage, LocalFiles, Ping
 from remediator.hosts.statefiles import LocalStateFiles
@@ -206,11 +206,21 @@ class LocalHost(LocalFiles):
         """This daemon's processes. containerd_sock (the facts') matters only for an external containerd."""
         external = containerd_sock if containerd_sock and not containerd_sock.startswith(f"{exec_root}/") else None
         ids = frozenset(self.listdir(f"{data_root}/containers")) if external else frozenset()
-        return procmod.family(self.procs(), data_root=data_root, exec_root=exec_root, external_sock=external,
-                              container_ids=ids)
+        return trust.proven_family(self, self.procs(), data_root=data_root, exec_root=exec_root, external_sock=external,
+                                   container_ids=ids)
 
     def health(self, p: Proc) -> procmod.Health | None:
         return procfs.health(p)
+
+    def identity(self, p: Proc) -> trust.Identity | None:
+        """None unless the pid is still the listed process before and after the reads (not gone, not reused)."""
+        if procfs.start_time(p.pid) != p.start:
+            return None
+        ident = procfs.identity(p.pid)
+        return ident if procfs.start_time(p.pid) == p.start else None
+
+    def spawned(self) -> frozenset[int]:
+        return frozenset(child.pid for child in self._children if child.returncode is None)
 
     def signal(self, target: Proc, sig: signal.Signals, *, same_program: bool = True) -> bool:
         """Send sig to target only if the pid still is that very process (same start time; and, with

@@ -18,12 +18,14 @@ Must not: do anything itself.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from remediator.hosts import procs as procmod
+from remediator.hosts import trust
 from remediator.settings import HostConfig
 from remediator.structs import CommandResult, Proc
 
@@ -162,6 +164,22 @@ class LocalFiles:
         except OSError:
             return []
 
+    def path_unsafe(self, path: str) -> str | None:
+        """Why a non-root user could write or replace path (hosts/trust.py), None when only root can."""
+        return trust.unsafe_path(path)
+
+    def file_key(self, path: str) -> trust.FileKey | None:
+        """(device, inode) of what path names, following links; None if it is missing."""
+        try:
+            st = os.stat(path)
+        except OSError:
+            return None
+        return st.st_dev, st.st_ino
+
+    def which(self, name: str) -> str | None:
+        """The absolute path a command name resolves to on the host (root's PATH), None if none."""
+        return name if os.path.isabs(name) else shutil.which(name)
+
 
 class Host(Protocol):
     config: HostConfig
@@ -177,6 +195,12 @@ class Host(Protocol):
     def proc(self, pid: int) -> Proc | None: ...
     def family(self, *, data_root: str, exec_root: str, containerd_sock: str = "") -> procmod.Family: ...
     def health(self, p: Proc) -> procmod.Health | None: ...
+    def identity(self, p: Proc) -> trust.Identity | None:
+        """Who the process is, as only the kernel can say: uids, image identity (hosts/trust.py judges it)."""
+        ...
+    def spawned(self) -> frozenset[int]:
+        """Pids of the daemons this remediator started (spawn_detached)."""
+        ...
     def signal(self, target: Proc, sig: signal.Signals, *, same_program: bool = True) -> bool: ...
     def wait_gone(self, targets: Sequence[Proc], timeout: float) -> list[Proc]: ...
     def kmsg_since(self, seq: int | None, *, window: float = 600.0) -> tuple[list[str], int | None]: ...
@@ -195,5 +219,8 @@ class Host(Protocol):
     def exists(self, path: str) -> bool: ...
     def listdir(self, path: str) -> list[str]: ...
     def file_info(self, path: str) -> FileInfo | None: ...
+    def path_unsafe(self, path: str) -> str | None: ...
+    def file_key(self, path: str) -> trust.FileKey | None: ...
+    def which(self, name: str) -> str | None: ...
     def disk_usage(self, path: str) -> DiskUsage: ...
     def free_bytes(self, path: str) -> int: ...

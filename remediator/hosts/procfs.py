@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 
 from remediator.hosts.procs import Health
+from remediator.hosts.trust import Identity, unsafe_path, writable_by_others
 from remediator.structs import Proc
 
 PROC = "/proc"
@@ -72,6 +73,33 @@ def start_time(pid: int, proc_root: str = PROC) -> int | None:
     except OSError:
         return None
     return int(raw[raw.rindex(")") + 2:].split()[19])
+
+
+def identity(pid: int, proc_root: str = PROC) -> Identity | None:
+    """The uids of a process and the identity of its running image (device, inode, and whether only root
+    could have written it: the image itself, read through /proc/<pid>/exe even when deleted, and the
+    directories of its path). None when the process is gone or unreadable."""
+    base = f"{proc_root}/{pid}"
+    try:
+        with open(f"{base}/status", "rb") as fh:
+            status = fh.read(16384).decode(errors="replace")
+        uids = next(line.split()[1:3] for line in status.splitlines() if line.startswith("Uid:"))
+        uid, euid = int(uids[0]), int(uids[1])
+    except (OSError, StopIteration, ValueError, IndexError):
+        return None
+    try:
+        exe = os.readlink(f"{base}/exe")
+        st = os.stat(f"{base}/exe")
+    except OSError:
+        return Identity(uid=uid, euid=euid, exe="", exe_file=None, exe_unsafe="its executable cannot be read")
+    path = exe.removesuffix(" (deleted)")
+    if st.st_uid != 0:
+        unsafe: str | None = f"{path} is owned by uid {st.st_uid}, not root"
+    elif why := writable_by_others(st):
+        unsafe = f"{path} is {why}"
+    else:
+        unsafe = unsafe_path(os.path.dirname(path))
+    return Identity(uid=uid, euid=euid, exe=exe, exe_file=(st.st_dev, st.st_ino), exe_unsafe=unsafe)
 
 
 def list_procs(proc_root: str = PROC) -> list[Proc]:

@@ -9,7 +9,7 @@ Must not: read /proc or send signals (hosts/local.py does, after re-proving iden
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from remediator.structs import Proc
@@ -79,6 +79,11 @@ class Family:
     containerd: list[Proc] = field(default_factory=list)
     shims: list[Proc] = field(default_factory=list)
     containers: list[Proc] = field(default_factory=list)
+    unproven: list[tuple[str, str]] = field(default_factory=list)  # (kind, why it was ignored): look-alikes
+
+    def ignored(self, kind: str) -> list[str]:
+        """The sentences saying which look-alikes of `kind` were ignored, and why (hosts/trust.py)."""
+        return [why for k, why in self.unproven if k == kind]
 
     def all(self) -> list[Proc]:
         return self.containers + self.shims + self.containerd + self.dockerd
@@ -132,19 +137,37 @@ def _is_external_shim(p: Proc, sock: str, ids: frozenset[str]) -> bool:
             and shim_container_id(p) in ids)
 
 
+Check = Callable[[str, Proc], "str | None"]  # (kind, process) -> why it is not proven, None when it is
+
+
 def family(procs: Iterable[Proc], *, data_root: str, exec_root: str, external_sock: str | None = None,
            container_ids: frozenset[str] = frozenset(),
-           defaults: tuple[str, str] = ("/var/lib/docker", "/var/run/docker")) -> Family:
+           defaults: tuple[str, str] = ("/var/lib/docker", "/var/run/docker"), check: Check | None = None) -> Family:
     """Classify the live processes belonging to the daemon with these roots. With an external
     containerd (external_sock), its process and the shims of this daemon's containers (container_ids,
-    the names under <data_root>/containers) belong to the family too: other clients' shims do not."""
+    the names under <data_root>/containers) belong to the family too: other clients' shims do not.
+    With check (hosts/trust.py, the rule), a dockerd, containerd or shim it doubts goes to `unproven`
+    instead, and the processes under a doubted shim are not counted as containers."""
     live = [p for p in procs if p.alive]
     fam = Family()
-    fam.dockerd = [p for p in live if dockerd_matches(p, data_root=data_root, exec_root=exec_root, defaults=defaults)]
-    fam.containerd = [p for p in live if _is_managed_containerd(p, exec_root)
-                      or (external_sock is not None and _serves_socket(p, external_sock))]
-    fam.shims = [p for p in live if _is_shim_of(p, exec_root, data_root)
-                 or (external_sock is not None and _is_external_shim(p, external_sock, container_ids))]
+
+    def proven(kind: str, found: list[Proc]) -> list[Proc]:
+        if check is None:
+            return found
+        kept = []
+        for p in found:
+            if (why := check(kind, p)) is None:
+                kept.append(p)
+            else:
+                fam.unproven.append((kind, why))
+        return kept
+
+    fam.dockerd = proven("dockerd", [p for p in live if dockerd_matches(p, data_root=data_root, exec_root=exec_root,
+                                                                        defaults=defaults)])
+    fam.containerd = proven("containerd", [p for p in live if _is_managed_containerd(p, exec_root)
+                                           or (external_sock is not None and _serves_socket(p, external_sock))])
+    fam.shims = proven("shim", [p for p in live if _is_shim_of(p, exec_root, data_root)
+                                or (external_sock is not None and _is_external_shim(p, external_sock, container_ids))])
     children: dict[int, list[Proc]] = {}
     for p in live:
         children.setdefault(p.ppid, []).append(p)

@@ -15,12 +15,10 @@ from collections.abc import Callable
 from typing import Protocol
 
 from remediator.errors import CommandFailed, HostError, TemporaryStepError
-from remediator.hosts import procs as procmod
+from remediator.hosts import trust
 from remediator.hosts.port import Host
 from remediator.settings import CommandService, ProcessService, SystemdService
 from remediator.structs import Proc
-
-DEFAULT_ROOTS = ("/var/lib/docker", "/var/run/docker")
 
 
 class Controller(Protocol):
@@ -33,31 +31,9 @@ class Controller(Protocol):
     def log_since(self, cursor: str | None) -> tuple[str, str | None]: ...
 
 
-def _proven(host: Host, pid: int | None) -> Proc | None:
-    """The process with this pid if it is a live dockerd with this host's roots, else None."""
-    if not pid:
-        return None
-    p = host.proc(pid)
-    cfg = host.config
-    if p and procmod.dockerd_matches(p, data_root=cfg.data_root, exec_root=cfg.exec_root, defaults=DEFAULT_ROOTS):
-        return p
-    return None
-
-
-def _read_pid(host: Host, pidfile: str) -> int | None:
-    try:
-        text = host.read_text(pidfile).strip()
-    except HostError:
-        return None
-    return int(text) if text.isdigit() else None
-
-
-def find_by_pidfile_or_scan(host: Host, pidfile: str) -> Proc | None:
-    if p := _proven(host, _read_pid(host, pidfile)):
-        return p
-    cfg = host.config
-    found = host.family(data_root=cfg.data_root, exec_root=cfg.exec_root).dockerd
-    return found[0] if found else None
+def find_by_pidfile_or_scan(host: Host) -> Proc | None:
+    """This host's dockerd, only when proven (hosts/trust.py: root, the configured binary, started by the service)."""
+    return trust.find_dockerd(host)[0]
 
 
 def kill_hard(host: Host, target: Proc) -> None:
@@ -82,24 +58,32 @@ def terminate(host: Host, target: Proc, grace: float) -> list[str]:
     return notes
 
 
-def remove_stale_pidfile(host: Host, pidfile: str) -> list[str]:
-    """Delete a pidfile whose pid is no live dockerd at all (the S20 fix), nothing else: a pidfile of
-    another live dockerd (another host entry on this machine, other roots) is never ours to delete."""
+def remove_stale_pidfile(host: Host) -> list[str]:
+    """Delete dockerd's stale pidfile (the S20 fix) only when it is proven ours: the configured path (no other
+    can be passed), a small regular file that only root can write or replace (hosts/trust.py), holding the pid
+    of no live process. Anything else is left alone and the note says why: a live pid may be another service's
+    (a pidfile path configured wrongly must not cost that service its pidfile), or this host's running dockerd."""
+    pidfile = host.config.service.pidfile
     if not host.exists(pidfile):
         return []
+    if (why := host.path_unsafe(pidfile)) is not None:
+        return [f"left {pidfile} alone: not proven to be dockerd's pidfile ({why})"]
     try:
         st = os.lstat(pidfile)
     except OSError:
         return []
     if not stat.S_ISREG(st.st_mode) or st.st_size > 32:
         return [f"left {pidfile} alone: not a small regular file, so not a pidfile"]
-    pid = _read_pid(host, pidfile)
+    pid, where = trust.read_pidfile(host, pidfile)
     if pid is None:
-        return [f"left {pidfile} alone: it does not hold a single decimal pid"]
-    if (p := host.proc(pid)) and p.alive and procmod.is_dockerd(p):
-        return []
+        return [f"left {pidfile} alone: {where}"]
+    if (p := host.proc(pid)) and p.alive:
+        if (ours := trust.find_dockerd(host)[0]) is not None and ours.pid == pid:
+            return [f"left {pidfile} alone: pid {pid} is this host's running dockerd"]
+        return [f"left {pidfile} alone: pid {pid} is alive ({p.comm}) and not a proven dockerd of this host, so the "
+                "file may be another service's pidfile; if it is dockerd's stale one (S20, pid reused), remove it by hand"]
     os.unlink(pidfile)
-    return [f"removed stale pidfile {pidfile} (pid {pid} is not a live dockerd of this host)"]
+    return [f"removed stale pidfile {pidfile} (pid {pid} is not running)"]
 
 
 def wait_api(host: Host, timeout: float, *, alive: Callable[[], bool] | None = None,
@@ -126,7 +110,7 @@ class ProcessController:
         self.host, self.spec = host, spec
 
     def find(self) -> Proc | None:
-        return find_by_pidfile_or_scan(self.host, self.spec.pidfile)
+        return find_by_pidfile_or_scan(self.host)
 
     def plan_stop(self, grace: float) -> str:
         p = self.find()
@@ -136,7 +120,7 @@ class ProcessController:
     def stop(self, grace: float) -> list[str]:
         p = self.find()
         notes = terminate(self.host, p, grace) if p else ["dockerd was not running"]
-        return notes + remove_stale_pidfile(self.host, self.spec.pidfile)
+        return notes + remove_stale_pidfile(self.host)
 
     def plan_start(self) -> str:
         return f"start {' '.join(self.spec.argv)} detached (log {self.spec.log}) and wait for /_ping"
@@ -144,7 +128,7 @@ class ProcessController:
     def start(self, timeout: float) -> list[str]:
         if self.find():
             return ["dockerd already running"]
-        notes = remove_stale_pidfile(self.host, self.spec.pidfile)
+        notes = remove_stale_pidfile(self.host)
         pid = self.host.spawn_detached(self.spec.argv, log=self.spec.log)
 
         def alive() -> bool:
@@ -192,12 +176,8 @@ class SystemdController:
     def __init__(self, host: Host, spec: SystemdService) -> None:
         self.host, self.spec = host, spec
 
-    def _main_pid(self) -> int | None:
-        out = self.host.run((self.spec.systemctl, "show", "-p", "MainPID", "--value", self.spec.unit), timeout=10)
-        return int(out.stdout.strip() or 0) or None
-
     def find(self) -> Proc | None:
-        return _proven(self.host, self._main_pid()) or find_by_pidfile_or_scan(self.host, self.spec.pidfile)
+        return find_by_pidfile_or_scan(self.host)
 
     def plan_stop(self, grace: float) -> str:
         return f"{' '.join(systemd_stop_argv(self.spec))}; after {grace:g}s SIGKILL the main pid"
@@ -209,7 +189,7 @@ class SystemdController:
         if p and self.host.wait_gone([p], grace):
             kill_hard(self.host, p)
             notes.append(f"dockerd {p.pid} did not stop within {grace:g}s: SIGKILL")
-        return notes + remove_stale_pidfile(self.host, self.spec.pidfile)
+        return notes + remove_stale_pidfile(self.host)
 
     def plan_start(self) -> str:
         return f"{' '.join(systemd_start_argv(self.spec))} and wait for /_ping"
@@ -266,7 +246,7 @@ class CommandController:
         self.host, self.spec = host, spec
 
     def find(self) -> Proc | None:
-        return find_by_pidfile_or_scan(self.host, self.spec.pidfile)
+        return find_by_pidfile_or_scan(self.host)
 
     def plan_stop(self, grace: float) -> str:
         return f"run {' '.join(self.spec.stop)}; after {grace:g}s SIGKILL dockerd"
@@ -281,7 +261,7 @@ class CommandController:
             notes = ["stop command succeeded"]
         if p and self.host.wait_gone([p], grace):
             notes += terminate(self.host, p, 1.0)
-        return notes + remove_stale_pidfile(self.host, self.spec.pidfile)
+        return notes + remove_stale_pidfile(self.host)
 
     def plan_start(self) -> str:
         return f"run {' '.join(self.spec.start)} and wait for /_ping"

@@ -16,7 +16,7 @@ from remediator.errors import InputError
 from remediator.hosts.fake import FakeHost
 from remediator.hosts.service import remove_stale_pidfile
 from remediator.journal import Journal
-from remediator.settings import load_settings
+from remediator.settings import HostConfig, SystemdService, load_settings
 
 
 def _cfg(tmp: Path, body: str) -> Path:
@@ -47,17 +47,18 @@ def test_deeply_nested_json_log_lines_are_just_lines() -> None:
 
 
 def test_the_stale_pidfile_removal_only_ever_removes_a_pidfile(tmp_path: Path) -> None:
-    host = FakeHost()
+    def host(path: Path) -> FakeHost:  # the configured pidfile is the only one it may touch
+        return FakeHost(config=HostConfig(name="h", service=SystemdService(pidfile=str(path))))
     config = tmp_path / "important.conf"
     config.write_text("not a pid\n")
-    assert "not hold a single decimal pid" in remove_stale_pidfile(host, str(config))[0]
+    assert "not hold a single decimal pid" in remove_stale_pidfile(host(config))[0]
     assert config.exists()
     d = tmp_path / "a-directory"
     d.mkdir()
-    assert "not a pidfile" in remove_stale_pidfile(host, str(d))[0] and d.is_dir()
+    assert "not a pidfile" in remove_stale_pidfile(host(d))[0] and d.is_dir()
     real = tmp_path / "docker.pid"
     real.write_text("4242")
-    assert "removed stale pidfile" in remove_stale_pidfile(host, str(real))[0] and not real.exists()
+    assert "removed stale pidfile" in remove_stale_pidfile(host(real))[0] and not real.exists()
 
 
 def test_daemon_json_of_the_wrong_shape_does_not_break_fact_gathering(tmp_path: Path) -> None:

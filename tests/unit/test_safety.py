@@ -13,7 +13,6 @@ import pytest
 
 from remediator.errors import BackupError, HostBusy, UnsafeOperation
 from remediator.hosts import fsops
-from remediator.hosts.fake import FakeHost
 from remediator.hosts.local import LocalHost
 from remediator.hosts.procfs import read_proc
 from remediator.journal import HostLock
@@ -135,19 +134,3 @@ def test_command_output_is_complete_when_commands_run_in_threads() -> None:
     with cf.ThreadPoolExecutor(10) as pool:
         outs = list(pool.map(lambda i: host.run(("/bin/echo", f"line {i}"), timeout=10).stdout, range(200)))
     assert outs == [f"line {i}\n" for i in range(200)]
-
-
-def test_a_pidfile_of_any_live_dockerd_is_never_removed(tmp_path: Path) -> None:
-    """S20's fix deletes a stale pidfile only: not one whose pid is a live dockerd with other roots
-    (another daemon on this machine), but yes one whose pid is dead or was reused by another program."""
-    from remediator.hosts.service import remove_stale_pidfile
-
-    other = Proc(pid=4242, ppid=1, state="S", comm="dockerd", exe="/usr/bin/dockerd",
-                 cmdline=("/usr/bin/dockerd", "--data-root", "/srv/other"), start=1)
-    reused = Proc(pid=4343, ppid=1, state="S", comm="nginx", exe="/usr/sbin/nginx", cmdline=("nginx",), start=1)
-    host = FakeHost(processes=[other, reused])
-    pidfile = tmp_path / "docker.pid"
-    for pid, kept in ((4242, True), (4343, False), (4444, False)):
-        pidfile.write_text(f"{pid}\n")
-        notes = remove_stale_pidfile(host, str(pidfile))
-        assert pidfile.exists() is kept, (pid, notes)
