@@ -2,8 +2,8 @@
 
 Role: parse arguments and talk to the daemon's API socket (daemon.api_socket) or, for `status`, read the state
 directory directly so it works with the daemon down. Imported by cli only.
-Exit codes: 0 done, 2 bad input (config, arguments, or a 4xx from the API: unknown id or host), 5 the daemon's
-API cannot be reached.
+Exit codes (remediator/exitcodes.py): 0 done, 2 bad input or environment (config, arguments, a 4xx from the API:
+unknown id or host), 8 no daemon answers on the API socket.
 """
 
 from __future__ import annotations
@@ -17,20 +17,19 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from remediator import exitcodes
+from remediator.cli_common import CONFIG, JSON, console, id_column
 from remediator.cli_diag import bad_input, config_or_exit, settings_or_exit
 from remediator.errors import InputError, RemediatorError
 from remediator.settings import Settings
 from remediator.structs import EXIT_BAD_INPUT
 
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
-EXIT_UNREACHABLE = 5
-CONFIG = click.option("--config", type=click.Path(path_type=Path), default=None,
-                      help="config file (else $REMEDIATOR_CONFIG, else /etc/remediator/config.yaml)")
+out = console()  # user text is never markup, nor :emoji: codes; never hard-wrapped outside a terminal
+err = console(stderr=True)  # an error line is never wrapped: grep it
+EXIT_UNREACHABLE = exitcodes.NO_DAEMON
 
 
 class _UnixConnection(http.client.HTTPConnection):
@@ -40,13 +39,17 @@ class _UnixConnection(http.client.HTTPConnection):
 
     def connect(self) -> None:
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.settimeout(self.timeout)
-        s.connect(self.path)
+        try:
+            s.settimeout(self.timeout)
+            s.connect(self.path)
+        except OSError:
+            s.close()  # no daemon: the socket is not left for the garbage collector
+            raise
         self.sock = s
 
 
 def api(settings: Settings, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-    """One request to the daemon's API socket; a 4xx exits 2 with the daemon's message, no daemon exits 5."""
+    """One request to the daemon's API socket; a 4xx exits 2 with the daemon's message, no daemon exits 8."""
     sock = settings.daemon.api_socket
     conn = _UnixConnection(sock, timeout=30)
     try:
@@ -79,15 +82,15 @@ def daemon(config: Path | None) -> None:
         code = Daemon(path, settings).run()
     except InputError as exc:
         bad_input(exc)
-    except (RemediatorError, OSError) as exc:
+    except (RemediatorError, OSError) as exc:  # the environment (a socket, a directory): nothing was changed
         err.print(f"[red]error:[/] {escape(str(exc))}")
-        sys.exit(1)
+        sys.exit(exitcodes.BAD_INPUT)
     sys.exit(code)
 
 
 @click.command()
 @CONFIG
-@click.option("--json", "as_json", is_flag=True, help="print one JSON object (hosts, approvals, refusals)")
+@click.option("--json", "as_json", is_flag=True, help="print one JSON object (hosts, approvals, refusals), for scripts")
 def status(config: Path | None, as_json: bool) -> None:
     """Every host: its policy and state, last verdict and when, open incident, pending approvals, quarantine."""
     from remediator.daemon.status import status_object
@@ -99,11 +102,12 @@ def status(config: Path | None, as_json: bool) -> None:
         obj = status_object(settings, Store(Path(settings.state_dir)), Journal(Path(settings.state_dir)))
     except RemediatorError as exc:
         err.print(f"[red]error:[/] {escape(str(exc))}")
-        sys.exit(1)
+        sys.exit(exitcodes.BAD_INPUT)
     if as_json:
         click.echo(json.dumps(obj, indent=1, default=str))
         return
-    table = Table("host", "policy", "state", "verdict", "since", "open incident", "reason")
+    table = Table(id_column("host"), "policy", id_column("state"), id_column("verdict"), "since",
+                  id_column("open incident"), "reason")
     for h in obj["hosts"]:
         ago = f"{time.time() - h['verdict_at']:.0f}s ago" if h["verdict_at"] else ""
         table.add_row(escape(h["name"]), escape(h["policy"]), escape(h["state"]), escape(h["verdict"] or "?"), ago,
@@ -115,7 +119,7 @@ def status(config: Path | None, as_json: bool) -> None:
 
 @click.command()
 @CONFIG
-@click.option("--json", "as_json", is_flag=True)
+@JSON
 def approvals(config: Path | None, as_json: bool) -> None:
     """Pending approvals (policy approve): what each risky step would do, bound to its plan's hash."""
     data = api(settings_or_exit(config), "GET", "/v1/approvals")
