@@ -22,6 +22,13 @@ from remediator.journal import Journal
 from remediator.settings import Settings
 
 
+@pytest.fixture
+def tmp_path(sock_dir: Path) -> Path:
+    """This module's tests bind unix sockets in tmp_path: a short one (tests/conftest.py sock_dir)."""
+    return sock_dir
+
+
+
 class StandIn:
     """What the API reads from a Daemon: settings, store, journal, metrics, log, probe_now."""
 
