@@ -1,6 +1,6 @@
 """The application layer: one host, one incident, from the lock to the outcome.
 
-Role: own what every face of remediator (the CLI today, the auto-heal daemon next) must do the same
+Role: own what every face of remediator (the CLI and the auto-heal daemon) must do the same
 way — take the host lock, diagnose, choose the runbook (the verdict's, or one given by name or
 file), open the incident, run the ladder, dry-run. A face only supplies how to ask (the Approver)
 and how to show (the Reporter and the two diagnosis callbacks).
