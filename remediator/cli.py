@@ -19,11 +19,10 @@ from typing import ParamSpec, TypeVar
 import click
 from rich.markup import escape
 from rich.prompt import Confirm
-from rich.table import Table
 
 from remediator import exitcodes
 from remediator.app import Faces, heal_host, resume_incident, runbook_arg
-from remediator.cli_common import CONFIG, JSON, add_exit_codes, console, id_column, self_command
+from remediator.cli_common import CONFIG, JSON, Table, add_exit_codes, console, id_column, self_command
 from remediator.cli_daemon import COMMANDS
 from remediator.cli_diag import bad_input, config_or_exit, diagnose, probe, render_verdict, settings_or_exit, signatures
 from remediator.detect.probes import Round

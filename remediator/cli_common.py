@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.console import Console, ConsoleDimensions, JustifyMethod, OverflowMethod
+import rich.table
+from rich.console import Console, ConsoleDimensions, ConsoleOptions, JustifyMethod, OverflowMethod, RenderResult
 from rich.rule import Rule
 from rich.style import Style
 from rich.table import Column
@@ -58,11 +59,31 @@ def console(stderr: bool = False) -> Console:
     return _Console(stderr=stderr, highlight=False, emoji=False, soft_wrap=stderr)
 
 
+class IdColumn(Column):
+    """A column whose values are copied back into commands (ids, hosts, runbooks, verdicts): see Table."""
+
+
 def id_column(header: str, justify: JustifyMethod = "left") -> Column:
-    """A table column whose values are copied back into commands (ids, hosts, runbooks, verdicts): the other
-    columns are narrowed first; if it must be narrower than a value, the value folds onto the next line, whole."""
+    """A column of values that are copied back into commands: never cut, never an ellipsis (see Table)."""
     overflow: OverflowMethod = "fold"
-    return Column(header, no_wrap=True, overflow=overflow, justify=justify)
+    return IdColumn(header, no_wrap=True, overflow=overflow, justify=justify)
+
+
+class Table(rich.table.Table):
+    """A rich Table that narrows its other columns before its id columns (IdColumn): while the ids fit whole they are
+    not wrapped and every other column gives up its width first; when even the ids cannot fit (a very narrow
+    terminal) they fold onto the next line, every character kept, never cut or ellipsized."""
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        ids = [c for c in self.columns if isinstance(c, IdColumn)]
+        if ids:
+            avail = (self.width or options.max_width) - self._extra_width
+            inner = options.update_width(max(1, avail))
+            need = sum(self._measure_column(console, inner, c).maximum for c in ids)
+            fits = need + 3 * (len(self.columns) - len(ids)) <= avail  # at least a sliver of every other column
+            for c in ids:
+                c.no_wrap = fits  # whole on one line when they fit; folded (not cropped) when they cannot
+        yield from super().__rich_console__(console, options)
 
 
 CONFIG = click.option("--config", "config", type=click.Path(path_type=Path), default=None, metavar="FILE",

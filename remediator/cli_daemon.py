@@ -18,10 +18,9 @@ from typing import Any
 
 import click
 from rich.markup import escape
-from rich.table import Table
 
 from remediator import exitcodes
-from remediator.cli_common import CONFIG, JSON, console, id_column
+from remediator.cli_common import CONFIG, JSON, Table, console, id_column
 from remediator.cli_diag import bad_input, config_or_exit, settings_or_exit
 from remediator.errors import InputError, RemediatorError
 from remediator.settings import Settings

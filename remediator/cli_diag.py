@@ -15,10 +15,9 @@ from typing import Any, BinaryIO, NoReturn
 
 import click
 from rich.markup import escape
-from rich.table import Table
 
 from remediator import app, exitcodes
-from remediator.cli_common import CONFIG, JSON, console, id_column
+from remediator.cli_common import CONFIG, JSON, Table, console, id_column
 from remediator.detect import facts as factsmod
 from remediator.detect import logdiag
 from remediator.detect.probes import Round
