@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import io
 import json
+import sys
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 from rich.console import Console
 
+import remediator
 from remediator.cli import main
-from remediator.cli_common import Table, console, id_column
+from remediator.cli_common import Table, console, id_column, self_command
 from remediator.daemon.store import Store
 from remediator.journal import Journal
 
@@ -62,7 +65,8 @@ def test_runbook_validate_json_lists_what_it_checked() -> None:
     assert "stop" in got["valid"][0]["risky"]
 
 
-def test_a_console_outside_a_terminal_ignores_columns_and_keeps_rules_short(monkeypatch: object) -> None:
+def test_a_console_outside_a_terminal_ignores_columns_and_keeps_rules_short(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "40")
     c = console()
     buf = io.StringIO()
     c.file = buf
@@ -86,3 +90,18 @@ def test_on_a_narrow_terminal_an_id_column_folds_and_never_ellipsizes() -> None:
     Console(file=buf, width=30, force_terminal=True, color_system=None).print(table)
     cells = "".join(ln.split("│")[1].strip() if "│" in ln else "" for ln in buf.getvalue().splitlines())
     assert "…" not in buf.getvalue() and ident in cells, "too narrow even for the id: folded, every character kept"
+
+
+def test_the_hint_names_the_running_executable_as_it_can_be_typed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    script = tmp_path / "bin" / "remediator"
+    script.parent.mkdir()
+    script.write_text("#!/bin/sh\n")
+    script.chmod(0o755)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", ["bin/remediator", "demo"])  # .venv/bin/remediator, typed from the checkout
+    assert self_command() == str(script)
+    monkeypatch.setenv("PATH", str(script.parent))
+    monkeypatch.setattr(sys, "argv", ["remediator", "demo"])  # found on PATH
+    assert self_command() == str(script)
+    monkeypatch.setattr(sys, "argv", [str(Path(remediator.__file__).parent / "__main__.py"), "demo"])  # python -m
+    assert self_command() == f"{sys.executable} -m remediator"
