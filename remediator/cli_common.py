@@ -106,6 +106,7 @@ def commands(group: click.Group, prefix: str = "") -> Iterator[tuple[str, click.
 
 def add_exit_codes(group: click.Group) -> None:
     """End every command's --help with the exit codes it can return (exitcodes.COMMANDS: one entry per command)."""
+    group.epilog = exitcodes.epilog(None)
     for name, cmd in commands(group):  # a command missing from the table fails tests/unit/test_exitcodes.py, not import
         if name in exitcodes.COMMANDS:
             cmd.epilog = exitcodes.epilog(name)

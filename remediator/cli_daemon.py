@@ -72,7 +72,9 @@ def api(settings: Settings, method: str, path: str, body: dict[str, Any] | None 
 @CONFIG
 def daemon(config: Path | None) -> None:
     """Run the auto-heal daemon: probe every host each daemon.interval seconds, heal by policy (auto, approve,
-    observe) within the limits, serve approvals/status/metrics on daemon.api_socket. JSON log lines on stdout."""
+    observe) within the limits; serve /healthz, /metrics, status and approvals on daemon.api_socket (default
+    /run/remediator/api.sock) and /healthz and /metrics on daemon.metrics_listen if set. JSON log lines on stdout.
+    SIGTERM finishes the step under way and exits 0; SIGHUP reloads the config."""
     from remediator.daemon.core import Daemon
 
     path = config_or_exit(config)

@@ -65,9 +65,11 @@ COMMANDS: dict[str, tuple[int, ...]] = {
 """The codes each command can return (its full name, as typed after `remediator`)."""
 
 
-def epilog(command: str) -> str:
-    """The end of `remediator COMMAND --help`: the codes it can return. `\\b` keeps click from re-flowing it."""
-    return "\b\nExit codes:\n" + "\n".join(f"  {code}  {MEANING[code]}" for code in COMMANDS[command])
+def epilog(command: str | None) -> str:
+    """The end of `remediator COMMAND --help`: the codes it can return (None: `remediator --help`, every code).
+    `\\b` keeps click from re-flowing it."""
+    codes = COMMANDS[command] if command is not None else tuple(MEANING)
+    return "\b\nExit codes:\n" + "\n".join(f"  {code}  {MEANING[code]}" for code in codes)
 
 
 def markdown_table() -> str:

@@ -37,6 +37,11 @@ def test_every_help_ends_with_the_codes_it_can_return(name: str) -> None:
     assert shown == [(c, exitcodes.MEANING[c]) for c in exitcodes.COMMANDS[name]], "each line whole, never re-flowed"
 
 
+def test_the_top_level_help_ends_with_every_code() -> None:
+    res = CliRunner().invoke(main, ["--help"])
+    assert res.exit_code == 0 and all(f"  {c}  {m}" in res.output for c, m in exitcodes.MEANING.items())
+
+
 def test_the_readme_table_is_the_code_table() -> None:
     readme = (REPO / "README.md").read_text()
     start = readme.index("| exit code | meaning |")
