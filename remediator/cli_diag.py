@@ -23,7 +23,7 @@ from remediator.detect import logdiag
 from remediator.detect.probes import Round
 from remediator.detect.signatures import DIAGNOSES, SIGNATURES, runbook_for, version_range_text
 from remediator.detect.verdict import Verdict
-from remediator.errors import InputError
+from remediator.errors import InputError, RemediatorError
 from remediator.settings import HostConfig, Settings, find_config, load_settings
 from remediator.structs import EXIT_BAD_INPUT
 
@@ -97,16 +97,28 @@ def probe(config: Path | None, hosts: tuple[str, ...], as_json: bool, rounds: in
         chosen = [settings.host(h) for h in hosts] if hosts else settings.hosts
     except InputError as exc:
         bad_input(exc)
-    sick = False
+    sick = unreachable = False
+
+    def one(h: HostConfig) -> tuple[factsmod.Facts, Verdict] | RemediatorError:
+        try:
+            return diagnose_one(h, settings, quiet=as_json, rounds=rounds)
+        except RemediatorError as exc:  # the operator's environment (a tool, a socket): never evidence of sickness
+            return exc
+
     with cf.ThreadPoolExecutor(max_workers=min(16, len(chosen)), thread_name_prefix="probe-host") as pool:
-        results = list(pool.map(lambda h: diagnose_one(h, settings, quiet=as_json, rounds=rounds), chosen))
-    for hcfg, (facts, v) in zip(chosen, results, strict=True):  # hosts are probed at once, printed in order
+        results = list(pool.map(one, chosen))
+    for hcfg, result in zip(chosen, results, strict=True):  # hosts are probed at once, printed in order
+        if isinstance(result, RemediatorError):
+            err.print(f"[red]error:[/] {escape(hcfg.name)}: cannot be probed from here: {escape(str(result))}")
+            unreachable = True
+            continue
+        facts, v = result
         sick = sick or v.sick or v.diagnosis == "suspect"
         if as_json:
             click.echo(json.dumps({"host": hcfg.name, "layout": facts.layout, "version": facts.version, **v.as_json()}))
         else:
             render_verdict(v, hcfg.name)
-    sys.exit(exitcodes.SICK if sick else exitcodes.OK)
+    sys.exit(exitcodes.BAD_INPUT if unreachable else exitcodes.SICK if sick else exitcodes.OK)
 
 
 def read_bounded(fh: BinaryIO, limit: int) -> bytes | None:

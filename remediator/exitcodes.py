@@ -25,7 +25,8 @@ MEANING: dict[int, str] = {
         "a listing printed",
     FAILED: "failed: the host was changed and the change could not be undone — it needs a person now (only this)",
     BAD_INPUT: "bad input or environment: config, runbook or arguments (every problem as "
-               "`file:line:col: field: message`), an unknown id or host, no permission; nothing was changed",
+               "`file:line:col: field: message`), an unknown id or host, no permission, a tool or socket that cannot "
+               "be used from here; nothing was changed",
     NOT_HEALED: "not healed, host as it was: rolled back, or a step failed before anything was changed (and the "
                 "ladder found no other fix)",
     REFUSED: "refused: a risky step was not approved, the verdict did not settle (suspect), or the diagnosis does "

@@ -88,3 +88,12 @@ def test_every_console_of_the_faces_reads_no_markup_from_emoji_or_highlighting()
     for mod, name in found:
         c = vars(__import__(mod, fromlist=["x"]))[name]
         assert c._emoji is False and c._highlight is False, f"{mod}.{name}"
+
+
+def test_a_host_that_cannot_be_probed_from_here_is_exit_2_never_sick(tmp_path: Path) -> None:
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"state_dir: {tmp_path / 'state'}\nhosts:\n  - name: h\n    docker_host: unix://{tmp_path}/d.sock\n"
+                   "    service: {kind: systemd, systemctl: /bin/false, journalctl: /bin/false}\n")
+    res = CliRunner().invoke(main, ["probe", "--config", str(cfg)])
+    assert res.exit_code == exitcodes.BAD_INPUT, res.output
+    assert "error: h: cannot be probed from here: /bin/false exited 1" in res.output and "Traceback" not in res.output
