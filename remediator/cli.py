@@ -122,7 +122,8 @@ def guarded(fn: Callable[P, R]) -> Callable[P, R]:
         except Interrupted as exc:
             err.print(f"[yellow]interrupted:[/] {escape(str(exc))}")
             sys.exit(EXIT_INTERRUPTED)
-        except RemediatorError as exc:  # raised outside every step (a step's failure is an outcome): nothing changed
+        except RemediatorError as exc:  # raised outside the steps (a step's failure is an outcome, 1 among them);
+            # an incident cut short here stays in flight and `run` resumes it
             err.print(f"[red]error:[/] {escape(str(exc))}")
             sys.exit(exitcodes.BAD_INPUT)
     return wrapper
