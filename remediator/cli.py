@@ -307,7 +307,7 @@ def incidents(incident: str | None, config: Path | None, as_json: bool) -> None:
             text = f"rung {detail.get('number')}: {detail.get('runbook')}"
         elif kind == "rediagnosis":
             text = f"{detail.get('diagnosis')} ({detail.get('confidence')}): {detail.get('why')}"
-        out.print(f"+{ts - t0:7.2f}s {kind:<9} {escape(step or ''):<9} {escape(str(text)[:140])}")
+        out.print(f"+{ts - t0:7.2f}s {kind:<9} {escape(step or ''):<9} {escape(str(text))}")
 
 
 @main.command()

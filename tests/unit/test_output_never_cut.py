@@ -105,3 +105,13 @@ def test_the_hint_names_the_running_executable_as_it_can_be_typed(tmp_path: Path
     assert self_command() == str(script)
     monkeypatch.setattr(sys, "argv", [str(Path(remediator.__file__).parent / "__main__.py"), "demo"])  # python -m
     assert self_command() == f"{sys.executable} -m remediator"
+
+
+def test_an_incident_timeline_prints_paths_whole(tmp_path: Path) -> None:
+    cfg = _config(tmp_path, "h")
+    journal = Journal(tmp_path / "state")
+    row = journal.open_incident(host="h", runbook="docker-libcontainerd", sha256="0", dry_run=False)
+    path = "/var/lib/docker/" + "/".join(["a-rather-long-directory-name"] * 8) + "/containerd/daemon"
+    journal.event(row.id, "result", "quarantine", ok=True, summary=f"moved {path} aside")
+    res = CliRunner().invoke(main, ["incidents", row.id, "--config", str(cfg)], env={"COLUMNS": "40"})
+    assert res.exit_code == 0 and f"moved {path} aside" in res.output, res.output
