@@ -90,7 +90,7 @@ CONFIG = click.option("--config", "config", type=click.Path(path_type=Path), def
                       help="the config file (default: $REMEDIATOR_CONFIG, then /etc/remediator/config.yaml)")
 """The one --config option of every command that reads the config."""
 
-JSON = click.option("--json", "as_json", is_flag=True, help="print JSON on stdout instead of the table, for scripts")
+JSON = click.option("--json", "as_json", is_flag=True, help="print JSON on stdout instead of text, for scripts")
 """--json on a listing command (a command with its own JSON shape says so in its own help)."""
 
 
