@@ -1,6 +1,6 @@
 """The application layer: one host, one incident, from the lock to the outcome.
 
-Role: own what every face of remediator (the CLI today, the auto-heal daemon next) must do the same
+Role: own what every face of remediator (the CLI and the auto-heal daemon) must do the same
 way — take the host lock, diagnose, choose the runbook (the verdict's, or one given by name or
 file), open the incident, run the ladder, dry-run. A face only supplies how to ask (the Approver)
 and how to show (the Reporter and the two diagnosis callbacks).
@@ -111,7 +111,10 @@ def resume_incident(settings: Settings, incident: str, *, faces: Faces) -> Repor
     with Journal(Path(settings.state_dir)) as journal:
         row = journal.incident(incident)
         if row is None:
-            raise InputError(f"no incident {incident!r}")
+            hint = "" if not any(h.name == incident for h in settings.hosts) else (
+                f" ({incident!r} is a host: `remediator resume-host {incident}` lets the daemon act on it again after "
+                f"`pause`; `remediator run --host {incident}` resumes an incident in flight on it)")
+            raise InputError(f"no incident {incident!r}{hint}")
         if row.ended is not None or row.dry_run:
             raise InputError(f"incident {row.id} is not in flight ({row.outcome or 'dry-run'}): nothing to resume")
         hcfg = settings.host(row.host)

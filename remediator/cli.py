@@ -1,12 +1,9 @@
-"""The command line: run, probe, diagnose, evidence collect, runbook validate|graph, incidents, demo.
+"""The command line: run, resume, probe, diagnose, evidence collect, runbook validate|graph, incidents, demo, and
+the daemon's commands (cli_daemon).
 
-Role: parse arguments, render with rich, ask for approvals, map outcomes to exit codes.
-Imported by nothing. Exit codes (a public interface; scripts depend on them):
-  0 healthy, recovered, or dry-run planned    3 rolled back (host on its original state)
-  1 failed: the host needs a person now       4 refused (not approved, or the diagnosis does not fit)
-  2 bad input (config, runbook, arguments)    5 host busy (another incident holds its lock)
-  6 escalated: diagnosed, evidence kept, no safe automatic fix (disk full, kernel hang, unknown, …)
-  7 interrupted (SIGINT/SIGTERM): the step under way finished; the incident is in flight, `run` resumes it
+Role: parse arguments, render with rich, ask for approvals, map outcomes to exit codes. Imported by nothing.
+Exit codes are a public interface (scripts depend on them): one table, remediator/exitcodes.py, which ends every
+command's --help (the codes that command can return) and is README.md's table.
 """
 
 from __future__ import annotations
@@ -20,12 +17,12 @@ from pathlib import Path
 from typing import ParamSpec, TypeVar
 
 import click
-from rich.console import Console
 from rich.markup import escape
 from rich.prompt import Confirm
-from rich.table import Column, Table
 
+from remediator import exitcodes
 from remediator.app import Faces, heal_host, resume_incident, runbook_arg
+from remediator.cli_common import CONFIG, JSON, Table, add_exit_codes, console, id_column, self_command
 from remediator.cli_daemon import COMMANDS
 from remediator.cli_diag import bad_input, config_or_exit, diagnose, probe, render_verdict, settings_or_exit, signatures
 from remediator.detect.probes import Round
@@ -41,8 +38,8 @@ from remediator.structs import EXIT_BAD_INPUT, EXIT_CODES, EXIT_HOST_BUSY, EXIT_
 P = ParamSpec("P")
 R = TypeVar("R")
 DEMO_STATE = "/tmp/remediator-demo"
-out = Console(highlight=False, emoji=False)  # user text is never markup, nor :emoji: codes
-err = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)  # an error line is never wrapped: grep it
+out = console()  # user text is never markup, nor :emoji: codes; never hard-wrapped outside a terminal
+err = console(stderr=True)  # an error line is never wrapped: grep it
 STYLE = {"ok": "green", "fail": "bold red", "refused": "bold yellow", "rollback": "bold magenta", "undone": "magenta",
          "plan": "cyan", "guard": "dim", "retry": "yellow", "warn": "yellow", "start": "bold", "facts": "dim",
          "progress": "dim", "rung": "bold cyan", "verdict": "bold", "escalate": "bold yellow",
@@ -107,7 +104,8 @@ def finish(report: Report | Verdict, config: Path) -> None:
     colour = {0: "green", 3: "magenta"}.get(EXIT_CODES[report.outcome], "red")
     out.rule()
     out.print(f"[bold {colour}]{escape(report.summary)}[/]")
-    out.print(escape(f"incident {report.incident} — details: remediator incidents {report.incident} --config {config}"))
+    out.print(escape(f"incident {report.incident} — details: {self_command()} incidents {report.incident} "
+                     f"--config {config}"))
     sys.exit(EXIT_CODES[report.outcome])
 
 
@@ -124,33 +122,34 @@ def guarded(fn: Callable[P, R]) -> Callable[P, R]:
         except Interrupted as exc:
             err.print(f"[yellow]interrupted:[/] {escape(str(exc))}")
             sys.exit(EXIT_INTERRUPTED)
-        except RemediatorError as exc:
+        except RemediatorError as exc:  # raised outside the steps (a step's failure is an outcome, 1 among them);
+            # an incident cut short here stays in flight and `run` resumes it
             err.print(f"[red]error:[/] {escape(str(exc))}")
-            sys.exit(1)
+            sys.exit(exitcodes.BAD_INPUT)
     return wrapper
 
 
 @main.command()
-@click.option("--config", "config", type=click.Path(path_type=Path), default=None,
-              help="config.yaml (default: $REMEDIATOR_CONFIG, then /etc/remediator/config.yaml)")
+@CONFIG
 @click.option("--host", required=True, help="host name from the config")
 @click.option("--runbook", default="auto", show_default=True,
               help="a runbook file or name, or auto: diagnose and run the runbook the verdict selects")
 @click.option("--dry-run", is_flag=True, help="print the plan with guards evaluated for real; change nothing")
 @click.option("--yes", is_flag=True, help="approve every risky step (and its rollback)")
 def run(config: Path | None, host: str, runbook: str, dry_run: bool, yes: bool) -> None:
-    """Run one incident on HOST: diagnose, then the selected (or given) runbook."""
+    """Run one incident on the host named by --host: diagnose it, then run the runbook the verdict selects (or the
+    one given by --runbook). Risky steps are asked at the terminal, approved by --yes, or refused without a TTY."""
     path = config_or_exit(config)
     finish(guarded(execute)(path, host, runbook, dry_run, yes), path)
 
 
 @main.command("resume")
 @click.argument("incident")
-@click.option("--config", "config", type=click.Path(path_type=Path), default=None,
-              help="config.yaml (default: $REMEDIATOR_CONFIG, then /etc/remediator/config.yaml)")
+@CONFIG
 @click.option("--yes", is_flag=True, help="approve every risky step still to run (and its rollback)")
 def resume_cmd(incident: str, config: Path | None, yes: bool) -> None:
-    """Go on with an incident whose operator stopped before it ended (`run` on its host does the same)."""
+    """Go on with INCIDENT (an incident id), whose operator stopped before it ended (`run` on its host does the
+    same). To let the daemon act on a paused host again, that is `remediator resume-host HOST`."""
     path = config_or_exit(config)
 
     def go() -> Report:
@@ -172,9 +171,8 @@ def evidence() -> None:
 
 
 @evidence.command("collect")
-@click.option("--config", "config", type=click.Path(path_type=Path), default=None,
-              help="config.yaml (default: $REMEDIATOR_CONFIG, then /etc/remediator/config.yaml)")
-@click.option("--host", required=True)
+@CONFIG
+@click.option("--host", required=True, help="host name from the config")
 def collect(config: Path | None, host: str) -> None:
     """Capture an evidence bundle alone (an incident of its own; nothing is changed)."""
     path = config_or_exit(config)
@@ -194,12 +192,15 @@ def config_group() -> None:
 
 
 @config_group.command("check")
-@click.option("--config", "config", type=click.Path(path_type=Path), default=None,
-              help="config.yaml (default: $REMEDIATOR_CONFIG, then /etc/remediator/config.yaml)")
-def config_check(config: Path | None) -> None:
+@CONFIG
+@JSON
+def config_check(config: Path | None, as_json: bool) -> None:
     """Validate the config (every problem as file:line:col: field: message, exit 2) and show what it says."""
     path = config_or_exit(config)
     settings = settings_or_exit(path)
+    if as_json:
+        click.echo(json.dumps({"config": str(path), **settings.model_dump(mode="json")}, indent=1))
+        return
     out.print(f"[green]ok[/] {escape(str(path))}: state_dir {escape(settings.state_dir)}, "
               f"{len(settings.hosts)} host(s), ladder.max_steps {settings.ladder.max_steps}")
     for d in settings.runbook_dirs:  # os.path: a name too long to look up is just not there (Path raises)
@@ -217,18 +218,24 @@ def runbook() -> None:
 
 
 @runbook.command("validate")
-@click.argument("paths", nargs=-1)
-def validate(paths: tuple[str, ...]) -> None:
+@click.argument("paths", nargs=-1, metavar="[FILE|NAME]...")
+@JSON
+def validate(paths: tuple[str, ...], as_json: bool) -> None:
     """Check runbooks (files or shipped names; none: every shipped one); every problem as file:line:col: field: message (exit 2)."""
-    problems = []
+    problems, valid = [], []
     for arg in paths or tuple(str(p) for p in sorted(RUNBOOKS.glob("*.yaml"))):
         try:
             path = runbook_arg(arg)
             rb = load_runbook(path)
-            out.print(f"[green]ok[/] {escape(str(path))}: {escape(rb.name)}, {len(rb.steps)} steps, "
-                      f"risky: {escape(', '.join(s.id for s in rb.steps if s.risky) or 'none')}")
+            valid.append({"path": str(path), "name": rb.name, "steps": [s.id for s in rb.steps],
+                          "risky": [s.id for s in rb.steps if s.risky], "sha256": rb.sha256})
+            if not as_json:
+                out.print(f"[green]ok[/] {escape(str(path))}: {escape(rb.name)}, {len(rb.steps)} steps, "
+                          f"risky: {escape(', '.join(s.id for s in rb.steps if s.risky) or 'none')}")
         except InputError as exc:
             problems += exc.problems
+    if as_json:
+        click.echo(json.dumps({"valid": valid, "problems": problems}, indent=1))
     if problems:
         bad_input(InputError(problems))
 
@@ -248,8 +255,7 @@ def graph(path: str) -> None:
 
 @main.command()
 @click.argument("incident", required=False)
-@click.option("--config", "config", type=click.Path(path_type=Path), default=None,
-              help="config.yaml (default: $REMEDIATOR_CONFIG, then /etc/remediator/config.yaml)")
+@CONFIG
 @click.option("--json", "as_json", is_flag=True, help="the list, or one incident with its events, as JSON")
 def incidents(incident: str | None, config: Path | None, as_json: bool) -> None:
     """List incidents, or show one: timeline, evidence path, backup path."""
@@ -272,7 +278,7 @@ def incidents(incident: str | None, config: Path | None, as_json: bool) -> None:
         if as_json:
             click.echo(json.dumps([vars(r) for r in rows], indent=1))
             return
-        table = Table(Column("incident", no_wrap=True, min_width=22), "host", "runbook", "mode", "outcome",
+        table = Table(id_column("incident"), id_column("host"), id_column("runbook"), "mode", id_column("outcome"),
                       "summary")  # ids are copied back into `incidents ID`: never cut
         for r in rows:
             table.add_row(escape(r.id), escape(r.host), escape(r.runbook), "dry-run" if r.dry_run else "run",
@@ -301,12 +307,13 @@ def incidents(incident: str | None, config: Path | None, as_json: bool) -> None:
             text = f"rung {detail.get('number')}: {detail.get('runbook')}"
         elif kind == "rediagnosis":
             text = f"{detail.get('diagnosis')} ({detail.get('confidence')}): {detail.get('why')}"
-        out.print(f"+{ts - t0:7.2f}s {kind:<9} {escape(step or ''):<9} {escape(str(text)[:140])}")
+        out.print(f"+{ts - t0:7.2f}s {kind:<9} {escape(step or ''):<9} {escape(str(text))}")
 
 
 @main.command()
 @click.option("--containers", default=4, show_default=True, help="containers in the sandbox")
-@click.option("--fault", type=click.Choice(["metadb", "hang"]), default="metadb", show_default=True)
+@click.option("--fault", type=click.Choice(["metadb", "hang"]), default="metadb", show_default=True,
+              help="metadb: containerd's meta.db garbage, dockerd refuses to start; hang: dockerd SIGSTOPped")
 @click.option("--keep", is_flag=True, help="leave the sandbox directory (daemons are stopped anyway)")
 @click.option("--daemon", "under_daemon", is_flag=True,
               help="heal it under a real `remediator daemon` (policy approve): approve its risky steps from another "
@@ -314,7 +321,13 @@ def incidents(incident: str | None, config: Path | None, as_json: bool) -> None:
 @click.option("--yes", is_flag=True, help="with --daemon: the demo approves each risky step itself, through the API "
               "(as `remediator approve` would)")
 def demo(containers: int, fault: str, keep: bool, under_daemon: bool, yes: bool) -> None:
-    """Break a disposable real dockerd sandbox the incident's way and heal it while you watch."""
+    """Break a disposable real dockerd sandbox the incident's way and heal it while you watch.
+
+    Needs root and Docker's own binaries (Debian: apt-get install docker.io busybox-static; dockerd, containerd,
+    runc, busybox). The sandbox is a dockerd of its own (data-root, exec-root, socket and pidfile under
+    /tmp/rmd-lab-*, no bridge, no iptables; the host's Docker is not touched), removed afterwards unless --keep.
+    With --daemon the sandbox is healed by a real `remediator daemon` (its config, state and log in the sandbox).
+    The incident (journal, evidence, backup) and its config are written to /tmp/remediator-demo and kept."""
     from remediator.lab import Sandbox
 
     if yes and not under_daemon:
@@ -325,7 +338,7 @@ def demo(containers: int, fault: str, keep: bool, under_daemon: bool, yes: bool)
         sys.exit(run_demo(_demo_say, containers=containers, fault=fault, yes=yes, keep=keep))
 
     sandbox = Sandbox(name="demo")
-    code = 1
+    code = exitcodes.BAD_INPUT  # the demo could not run (no root, no dockerd): nothing of the host was changed
     try:
         out.rule("[bold]sandbox")
         sandbox.start()
@@ -347,8 +360,8 @@ def demo(containers: int, fault: str, keep: bool, under_daemon: bool, yes: bool)
         out.print(f"[bold]{escape(report.summary)}[/]")
         if report.outcome.value == "recovered":
             out.print(f"containers running now: {len(sandbox.running())} of {containers}")
-        out.print(escape(f"evidence: {report.dir}/evidence.tar.gz\njournal:  remediator incidents {report.incident} "
-                         f"--config {DEMO_STATE}/config.yaml"))
+        out.print(escape(f"evidence: {report.dir}/evidence.tar.gz\njournal:  {self_command()} incidents "
+                         f"{report.incident} --config {DEMO_STATE}/config.yaml"))
         (Path(DEMO_STATE) / "config.yaml").write_text(cfg.read_text())
     except RemediatorError as exc:
         err.print(f"[red]demo failed:[/] {escape(str(exc))}")
@@ -372,3 +385,6 @@ def _demo_say(kind: str, text: str) -> None:
         stamp = time.strftime("%H:%M:%S")
         colour = {"fault": "bold red", "ask": "bold yellow", "fail": "bold red", "ok": "bold green"}.get(kind, "dim")
         out.print(f"[dim]{stamp}[/] [{colour}]{escape(kind):<8}[/] {escape(text)}", soft_wrap=True)
+
+
+add_exit_codes(main)  # every command's --help ends with the exit codes it can return (exitcodes.COMMANDS)

@@ -3,9 +3,10 @@
 Role: parse arguments and talk to the daemon's API socket (daemon.api_socket) or, for `status`, read the state
 directory directly so it works with the daemon down. Imported by cli only.
 Ids and host names are checked against remediator.idents before a request is built (a bad one: exit 2 naming
-the argument, nothing sent) and travel quoted. Exit codes: 0 done, 2 bad input (config, arguments, a second
-daemon on the same state directory, or a 4xx from the API: unknown id or host), 5 the daemon's API cannot be
-reached, answers nothing within the deadline, or answers something that is not its API.
+the argument, nothing sent) and travel quoted. Exit codes (remediator/exitcodes.py): 0 done, 2 bad input or
+environment (config, arguments, a second daemon on the same state directory, or a 4xx from the API: unknown id or
+host), 8 no daemon answers on the API socket: none listens, none answers within the deadline, or what answers is
+not its API.
 """
 
 from __future__ import annotations
@@ -17,27 +18,24 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
-from remediator import idents
+from remediator import exitcodes, idents
+from remediator.cli_common import CONFIG, JSON, Table, console, id_column
 from remediator.cli_diag import bad_input, config_or_exit, settings_or_exit
 from remediator.daemon.client import Malformed, Unreachable, exchange, path_for
 from remediator.errors import InputError, RemediatorError
 from remediator.settings import Settings
 from remediator.structs import EXIT_BAD_INPUT
 
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
-EXIT_UNREACHABLE = 5
-CONFIG = click.option("--config", type=click.Path(path_type=Path), default=None,
-                      help="config file (else $REMEDIATOR_CONFIG, else /etc/remediator/config.yaml)")
+out = console()  # user text is never markup, nor :emoji: codes; never hard-wrapped outside a terminal
+err = console(stderr=True)  # an error line is never wrapped: grep it
+EXIT_UNREACHABLE = exitcodes.NO_DAEMON
 
 
 def api(settings: Settings, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
     """One request to the daemon's API socket, under one deadline for the whole exchange; a 4xx exits 2 with the
-    daemon's message; no daemon, no answer in time, or an answer that is not the API exits 5."""
+    daemon's message; no daemon, no answer in time, or an answer that is not the API exits 8."""
     sock = settings.daemon.api_socket
     try:
         code, data = exchange(sock, method, path, body if method == "POST" else None)
@@ -66,7 +64,9 @@ def _arg(kinds: tuple[str, ...], value: str, name: str) -> str:
 @CONFIG
 def daemon(config: Path | None) -> None:
     """Run the auto-heal daemon: probe every host each daemon.interval seconds, heal by policy (auto, approve,
-    observe) within the limits, serve approvals/status/metrics on daemon.api_socket. JSON log lines on stdout."""
+    observe) within the limits; serve /healthz, /metrics, status and approvals on daemon.api_socket (default
+    /run/remediator/api.sock) and /healthz and /metrics on daemon.metrics_listen if set. JSON log lines on stdout.
+    SIGTERM finishes the step under way and exits 0; SIGHUP reloads the config."""
     from remediator.daemon.core import Daemon
 
     path = config_or_exit(config)
@@ -75,15 +75,15 @@ def daemon(config: Path | None) -> None:
         code = Daemon(path, settings).run()
     except InputError as exc:
         bad_input(exc)
-    except (RemediatorError, OSError) as exc:
+    except (RemediatorError, OSError) as exc:  # the environment (a socket, a directory): nothing was changed
         err.print(f"[red]error:[/] {escape(str(exc))}")
-        sys.exit(1)
+        sys.exit(exitcodes.BAD_INPUT)
     sys.exit(code)
 
 
 @click.command()
 @CONFIG
-@click.option("--json", "as_json", is_flag=True, help="print one JSON object (hosts, approvals, refusals)")
+@click.option("--json", "as_json", is_flag=True, help="print one JSON object (hosts, approvals, refusals), for scripts")
 def status(config: Path | None, as_json: bool) -> None:
     """Every host: its policy and state, last verdict and when, open incident, pending approvals, quarantine."""
     from remediator.daemon.status import status_object
@@ -95,7 +95,7 @@ def status(config: Path | None, as_json: bool) -> None:
         obj = status_object(settings, Store(Path(settings.state_dir)), Journal(Path(settings.state_dir)))
     except RemediatorError as exc:
         err.print(f"[red]error:[/] {escape(str(exc))}")
-        sys.exit(1)
+        sys.exit(exitcodes.BAD_INPUT)
     if as_json:
         click.echo(json.dumps(obj, indent=1, default=str))
         return
@@ -103,12 +103,14 @@ def status(config: Path | None, as_json: bool) -> None:
     age = dmn["last_round_age"]
     last = f"its last round {age:.0f}s ago" if age is not None else "no round recorded"
     if not dmn["running"]:
-        out.print(f"daemon: not running ({last}): the states below are the last recorded, stale")
+        line = f"daemon: not running ({last}): the states below are the last recorded, stale"
     elif dmn["stale"]:
-        out.print(f"daemon: running (pid {dmn['pid']}) but {last}: the states below may be stale")
+        line = f"daemon: running (pid {dmn['pid']}) but {last}: the states below may be stale"
     else:
-        out.print(f"daemon: running (pid {dmn['pid']}), {last}")
-    table = Table("host", "policy", "state", "verdict", "since", "open incident", "reason")
+        line = f"daemon: running (pid {dmn['pid']}), {last}"
+    out.print(escape(line))
+    table = Table(id_column("host"), "policy", id_column("state"), id_column("verdict"), "since",
+                  id_column("open incident"), "reason")
     for h in obj["hosts"]:
         ago = f"{time.time() - h['verdict_at']:.0f}s ago" if h["verdict_at"] else ""
         state = h["state"] + (" (stale)" if dmn["stale"] else "")
@@ -121,7 +123,7 @@ def status(config: Path | None, as_json: bool) -> None:
 
 @click.command()
 @CONFIG
-@click.option("--json", "as_json", is_flag=True)
+@JSON
 def approvals(config: Path | None, as_json: bool) -> None:
     """Pending approvals (policy approve): what each risky step would do, bound to its plan's hash."""
     data = api(settings_or_exit(config), "GET", "/v1/approvals")

@@ -1,9 +1,8 @@
-"""The diagnosis commands: probe, diagnose --log, and the rendering they share with `run`.
+"""The diagnosis commands: probe, diagnose --log, signatures, and the rendering they share with `run`.
 
-Role: parse arguments, render verdicts with rich or as JSON. Imported by cli only.
-`probe` exits 0 when the host is healthy, degraded or starting, 1 when the verdict is sick or did not
-settle (suspect), 2 on bad input;
-`diagnose` exits 0 when the log reads healthy, 1 otherwise.
+Role: parse arguments, render verdicts with rich or as JSON. Imported by cli and cli_daemon.
+`probe` exits 0 when the host is healthy, degraded or starting, 9 (exitcodes.SICK) when the verdict is sick or did
+not settle (suspect), 2 on bad input; `diagnose` exits 0 when the log reads healthy, 9 otherwise.
 """
 
 from __future__ import annotations
@@ -15,22 +14,21 @@ from pathlib import Path
 from typing import Any, BinaryIO, NoReturn
 
 import click
-from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
-from remediator import app
+from remediator import app, exitcodes
+from remediator.cli_common import CONFIG, JSON, Table, console, id_column
 from remediator.detect import facts as factsmod
 from remediator.detect import logdiag
 from remediator.detect.probes import Round
 from remediator.detect.signatures import DIAGNOSES, SIGNATURES, runbook_for, version_range_text
 from remediator.detect.verdict import Verdict
-from remediator.errors import InputError
+from remediator.errors import InputError, RemediatorError
 from remediator.settings import HostConfig, Settings, find_config, load_settings
 from remediator.structs import EXIT_BAD_INPUT
 
-out = Console(highlight=False, emoji=False)  # user text is never markup, nor :emoji: codes
-err = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)  # an error line is never wrapped: grep it
+out = console()  # user text is never markup, nor :emoji: codes; never hard-wrapped outside a terminal
+err = console(stderr=True)  # an error line is never wrapped: grep it
 MAX_LOG = 128 << 20  # every read of user input is bounded: a log bigger than this is cut by the user, on purpose
 # (a log of MAX_LOG takes ~3x that in memory to diagnose: bytes, text, lines; /dev/zero is refused within ~MAX_LOG)
 COLOUR = {"healthy": "green", "degraded": "yellow", "suspect": "yellow"}
@@ -58,7 +56,8 @@ def settings_or_exit(config: Path | None) -> Settings:
 
 
 def render_verdict(v: Verdict, host: str) -> None:
-    table = Table("probe", "outcome", "latency", "detail", title=f"{host}: round {v.rounds}", title_justify="left")
+    table = Table(id_column("probe"), "outcome", "latency", "detail", title=f"{host}: round {v.rounds}",
+                  title_justify="left")
     for name, o in v.observations.items():
         colour = "green" if o["outcome"] == "ok" else "yellow" if o["outcome"] == "slow" else "red"
         table.add_row(name, f"[{colour}]{o['outcome']}[/]", f"{o['latency'] * 1000:.0f} ms" if o["latency"] else "",
@@ -87,8 +86,7 @@ def diagnose_one(hcfg: HostConfig, settings: Settings, *, quiet: bool, rounds: i
 
 
 @click.command()
-@click.option("--config", "config", type=click.Path(path_type=Path), default=None,
-              help="config.yaml (default: $REMEDIATOR_CONFIG, then /etc/remediator/config.yaml)")
+@CONFIG
 @click.option("--host", "hosts", multiple=True, help="host name(s) from the config; default: all")
 @click.option("--json", "as_json", is_flag=True, help="one JSON object per host on stdout")
 @click.option("--rounds", type=click.IntRange(1, 50), default=None, help="at most this many rounds (default 2×debounce+1)")
@@ -99,16 +97,28 @@ def probe(config: Path | None, hosts: tuple[str, ...], as_json: bool, rounds: in
         chosen = [settings.host(h) for h in hosts] if hosts else settings.hosts
     except InputError as exc:
         bad_input(exc)
-    sick = False
+    sick = unreachable = False
+
+    def one(h: HostConfig) -> tuple[factsmod.Facts, Verdict] | RemediatorError:
+        try:
+            return diagnose_one(h, settings, quiet=as_json, rounds=rounds)
+        except RemediatorError as exc:  # the operator's environment (a tool, a socket): never evidence of sickness
+            return exc
+
     with cf.ThreadPoolExecutor(max_workers=min(16, len(chosen)), thread_name_prefix="probe-host") as pool:
-        results = list(pool.map(lambda h: diagnose_one(h, settings, quiet=as_json, rounds=rounds), chosen))
-    for hcfg, (facts, v) in zip(chosen, results, strict=True):  # hosts are probed at once, printed in order
+        results = list(pool.map(one, chosen))
+    for hcfg, result in zip(chosen, results, strict=True):  # hosts are probed at once, printed in order
+        if isinstance(result, RemediatorError):
+            err.print(f"[red]error:[/] {escape(hcfg.name)}: cannot be probed from here: {escape(str(result))}")
+            unreachable = True
+            continue
+        facts, v = result
         sick = sick or v.sick or v.diagnosis == "suspect"
         if as_json:
             click.echo(json.dumps({"host": hcfg.name, "layout": facts.layout, "version": facts.version, **v.as_json()}))
         else:
             render_verdict(v, hcfg.name)
-    sys.exit(1 if sick else 0)
+    sys.exit(exitcodes.BAD_INPUT if unreachable else exitcodes.SICK if sick else exitcodes.OK)
 
 
 def read_bounded(fh: BinaryIO, limit: int) -> bytes | None:
@@ -129,7 +139,7 @@ def read_bounded(fh: BinaryIO, limit: int) -> bytes | None:
 
 
 @click.command()
-@click.option("--log", "log", required=True, help="a daemon log or journal excerpt; - for stdin")
+@click.option("--log", "log", required=True, metavar="FILE|-", help="a daemon log or journal excerpt; - for stdin")
 @click.option("--json", "as_json", is_flag=True, help='print {"verdict", "signatures", "runbook", ...}')
 def diagnose(log: str, as_json: bool) -> None:
     """Offline: classify a pasted dockerd/containerd log (logrus text, FATA[…], journalctl -o json)."""
@@ -147,9 +157,9 @@ def diagnose(log: str, as_json: bool) -> None:
     v = logdiag.diagnose_text(data.decode(errors="replace"))
     if as_json:
         click.echo(json.dumps(v.as_json(), indent=1))
-        sys.exit(0 if v.verdict == "healthy" else 1)
+        sys.exit(exitcodes.OK if v.verdict == "healthy" else exitcodes.SICK)
     if v.matches:
-        table = Table("line", "signature", "role", "diagnosis", "Docker", "text")
+        table = Table("line", id_column("signature"), "role", id_column("diagnosis"), "Docker", "text")
         for m in v.matches:
             table.add_row(str(m.line_no), m.signature.id, m.signature.role, m.signature.diagnosis or "",
                           m.signature.version_text, escape(m.line[:90]))
@@ -158,11 +168,11 @@ def diagnose(log: str, as_json: bool) -> None:
                extra=f"Docker versions: {version_range_text(v.versions) if v.versions else 'not determined'}")
     for no, sid, text in v.near_misses:
         out.print(f"  [dim]near miss[/] line {no} ~ {sid}: {escape(text[:120])}")
-    sys.exit(0 if v.verdict == "healthy" else 1)
+    sys.exit(exitcodes.OK if v.verdict == "healthy" else exitcodes.SICK)
 
 
 @click.command()
-@click.option("--json", "as_json", is_flag=True)
+@JSON
 def signatures(as_json: bool) -> None:
     """List the verdicts (what each means, the runbook it selects) and the failure-signature catalogue."""
     rows: list[dict[str, Any]] = [{"id": s.id, "role": s.role, "diagnosis": s.diagnosis, "versions": s.version_text,
@@ -173,11 +183,11 @@ def signatures(as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(verdicts + rows, indent=1))
         return
-    vt = Table("verdict", "runbook", "meaning", title="verdicts", title_justify="left")
+    vt = Table(id_column("verdict"), id_column("runbook"), "meaning", title="verdicts", title_justify="left")
     for v in verdicts:
         vt.add_row(str(v["id"]), str(v["runbook"] or "—"), escape(str(v["title"])))
     out.print(vt)
-    table = Table("id", "role", "diagnosis", "Docker", "runbook", "meaning")
+    table = Table(id_column("id"), "role", id_column("diagnosis"), "Docker", id_column("runbook"), "meaning")
     for r in rows:
         table.add_row(r["id"], r["role"], r["diagnosis"] or "", r["versions"], r["runbook"] or "", escape(r["title"]))
     out.print(table)

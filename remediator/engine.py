@@ -4,7 +4,8 @@ Role: drive the machine through the runbook. Every mutating step's intent is jou
 starts and its outcome after. A risky step runs only when the approver says yes (the CLI's
 approver says no without a TTY or --yes); approving a step approves its declared rollback.
 Dry-run walks the same path, evaluating guards for real and asking actions for plans only.
-Exceptions become outcomes here: nothing escapes run_incident but bugs.
+Exceptions become outcomes here: nothing escapes run_rung (the ladder's unit; ladder.heal runs the rungs) but
+bugs. run_incident (one rung, opened and closed) is what the tests drive.
 Must not: print or prompt (the Reporter and Approver do), or import click/rich.
 """
 

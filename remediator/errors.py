@@ -1,6 +1,7 @@
-"""The one exception tree of remediator.
+"""The exception tree of remediator.
 
-Role: name every failure the package can raise, so callers catch by meaning.
+Role: name the failures callers catch by meaning. Errors private to one layer live there: engine.Interrupted and
+engine.StepCrashed (RemediatorErrors), daemon.api.ApiError, hosts.liveness._Answer, hosts.local._VersionRefused.
 Must not: import anything from the package or from third parties.
 
     RemediatorError
@@ -15,8 +16,9 @@ Must not: import anything from the package or from third parties.
     │   └── PermanentStepError  not retried
     │       ├── UnsafeOperation a safety invariant would be broken; nothing was changed
     │       └── BackupError     a backup could not be made or did not verify
+    │           └── QuarantineImpossible  no rename can move it aside (another filesystem): copy, then clear
     ├── JournalError
-    └── HostBusy              another incident holds this host's lock
+    └── HostBusy              another incident holds this host's lock -> exit code 5
 """
 
 from __future__ import annotations

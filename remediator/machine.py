@@ -2,7 +2,8 @@
 
 Role: bookkeeping and guards only. The graph printed by `runbook graph` is exactly the one the
 engine drives: healthy -> suspect -> one state per step (risky steps behind an approve_<id>
-state) -> recovered, with rolling_back, rolled_back, refused, failed, quarantined around them.
+state) -> recovered, with rolling_back, rolled_back, refused, failed around them (and a `quarantined` state
+the engine never enters: the daemon's quarantine is the host's, kept in daemon/store, not a runbook state).
 Conditions read model fields the engine sets (guards_ok, approved); callbacks do no I/O.
 Must not: run actions, sleep, or touch a host.
 """

@@ -28,6 +28,10 @@ def _absolute(value: str) -> str:
     return normal
 
 
+def _optional_absolute(value: str | None) -> str | None:
+    return None if value is None else _absolute(value)
+
+
 AbsPath = Annotated[str, Field(min_length=2)]
 
 
@@ -68,6 +72,9 @@ class CommandService(_Model):
     status: list[str] = Field(min_length=1)
     pidfile: AbsPath = "/var/run/docker.pid"
     log: AbsPath | None = None
+
+    _check_pidfile = field_validator("pidfile")(_absolute)  # as every other service kind: absolute, no '..'
+    _check_log = field_validator("log")(_optional_absolute)
 
 
 Service = Annotated[SystemdService | ProcessService | CommandService, Field(discriminator="kind")]

@@ -10,6 +10,8 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any
 
+from remediator import exitcodes
+
 
 class Outcome(enum.StrEnum):
     """How an incident ended; each maps to one CLI exit code."""
@@ -25,20 +27,20 @@ class Outcome(enum.StrEnum):
     COLLECTED = "collected"  # evidence only (`evidence collect`): nothing was meant to change
 
 
-EXIT_CODES: dict[Outcome, int] = {
-    Outcome.RECOVERED: 0,
-    Outcome.HEALTHY: 0,
-    Outcome.PLANNED: 0,
-    Outcome.FAILED: 1,
-    Outcome.ROLLED_BACK: 3,
-    Outcome.NOT_HEALED: 3,
-    Outcome.REFUSED: 4,
-    Outcome.ESCALATED: 6,
-    Outcome.COLLECTED: 0,
+EXIT_CODES: dict[Outcome, int] = {  # the numbers and their meanings: remediator/exitcodes.py
+    Outcome.RECOVERED: exitcodes.OK,
+    Outcome.HEALTHY: exitcodes.OK,
+    Outcome.PLANNED: exitcodes.OK,
+    Outcome.FAILED: exitcodes.FAILED,
+    Outcome.ROLLED_BACK: exitcodes.NOT_HEALED,
+    Outcome.NOT_HEALED: exitcodes.NOT_HEALED,
+    Outcome.REFUSED: exitcodes.REFUSED,
+    Outcome.ESCALATED: exitcodes.ESCALATED,
+    Outcome.COLLECTED: exitcodes.OK,
 }
-EXIT_BAD_INPUT = 2
-EXIT_HOST_BUSY = 5
-EXIT_INTERRUPTED = 7  # SIGINT/SIGTERM: the step under way finished, the incident is in flight; `run` resumes it
+EXIT_BAD_INPUT = exitcodes.BAD_INPUT
+EXIT_HOST_BUSY = exitcodes.HOST_BUSY
+EXIT_INTERRUPTED = exitcodes.INTERRUPTED  # SIGINT/SIGTERM: the step under way finished, the incident is in flight
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,8 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -50,11 +52,19 @@ def sandbox(request: pytest.FixtureRequest):
         assert not leftovers, f"sandbox left processes behind: {leftovers}"
 
 
+@pytest.fixture
+def sock_dir() -> Iterator[Path]:
+    """A short directory for unix sockets, removed afterwards: an AF_UNIX path ends at 107 bytes and pytest's
+    tmp_path under a long --basetemp does not fit (the suite must pass with any basetemp)."""
+    with tempfile.TemporaryDirectory(prefix="rmd-sock-", dir="/tmp") as d:
+        yield Path(d)
+
+
 def cli(*args: str, config: Path | None = None, timeout: float = 240) -> subprocess.CompletedProcess[str]:
     """The real CLI in a subprocess with no TTY on stdin."""
     argv = [sys.executable, "-m", "remediator", *args]
     return subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout,
-                          cwd=REPO, env={**os.environ, "COLUMNS": "200"})
+                          cwd=REPO, env=dict(os.environ))  # output that is not a terminal is never wrapped
 
 
 def digest(*tops: str) -> str:

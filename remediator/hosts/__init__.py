@@ -1,4 +1,5 @@
-"""The Host port: the only way the upper layers reach a machine (LocalHost now, SshHost later).
+"""hosts.connect(): the factory of the Host port (hosts/port.py), the only way the upper layers reach a machine
+(LocalHost now, SshHost later).
 
 Must not: be bypassed. Nothing above hosts/ imports `sh`, `subprocess` or `docker`.
 """

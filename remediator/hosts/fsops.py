@@ -1,6 +1,7 @@
 """Local filesystem operations that must be safe: confinement, tree walk, backup, clear, restore.
 
-Role: the only code that deletes or copies state, reached by the upper layers only through the Host
+Role: the tree walk, backup, clear and restore of state (hosts/quarantine.py moves state aside and
+hosts/service.py a stale pidfile; nothing else deletes or copies it), reached by the upper layers only through the Host
 port (`host.fs`, hosts/statefiles.py). Every delete is confined to declared roots, never follows a
 symlink, never crosses into a mount, and needs a verified backup manifest. Every removal and rename
 goes through a `Mutations` object, so FakeHost can make the Nth one fail (EIO half-way).

@@ -1,7 +1,8 @@
 """How dockerd is found, stopped and started on a host: systemd, process or command.
 
 Role: one controller per `service.kind`. Controllers build their argv purely and run it through
-the Host; a signal only ever goes to a process proven to be this host's dockerd.
+the Host (the stale-pidfile check reads and moves the pidfile with os directly); a signal only ever goes to a
+process proven to be this host's dockerd.
 Must not: touch containerd state or decide whether stopping is wise (runbooks and guards do).
 """
 

@@ -2,7 +2,8 @@
 the first time it reaches that point (an operator dying at the worst moment, exactly).
 
 Points: after:<step> (its result is journaled), during:<step> (it ran, its result is not journaled),
-midway:backup / midway:clear (one entry into the copy or the removal). Unset, this costs one dict lookup.
+undone:<step> (its rollback finished and is journaled), midway:backup / midway:clear / midway:quarantine (one
+entry into the copy, the removal or the quarantine move). Unset, this costs one dict lookup.
 """
 
 from __future__ import annotations

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from remediator import exitcodes
 from remediator.detect import facts as factsmod
 from remediator.detect.diagnose import prober_for
 from remediator.detect.verdict import Monitor, Verdict, settle
@@ -80,7 +81,7 @@ def test_slow_but_alive_is_never_wedged_over_60_rounds(sandbox: Sandbox) -> None
 def test_corrupt_metadb_is_a_start_failure_that_selects_the_seed(sandbox: Sandbox) -> None:
     sandbox.corrupt_metadb()
     res = cli("probe", "--config", str(_config(sandbox)), "--json")
-    assert res.returncode == 1, res.stdout + res.stderr
+    assert res.returncode == exitcodes.SICK, res.stdout + res.stderr
     out = json.loads(res.stdout)
     assert out["verdict"] == "containerd-state" and out["runbook"] == "docker-libcontainerd"
     assert {"S09-dial-managed", "S10-ctrd-plugin-db"} <= set(out["signatures"])
@@ -201,7 +202,7 @@ def test_probe_diagnoses_several_hosts_and_prints_them_in_config_order() -> None
         cfg = a.root / "fleet.yaml"
         cfg.write_text(a.config_yaml(str(a.root / "state")) + b.config_yaml("/unused").split("hosts:\n", 1)[1])
         res = cli("probe", "--config", str(cfg), "--json")
-        assert res.returncode == 1, res.stdout + res.stderr
+        assert res.returncode == exitcodes.SICK, res.stdout + res.stderr
         out = [json.loads(line) for line in res.stdout.splitlines()]
         assert [(o["host"], o["verdict"]) for o in out] == [("a", "dockerd-wedged"), ("b", "healthy")]
     finally:

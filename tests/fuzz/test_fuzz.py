@@ -26,6 +26,7 @@ from pathlib import Path
 
 import pytest
 
+from remediator import exitcodes
 from tests.fuzz import gen
 from tests.fuzz.harness import Job, Result, digest, judge, run_jobs, save_reproducers
 
@@ -43,7 +44,7 @@ STATS: list[str] = []  # printed at the end of the session (tests/fuzz/conftest.
 VALIDATE = frozenset({0, 2})
 DRY_RUN = frozenset({0, 2, 4, 6})  # planned or nothing to do / bad input / refused / escalated
 CONFIG = frozenset({0, 2})
-DIAGNOSE = frozenset({0, 1, 2})  # healthy / not healthy / bad input
+DIAGNOSE = frozenset({exitcodes.OK, exitcodes.SICK, exitcodes.BAD_INPUT})  # healthy / not healthy / bad input
 NAME_SUFFIXES = ["", "", "", "", "-[bold]b[/bold]", "-[/]", "-[link=file:x]l[/link]", "-:smile:", "-\\[x]", "-[red",
                  "-é", "-" + "n" * 200]
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from ruamel.yaml import YAML
 
+from remediator import exitcodes
 from remediator.detect.signatures import by_id
 from tests.conftest import REPO, cli
 
@@ -20,7 +21,7 @@ def test_every_domain_line_is_classified_to_its_signature_with_its_line_number(t
     log = tmp_path / "corpus.log"
     log.write_text("\n".join(c["line"] for c in CASES) + "\n")
     res = cli("diagnose", "--log", str(log), "--json")
-    assert res.returncode == 1, res.stderr  # a corpus of failures is not healthy
+    assert res.returncode == exitcodes.SICK, res.stderr  # a corpus of failures is not healthy
     found = {(s["line"], s["id"]) for s in json.loads(res.stdout)["signatures"]}
     for n, c in enumerate(CASES, 1):
         assert (n, c["sig"]) in found, (n, c["sig"], c["line"])
@@ -31,7 +32,7 @@ def test_stdin_tty_form_and_the_answer_shape() -> None:
     res = subprocess.run([sys.executable, "-m", "remediator", "diagnose", "--log", "-", "--json"], input=text,
                          capture_output=True, text=True, cwd=REPO, timeout=60)
     out = json.loads(res.stdout)
-    assert res.returncode == 1
+    assert res.returncode == exitcodes.SICK
     assert out["verdict"] == "containerd-state" and out["runbook"] == "docker-libcontainerd"
     assert out["signatures"][0]["id"] == "S02-fatal-eof" and out["signatures"][0]["line"] == 2
     assert out["versions"] == "1.12–17.10"
@@ -42,7 +43,7 @@ def test_journalctl_json_excerpt_in_the_table_view(tmp_path: Path) -> None:
     log = tmp_path / "j.json"
     log.write_text(json.dumps({"MESSAGE": 'level=info msg="Starting up"'}) + "\n" + json.dumps({"MESSAGE": line}) + "\n")
     res = cli("diagnose", "--log", str(log))
-    assert res.returncode == 1
+    assert res.returncode == exitcodes.SICK
     assert "containerd-down" in res.stdout and "S09-dial-external" in res.stdout and "escalate" in res.stdout
     assert by_id("S09-dial-external").diagnosis == "containerd-down"
 
@@ -51,7 +52,7 @@ def test_unknown_log_shows_near_misses(tmp_path: Path) -> None:
     log = tmp_path / "u.log"
     log.write_text('level=info msg="Starting up"\nlevel=error msg="containerd: read events failed"\n')
     res = cli("diagnose", "--log", str(log))
-    assert res.returncode == 1 and "unknown" in res.stdout and "near miss" in res.stdout
+    assert res.returncode == exitcodes.SICK and "unknown" in res.stdout and "near miss" in res.stdout
 
 
 def test_bad_input_is_exit_2_without_a_traceback(tmp_path: Path) -> None:

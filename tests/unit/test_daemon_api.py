@@ -26,6 +26,13 @@ from remediator.settings import Settings
 ME = pwd.getpwuid(os.getuid()).pw_name
 
 
+@pytest.fixture
+def tmp_path(sock_dir: Path) -> Path:
+    """This module's tests bind unix sockets in tmp_path: a short one (tests/conftest.py sock_dir)."""
+    return sock_dir
+
+
+
 class StandIn:
     """What the API reads from a Daemon: settings, store, journal, metrics, log, probe_now."""
 

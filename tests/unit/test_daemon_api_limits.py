@@ -291,5 +291,5 @@ def test_the_cli_says_so_without_a_traceback(tmp_path: Path) -> None:
         res = CliRunner().invoke(main, ["approvals", "--config", str(cfg)])
     finally:
         liar.close()
-    assert res.exit_code == 5 and "answered, but not as the daemon's API" in res.output, res.output
+    assert res.exit_code == 8 and "answered, but not as the daemon's API" in res.output, res.output
     assert res.exception is None or isinstance(res.exception, SystemExit)

@@ -17,6 +17,13 @@ from remediator.daemon.notify import Notifier, sd_notify, watchdog_interval
 from remediator.settings import Webhook, load_settings
 
 
+@pytest.fixture
+def tmp_path(sock_dir: Path) -> Path:
+    """This module's tests bind unix sockets in tmp_path: a short one (tests/conftest.py sock_dir)."""
+    return sock_dir
+
+
+
 def test_webhooks_post_json_and_slack_and_a_dead_receiver_is_only_logged() -> None:
     got: list[tuple[str, Any]] = []
 

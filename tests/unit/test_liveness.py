@@ -28,6 +28,12 @@ from tests.fakes.dockerapi import DOCKER_18_09, FakeDockerAPI
 OK = b"HTTP/1.1 200 OK\r\nApi-Version: 1.45\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 2\r\n\r\nOK"
 Reply = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
+@pytest.fixture
+def tmp_path(sock_dir: Path) -> Path:
+    """This module's tests bind unix sockets in tmp_path: a short one (tests/conftest.py sock_dir)."""
+    return sock_dir
+
+
 
 @dataclass
 class Log:

@@ -106,3 +106,16 @@ def test_config_roots_must_be_apart_and_argv_agree(tmp_path: Path) -> None:
 def test_garbage_runbook_param_types(tmp_path: Path) -> None:
     probs = _problems(_rb(tmp_path, GOOD.replace("stop_grace: 15", "stop_grace: soon")))
     assert any("steps[4].params" in p and "grace" in p for p in probs), probs
+
+
+@pytest.mark.parametrize("field,value", [("pidfile", "docker.pid"), ("pidfile", "/run/../etc/passwd"),
+                                         ("log", "logs/d.log"), ("log", "/var/log/../../etc/shadow")])
+def test_a_command_service_refuses_relative_and_dotdot_paths_like_the_others(tmp_path: Path, field: str, value: str) -> None:
+    cfg = tmp_path / "c.yaml"
+    svc = {"pidfile": "/run/docker.pid", "log": "/var/log/d.log", field: value}
+    cfg.write_text("hosts:\n  - name: h\n    service: {kind: command, start: [a], stop: [b], status: [c], "
+                   f"pidfile: '{svc['pidfile']}', log: '{svc['log']}'}}\n")
+    with pytest.raises(InputError, match=rf"hosts\[0\]\.service\.command\.{field}|{field}"):
+        load_settings(cfg)
+    cfg.write_text("hosts:\n  - name: h\n    service: {kind: command, start: [a], stop: [b], status: [c]}\n")
+    assert load_settings(cfg).hosts[0].service.log is None  # type: ignore[union-attr]
