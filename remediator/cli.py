@@ -11,7 +11,6 @@ Imported by nothing. Exit codes (a public interface; scripts depend on them):
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
@@ -25,9 +24,10 @@ from rich.markup import escape
 from rich.prompt import Confirm
 from rich.table import Column, Table
 
+from remediator import outputs
 from remediator.app import Faces, heal_host, resume_incident, runbook_arg
 from remediator.cli_daemon import COMMANDS
-from remediator.cli_diag import bad_input, config_or_exit, diagnose, probe, render_verdict, settings_or_exit, signatures
+from remediator.cli_diag import bad_input, config_or_exit, diagnose, probe, render_verdict, settings_or_exit, shown, signatures
 from remediator.detect.probes import Round
 from remediator.detect.verdict import Verdict
 from remediator.engine import Interrupted, Report, stop_on_signals
@@ -52,9 +52,9 @@ STYLE = {"ok": "green", "fail": "bold red", "refused": "bold yellow", "rollback"
 def reporter(kind: str, step: str | None, text: str, lines: list[str] | None = None) -> None:
     stamp = time.strftime("%H:%M:%S")
     label = f"{step:<9}" if step else " " * 9
-    out.print(f"[dim]{stamp}[/] {label} [{STYLE.get(kind, '')}]{kind:<8}[/] {escape(text)}")
+    out.print(f"[dim]{stamp}[/] {label} [{STYLE.get(kind, '')}]{kind:<8}[/] {shown(text)}")
     for line in lines or []:
-        out.print(f"{' ' * 28}[dim]·[/] {escape(line)}")
+        out.print(f"{' ' * 28}[dim]·[/] {shown(line)}")
 
 
 def make_approver(yes: bool):  # type: ignore[no-untyped-def]
@@ -72,6 +72,7 @@ def make_approver(yes: bool):  # type: ignore[no-untyped-def]
 @click.version_option(package_name="remediator")
 def main() -> None:
     """remediator: heal a Docker host wedged by corrupt containerd state, keeping the evidence."""
+    outputs.install()  # every line any command prints is redacted (remediator/outputs.py)
 
 
 def execute(config: Path, host: str, runbook: str, dry_run: bool, yes: bool) -> Report | Verdict:
@@ -106,7 +107,7 @@ def finish(report: Report | Verdict, config: Path) -> None:
         sys.exit(0)
     colour = {0: "green", 3: "magenta"}.get(EXIT_CODES[report.outcome], "red")
     out.rule()
-    out.print(f"[bold {colour}]{escape(report.summary)}[/]")
+    out.print(f"[bold {colour}]{shown(report.summary)}[/]")
     out.print(escape(f"incident {report.incident} — details: remediator incidents {report.incident} --config {config}"))
     sys.exit(EXIT_CODES[report.outcome])
 
@@ -270,13 +271,13 @@ def incidents(incident: str | None, config: Path | None, as_json: bool) -> None:
     if incident is None:
         rows = journal.incidents()
         if as_json:
-            click.echo(json.dumps([vars(r) for r in rows], indent=1))
+            click.echo(outputs.dumps([vars(r) for r in rows], indent=1))
             return
         table = Table(Column("incident", no_wrap=True, min_width=22), "host", "runbook", "mode", "outcome",
                       "summary")  # ids are copied back into `incidents ID`: never cut
         for r in rows:
             table.add_row(escape(r.id), escape(r.host), escape(r.runbook), "dry-run" if r.dry_run else "run",
-                          escape(r.outcome or r.state), escape((r.summary or "")[:80]))
+                          escape(r.outcome or r.state), shown(r.summary or "", 80))
         out.print(table)
         return
     row = journal.incident(incident)
@@ -285,7 +286,7 @@ def incidents(incident: str | None, config: Path | None, as_json: bool) -> None:
         sys.exit(EXIT_BAD_INPUT)
     events = journal.events(row.id)
     if as_json:
-        click.echo(json.dumps({**vars(row), "events": [{"ts": ts, "kind": kind, "step": step, "detail": detail}
+        click.echo(outputs.dumps({**vars(row), "events": [{"ts": ts, "kind": kind, "step": step, "detail": detail}
                                                        for ts, kind, step, detail in events]}, indent=1, default=str))
         return
     out.print(f"[bold]{escape(row.id)}[/] host {escape(row.host)} runbook {escape(row.runbook)} — "
@@ -301,7 +302,7 @@ def incidents(incident: str | None, config: Path | None, as_json: bool) -> None:
             text = f"rung {detail.get('number')}: {detail.get('runbook')}"
         elif kind == "rediagnosis":
             text = f"{detail.get('diagnosis')} ({detail.get('confidence')}): {detail.get('why')}"
-        out.print(f"+{ts - t0:7.2f}s {kind:<9} {escape(step or ''):<9} {escape(str(text)[:140])}")
+        out.print(f"+{ts - t0:7.2f}s {kind:<9} {escape(step or ''):<9} {shown(str(text), 140)}")
 
 
 @main.command()

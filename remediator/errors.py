@@ -1,7 +1,8 @@
 """The one exception tree of remediator.
 
-Role: name every failure the package can raise, so callers catch by meaning.
-Must not: import anything from the package or from third parties.
+Role: name every failure the package can raise, so callers catch by meaning. A failed command's message
+(its stderr tail, printed and journaled) is redacted here, where it is made; `.stderr` keeps the raw text.
+Must not: import anything from the package (but remediator.redact, pure and below it) or from third parties.
 
     RemediatorError
     ├── InputError            bad config / runbook / path / payload -> exit code 2
@@ -20,6 +21,8 @@ Must not: import anything from the package or from third parties.
 """
 
 from __future__ import annotations
+
+from remediator.redact import redact_text
 
 
 class RemediatorError(Exception):
@@ -42,7 +45,7 @@ class CommandFailed(HostError):
     def __init__(self, argv: tuple[str, ...], rc: int, stderr: str) -> None:
         self.argv, self.rc, self.stderr = argv, rc, stderr
         tail = stderr.strip().splitlines()[-3:]
-        super().__init__(f"{argv[0]} exited {rc}: {' | '.join(tail) or 'no stderr'}")
+        super().__init__(redact_text(f"{argv[0]} exited {rc}: {' | '.join(tail) or 'no stderr'}"))
 
 
 class CommandTimeout(HostError):
