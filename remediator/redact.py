@@ -25,7 +25,7 @@ MARK = "<redacted>"
 WORDS = (r"pass(?:wd|word|phrase)?|pwd|secret|token|api[_-]?key|access[_-]?key|private[_-]?key|credential|auth"
          r"|routing[_-]?key|integration[_-]?key|service[_-]?key|session[_-]?id|cookie")
 # the words that, alone and followed by a space, introduce a value (`password X`, `token X`)
-SPACED = frozenset({"pass", "passwd", "password", "passphrase", "pwd", "secret", "token"})
+SPACED = frozenset({"passwd", "password", "passphrase", "pwd", "secret", "token"})
 # a key ending like this names something about the credential, not the credential
 HARMLESS_SUFFIX = re.compile(r"(?i)(?:[_.-](?:count|len|length|size|ttl|timeout|type|kind|file|path|dir|stdin|"
                              r"expiry|expires(?:[_-]at)?|enabled|required|min|max|limit|policy|mode|format|version|"
@@ -55,10 +55,9 @@ def _kv_span(m: re.Match[str], orig: str) -> tuple[int, int] | None:
     if val.startswith(MARK):
         return None
     if m["sp"] is not None:  # `password X`: only a bare word after a bare key word, and X must look like one
-        if flag:
-            if val.startswith("-"):
-                return None
-        elif left or rest or m["kq"] or group != "bval" or m["kw"].lower() not in SPACED or not _looks_secret(val):
+        if val.startswith("-"):  # a flag follows: `--password-file -`, `must pass --data-root`
+            return None
+        if not flag and (left or rest or m["kq"] or group != "bval" or m["kw"].lower() not in SPACED or not _looks_secret(val)):
             return None
     return vstart, vend
 

@@ -61,7 +61,8 @@ KEPT = [
     "tcp://127.0.0.1:2376", "http://[::1]:2375/_ping", "unix:///run/containerd/containerd.sock",
     "https://registry-1.docker.io/v2/library/nginx/manifests/latest", "https://hooks.example/short",
     'msg="API listen on /var/run/docker.sock"', "authorization plugin enabled", "Cookie jar empty",
-    "eyJ alone is not a JWT", "AKIA too short",
+    "eyJ alone is not a JWT", "AKIA too short", "service.argv must pass --data-root /d explicitly",
+    "you shall not pass Gandalf2", "--password --other",
 ]
 
 
