@@ -138,3 +138,24 @@ def test_structure_is_kept() -> None:
     assert redact_obj({"a": [1, "x", {"password": SECRET}], "n": 3, "token_count": 5}) == \
         {"a": [1, "x", {"password": MARK}], "n": 3, "token_count": 5}
     assert redact_obj({f"https://bob:{SECRET}@h": 1}) == {f"https://bob:{MARK}@h": 1}
+
+
+def test_the_stream_redacts_whole_lines_however_they_are_written() -> None:
+    import io
+
+    from remediator.outputs import RedactingStream, redacting
+
+    sink = io.StringIO()
+    s = RedactingStream(sink)  # type: ignore[arg-type]
+    print("password", f"{SECRET}x1", file=s)  # print() writes its pieces apart: the line is redacted whole
+    s.write(f"https://bob:{SECRET}")
+    s.write("@host/x\nprompt token=")
+    s.write(SECRET)
+    s.flush()  # a prompt without a newline still comes out, redacted
+    assert SECRET not in sink.getvalue() and sink.getvalue().count(MARK) == 3, sink.getvalue()
+    assert not hasattr(s, "buffer"), "bytes written to .buffer would bypass the redactor"
+    got: list[dict[str, object]] = []
+    log = redacting(lambda event, **f: got.append(f))
+    log("step", text=f"/bin/x --token {SECRET}", lines=[f"DB_PASS={SECRET}"], env={"API_KEY": SECRET})
+    assert SECRET not in json.dumps(got) and redacting(log) is log
+
