@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from remediator.daemon.status import status_object
+from remediator.outputs import dumps
 
 if TYPE_CHECKING:
     from remediator.daemon.core import Daemon
@@ -80,7 +81,7 @@ def make_handler(d: Daemon, *, token: str | None, metrics_only: bool) -> type[Ba
             return  # requests are logged as JSON below, not to stderr
 
         def _send(self, code: int, body: Any, ctype: str = "application/json") -> None:
-            data = body if isinstance(body, bytes) else json.dumps(body, default=str).encode()
+            data = body if isinstance(body, bytes) else dumps(body, default=str).encode()  # redacted (outputs.py)
             self.send_response(code)
             self.send_header("Content-Type", ctype)
             self.send_header("Content-Length", str(len(data)))
