@@ -23,7 +23,6 @@ import redact_v1  # noqa: E402
 from remediator import redact  # noqa: E402
 from tests.unit.test_redact import hostile_lines  # noqa: E402
 
-
 SMALL = 16 << 10
 
 

@@ -46,6 +46,8 @@ def _kv_span(m: re.Match[str], orig: str) -> tuple[int, int] | None:
     while i > 0 and start - i < 64 and (orig[i - 1].isalnum() or orig[i - 1] in "_.-"):
         i -= 1
     left = orig[i:start]
+    if left + orig[start:m.end("rest")] in ("PWD", "OLDPWD"):  # the shell's working directory (sudo logs it)
+        return None
     flag = left.startswith("-")
     group = next((g for g in ("eval", "dval", "sval", "bval") if m[g] is not None), None)
     if group is None:
@@ -226,7 +228,7 @@ def redact_argv(argv: list[str] | tuple[str, ...]) -> str:
 
 def is_secret_key(key: str) -> bool:
     """A mapping key naming a credential (`password`, `DB_PASS`, `api-key`), not a harmless relative (`token_count`)."""
-    if len(key) > 128 or not _KEY_IN.search(key) or HARMLESS_SUFFIX.search(key):
+    if len(key) > 128 or not _KEY_IN.search(key) or HARMLESS_SUFFIX.search(key) or key in ("PWD", "OLDPWD"):
         return False
     return bool(re.fullmatch(r"[\w.-]+", key))
 

@@ -63,6 +63,7 @@ KEPT = [
     'msg="API listen on /var/run/docker.sock"', "authorization plugin enabled", "Cookie jar empty",
     "eyJ alone is not a JWT", "AKIA too short", "service.argv must pass --data-root /d explicitly",
     "you shall not pass Gandalf2", "--password --other",
+    "sudo: bob : TTY=pts/18 ; PWD=/home/bob ; USER=root ; COMMAND=/usr/bin/dockerd", "OLDPWD=/tmp",
 ]
 
 
@@ -138,6 +139,7 @@ def test_structure_is_kept() -> None:
     assert redact_obj({"a": [1, "x", {"password": SECRET}], "n": 3, "token_count": 5}) == \
         {"a": [1, "x", {"password": MARK}], "n": 3, "token_count": 5}
     assert redact_obj({f"https://bob:{SECRET}@h": 1}) == {f"https://bob:{MARK}@h": 1}
+    assert redact_obj({"PWD": "/root", "MYSQL_PWD": SECRET}) == {"PWD": "/root", "MYSQL_PWD": MARK}
 
 
 def test_the_stream_redacts_whole_lines_however_they_are_written() -> None:
