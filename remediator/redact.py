@@ -184,7 +184,7 @@ TRIGGERS: tuple[Callable[[str], bool], ...] = (
     lambda low: "-u" in low or "--user" in low,
     lambda low: "@" in low and ":" in low,
 )
-CHUNK = 2048  # lines are redacted in groups of about this many characters, each rule only where its trigger is
+CHUNK = 1024  # lines are redacted in groups of about this many characters, each rule only where its trigger is
 
 
 def _chunk(text: str) -> str:
