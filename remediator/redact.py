@@ -159,7 +159,7 @@ RULES: tuple[_Rule, ...] = (
 # key='v w', key="v w", --key v, --key=v, Authorization: Bearer v, and `password v` / `token v`.
 # Scanned on a lower-cased copy (case-sensitive: sre skips every position whose first letter cannot start a key).
 _KV = re.compile(rf"(?P<kw>{WORDS})(?P<rest>[\w.-]{{0,40}}+)(?P<kq>\\{{0,3}}\")?"
-                rf"(?:[ \t]*+[=:][ \t]*+|(?P<sp>[ \t]++))\[?"
+                rf"(?:[ \t]*+[=:][ \t]*+\[?|(?P<sp>[ \t]++)(?=[\"']|[^\s\"',;&\\]{{4}}))"
                 rf"(?:(?P<vq>\\{{1,3}}\")(?P<eval>(?:[^\"\\\n]|\\(?!\")){{1,4096}}+)"
                 rf"|\"(?P<dval>(?:[^\"\\\n]|\\.){{1,4096}}+)|'(?P<sval>[^'\n]{{1,4096}}+)"
                 rf"|(?:(?:{_SCHEME_WORDS})[ \t]++)?(?P<bval>{_VAL}))")
