@@ -80,7 +80,7 @@ def world(tmp_path: Path) -> Iterator[dict[str, Any]]:
             f"{tmp_path}/e/docker.pid", "-H", f"unix://{tmp_path}/docker.sock", "--password", DJ]
     cfg = tmp_path / "config.yaml"
     cfg.write_text(json.dumps({  # YAML is a superset of JSON
-        "state_dir": str(tmp_path / "state"),
+        "state_dir": str(tmp_path / "state"), "probe": {"interval": 0.1},
         "daemon": {"api_socket": str(tmp_path / "api.sock"), "webhooks": [
             {"url": f"http://127.0.0.1:{port}/hooks/{URLTOK}0123?token={URLTOK}"},
             {"url": f"http://127.0.0.1:{port}/slack?key={URLTOK}", "format": "slack"},
