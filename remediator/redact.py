@@ -123,21 +123,29 @@ TOKEN_SHAPE = re.compile(
 PEM = re.compile(r"(-----BEGIN [A-Z0-9 ]{0,40}?PRIVATE KEY(?: BLOCK)?-----)(?:[^-]|-(?!----)){0,65536}+"
                 r"(-----END [A-Z0-9 ]{0,40}?PRIVATE KEY(?: BLOCK)?-----)?")
 _VAL = r"[^\s\"',;&\\]{1,4096}+"
+def _KEEP1(m: re.Match[str]) -> str:  # noqa: N802 - a replacement, named like the constant it stands for
+    return m[1] + MARK  # a function: a template string (r"\1…") is expanded by Python code on every match
+
+
+def _KEEP1_AT(m: re.Match[str]) -> str:  # noqa: N802
+    return m[1] + MARK + "@"
+
+
 _KV_MARKER = re.compile("(?!)")  # never matches: stands for _KV in RULES
 RULES: tuple[_Rule, ...] = (
     # Cookie / Set-Cookie headers: the whole value (many pairs, spaces) up to the end of the line or the quote
     (re.compile(r"(?i)(\b(?:set-)?cookie(?:\\{0,3}\")?[ \t]*[:=][ \t]*(?:\\{0,3}\"|\[\"?)?)[^\r\n\"\\\]]{1,8192}+"),
-     r"\1" + MARK),
+     _KEEP1),
     # known webhook hosts: the path token
-    (re.compile(r"(?i)(hooks\.slack\.com/(?:services|workflows|triggers)/)[^\s\"'<>?#\\]{1,512}+"), r"\1" + MARK),
-    (re.compile(r"(?i)(discord(?:app)?\.com/api/webhooks/\d{1,30}+/)[^\s\"'<>?#/\\]{1,512}+"), r"\1" + MARK),
-    (re.compile(r"(?i)(\.office\.com/webhook(?:b2)?/)[^\s\"'<>?#\\]{1,1024}+"), r"\1" + MARK),
-    (re.compile(r"(?i)(events\.pagerduty\.com/integration/)[^\s\"'<>?#/\\]{1,512}+"), r"\1" + MARK),
-    (re.compile(r"(?i)(api\.telegram\.org/(?:file/)?bot)[^\s\"'<>?#/\\]{1,512}+"), r"\1" + MARK),
+    (re.compile(r"(?i)(hooks\.slack\.com/(?:services|workflows|triggers)/)[^\s\"'<>?#\\]{1,512}+"), _KEEP1),
+    (re.compile(r"(?i)(discord(?:app)?\.com/api/webhooks/\d{1,30}+/)[^\s\"'<>?#/\\]{1,512}+"), _KEEP1),
+    (re.compile(r"(?i)(\.office\.com/webhook(?:b2)?/)[^\s\"'<>?#\\]{1,1024}+"), _KEEP1),
+    (re.compile(r"(?i)(events\.pagerduty\.com/integration/)[^\s\"'<>?#/\\]{1,512}+"), _KEEP1),
+    (re.compile(r"(?i)(api\.telegram\.org/(?:file/)?bot)[^\s\"'<>?#/\\]{1,512}+"), _KEEP1),
     (re.compile(r"(?i)(?P<pre>/(?:hooks?|webhooks?)/)(?P<path>[\w./-]{16,1024}+)"), _hook_path),
     # query parameters that carry a credential without a key word in their name (?key=, &sig=, X-Amz-Signature=)
     (re.compile(r"(?i)([?&](?:key|sig|signature|sign|hmac|code|x-amz-(?:signature|credential|security-token)"
-                r"|x-goog-(?:signature|credential))=)[^&\s#\"'<>\\]{1,4096}+"), r"\1" + MARK),
+                r"|x-goog-(?:signature|credential))=)[^&\s#\"'<>\\]{1,4096}+"), _KEEP1),
     # scheme://user:password@host (the password may hold '@': the authority's last '@' ends it)
     (re.compile(r"(?P<pre>\b[a-zA-Z][a-zA-Z0-9+.-]{0,20}+://)(?P<info>[^\s/?#\"'<>\\]{1,512})@"), _userinfo),
     # token shapes that need no key: AWS access keys, GitHub/GitLab/Slack/Stripe/Google/npm/Docker Hub tokens
@@ -147,12 +155,12 @@ RULES: tuple[_Rule, ...] = (
     (_KV_MARKER, ""),  # the key=value rule (_kv_sub) runs here, in this order
     # docker login … -p X, and -u user -p X (mysql, registry clients), curl -u user:password
     (re.compile(r"(\blogin(?:[ \t]++(?!-p\b)[^\s]{1,256}+){0,8}?[ \t]++-p(?:[ \t]++|=)?)(?!-)[^\s\"']{1,4096}+"),
-     r"\1" + MARK),
-    (re.compile(r"((?<!\S)-u[ \t]++[^\s]{1,256}+[ \t]++-p(?:[ \t]++|=)?)(?!-)[^\s\"']{1,4096}+"), r"\1" + MARK),
-    (re.compile(r"((?<!\S)(?:-u|--user)(?:[ \t]++|=)[^\s:\"']{1,256}+:)[^\s\"']{1,4096}+"), r"\1" + MARK),
+     _KEEP1),
+    (re.compile(r"((?<!\S)-u[ \t]++[^\s]{1,256}+[ \t]++-p(?:[ \t]++|=)?)(?!-)[^\s\"']{1,4096}+"), _KEEP1),
+    (re.compile(r"((?<!\S)(?:-u|--user)(?:[ \t]++|=)[^\s:\"']{1,256}+:)[^\s\"']{1,4096}+"), _KEEP1),
     # user:password@host without a scheme (an image's tag@sha256:digest is not one)
     (re.compile(r"(?<![/\w.-])([\w.-]{1,64}+:)[^\s/:<>\"']{1,256}@(?!sha\d{3}:)(?=[\w-])"),
-     r"\1" + MARK + "@"),
+     _KEEP1_AT),
 )
 
 # key sep value in every dress: KEY=v, key: v, "key": "v", \"key\":\"v\" (JSON inside a logrus msg),
