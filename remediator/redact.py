@@ -29,7 +29,8 @@ SPACED = frozenset({"passwd", "password", "passphrase", "pwd", "secret", "token"
 # a key ending like this names something about the credential, not the credential
 HARMLESS_SUFFIX = re.compile(r"(?i)(?:[_.-](?:count|len|length|size|ttl|timeout|type|kind|file|path|dir|stdin|"
                              r"expiry|expires(?:[_-]at)?|enabled|required|min|max|limit|policy|mode|format|version|"
-                             r"url|uri|endpoint|name)|\.(?:go|py|c|h|rs|js|ts|java|rb|s|so))$")
+                             r"url|uri|endpoint|name)|\.(?:go|py|c|h|rs|js|ts|java|rb|s|so|txt|yaml|yml|json|toml|ini|conf|cfg|log|pem|crt|"
+                             r"key|env|sock|db|sqlite3?|lock|pid))$")
 KEY = rf"[\w.-]*(?:{WORDS})[\w.-]*"  # a whole key (redact_obj): kept for callers of the old API
 _KEY_IN = re.compile(rf"(?i)(?:{WORDS})")
 _SCHEME_WORDS = r"bearer|basic|digest|negotiate|ntlm|token|aws4-hmac-sha256"

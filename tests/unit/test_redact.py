@@ -63,6 +63,7 @@ KEPT = [
     'msg="API listen on /var/run/docker.sock"', "authorization plugin enabled", "Cookie jar empty",
     "eyJ alone is not a JWT", "AKIA too short", "service.argv must pass --data-root /d explicitly",
     "you shall not pass Gandalf2", "--password --other",
+    "error: /srv/escape/secret.txt: cannot read: Permission denied", "tokens.json: not found",
     "sudo: bob : TTY=pts/18 ; PWD=/home/bob ; USER=root ; COMMAND=/usr/bin/dockerd", "OLDPWD=/tmp",
 ]
 
