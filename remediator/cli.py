@@ -8,7 +8,6 @@ command's --help (the codes that command can return) and is README.md's table.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
@@ -20,11 +19,11 @@ import click
 from rich.markup import escape
 from rich.prompt import Confirm
 
-from remediator import exitcodes
+from remediator import exitcodes, outputs
 from remediator.app import Faces, heal_host, resume_incident, runbook_arg
 from remediator.cli_common import CONFIG, JSON, Table, add_exit_codes, console, id_column, self_command
 from remediator.cli_daemon import COMMANDS
-from remediator.cli_diag import bad_input, config_or_exit, diagnose, probe, render_verdict, settings_or_exit, signatures
+from remediator.cli_diag import bad_input, config_or_exit, diagnose, probe, render_verdict, settings_or_exit, shown, signatures
 from remediator.detect.probes import Round
 from remediator.detect.verdict import Verdict
 from remediator.engine import Interrupted, Report, stop_on_signals
@@ -49,9 +48,9 @@ STYLE = {"ok": "green", "fail": "bold red", "refused": "bold yellow", "rollback"
 def reporter(kind: str, step: str | None, text: str, lines: list[str] | None = None) -> None:
     stamp = time.strftime("%H:%M:%S")
     label = f"{step:<9}" if step else " " * 9
-    out.print(f"[dim]{stamp}[/] {label} [{STYLE.get(kind, '')}]{kind:<8}[/] {escape(text)}")
+    out.print(f"[dim]{stamp}[/] {label} [{STYLE.get(kind, '')}]{kind:<8}[/] {shown(text)}")
     for line in lines or []:
-        out.print(f"{' ' * 28}[dim]·[/] {escape(line)}")
+        out.print(f"{' ' * 28}[dim]·[/] {shown(line)}")
 
 
 def make_approver(yes: bool):  # type: ignore[no-untyped-def]
@@ -69,6 +68,7 @@ def make_approver(yes: bool):  # type: ignore[no-untyped-def]
 @click.version_option(package_name="remediator")
 def main() -> None:
     """remediator: heal a Docker host wedged by corrupt containerd state, keeping the evidence."""
+    outputs.install()  # every line any command prints is redacted (remediator/outputs.py)
 
 
 def execute(config: Path, host: str, runbook: str, dry_run: bool, yes: bool) -> Report | Verdict:
@@ -103,7 +103,7 @@ def finish(report: Report | Verdict, config: Path) -> None:
         sys.exit(0)
     colour = {0: "green", 3: "magenta"}.get(EXIT_CODES[report.outcome], "red")
     out.rule()
-    out.print(f"[bold {colour}]{escape(report.summary)}[/]")
+    out.print(f"[bold {colour}]{shown(report.summary)}[/]")
     out.print(escape(f"incident {report.incident} — details: {self_command()} incidents {report.incident} "
                      f"--config {config}"))
     sys.exit(EXIT_CODES[report.outcome])
@@ -199,7 +199,7 @@ def config_check(config: Path | None, as_json: bool) -> None:
     path = config_or_exit(config)
     settings = settings_or_exit(path)
     if as_json:
-        click.echo(json.dumps({"config": str(path), **settings.model_dump(mode="json")}, indent=1))
+        click.echo(outputs.dumps({"config": str(path), **settings.model_dump(mode="json")}, indent=1))
         return
     out.print(f"[green]ok[/] {escape(str(path))}: state_dir {escape(settings.state_dir)}, "
               f"{len(settings.hosts)} host(s), ladder.max_steps {settings.ladder.max_steps}")
@@ -235,7 +235,7 @@ def validate(paths: tuple[str, ...], as_json: bool) -> None:
         except InputError as exc:
             problems += exc.problems
     if as_json:
-        click.echo(json.dumps({"valid": valid, "problems": problems}, indent=1))
+        click.echo(outputs.dumps({"valid": valid, "problems": problems}, indent=1))
     if problems:
         bad_input(InputError(problems))
 
@@ -276,13 +276,13 @@ def incidents(incident: str | None, config: Path | None, as_json: bool) -> None:
     if incident is None:
         rows = journal.incidents()
         if as_json:
-            click.echo(json.dumps([vars(r) for r in rows], indent=1))
+            click.echo(outputs.dumps([vars(r) for r in rows], indent=1))
             return
         table = Table(id_column("incident"), id_column("host"), id_column("runbook"), "mode", id_column("outcome"),
                       "summary")  # ids are copied back into `incidents ID`: never cut
         for r in rows:
             table.add_row(escape(r.id), escape(r.host), escape(r.runbook), "dry-run" if r.dry_run else "run",
-                          escape(r.outcome or r.state), escape((r.summary or "")[:80]))
+                          escape(r.outcome or r.state), shown(r.summary or "", 80))
         out.print(table)
         return
     row = journal.incident(incident)
@@ -291,7 +291,7 @@ def incidents(incident: str | None, config: Path | None, as_json: bool) -> None:
         sys.exit(EXIT_BAD_INPUT)
     events = journal.events(row.id)
     if as_json:
-        click.echo(json.dumps({**vars(row), "events": [{"ts": ts, "kind": kind, "step": step, "detail": detail}
+        click.echo(outputs.dumps({**vars(row), "events": [{"ts": ts, "kind": kind, "step": step, "detail": detail}
                                                        for ts, kind, step, detail in events]}, indent=1, default=str))
         return
     out.print(f"[bold]{escape(row.id)}[/] host {escape(row.host)} runbook {escape(row.runbook)} — "
@@ -307,7 +307,7 @@ def incidents(incident: str | None, config: Path | None, as_json: bool) -> None:
             text = f"rung {detail.get('number')}: {detail.get('runbook')}"
         elif kind == "rediagnosis":
             text = f"{detail.get('diagnosis')} ({detail.get('confidence')}): {detail.get('why')}"
-        out.print(f"+{ts - t0:7.2f}s {kind:<9} {escape(step or ''):<9} {escape(str(text))}")
+        out.print(f"+{ts - t0:7.2f}s {kind:<9} {escape(step or ''):<9} {shown(str(text))}")
 
 
 @main.command()

@@ -11,7 +11,6 @@ not its API.
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from pathlib import Path
@@ -22,9 +21,10 @@ from rich.markup import escape
 
 from remediator import exitcodes, idents
 from remediator.cli_common import CONFIG, JSON, Table, console, id_column
-from remediator.cli_diag import bad_input, config_or_exit, settings_or_exit
+from remediator.cli_diag import bad_input, config_or_exit, settings_or_exit, shown
 from remediator.daemon.client import Malformed, Unreachable, exchange, path_for
 from remediator.errors import InputError, RemediatorError
+from remediator.outputs import dumps
 from remediator.settings import Settings
 from remediator.structs import EXIT_BAD_INPUT
 
@@ -97,7 +97,7 @@ def status(config: Path | None, as_json: bool) -> None:
         err.print(f"[red]error:[/] {escape(str(exc))}")
         sys.exit(exitcodes.BAD_INPUT)
     if as_json:
-        click.echo(json.dumps(obj, indent=1, default=str))
+        click.echo(dumps(obj, indent=1, default=str))
         return
     dmn = obj["daemon"]
     age = dmn["last_round_age"]
@@ -115,10 +115,10 @@ def status(config: Path | None, as_json: bool) -> None:
         ago = f"{time.time() - h['verdict_at']:.0f}s ago" if h["verdict_at"] else ""
         state = h["state"] + (" (stale)" if dmn["stale"] else "")
         table.add_row(escape(h["name"]), escape(h["policy"]), escape(state), escape(h["verdict"] or "?"), ago,
-                      escape(h["open_incident"] or ""), escape((h["reason"] or "")[:80]))
+                      escape(h["open_incident"] or ""), shown(h["reason"] or "", 80))
     out.print(table)
     for a in obj["approvals"]:
-        out.print(escape(f"approval {a['id']}: {a['host']} incident {a['incident']} step {a['step']}: {a['summary']}"))
+        out.print(shown(f"approval {a['id']}: {a['host']} incident {a['incident']} step {a['step']}: {a['summary']}"))
 
 
 @click.command()
@@ -128,16 +128,16 @@ def approvals(config: Path | None, as_json: bool) -> None:
     """Pending approvals (policy approve): what each risky step would do, bound to its plan's hash."""
     data = api(settings_or_exit(config), "GET", "/v1/approvals")
     if as_json:
-        click.echo(json.dumps(data, indent=1))
+        click.echo(dumps(data, indent=1))
         return
     if not data["approvals"]:
         out.print("no pending approvals")
     for a in data["approvals"]:
         left = a["expires"] - time.time()
-        out.print(escape(f"{a['id']}  {a['host']}  incident {a['incident']}  step {a['step']}  "
-                         f"(expires in {left / 60:.0f} min)\n    {a['summary']}"))
+        out.print(shown(f"{a['id']}  {a['host']}  incident {a['incident']}  step {a['step']}  "
+                        f"(expires in {left / 60:.0f} min)\n    {a['summary']}"))
         for c in a["changes"][:10]:
-            out.print(escape(f"      · {c}"))
+            out.print(shown(f"      · {c}"))
 
 
 def _decide(config: Path | None, ident: str, step: str | None, verb: str, note: str | None) -> None:

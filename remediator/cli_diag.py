@@ -24,6 +24,8 @@ from remediator.detect.probes import Round
 from remediator.detect.signatures import DIAGNOSES, SIGNATURES, runbook_for, version_range_text
 from remediator.detect.verdict import Verdict
 from remediator.errors import InputError, RemediatorError
+from remediator.outputs import dumps
+from remediator.redact import redact_text
 from remediator.settings import HostConfig, Settings, find_config, load_settings
 from remediator.structs import EXIT_BAD_INPUT
 
@@ -32,6 +34,12 @@ err = console(stderr=True)  # an error line is never wrapped: grep it
 MAX_LOG = 128 << 20  # every read of user input is bounded: a log bigger than this is cut by the user, on purpose
 # (a log of MAX_LOG takes ~3x that in memory to diagnose: bytes, text, lines; /dev/zero is refused within ~MAX_LOG)
 COLOUR = {"healthy": "green", "degraded": "yellow", "suspect": "yellow"}
+
+
+def shown(text: str, limit: int | None = None) -> str:
+    """User-facing text for a console: redacted (before it is cut or wrapped: half a secret is not recognised
+    by the stream's redactor) and escaped (never rich markup)."""
+    return escape(redact_text(text)[:limit])
 
 
 def bad_input(exc: InputError) -> NoReturn:
@@ -61,7 +69,7 @@ def render_verdict(v: Verdict, host: str) -> None:
     for name, o in v.observations.items():
         colour = "green" if o["outcome"] == "ok" else "yellow" if o["outcome"] == "slow" else "red"
         table.add_row(name, f"[{colour}]{o['outcome']}[/]", f"{o['latency'] * 1000:.0f} ms" if o["latency"] else "",
-                      escape(str(o.get("detail", ""))[:110]))
+                      shown(str(o.get("detail", "")), 110))
     out.print(table)
     conclusion(v.diagnosis, v.confidence, v.runbook, v.trace)
 
@@ -74,7 +82,7 @@ def conclusion(diagnosis: str, confidence: str, runbook: str | None, trace: list
         out.print(extra)
     out.print(f"runbook {runbook or '— (nothing to do)'}")
     for line in trace:
-        out.print(f"  [dim]·[/] {escape(line)}")
+        out.print(f"  [dim]·[/] {shown(line)}")
 
 
 def diagnose_one(hcfg: HostConfig, settings: Settings, *, quiet: bool, rounds: int | None) -> tuple[factsmod.Facts, Verdict]:
@@ -115,7 +123,7 @@ def probe(config: Path | None, hosts: tuple[str, ...], as_json: bool, rounds: in
         facts, v = result
         sick = sick or v.sick or v.diagnosis == "suspect"
         if as_json:
-            click.echo(json.dumps({"host": hcfg.name, "layout": facts.layout, "version": facts.version, **v.as_json()}))
+            click.echo(dumps({"host": hcfg.name, "layout": facts.layout, "version": facts.version, **v.as_json()}))
         else:
             render_verdict(v, hcfg.name)
     sys.exit(exitcodes.BAD_INPUT if unreachable else exitcodes.SICK if sick else exitcodes.OK)
@@ -156,18 +164,18 @@ def diagnose(log: str, as_json: bool) -> None:
                              f"(e.g. tail -c {MAX_LOG >> 20}M {log} | remediator diagnose --log -)"))
     v = logdiag.diagnose_text(data.decode(errors="replace"))
     if as_json:
-        click.echo(json.dumps(v.as_json(), indent=1))
+        click.echo(dumps(v.as_json(), indent=1))
         sys.exit(exitcodes.OK if v.verdict == "healthy" else exitcodes.SICK)
     if v.matches:
         table = Table("line", id_column("signature"), "role", id_column("diagnosis"), "Docker", "text")
         for m in v.matches:
             table.add_row(str(m.line_no), m.signature.id, m.signature.role, m.signature.diagnosis or "",
-                          m.signature.version_text, escape(m.line[:90]))
+                          m.signature.version_text, shown(m.line, 90))
         out.print(table)
     conclusion(v.verdict, v.confidence, v.runbook, v.trace,
                extra=f"Docker versions: {version_range_text(v.versions) if v.versions else 'not determined'}")
     for no, sid, text in v.near_misses:
-        out.print(f"  [dim]near miss[/] line {no} ~ {sid}: {escape(text[:120])}")
+        out.print(f"  [dim]near miss[/] line {no} ~ {sid}: {shown(text, 120)}")
     sys.exit(exitcodes.OK if v.verdict == "healthy" else exitcodes.SICK)
 
 

@@ -1,8 +1,10 @@
 """The exception tree of remediator.
 
 Role: name the failures callers catch by meaning. Errors private to one layer live there: engine.Interrupted and
-engine.StepCrashed (RemediatorErrors), daemon.api.ApiError, hosts.liveness._Answer, hosts.local._VersionRefused.
-Must not: import anything from the package or from third parties.
+engine.StepCrashed (RemediatorErrors), daemon.routes.ApiError, hosts.liveness._Answer, hosts.local._VersionRefused.
+A failed command's message (its stderr tail, printed and journaled) is redacted here, where it is made; `.stderr`
+keeps the raw text.
+Must not: import anything from the package (but remediator.redact, pure and below it) or from third parties.
 
     RemediatorError
     ├── InputError            bad config / runbook / path / payload -> exit code 2
@@ -22,6 +24,8 @@ Must not: import anything from the package or from third parties.
 """
 
 from __future__ import annotations
+
+from remediator.redact import redact_text
 
 
 class RemediatorError(Exception):
@@ -44,7 +48,7 @@ class CommandFailed(HostError):
     def __init__(self, argv: tuple[str, ...], rc: int, stderr: str) -> None:
         self.argv, self.rc, self.stderr = argv, rc, stderr
         tail = stderr.strip().splitlines()[-3:]
-        super().__init__(f"{argv[0]} exited {rc}: {' | '.join(tail) or 'no stderr'}")
+        super().__init__(redact_text(f"{argv[0]} exited {rc}: {' | '.join(tail) or 'no stderr'}"))
 
 
 class CommandTimeout(HostError):

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from remediator.errors import HostBusy, JournalError
-from remediator.redact import redact_obj
+from remediator.redact import redact_obj, redact_text
 
 # 1: incidents + events. 2: results carry `changed`, facts carry the containerd socket and pidfile, incidents
 # with no `ended` are in flight and are resumed (an older journal's open incidents are resumed the same way).
@@ -124,6 +124,7 @@ class Journal:
 
     def close(self, incident: str, outcome: str, summary: str, runbook: str | None = None) -> None:
         """End an incident; `runbook` replaces the first runbook's name with the chain the ladder ran."""
+        summary = redact_text(summary)  # a failed hook's stderr can end up in it
         if runbook is None:
             self._write("UPDATE incidents SET outcome=?, summary=?, ended=? WHERE id=?",
                         (outcome, summary, time.time(), incident))

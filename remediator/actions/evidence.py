@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import hashlib
-import json
 import os
 import tarfile
 import time
@@ -23,6 +22,7 @@ from pydantic import Field
 from remediator.actions import ActionSpec, Params, StepContext, action
 from remediator.actions.collectors import COLLECTORS, redact
 from remediator.detect import dumps
+from remediator.outputs import dumps as redacted_json
 from remediator.structs import StepResult
 
 
@@ -70,7 +70,7 @@ def _dump_summary(out: Path, room: int) -> dict[str, object]:
     if not lines:
         entry["error"] = "no dump was captured"
         return entry
-    data = "\n".join(lines).encode()[:max(0, room)]
+    data = redact("\n".join(lines).encode())[:max(0, room)]
     _write(str(out / "dump-summary.txt"), data)
     entry.update(file="dump-summary.txt", size=len(data), sha256=hashlib.sha256(data).hexdigest())
     return entry
@@ -118,7 +118,7 @@ def capture(ctx: StepContext, p: EvidenceParams) -> StepResult:
     manifest["dump-summary"] = _dump_summary(out, room)
     took = time.monotonic() - start
     mpath = out / "manifest.json"
-    _write(str(mpath), json.dumps({"incident": ctx.incident_id, "host": ctx.facts.host, "budget": budget,
+    _write(str(mpath), redacted_json({"incident": ctx.incident_id, "host": ctx.facts.host, "budget": budget,
                                    "seconds": round(took, 3), "collectors": manifest}, indent=1).encode())
     tar = ctx.rung_path("evidence").with_suffix(".tar.gz")
     with tarfile.open(tar, "w:gz") as tf:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from remediator.actions import ActionSpec, Params, StepContext, action
+from remediator.redact import redact_argv, redact_text
 from remediator.structs import StepResult
 
 
@@ -27,15 +28,15 @@ def _run(ctx: StepContext, which: str, p: HookParams) -> StepResult:
     if not argv:
         return StepResult(f"no {which} hook configured for host {ctx.host.name}: skipped", changed=False)
     res = ctx.host.run(argv, timeout=p.timeout)
-    tail = res.stdout.strip().splitlines()[-3:]
-    return StepResult(f"{which}: {argv[0]} exited 0 in {res.duration:.1f}s", changes=[" ".join(argv), *tail])
+    tail = [redact_text(line) for line in res.stdout.strip().splitlines()[-3:]]
+    return StepResult(f"{which}: {argv[0]} exited 0 in {res.duration:.1f}s", changes=[redact_argv(argv), *tail])
 
 
 def _plan(ctx: StepContext, which: str, p: HookParams) -> StepResult:
     argv = _argv(ctx, which)
     if not argv:
         return StepResult(f"no {which} hook configured for host {ctx.host.name}: would skip", changed=False)
-    return StepResult(f"would run the {which} hook (deadline {p.timeout:g}s)", changes=[" ".join(argv)])
+    return StepResult(f"would run the {which} hook (deadline {p.timeout:g}s)", changes=[redact_argv(argv)])
 
 
 action(ActionSpec("hooks.drain", HookParams, run=lambda c, p: _run(c, "drain", p), plan=lambda c, p: _plan(c, "drain", p),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from remediator.actions import ActionSpec, Params, StepContext, action
+from remediator.redact import redact_argv, redact_text
 from remediator.structs import StepResult
 
 
@@ -15,12 +16,12 @@ class ShellParams(Params):
 
 def run(ctx: StepContext, p: ShellParams) -> StepResult:
     res = ctx.host.run(p.argv, timeout=p.timeout)
-    tail = res.stdout.strip().splitlines()[-3:]
+    tail = [redact_text(line) for line in res.stdout.strip().splitlines()[-3:]]
     return StepResult(f"{p.argv[0]} exited 0 in {res.duration:.2f}s", changes=tail)
 
 
 def plan(ctx: StepContext, p: ShellParams) -> StepResult:
-    return StepResult(f"would run {p.argv!r} (timeout {p.timeout:g}s)")
+    return StepResult(f"would run {redact_argv(p.argv)} (timeout {p.timeout:g}s)")
 
 
 action(ActionSpec("shell.run", ShellParams, run=run, plan=plan, mutates=True, risky=True, idempotent=False,

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 from remediator.daemon.routes import ApiError, route
 from remediator.daemon.server import Capped, Limits, TCPServer, UnixServer
 from remediator.errors import InputError
+from remediator.outputs import dumps
 
 if TYPE_CHECKING:
     from socketserver import BaseServer
@@ -107,7 +108,7 @@ class Handler(BaseHTTPRequestHandler):
         self.close_connection = True
 
     def _send(self, code: int, body: Any, ctype: str = "application/json") -> None:
-        data = body if isinstance(body, bytes) else (json.dumps(body, default=str) + "\n").encode()
+        data = body if isinstance(body, bytes) else (dumps(body, default=str) + "\n").encode()  # redacted (outputs.py)
         self.send_response(code)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(data)))

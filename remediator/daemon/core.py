@@ -41,6 +41,8 @@ from remediator.hosts.port import Ping
 from remediator.hosts.schedule import RoundStats, run_rounds
 from remediator.hosts.service import supervisor_state
 from remediator.journal import Journal
+from remediator.outputs import redacting
+from remediator.redact import redact_obj, redact_text
 from remediator.runbook import Step
 from remediator.settings import HostConfig, Settings, load_settings
 from remediator.structs import Outcome, StepResult
@@ -51,14 +53,15 @@ HELD = ("quarantined", "paused", "stopped-by-admin", "maintenance", "cooldown", 
 
 def json_log(event: str, level: str = "info", **fields: Any) -> None:
     """One JSON object per line on stdout (journald keeps it as is)."""
-    line = json.dumps({"ts": round(time.time(), 3), "level": level, "event": event, **fields}, default=str)
+    line = redact_text(json.dumps(redact_obj({"ts": round(time.time(), 3), "level": level, "event": event, **fields}),
+                                  default=str))  # objects, then their str() (default=str) too
     sys.stdout.write(line + "\n")
     sys.stdout.flush()
 
 
 class Daemon:
     def __init__(self, config: Path, settings: Settings, *, log: Callable[..., None] = json_log) -> None:
-        self.config_path, self.settings, self.log = config, settings, log
+        self.config_path, self.settings, self.log = config, settings, redacting(log)  # whatever log it is given
         self.state_dir = Path(settings.state_dir)
         self.instance = instance.acquire(self.state_dir, settings.daemon.api_socket)  # first: a second one stops here
         self.store = Store(self.state_dir)
@@ -72,7 +75,7 @@ class Daemon:
         self.sick: set[str] = set()  # liveness failing, or the last verdict was sick: the circuit breaker's count
         self.last_refusal: dict[str, str] = {}
         self.pool = ThreadPoolExecutor(max_workers=settings.daemon.workers, thread_name_prefix="incident")
-        self.notifier = Notifier(settings.daemon.webhooks, log)
+        self.notifier = Notifier(settings.daemon.webhooks, self.log)
         self.beat = time.monotonic()
 
     # ---- lifecycle -----------------------------------------------------------------------------
@@ -423,12 +426,12 @@ class Daemon:
             with self.lock:
                 self.sick.discard(h.name)
         state = "observing" if report.outcome is Outcome.PLANNED else "healthy" if healed else "suspect"
-        self.store.set_status(h.name, state, reason=report.summary[:300], open_incident=self._open(h.name))
+        self.store.set_status(h.name, state, reason=redact_text(report.summary)[:300], open_incident=self._open(h.name))
 
     # ---- faces -------------------------------------------------------------------------------------
     def _faces(self, h: HostConfig) -> app.Faces:
         def report(kind: str, step: str | None, text: str, lines: list[str] | None = None) -> None:
-            self.log("step", host=h.name, kind=kind, step=step, text=text[:500], lines=(lines or [])[:20] or None)
+            self.log("step", host=h.name, kind=kind, step=step, text=redact_text(text)[:500], lines=(lines or [])[:20] or None)
 
         return app.Faces(approver=self._approver(h), report=report)
 

@@ -3,12 +3,13 @@
 Role: tell people when an incident opens, an approval is needed, an outcome is known, a host is quarantined;
 tell systemd READY=1, WATCHDOG=1 and STOPPING=1. Webhooks are sent from one background thread with a bounded
 queue and a timeout each, so a slow receiver never holds up an incident.
+A payload is redacted before it is sent (a receiver is one more place a secret must not reach); a hook's URL
+is only ever logged redacted (Slack/Discord/Teams paths, userinfo and ?token= are credentials).
 Must not: raise into the daemon: a notification that cannot be sent is logged and dropped.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import queue
 import socket
@@ -17,6 +18,8 @@ import urllib.request
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from remediator.outputs import dumps
+from remediator.redact import redact_obj, redact_text
 from remediator.settings import Webhook
 
 Log = Callable[..., None]
@@ -48,15 +51,17 @@ class Notifier:
 
     def _run(self) -> None:
         while (item := self.q.get()) is not None:
+            item = redact_obj(item)
             for hook in self.hooks:
                 body = item if hook.format == "json" else {"text": slack_text(item)}
-                req = urllib.request.Request(hook.url, data=json.dumps(body).encode(), method="POST",  # noqa: S310
+                req = urllib.request.Request(hook.url, data=dumps(body, default=str).encode(), method="POST",  # noqa: S310
                                              headers={"Content-Type": "application/json"})
                 try:
                     with urllib.request.urlopen(req, timeout=hook.timeout) as resp:  # noqa: S310 - http(s) only (schema)
                         resp.read(4096)
                 except Exception as exc:  # noqa: BLE001 - a receiver's garbage must never kill the sender thread
-                    self.log("webhook-failed", level="warning", url=hook.url, error=f"{type(exc).__name__}: {exc}"[:200])
+                    self.log("webhook-failed", level="warning", url=redact_text(hook.url),
+                             error=redact_text(f"{type(exc).__name__}: {exc}")[:200])
 
 
 def slack_text(item: dict[str, Any]) -> str:

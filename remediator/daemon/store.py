@@ -191,7 +191,7 @@ class Store:
 
     def annotate(self, aid: str, note: str) -> None:
         """Add why a decided approval was not acted on (e.g. the host recovered by itself meanwhile)."""
-        self._exec("UPDATE approvals SET note=? WHERE id=?", (note[:500], aid))
+        self._exec("UPDATE approvals SET note=? WHERE id=?", (redact(note)[:500], aid))
 
     def expire(self) -> None:
         self._exec("UPDATE approvals SET decision='expired', by='ttl', decided=? WHERE decision IS NULL AND expires<?",
@@ -222,7 +222,7 @@ class Store:
     # ---- refusals and status -----------------------------------------------------------------
     def refuse(self, host: str, reason: str, detail: str = "") -> None:
         self._exec("INSERT INTO refusals (ts, host, reason, detail) VALUES (?,?,?,?)",
-                   (time.time(), host, reason, detail[:500]))
+                   (time.time(), host, redact(reason), redact(detail)[:500]))
 
     def refusals(self, host: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
         rows = self._exec("SELECT ts, host, reason, detail FROM refusals WHERE (? IS NULL OR host=?) "
@@ -238,7 +238,7 @@ class Store:
                    "VALUES (?,?,?,?,?,?,?) ON CONFLICT(host) DO UPDATE SET state=excluded.state, "
                    "reason=excluded.reason, open_incident=excluded.open_incident, updated=excluded.updated, "
                    "verdict=coalesce(excluded.verdict, verdict), verdict_at=coalesce(excluded.verdict_at, verdict_at)",
-                   (host, state, verdict, now if verdict is not None else None, reason, open_incident, now))
+                   (host, state, verdict, now if verdict is not None else None, reason and redact(reason), open_incident, now))
 
     def statuses(self) -> dict[str, HostStatus]:
         rows = self._exec("SELECT host, state, verdict, verdict_at, reason, open_incident, updated FROM status")

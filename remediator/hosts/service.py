@@ -18,6 +18,7 @@ from typing import Protocol
 from remediator.errors import CommandFailed, HostError, TemporaryStepError
 from remediator.hosts import trust
 from remediator.hosts.port import Host
+from remediator.redact import redact_argv
 from remediator.settings import CommandService, ProcessService, SystemdService
 from remediator.structs import Proc
 
@@ -124,7 +125,7 @@ class ProcessController:
         return notes + remove_stale_pidfile(self.host)
 
     def plan_start(self) -> str:
-        return f"start {' '.join(self.spec.argv)} detached (log {self.spec.log}) and wait for /_ping"
+        return f"start {redact_argv(self.spec.argv)} detached (log {self.spec.log}) and wait for /_ping"
 
     def start(self, timeout: float) -> list[str]:
         if self.find():
@@ -250,7 +251,7 @@ class CommandController:
         return find_by_pidfile_or_scan(self.host)
 
     def plan_stop(self, grace: float) -> str:
-        return f"run {' '.join(self.spec.stop)}; after {grace:g}s SIGKILL dockerd"
+        return f"run {redact_argv(self.spec.stop)}; after {grace:g}s SIGKILL dockerd"
 
     def stop(self, grace: float) -> list[str]:
         p = self.find()
@@ -265,7 +266,7 @@ class CommandController:
         return notes + remove_stale_pidfile(self.host)
 
     def plan_start(self) -> str:
-        return f"run {' '.join(self.spec.start)} and wait for /_ping"
+        return f"run {redact_argv(self.spec.start)} and wait for /_ping"
 
     def start(self, timeout: float) -> list[str]:
         self.host.run(self.spec.start, timeout=timeout)

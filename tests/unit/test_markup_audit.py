@@ -37,15 +37,18 @@ INTERNAL = {  # expression -> why it cannot hold user text
 NUMBERS = {"r.number", "r.wall", "v.rounds", "no", "containers", "settings.ladder.max_steps"}  # ints and floats
 
 
+ESCAPERS = ("escape", "shown")  # cli_diag.shown = escape(redact_text(...)) (remediator/outputs.py)
+
+
 def _unescaped(tree: ast.AST) -> list[tuple[int, str]]:
     found: list[tuple[int, str]] = []
 
     def visit(node: ast.AST) -> None:
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "escape":
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ESCAPERS:
             return  # everything inside escape() is text
         if isinstance(node, ast.FormattedValue):
             if isinstance(node.value, ast.Call) and isinstance(node.value.func, ast.Name) and \
-                    node.value.func.id == "escape":
+                    node.value.func.id in ESCAPERS:
                 return
             expr = ast.unparse(node.value)
             numeric = isinstance(node.value, ast.BinOp) or expr.startswith("len(") or expr in NUMBERS
