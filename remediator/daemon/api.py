@@ -29,6 +29,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from remediator import modes
 from remediator.daemon.status import status_object
 
 if TYPE_CHECKING:
@@ -49,7 +50,7 @@ class UnixHTTPServer(ThreadingHTTPServer):
 
     def server_bind(self) -> None:
         path = str(self.server_address)
-        Path(path).parent.mkdir(parents=True, exist_ok=True, mode=0o750)
+        modes.makedirs(Path(path).parent, 0o750, modes.PARENT_DIR)  # whatever the umask; an existing one as it is
         if os.path.lexists(path):
             if not stat.S_ISSOCK(os.lstat(path).st_mode):
                 raise OSError(f"{path} exists and is not a socket: refusing to replace it")

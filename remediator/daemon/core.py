@@ -56,6 +56,7 @@ class Daemon:
     def __init__(self, config: Path, settings: Settings, *, log: Callable[..., None] = json_log) -> None:
         self.config_path, self.settings, self.log = config, settings, log
         self.state_dir = Path(settings.state_dir)
+        app.state_dir_apart(settings)  # by real path, before the store or the journal creates anything in it
         self.store = Store(self.state_dir)
         self.journal = Journal(self.state_dir)
         self.metrics = Metrics()
