@@ -46,13 +46,15 @@ err = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)  # an e
 STYLE = {"ok": "green", "fail": "bold red", "refused": "bold yellow", "rollback": "bold magenta", "undone": "magenta",
          "plan": "cyan", "guard": "dim", "retry": "yellow", "warn": "yellow", "start": "bold", "facts": "dim",
          "progress": "dim", "rung": "bold cyan", "verdict": "bold", "escalate": "bold yellow",
-         "resume": "bold cyan"}
+         "resume": "bold cyan", "journal": "bold red"}
 
 
 def reporter(kind: str, step: str | None, text: str, lines: list[str] | None = None) -> None:
     stamp = time.strftime("%H:%M:%S")
     label = f"{step:<9}" if step else " " * 9
     out.print(f"[dim]{stamp}[/] {label} [{STYLE.get(kind, '')}]{kind:<8}[/] {escape(text)}")
+    if kind == "journal":  # the journal cannot be written: said where an operator's error output goes, too
+        err.print(f"[bold red]journal:[/] {escape(text)}")
     for line in lines or []:
         out.print(f"{' ' * 28}[dim]·[/] {escape(line)}")
 
