@@ -99,7 +99,7 @@ def status(config: Path | None, as_json: bool) -> None:
         obj = status_object(settings, Store(Path(settings.state_dir)), Journal(Path(settings.state_dir)))
     except RemediatorError as exc:
         err.print(f"[red]error:[/] {escape(str(exc))}")
-        sys.exit(1)
+        sys.exit(2 if isinstance(exc, InputError) else 1)  # e.g. a state_dir others can write to: exit 2
     if as_json:
         click.echo(json.dumps(obj, indent=1, default=str))
         return

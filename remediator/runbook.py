@@ -20,6 +20,7 @@ from remediator.actions import ACTIONS, GUARDS
 from remediator.detect.facts import FACT_SAMPLES
 from remediator.errors import InputError
 from remediator.loader import Loc, load_yaml, plain, problem, validation_problems
+from remediator.roots import overlaps
 
 PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_.]*)\}")
 ID = r"^[a-z][a-z0-9_]{0,40}$"
@@ -135,6 +136,10 @@ def _confined_paths(file: Path, data: Any, loc: Loc, resolved: Any) -> list[str]
         if not inside:
             out.append(problem(file, data, (*loc, "paths", i), f"{path!r} is not strictly inside {{data_root}} or "
                                "{exec_root}: a run would refuse it"))
+    for i, j in overlaps([str(p) for p in paths]):
+        out.append(problem(file, data, (*loc, "paths", i), f"{paths[i]!r} overlaps {paths[j]!r} (the same path, or "
+                           "one inside the other): moving one aside moves the other's state with it, and putting both back leaves it in "
+                           "the quarantine"))
     return out
 
 
