@@ -25,7 +25,8 @@ from rich.markup import escape
 from rich.prompt import Confirm
 from rich.table import Column, Table
 
-from remediator.app import Faces, heal_host, resume_incident, runbook_arg
+from remediator import modes
+from remediator.app import Faces, heal_host, resume_incident, runbook_arg, state_dir_apart
 from remediator.cli_daemon import COMMANDS
 from remediator.cli_diag import bad_input, config_or_exit, diagnose, probe, render_verdict, settings_or_exit, signatures
 from remediator.detect.probes import Round
@@ -202,6 +203,14 @@ def config_check(config: Path | None) -> None:
     """Validate the config (every problem as file:line:col: field: message, exit 2) and show what it says."""
     path = config_or_exit(config)
     settings = settings_or_exit(path)
+    try:  # read-only: what a run would refuse about the state_dir as it is on disk now
+        state_dir_apart(settings)
+        st = os.stat(settings.state_dir) if os.path.exists(settings.state_dir) else None
+        if st is not None and (why := modes.too_open(st)):
+            raise InputError(f"{path}: state_dir: {settings.state_dir} exists and {why}; remediator never changes "
+                             "its mode and refuses it")
+    except InputError as exc:
+        bad_input(exc)
     out.print(f"[green]ok[/] {escape(str(path))}: state_dir {escape(settings.state_dir)}, "
               f"{len(settings.hosts)} host(s), ladder.max_steps {settings.ladder.max_steps}")
     for d in settings.runbook_dirs:  # os.path: a name too long to look up is just not there (Path raises)
@@ -267,8 +276,8 @@ def incidents(incident: str | None, config: Path | None, as_json: bool) -> None:
         return
     try:
         journal = Journal(Path(state_dir))
-    except JournalError as exc:
-        bad_input(InputError(str(exc)))
+    except (JournalError, InputError) as exc:  # InputError: a state_dir others can write to
+        bad_input(exc if isinstance(exc, InputError) else InputError(str(exc)))
     if incident is None:
         rows = journal.incidents()
         if as_json:

@@ -313,3 +313,38 @@ def test_a_state_dir_that_is_a_symlink_into_a_root_is_refused_before_anything_is
     assert res.exit_code == 2, res.output
     assert "lies inside the root" in res.output.replace("\n", " "), res.output
     assert not any((tmp_path / "data" / "remediator").iterdir()), "nothing was created in the Docker root"
+
+
+def test_the_ladder_never_climbs_from_a_rollback_that_did_not_put_the_host_back(tmp_path: Path) -> None:
+    """FAILED (state elsewhere) is not a rung to climb from: no re-diagnosis, no second runbook."""
+    import tests.unit.test_step_faults  # noqa: F401
+    from remediator.engine import open_incident
+    from remediator.ladder import heal
+
+    _tree(tmp_path)
+    asked: list[str] = []
+
+    def rediagnose(ctx: Any) -> Any:
+        asked.append("again")
+        raise AssertionError("the ladder re-diagnosed a changed host")
+
+    journal = Journal(tmp_path / "state")
+    rb = _unvalidated(NESTED_WRONG_ORDER, tmp_path)
+    ctx = open_incident(host=FakeHost(HostConfig(name="h")), runbook=rb, journal=journal, report=lambda *a, **k: None,
+                        dry_run=False, evidence_budget=5, facts=_facts(tmp_path), service=FakeService())
+    report = heal(ctx, rb, journal=journal, approver=lambda s, p: (True, "test"), report=lambda *a, **k: None,
+                  dry_run=False, rediagnose=rediagnose, load=lambda name: rb)
+    assert report.outcome is Outcome.FAILED and asked == [] and report.chain == ["nested"]
+
+
+def test_config_check_and_incidents_refuse_a_state_dir_others_can_write_to(tmp_path: Path) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    os.chmod(shared, 0o777)
+    cfg = _cfg(tmp_path, shared)
+    res = CliRunner().invoke(main, ["config", "check", "--config", str(cfg)])
+    assert res.exit_code == 2 and "others can write to it" in res.output.replace("\n", " "), res.output
+    (shared / "journal.sqlite3").write_bytes(b"")
+    res = CliRunner().invoke(main, ["incidents", "--config", str(cfg)])
+    assert res.exit_code == 2 and "others can write to it" in res.output.replace("\n", " "), res.output
+    assert "Traceback" not in res.output and stat.S_IMODE(os.stat(shared).st_mode) == 0o777
