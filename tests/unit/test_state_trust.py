@@ -348,3 +348,14 @@ def test_config_check_and_incidents_refuse_a_state_dir_others_can_write_to(tmp_p
     res = CliRunner().invoke(main, ["incidents", "--config", str(cfg)])
     assert res.exit_code == 2 and "others can write to it" in res.output.replace("\n", " "), res.output
     assert "Traceback" not in res.output and stat.S_IMODE(os.stat(shared).st_mode) == 0o777
+
+
+def test_two_quarantine_steps_moving_nested_trees_are_refused_at_validation(tmp_path: Path) -> None:
+    import tests.unit.test_step_faults  # noqa: F401
+
+    path = tmp_path / "nested.yaml"
+    path.write_text(NESTED_WRONG_ORDER)
+    with pytest.raises(InputError) as exc:
+        load_runbook(path)
+    text = "\n".join(exc.value.problems)
+    assert "steps[1].params.paths[0]" in text and "which step inner also moves aside" in text, text
