@@ -113,6 +113,7 @@ def state_dir_apart(settings: Settings, facts: Sequence[factsmod.Facts] = ()) ->
 
 def resume_incident(settings: Settings, incident: str, *, faces: Faces) -> Report:
     """`remediator resume ID`: go on with an incident whose operator stopped before it ended."""
+    state_dir_apart(settings)
     with Journal(Path(settings.state_dir)) as journal:
         row = journal.incident(incident)
         if row is None:
