@@ -308,10 +308,10 @@ def test_a_state_dir_that_is_a_symlink_into_a_root_is_refused_before_anything_is
     os.chmod(tmp_path / "data" / "remediator", 0o700)
     os.symlink(tmp_path / "data" / "remediator", tmp_path / "state")
     cfg = _cfg(tmp_path, tmp_path / "state")
-    res = CliRunner().invoke(main, ["run", "--host", "h", "--dry-run", "--runbook", "dockerd-restart",
-                                    "--config", str(cfg)])
-    assert res.exit_code == 2, res.output
-    assert "lies inside the root" in res.output.replace("\n", " "), res.output
+    for args in (["run", "--host", "h", "--dry-run", "--runbook", "dockerd-restart"], ["status"], ["config", "check"]):
+        res = CliRunner().invoke(main, [*args, "--config", str(cfg)])
+        assert res.exit_code == 2, (args, res.output)
+        assert "lies inside the root" in res.output.replace("\n", " "), res.output
     assert not any((tmp_path / "data" / "remediator").iterdir()), "nothing was created in the Docker root"
 
 
