@@ -41,6 +41,7 @@ from remediator.journal import Journal
 from remediator.runbook import Runbook, Step, resolve, variables
 from remediator.settings import ProbeConfig
 from remediator.structs import GuardResult, Outcome, StepResult
+from remediator.undo import Proof
 
 STOP = threading.Event()  # set by SIGINT/SIGTERM: finish the step under way, then leave the incident in flight
 
@@ -86,7 +87,7 @@ class Report:
     chain: list[str] = field(default_factory=list)  # the runbooks run, in order (the ladder's rungs)
 
 
-class _Run:
+class _Run(Proof):
     def __init__(self, *, runbook: Runbook, ctx: StepContext, journal: Journal, incident: str,
                  approver: Approver, report: Reporter, dry_run: bool, names: dict[str, Any]) -> None:
         self.rb, self.ctx, self.journal, self.iid = runbook, ctx, journal, incident
@@ -105,23 +106,6 @@ class _Run:
         self.rolling_back = self.rolling_back or dest == "rolling_back"
         self._journal(self.journal.set_state, self.iid, dest)
         self._journal(self.journal.event, self.iid, "state", None, source=source, dest=dest)
-
-    def _journal(self, write: Any, *args: Any, **detail: Any) -> None:
-        """A journal write. Before a rollback a failing one stops the incident (no mutation without its intent
-        journaled); during a rollback (its filesystem full, EIO) it never does: the rollback runs from what this
-        process holds in memory, and says so once."""
-        try:
-            write(*args, **detail)
-        except JournalError as exc:
-            if not self.rolling_back:
-                raise
-            self._lost(exc)
-
-    def _lost(self, exc: JournalError) -> None:
-        if not self.journal_lost:
-            self.journal_lost = str(exc)
-            self.report("journal", None, f"the journal cannot be written ({exc}): nothing more runs forward; the "
-                        "rollback runs from the record in memory, and the journal will not show it")
 
     def _unjournaled(self, step: Step, why: str, lost: JournalError) -> Outcome:
         """A step failed and its result cannot be journaled: nothing more runs forward (no intent could be
@@ -331,28 +315,6 @@ class _Run:
             return Outcome.FAILED
         self._trigger("rolled")
         return Outcome.ROLLED_BACK
-
-    def _not_undone(self) -> list[str]:
-        """A rollback that ran without an error must still prove the host is back: each undone step whose action
-        can tell (files.quarantine: its trees back at their sources, the very directories) is asked. Any doubt
-        is a FAILED outcome - the host changed, a person is needed - never a ROLLED_BACK the ladder climbs from."""
-        problems = []
-        for step in self.done:
-            check = ACTIONS[step.action].not_undone
-            if check is None:  # (a quarantine without a declared rollback counts too: its tree must be back)
-                continue
-            try:
-                why = check(self.ctx, resolve(ACTIONS[step.action].params, step.params, self.names),
-                            self.ctx.outputs.get(step.id, {}))
-            except Exception as exc:  # noqa: BLE001 - a check that cannot be made is a doubt, never a pass
-                why = [f"cannot check: {_describe(exc)}"]
-            problems += [f"{step.id}: {w}" for w in why]
-        for text in problems:
-            self.report("fail", None, f"the rollback did not put the host back: {text}")
-        if problems:
-            self._journal(self.journal.event, self.iid, "rollback-unverified", None, problems=problems)
-            self.rows.append(("rollback", "failed", "the rollback did not put the host back: " + "; ".join(problems)))
-        return problems
 
 
 SUMMARY = {Outcome.RECOVERED: "recovered: dockerd answers and the containers run",
