@@ -41,10 +41,10 @@ def runbook_arg(arg: str, dirs: Sequence[str] = ()) -> Path:
 
 
 def diagnose(hcfg: HostConfig, settings: Settings, *, on_round: OnRound | None = None,
-             rounds: int | None = None) -> tuple[factsmod.Facts, Verdict]:
-    """Read-only: the host's facts and its settled verdict."""
+             rounds: int | None = None, facts: factsmod.Facts | None = None) -> tuple[factsmod.Facts, Verdict]:
+    """Read-only: the host's facts (read now unless given) and its settled verdict."""
     host = connect(hcfg)
-    facts = factsmod.resolve(host)
+    facts = facts or factsmod.resolve(host)
     return facts, diagnose_host(host, controller(host), facts, settings.probe, on_round=on_round, max_rounds=rounds)
 
 
@@ -69,6 +69,9 @@ def heal_host(settings: Settings, host: str, runbook: str, *, dry_run: bool, fac
     dirs = settings.runbook_dirs
     rb = None if runbook == "auto" else load_runbook(runbook_arg(runbook, dirs))
     state_dir = Path(settings.state_dir)
+    host_ = connect(hcfg)
+    early = diagnosed[0] if diagnosed else factsmod.resolve(host_)  # read-only; also proves the roots usable
+    state_dir_apart(settings, [early])  # before the journal or the lock creates anything in it
     verdict, facts = None, None
     with Journal(state_dir) as journal, HostLock(state_dir, hcfg.name):
         row = journal.in_flight(hcfg.name)
@@ -80,15 +83,13 @@ def heal_host(settings: Settings, host: str, runbook: str, *, dry_run: bool, fac
         if row is not None:
             faces.report("warn", None, f"incident {row.id} on this host never ended; `remediator run` resumes it")
         if rb is None:
-            facts, verdict = diagnosed or diagnose(hcfg, settings, on_round=faces.on_round)
+            facts, verdict = diagnosed or diagnose(hcfg, settings, on_round=faces.on_round, facts=early)
             faces.on_verdict(verdict)
             if verdict.runbook is None:
                 return verdict
             rb = runbook_named(verdict.runbook, dirs)
         faces.on_runbook(rb)
-        host_ = connect(hcfg)
-        facts = facts or factsmod.resolve(host_)  # the diagnosis read them moments ago: once per run
-        _state_dir_apart(settings, facts)
+        facts = facts or early  # read moments ago, before the lock: once per run
         ctx = open_incident(host=host_, runbook=rb, journal=journal, report=faces.report, dry_run=dry_run,
                             evidence_budget=settings.evidence_budget, verdict=verdict, probe=settings.probe,
                             evidence_max_mb=settings.evidence_max_mb, facts=facts)
@@ -96,18 +97,23 @@ def heal_host(settings: Settings, host: str, runbook: str, *, dry_run: bool, fac
                     max_steps=settings.ladder.max_steps, load=lambda name: runbook_named(name, dirs))
 
 
-def _state_dir_apart(settings: Settings, facts: factsmod.Facts) -> None:
-    """The *effective* roots (from the running dockerd and daemon.json) may differ from the config's: check
-    again, by real path, before anything is opened."""
+def state_dir_apart(settings: Settings, facts: Sequence[factsmod.Facts] = ()) -> None:
+    """The state_dir must not lie in any host's roots: the configured ones (settings checks them by path; here by
+    real path, so a state_dir that is a symlink into a root is caught) and the *effective* ones given (from the
+    running dockerd and daemon.json). Checked before anything is created in the state_dir."""
     real = os.path.realpath(settings.state_dir)
-    for root in (facts.data_root, facts.exec_root):
+    roots = [(h.name, r) for h in settings.hosts for r in (h.data_root, h.exec_root)]
+    roots += [(f.host, r) for f in facts for r in (f.data_root, f.exec_root)]
+    for name, root in roots:
         if state_dir_inside(real, os.path.realpath(root)) or state_dir_inside(settings.state_dir, root):
-            raise InputError(f"state_dir {settings.state_dir} lies inside the effective root {root} of host "
-                             f"{facts.host}: a runbook there would move the journal and the backups with the state")
+            raise InputError(f"state_dir {settings.state_dir} lies inside the root {root} of host {name}"
+                             + (f" (really {real})" if real != os.path.normpath(settings.state_dir) else "")
+                             + ": a runbook there would move the journal and the backups with the state")
 
 
 def resume_incident(settings: Settings, incident: str, *, faces: Faces) -> Report:
     """`remediator resume ID`: go on with an incident whose operator stopped before it ended."""
+    state_dir_apart(settings)
     with Journal(Path(settings.state_dir)) as journal:
         row = journal.incident(incident)
         if row is None:

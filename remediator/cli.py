@@ -19,8 +19,8 @@ import click
 from rich.markup import escape
 from rich.prompt import Confirm
 
-from remediator import exitcodes, outputs
-from remediator.app import Faces, heal_host, resume_incident, runbook_arg
+from remediator import exitcodes, modes, outputs
+from remediator.app import Faces, heal_host, resume_incident, runbook_arg, state_dir_apart
 from remediator.cli_common import CONFIG, JSON, Table, add_exit_codes, console, id_column, self_command
 from remediator.cli_daemon import COMMANDS
 from remediator.cli_diag import bad_input, config_or_exit, diagnose, probe, render_verdict, settings_or_exit, shown, signatures
@@ -42,13 +42,15 @@ err = console(stderr=True)  # an error line is never wrapped: grep it
 STYLE = {"ok": "green", "fail": "bold red", "refused": "bold yellow", "rollback": "bold magenta", "undone": "magenta",
          "plan": "cyan", "guard": "dim", "retry": "yellow", "warn": "yellow", "start": "bold", "facts": "dim",
          "progress": "dim", "rung": "bold cyan", "verdict": "bold", "escalate": "bold yellow",
-         "resume": "bold cyan"}
+         "resume": "bold cyan", "journal": "bold red"}
 
 
 def reporter(kind: str, step: str | None, text: str, lines: list[str] | None = None) -> None:
     stamp = time.strftime("%H:%M:%S")
     label = f"{step:<9}" if step else " " * 9
     out.print(f"[dim]{stamp}[/] {label} [{STYLE.get(kind, '')}]{kind:<8}[/] {shown(text)}")
+    if kind == "journal":  # the journal cannot be written: said where an operator's error output goes, too
+        err.print(f"[bold red]journal:[/] {shown(text)}")
     for line in lines or []:
         out.print(f"{' ' * 28}[dim]·[/] {shown(line)}")
 
@@ -198,6 +200,14 @@ def config_check(config: Path | None, as_json: bool) -> None:
     """Validate the config (every problem as file:line:col: field: message, exit 2) and show what it says."""
     path = config_or_exit(config)
     settings = settings_or_exit(path)
+    try:  # read-only: what a run would refuse about the state_dir as it is on disk now
+        state_dir_apart(settings)
+        st = os.stat(settings.state_dir) if os.path.exists(settings.state_dir) else None
+        if st is not None and (why := modes.too_open(st)):
+            raise InputError(f"{path}: state_dir: {settings.state_dir} exists and {why}; remediator never changes "
+                             "its mode and refuses it")
+    except InputError as exc:
+        bad_input(exc)
     if as_json:
         click.echo(outputs.dumps({"config": str(path), **settings.model_dump(mode="json")}, indent=1))
         return
@@ -271,8 +281,8 @@ def incidents(incident: str | None, config: Path | None, as_json: bool) -> None:
         return
     try:
         journal = Journal(Path(state_dir))
-    except JournalError as exc:
-        bad_input(InputError(str(exc)))
+    except (JournalError, InputError) as exc:  # InputError: a state_dir others can write to
+        bad_input(exc if isinstance(exc, InputError) else InputError(str(exc)))
     if incident is None:
         rows = journal.incidents()
         if as_json:

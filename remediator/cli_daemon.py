@@ -86,12 +86,14 @@ def daemon(config: Path | None) -> None:
 @click.option("--json", "as_json", is_flag=True, help="print one JSON object (hosts, approvals, refusals), for scripts")
 def status(config: Path | None, as_json: bool) -> None:
     """Every host: its policy and state, last verdict and when, open incident, pending approvals, quarantine."""
+    from remediator.app import state_dir_apart
     from remediator.daemon.status import status_object
     from remediator.daemon.store import Store
     from remediator.journal import Journal
 
     settings = settings_or_exit(config)
     try:
+        state_dir_apart(settings)  # by real path, before the store or the journal creates anything
         obj = status_object(settings, Store(Path(settings.state_dir)), Journal(Path(settings.state_dir)))
     except RemediatorError as exc:
         err.print(f"[red]error:[/] {escape(str(exc))}")

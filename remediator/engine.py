@@ -34,7 +34,7 @@ from remediator import machine
 from remediator.actions import ACTIONS, GUARDS, StepContext
 from remediator.detect import facts as factsmod
 from remediator.detect.verdict import Verdict
-from remediator.errors import HostError, RemediatorError, TemporaryStepError
+from remediator.errors import HostError, JournalError, RemediatorError, TemporaryStepError
 from remediator.hosts import testhook
 from remediator.hosts.port import Host
 from remediator.hosts.service import Controller, controller
@@ -42,6 +42,7 @@ from remediator.journal import Journal
 from remediator.runbook import Runbook, Step, resolve, variables
 from remediator.settings import ProbeConfig
 from remediator.structs import GuardResult, Outcome, StepResult
+from remediator.undo import Proof
 
 STOP = threading.Event()  # set by SIGINT/SIGTERM: finish the step under way, then leave the incident in flight
 
@@ -87,7 +88,7 @@ class Report:
     chain: list[str] = field(default_factory=list)  # the runbooks run, in order (the ladder's rungs)
 
 
-class _Run:
+class _Run(Proof):
     def __init__(self, *, runbook: Runbook, ctx: StepContext, journal: Journal, incident: str,
                  approver: Approver, report: Reporter, dry_run: bool, names: dict[str, Any]) -> None:
         self.rb, self.ctx, self.journal, self.iid = runbook, ctx, journal, incident
@@ -99,10 +100,28 @@ class _Run:
         self.approved_before: dict[str, str] = {}  # resumed: step -> plan hash approved before the restart
         self.undone_before: set[tuple[str, str]] = set()  # resumed mid-rollback: (step, rollback action) done
         self.rerun: str | None = None  # resumed: the step that was running when the operator died
+        self.rolling_back = False
+        self.journal_lost = ""  # why the journal could not be written during the rollback ("" while it can)
 
     def _changed(self, source: str, dest: str) -> None:
-        self.journal.set_state(self.iid, dest)
-        self.journal.event(self.iid, "state", None, source=source, dest=dest)
+        self.rolling_back = self.rolling_back or dest == "rolling_back"
+        self._journal(self.journal.set_state, self.iid, dest)
+        self._journal(self.journal.event, self.iid, "state", None, source=source, dest=dest)
+
+    def _unjournaled(self, step: Step, why: str, lost: JournalError) -> Outcome:
+        """A step failed and its result cannot be journaled: nothing more runs forward (no intent could be
+        journaled); what was changed, this step included (it may have half-happened), is rolled back."""
+        self.rows.append((step.id, "failed", why))
+        self.report("fail", step.id, why)
+        if step.rollback and step not in self.done:
+            self.done.append(step)
+            self.model.mutated = True
+        if not self.model.mutated:
+            raise lost
+        self.rolling_back = True
+        self._lost(lost)
+        self._trigger("fail")
+        return self._rollback(f"step {step.id} failed: {why}")
 
     # ---- one step ---------------------------------------------------------------------------
     def _guards(self, step: Step) -> list[tuple[str, GuardResult]]:
@@ -201,21 +220,24 @@ class _Run:
         try:
             result = self._execute(step, params)
         except RemediatorError as exc:
-            self.journal.event(self.iid, "result", step.id, ok=False, error=str(exc), seconds=time.monotonic() - t0)
+            try:
+                self.journal.event(self.iid, "result", step.id, ok=False, error=str(exc), seconds=time.monotonic() - t0)
+            except JournalError as lost:  # the step failed and the journal is full: undo what this process knows
+                return self._unjournaled(step, str(exc), lost)
             return self._failure(step, str(exc), include_self=True)
         testhook.reached(f"during:{step.id}")
         took = time.monotonic() - t0
         if step.id == self.rerun and not result.changed:
             result = replace(result, changed=True)  # it ran before the restart too: what it changed then is unknown
+        self.ctx.outputs[step.id] = result.data
+        if spec.mutates and result.changed:  # before its result is journaled: a journal that fails now (full)
+            self.done.append(step)  # still has this step undone by the rollback it causes
+            self.model.mutated = self.model.mutated or bool(step.rollback)  # something to undo
         self.journal.event(self.iid, "result", step.id, ok=True, summary=result.summary, changes=result.changes,
                            data=result.data, seconds=took, changed=result.changed, action=step.action)
         testhook.reached(f"after:{step.id}")
-        self.ctx.outputs[step.id] = result.data
         self.rows.append((step.id, "ok", f"{result.summary} ({took:.1f}s)"))
         self.report("ok", step.id, f"{result.summary} ({took:.1f}s)", result.changes)
-        if spec.mutates and result.changed:
-            self.done.append(step)
-            self.model.mutated = self.model.mutated or bool(step.rollback)  # something to undo
         if result.stop is Outcome.HEALTHY:
             self._trigger("nothing_to_do")
             return Outcome.HEALTHY
@@ -263,8 +285,9 @@ class _Run:
         return self._rollback(f"step {step.id} failed: {why}") if self.model.state == "rolling_back" else Outcome.NOT_HEALED
 
     def _rollback(self, why: str) -> Outcome:
+        self.rolling_back = True
         self.report("rollback", None, f"ROLLING BACK: {why}")
-        self.journal.event(self.iid, "rollback", None, reason=why)
+        self._journal(self.journal.event, self.iid, "rollback", None, reason=why)
         broken = []
         for step in reversed(self.done):
             for ref in step.rollback:
@@ -273,17 +296,21 @@ class _Run:
                 spec = ACTIONS[ref.action]
                 try:
                     params = resolve(spec.params, ref.params, self.names)
-                    self.journal.event(self.iid, "intent", step.id, rollback=ref.action, params=params.model_dump())
+                    self._journal(self.journal.event, self.iid, "intent", step.id, rollback=ref.action,
+                                  params=params.model_dump())
                     res = self._execute(step, params, action=ref.action)  # the forward step's deadline and retry
                 except RemediatorError as exc:
                     broken.append(f"{step.id}/{ref.action}: {exc}")
-                    self.journal.event(self.iid, "result", step.id, rollback=ref.action, ok=False, error=str(exc))
+                    self._journal(self.journal.event, self.iid, "result", step.id, rollback=ref.action, ok=False,
+                                  error=str(exc))
                     self.report("fail", step.id, f"rollback {ref.action} failed: {exc}")
                     continue
-                self.journal.event(self.iid, "result", step.id, rollback=ref.action, ok=True, summary=res.summary)
+                self._journal(self.journal.event, self.iid, "result", step.id, rollback=ref.action, ok=True,
+                              summary=res.summary)
                 testhook.reached(f"undone:{step.id}")
                 self.rows.append((step.id, "undone", f"{ref.action}: {res.summary}"))
                 self.report("undone", step.id, f"{ref.action}: {res.summary}", res.changes)
+        broken = broken or self._not_undone()
         if broken:
             self._trigger("rollback_failed")
             return Outcome.FAILED
@@ -308,6 +335,7 @@ class Rung:
     runbook: str
     outcome: Outcome
     rows: list[tuple[str, str, str]]
+    journal_lost: str = ""  # the journal failed under this rung: the ladder never climbs on from it
 
     @property
     def detail(self) -> str:
@@ -433,9 +461,15 @@ def run_rung(ctx: StepContext, runbook: Runbook, *, journal: Journal, approver: 
         raise
     except Exception as exc:  # noqa: BLE001 - whatever broke, the incident ends with an outcome and its rollback
         run.report("fail", None, _describe(exc))
-        run.journal.event(run.iid, "error", None, error=_describe(exc))
+        if isinstance(exc, JournalError):  # e.g. the state filesystem filled: the rollback must still run
+            run.rolling_back = True  # nothing goes forward any more; the journal is not relied on again
+            run._lost(exc)
+        run._journal(run.journal.event, run.iid, "error", None, error=_describe(exc))
+        if run.model.mutated and run.model.state != "rolling_back":
+            run.rolling_back = True
+            run._trigger("fail")  # to rolling_back: the rollback's end is a transition from there
         outcome = run._rollback(_describe(exc)) if run.model.mutated else Outcome.NOT_HEALED
-    return Rung(runbook.name, outcome, run.rows)
+    return Rung(runbook.name, outcome, run.rows, run.journal_lost)
 
 
 def run_incident(*, host: Host, runbook: Runbook, journal: Journal, approver: Approver, report: Reporter,
@@ -462,8 +496,11 @@ def close_incident(ctx: StepContext, journal: Journal, rungs: list[Rung], outcom
     summary = SUMMARY[outcome] + (f" ({note})" if note else last.detail)
     if len(rungs) > 1:
         summary += " — chain: " + " → ".join(r.runbook for r in rungs)
-    journal.close(ctx.incident_id, outcome.value, summary,
-                  runbook=" → ".join(r.runbook for r in rungs) if len(rungs) > 1 else None)
+    try:
+        journal.close(ctx.incident_id, outcome.value, summary,
+                      runbook=" → ".join(r.runbook for r in rungs) if len(rungs) > 1 else None)
+    except JournalError as exc:  # the outcome still reaches the operator; the journal shows it in flight
+        summary += f" [not journaled: {exc}]"
     rows = [row for r in rungs for row in r.rows]
     return Report(incident=ctx.incident_id, outcome=outcome, summary=summary, dir=str(ctx.incident_dir), steps=rows,
                   chain=[r.runbook for r in rungs])

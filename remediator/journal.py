@@ -9,6 +9,7 @@ Must not: decide anything; it stores and answers.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from remediator import modes
 from remediator.errors import HostBusy, JournalError
 from remediator.redact import redact_obj, redact_text
 
@@ -59,16 +61,13 @@ class Journal:
         self.state_dir = state_dir
         self._lock = threading.Lock()
         try:
-            state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-            if os.stat(state_dir).st_mode & 0o077:
-                os.chmod(state_dir, 0o700)  # evidence and backups hold secrets: owner only, whatever it was
+            modes.state_dir(state_dir)  # checked (never chmod-ed) or created 0700, before anything is made in it
             path = state_dir / "journal.sqlite3"
             if not path.exists():  # never open and close an existing journal: closing any descriptor of it drops
                 try:  # every SQLite lock this process holds on it, and another process may then checkpoint under us
-                    os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
+                    os.close(modes.create_file(path, 0o600))  # SQLite gives its -wal and -shm files this mode
                 except FileExistsError:
                     pass
-            os.chmod(path, 0o600)
             self.db = sqlite3.connect(path, timeout=10, isolation_level=None,
                                       check_same_thread=False)  # guarded by self._lock
             self.db.execute("PRAGMA journal_mode=WAL")
@@ -104,12 +103,18 @@ class Journal:
             self.db.execute(sql, args)
             self.db.execute("COMMIT")
         except sqlite3.Error as exc:
+            if self.db.in_transaction:  # e.g. SQLITE_FULL at COMMIT: end it, or every later write fails on BEGIN
+                with contextlib.suppress(sqlite3.Error):
+                    self.db.execute("ROLLBACK")
             raise JournalError(f"journal write failed: {exc}") from exc
 
     def open_incident(self, *, host: str, runbook: str, sha256: str, dry_run: bool) -> IncidentRow:
         iid = time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
         idir = self.state_dir / "incidents" / iid
-        idir.mkdir(parents=True, mode=0o700)
+        try:
+            modes.makedirs(idir)  # incidents/ too: 0700 whatever the umask
+        except OSError as exc:
+            raise JournalError(f"cannot create the incident directory {idir}: {exc.strerror or exc}") from exc
         row = IncidentRow(iid, host, runbook, dry_run, time.time(), None, "healthy", None, None, str(idir))
         self._write("INSERT INTO incidents VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                     (iid, host, runbook, sha256, int(dry_run), row.started, None, row.state, None, None, str(idir)))
@@ -171,7 +176,7 @@ class HostLock:
     """At most one incident per host, across processes; released by the kernel if we die."""
 
     def __init__(self, state_dir: Path, host: str) -> None:
-        (state_dir / "locks").mkdir(parents=True, exist_ok=True, mode=0o700)
+        modes.makedirs(state_dir / "locks")
         self.path = state_dir / "locks" / f"{host}.lock"
         self.fd: int | None = None
 

@@ -112,7 +112,7 @@ def heal(ctx: StepContext, first: Runbook, *, journal: Journal, approver: Approv
                    f"verdict selects: at most {max_steps} runbook(s) per incident, never the same one twice")
             return close_incident(ctx, journal, rungs)
         denied = any(status == "refused" for _step, status, _why in rung.rows)  # a human (or policy) said no
-        if rung.outcome not in CLIMBS_FROM or runbook.name in TERMINAL or denied:
+        if rung.outcome not in CLIMBS_FROM or runbook.name in TERMINAL or denied or rung.journal_lost:
             return close_incident(ctx, journal, rungs)
         report("progress", None, f"{runbook.name} did not heal the host ({rung.outcome.value}); diagnosing again")
         verdict = rediagnose(ctx)

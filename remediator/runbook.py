@@ -20,6 +20,7 @@ from remediator.actions import ACTIONS, GUARDS
 from remediator.detect.facts import FACT_SAMPLES
 from remediator.errors import InputError
 from remediator.loader import Loc, load_yaml, plain, problem, validation_problems
+from remediator.roots import overlaps
 
 PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_.]*)\}")
 ID = r"^[a-z][a-z0-9_]{0,40}$"
@@ -135,6 +136,10 @@ def _confined_paths(file: Path, data: Any, loc: Loc, resolved: Any) -> list[str]
         if not inside:
             out.append(problem(file, data, (*loc, "paths", i), f"{path!r} is not strictly inside {{data_root}} or "
                                "{exec_root}: a run would refuse it"))
+    for i, j in overlaps([str(p) for p in paths]):
+        out.append(problem(file, data, (*loc, "paths", i), f"{paths[i]!r} overlaps {paths[j]!r} (the same path, or "
+                           "one inside the other): moving one aside moves the other's state with it, and putting both back leaves it in "
+                           "the quarantine"))
     return out
 
 
@@ -188,6 +193,27 @@ def _logic(file: Path, data: Any, steps: list[tuple[int, Step]], params: dict[st
         for rloc, ref in back:  # a rollback runs after its step completed: it may read that step's output too
             if ref not in seen and ref != step.id:
                 out.append(problem(file, data, rloc, f"refers to step {ref!r}, which is neither this step nor an earlier one"))
+    return out + _quarantines_apart(file, data, steps, names)
+
+
+def _quarantines_apart(file: Path, data: Any, steps: list[tuple[int, Step]], names: dict[str, Any]) -> list[str]:
+    """Two files.quarantine steps must not move overlapping trees either (one step's are checked with its params)."""
+    moved: list[tuple[str, int, int]] = []  # (path, step index, path index)
+    for i, step in steps:
+        if step.action != "files.quarantine":
+            continue
+        try:
+            paths = substitute(plain(step.params), names).get("paths")
+        except (KeyError, AttributeError):
+            continue  # reported with the step's params
+        if isinstance(paths, list):
+            moved += [(str(p), i, k) for k, p in enumerate(paths)]
+    out, ids = [], {i: step.id for i, step in steps}
+    for a, b in overlaps([p for p, _, _ in moved]) + [(b, a) for a, b in overlaps([p for p, _, _ in moved])]:
+        (pa, ia, ka), (pb, ib, _) = moved[a], moved[b]
+        if ia > ib:  # named on the later step (the problem appears once, whichever of the two is the inner path)
+            out.append(problem(file, data, ("steps", ia, "params", "paths", ka), f"{pa!r} overlaps {pb!r}, which step "
+                               f"{ids[ib]} also moves aside: their rollbacks could leave one inside the other's quarantine"))
     return out
 
 

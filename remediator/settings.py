@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from remediator.errors import InputError
 from remediator.loader import load_yaml, problem, validation_problems
+from remediator.roots import inside, normal, root_problem
 
 
 def _absolute(value: str) -> str:
@@ -30,6 +31,14 @@ def _absolute(value: str) -> str:
 
 def _optional_absolute(value: str | None) -> str | None:
     return None if value is None else _absolute(value)
+
+
+def _root(value: str) -> str:
+    """A Docker root or the state_dir: absolute, and not a system directory (remediator.roots is THE rule)."""
+    why = root_problem(value)
+    if why:
+        raise ValueError(why)
+    return normal(value)
 
 
 AbsPath = Annotated[str, Field(min_length=2)]
@@ -95,7 +104,8 @@ class HostConfig(_Model):
     drain: list[str] = Field(default_factory=list, description="argv run before dockerd is stopped (daemon runs)")
     undrain: list[str] = Field(default_factory=list, description="argv run after verify, and as the drain's rollback")
 
-    _check_paths = field_validator("data_root", "exec_root", "daemon_json")(_absolute)
+    _check_paths = field_validator("daemon_json")(_absolute)
+    _check_roots = field_validator("data_root", "exec_root")(_root)
 
     @field_validator("docker_host")
     @classmethod
@@ -216,7 +226,7 @@ class Settings(_Model):
     hosts: list[HostConfig] = Field(min_length=1)
     daemon: DaemonConfig = Field(default_factory=DaemonConfig)
 
-    _check_state_dir = field_validator("state_dir")(_absolute)
+    _check_state_dir = field_validator("state_dir")(_root)
 
     @field_validator("runbook_dirs")
     @classmethod
@@ -243,8 +253,7 @@ class Settings(_Model):
 
 def state_dir_inside(state_dir: str, root: str) -> bool:
     """Is state_dir the root itself or anywhere below it (by path; the caller also checks real paths)?"""
-    a, b = os.path.normpath(state_dir), os.path.normpath(root)
-    return a == b or a.startswith(b.rstrip("/") + "/")
+    return inside(state_dir, root)
 
 
 DEFAULT_CONFIG = Path("/etc/remediator/config.yaml")

@@ -63,6 +63,8 @@ class ActionSpec(Generic[P]):
     risky: bool  # inherently risky: a runbook may not declare it `risk: safe`
     idempotent: bool = True
     summary: str = ""
+    # after a rollback: why this step's change is *not* undone (each a sentence), [] when the host proves it is
+    not_undone: Callable[[StepContext, P, dict[str, Any]], list[str]] | None = None
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ deadline never writes late. Output: <incident>/evidence/ (0700, files 0600) with
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import hashlib
 import os
 import tarfile
@@ -19,6 +20,7 @@ from pathlib import Path
 
 from pydantic import Field
 
+from remediator import modes
 from remediator.actions import ActionSpec, Params, StepContext, action
 from remediator.actions.collectors import COLLECTORS, redact
 from remediator.detect import dumps
@@ -82,7 +84,7 @@ def capture(ctx: StepContext, p: EvidenceParams) -> StepResult:
     start = time.monotonic()
     end = start + budget
     out = ctx.rung_path("evidence")
-    out.mkdir(parents=True, exist_ok=True, mode=0o700)
+    modes.makedirs(out)  # 0700 whatever the umask
     chosen = sorted((c for c in COLLECTORS.values() if c.name not in p.skip), key=lambda c: c.order)
     pool = cf.ThreadPoolExecutor(max_workers=len(chosen), thread_name_prefix="evidence")
     futures: dict[str, tuple[cf.Future[bytes], float]] = {}
@@ -121,9 +123,10 @@ def capture(ctx: StepContext, p: EvidenceParams) -> StepResult:
     _write(str(mpath), redacted_json({"incident": ctx.incident_id, "host": ctx.facts.host, "budget": budget,
                                    "seconds": round(took, 3), "collectors": manifest}, indent=1).encode())
     tar = ctx.rung_path("evidence").with_suffix(".tar.gz")
-    with tarfile.open(tar, "w:gz") as tf:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(tar)  # a bundle cut short before a restart: made again
+    with os.fdopen(modes.create_file(tar, 0o600), "wb") as raw, tarfile.open(fileobj=raw, mode="w:gz") as tf:
         tf.add(out, arcname="evidence")
-    os.chmod(tar, 0o600)
     errors = [f"{n}: {e['error']}" for n, e in manifest.items() if e["error"]]
     return StepResult(f"evidence in {out} ({len(manifest) - len(errors)}/{len(manifest)} collectors, {took:.1f}s)",
                       changes=errors, data={"dir": str(out), "tar": str(tar), "seconds": took})

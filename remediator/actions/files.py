@@ -19,6 +19,7 @@ from pydantic import Field
 
 from remediator.actions import ActionSpec, Params, StepContext, action
 from remediator.errors import BackupError, QuarantineImpossible, RemediatorError, UnsafeOperation
+from remediator.roots import overlaps
 from remediator.structs import StepResult
 
 HEADROOM = 64 << 20
@@ -49,8 +50,17 @@ def _human(n: int) -> str:
     return f"{n:.1f} TiB"
 
 
+def _apart(paths: list[str]) -> None:
+    """State paths of one step must not contain one another (runbook validation refuses it; the real facts are
+    checked here): moving /a aside and then /a/b, then putting both back, leaves /a/b's state in the quarantine."""
+    for i, j in overlaps(paths):
+        raise UnsafeOperation(f"refusing {paths[i]!r}: it is {paths[j]!r} or lies inside it; a step's state paths "
+                              "must not overlap")
+
+
 def _sizes(ctx: StepContext, paths: list[str]) -> dict[str, int]:
     """Bytes under each path (confined first: a hostile path fails here, before anything is copied)."""
+    _apart(paths)
     fs = ctx.host.fs
     return {p: fs.tree_size(fs.confine(p, ctx.roots)) for p in paths}
 
@@ -98,6 +108,7 @@ def _manifests(ctx: StepContext, step: str) -> dict[str, dict[str, Any]]:
 
 
 def clear(ctx: StepContext, p: ClearParams) -> StepResult:
+    _apart(p.paths)
     manifests = _manifests(ctx, p.backup_step)
     lines = []
     for path in p.paths:
@@ -179,6 +190,7 @@ def _root_of(ctx: StepContext, path: str) -> str:
 def quarantine(ctx: StepContext, p: QuarantineParams) -> StepResult:
     """Move each state directory aside by one rename (O(1), nothing deleted); where a rename cannot work (another
     filesystem, a mount point), copy it with a verified manifest and clear it instead, and say so."""
+    _apart(p.paths)
     records, lines, fs = {}, [], ctx.host.fs
     for path in p.paths:
         qdir = fs.quarantine_dir(_root_of(ctx, path), ctx.incident_id)
@@ -199,6 +211,7 @@ def quarantine(ctx: StepContext, p: QuarantineParams) -> StepResult:
 
 
 def plan_quarantine(ctx: StepContext, p: QuarantineParams) -> StepResult:
+    _apart(p.paths)
     lines, fs = [], ctx.host.fs
     for path in p.paths:
         n, size = fs.tree_stats(fs.confine(path, ctx.roots))
@@ -227,7 +240,7 @@ def _records(ctx: StepContext, step: str, paths: list[str]) -> dict[str, dict[st
 
 def unquarantine(ctx: StepContext, p: QuarantineRef) -> StepResult:
     lines, fs = [], ctx.host.fs
-    for path, rec in _records(ctx, p.quarantine_step, p.paths).items():
+    for path, rec in reversed(list(_records(ctx, p.quarantine_step, p.paths).items())):  # last moved, first back
         if rec.get("copied"):  # the copy-then-clear fallback: restore from the verified copy
             manifest = json.loads(Path(str(rec["copied"])).read_text())
             displaced = fs.restore_tree(path, ctx.roots, manifest, _displaced(ctx, path))
@@ -236,6 +249,15 @@ def unquarantine(ctx: StepContext, p: QuarantineRef) -> StepResult:
         qdir = fs.quarantine_dir(_root_of(ctx, path), ctx.incident_id)
         lines.append(fs.unquarantine_tree(rec, ctx.roots, fs.free_name(os.path.join(qdir, "displaced-" + _slug(path)))))
     return StepResult(f"put {len(lines)} state dir(s) back", changes=lines)
+
+
+def quarantine_not_undone(ctx: StepContext, p: QuarantineParams, data: dict[str, Any]) -> list[str]:
+    """After the rollback: every tree the step moved aside is back at its source - the quarantine is empty of it
+    and the directory there is the very one moved (its rename record's device and inode). A copy-then-clear
+    fallback was verified byte for byte by its restore."""
+    out = data.get("records")
+    records = dict(out) if out is not None else _records(ctx, "", p.paths)
+    return [why for rec in records.values() if not rec.get("copied") and (why := ctx.host.fs.not_back(rec))]
 
 
 def plan_unquarantine(ctx: StepContext, p: QuarantineRef) -> StepResult:
@@ -265,7 +287,8 @@ def plan_archive(ctx: StepContext, p: QuarantineRef) -> StepResult:
 
 
 action(ActionSpec("files.quarantine", QuarantineParams, run=quarantine, plan=plan_quarantine, mutates=True, risky=True,
-                  summary="move state directories aside by rename (nothing deleted); copy-then-clear where it cannot"))
+                  summary="move state directories aside by rename (nothing deleted); copy-then-clear where it cannot",
+                  not_undone=quarantine_not_undone))
 action(ActionSpec("files.unquarantine", QuarantineRef, run=unquarantine, plan=plan_unquarantine, mutates=True,
                   risky=True, summary="put quarantined state directories back by rename"))
 action(ActionSpec("files.archive", QuarantineRef, run=archive, plan=plan_archive, mutates=True, risky=False,

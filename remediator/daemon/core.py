@@ -63,6 +63,7 @@ class Daemon:
     def __init__(self, config: Path, settings: Settings, *, log: Callable[..., None] = json_log) -> None:
         self.config_path, self.settings, self.log = config, settings, redacting(log)  # whatever log it is given
         self.state_dir = Path(settings.state_dir)
+        app.state_dir_apart(settings)  # by real path, before the store or the journal creates anything in it
         self.instance = instance.acquire(self.state_dir, settings.daemon.api_socket)  # first: a second one stops here
         self.store = Store(self.state_dir)
         self.journal = Journal(self.state_dir)

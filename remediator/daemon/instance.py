@@ -18,6 +18,7 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
+from remediator import modes
 from remediator.errors import InputError
 
 
@@ -49,7 +50,10 @@ def acquire(state_dir: Path, api_socket: str) -> Instance:
     fds: list[int] = []
     try:
         for path in _lock_paths(state_dir, api_socket):
-            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700 if path.parent == state_dir else 0o750)
+            if path.parent == state_dir:  # checked (never chmod-ed) or created 0700, whatever the umask
+                modes.state_dir(state_dir)
+            else:
+                modes.makedirs(path.parent, 0o750, modes.PARENT_DIR)
             try:
                 fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK, 0o644)
             except OSError as exc:

@@ -34,6 +34,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from remediator import modes
+
 _OUT_OF_FDS = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
 REJECT = (b"HTTP/1.0 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: 45\r\n"
           b"Connection: close\r\n\r\n" + b'{"error": "too many connections from you"}  \n')
@@ -231,12 +233,16 @@ class UnixServer(_Bounded, socketserver.UnixStreamServer):
 
     def server_bind(self) -> None:
         path = str(self.server_address)
-        Path(path).parent.mkdir(parents=True, exist_ok=True, mode=0o750)
+        modes.makedirs(Path(path).parent, 0o750, modes.PARENT_DIR)  # whatever the umask; an existing one as it is
         if os.path.lexists(path):
             if not stat.S_ISSOCK(os.lstat(path).st_mode):
                 raise OSError(f"{path} exists and is not a socket: refusing to replace it")
             os.unlink(path)  # a dead daemon's: the instance lock says no live one has it
-        socketserver.UnixStreamServer.server_bind(self)
+        old = os.umask(0o117)  # the socket is born 0660 (no window at the umask's mode before the chmod)
+        try:
+            socketserver.UnixStreamServer.server_bind(self)
+        finally:
+            os.umask(old)
         os.chmod(path, 0o660)
         st = os.lstat(path)
         self._bound = (st.st_dev, st.st_ino)

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from remediator import modes
 from remediator.errors import JournalError
 from remediator.redact import redact_text as redact
 
@@ -79,12 +80,11 @@ class Store:
         self._lock = threading.Lock()
         self.changed = threading.Condition()
         try:
-            state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+            modes.state_dir(state_dir)  # checked (never chmod-ed) or created 0700, before anything is made in it
             path = state_dir / "daemon.sqlite3"
             if not path.exists():  # never open and close an existing one: that drops this process's SQLite locks
                 with contextlib.suppress(FileExistsError):
-                    os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
-            os.chmod(path, 0o600)
+                    os.close(modes.create_file(path, 0o600))
             self.db = sqlite3.connect(path, timeout=10, isolation_level=None, check_same_thread=False)
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.executescript(SCHEMA)

@@ -17,10 +17,11 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from remediator.errors import HostError
+from remediator.errors import HostError, InputError
 from remediator.hosts import procs as procmod
 from remediator.hosts import trust
 from remediator.hosts.port import Host
+from remediator.roots import inside, normal, root_problem
 from remediator.settings import ProcessService
 
 SYSTEM_CONTAINERD_SOCK = procmod.SYSTEM_CONTAINERD_SOCK
@@ -134,6 +135,17 @@ TYPES: dict[str, type] = {"data-root": str, "graph": str, "exec-root": str, "con
                           "live-restore": bool}
 
 
+def _valid_root(name: str, flag: str | None, from_json: str | None, configured: str, source: str, host: str) -> str:
+    """The effective root (dockerd's flag, else daemon.json, else the config), held to the same rule as the config
+    (remediator.roots): a relative or system-directory root is an error now, never a probe that loops on it."""
+    value, where = (flag, f"{source}'s --{name}") if flag else (from_json, f"daemon.json's {name}") if from_json \
+        else (configured, "the config")
+    why = root_problem(value)
+    if why:
+        raise InputError(f"host {host}: the effective {name} from {where} cannot be used: {why}")
+    return normal(value)
+
+
 def resolve(host: Host) -> Facts:
     """Read the effective facts of host: from the live dockerd, its argv, daemon.json, the config."""
     cfg = host.config
@@ -147,8 +159,12 @@ def resolve(host: Host) -> Facts:
     flags = procmod.dockerd_flags(argv)
     djson, more = _daemon_json(host, flags["config_file"] or cfg.daemon_json)
     notes += more
-    data_root = os.path.normpath(flags["data_root"] or djson.get("data-root") or djson.get("graph") or cfg.data_root)
-    exec_root = os.path.normpath(flags["exec_root"] or djson.get("exec-root") or cfg.exec_root)
+    data_root = _valid_root("data-root", flags["data_root"], djson.get("data-root") or djson.get("graph"), cfg.data_root,
+                            source, cfg.name)
+    exec_root = _valid_root("exec-root", flags["exec_root"], djson.get("exec-root"), cfg.exec_root, source, cfg.name)
+    if inside(data_root, exec_root) or inside(exec_root, data_root):
+        raise InputError(f"host {cfg.name}: the effective data-root {data_root} and exec-root {exec_root} contain "
+                         "each other: their state directories would overlap")
     for name, eff, conf in (("data_root", data_root, cfg.data_root), ("exec_root", exec_root, cfg.exec_root)):
         if eff != os.path.normpath(conf):
             notes.append(f"{name}: config says {conf} but {source} uses {eff}; using {eff}")

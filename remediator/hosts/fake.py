@@ -12,6 +12,7 @@ Must not: touch a real process or daemon.
 from __future__ import annotations
 
 import errno
+import os
 import signal
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -35,16 +36,20 @@ class Faults(Mutations):
     fail_rename: int | None = None  # 1-based: a rename or a move
     removals: int = 0
     renames: int = 0
+    error: int = errno.EIO  # what the failing one raises (ENOSPC: the filesystem filled)
+
+    def _fail(self, path: str) -> None:
+        raise OSError(self.error, f"{os.strerror(self.error)} (injected)", path)
 
     def _removal(self, path: str) -> None:
         self.removals += 1
         if self.removals == self.fail_removal:
-            raise OSError(errno.EIO, "Input/output error (injected)", path)
+            self._fail(path)
 
     def _rename(self, path: str) -> None:
         self.renames += 1
         if self.renames == self.fail_rename:
-            raise OSError(errno.EIO, "Input/output error (injected)", path)
+            self._fail(path)
 
     def unlink(self, path: str) -> None:
         self._removal(path)

@@ -19,6 +19,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import asdict
 from pathlib import Path
 
+from remediator import modes
 from remediator.errors import BackupError, UnsafeOperation
 from remediator.hosts import testhook
 from remediator.hosts.port import Entry
@@ -136,7 +137,8 @@ def tree_size(top: str | Path) -> int:
 def _copy_entry(src: str, dst: str, e: Entry) -> str:
     """Copy one entry; return the sha256 of what was read (files only)."""
     if e.kind == "dir":
-        os.makedirs(dst, exist_ok=True)
+        if not os.path.isdir(dst):
+            os.mkdir(dst, 0o700)  # owner-only until _finish_attrs sets the mode it had, whatever the umask
     elif e.kind == "symlink":
         os.symlink(e.target, dst)
     elif e.kind == "fifo":
@@ -144,7 +146,8 @@ def _copy_entry(src: str, dst: str, e: Entry) -> str:
     elif e.kind == "file":
         digest = hashlib.sha256()
         fd = os.open(src, os.O_RDONLY | os.O_NOFOLLOW)
-        with os.fdopen(fd, "rb") as fin, open(dst, "xb") as fout:
+        out = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        with os.fdopen(fd, "rb") as fin, os.fdopen(out, "wb") as fout:
             while chunk := fin.read(CHUNK):
                 digest.update(chunk)
                 fout.write(chunk)
@@ -193,12 +196,11 @@ def backup_tree(src: str | Path, dest: str | Path) -> dict[str, object]:
         raise BackupError(f"backup destination {dest} already exists")
     if not os.path.lexists(src):
         raise BackupError(f"nothing to back up: {src} does not exist")
-    os.makedirs(os.path.dirname(dest), mode=0o700, exist_ok=True)
+    modes.makedirs(os.path.dirname(dest))
     done = _copy_tree(src, dest)
     manifest = {"source": src, "backup": dest, "entries": [asdict(e) for e in done],
                 "bytes": sum(e.size for e in done), "files": sum(e.kind == "file" for e in done)}
-    Path(dest + ".manifest.json").write_text(json.dumps(manifest, indent=1))
-    os.chmod(dest + ".manifest.json", 0o600)
+    modes.write_file(dest + ".manifest.json", json.dumps(manifest, indent=1).encode(), 0o600)
     verify_tree(dest, manifest)
     return manifest
 
@@ -261,7 +263,7 @@ def restore_tree(path: str | Path, roots: Sequence[str], manifest: dict[str, obj
     backup = str(manifest["backup"])
     verify_tree(backup, manifest)
     if os.path.lexists(real):
-        os.makedirs(os.path.dirname(str(displaced)), mode=0o700, exist_ok=True)
+        modes.makedirs(os.path.dirname(str(displaced)))
         io.move(str(real), str(displaced))
     _copy_tree(backup, str(real))
     verify_tree(real, manifest)
@@ -283,7 +285,7 @@ def quarantine_file(path: str, roots: Sequence[str], dest: str | Path, io: Mutat
     finally:
         os.close(fd)
     dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    modes.makedirs(dest.parent)
     write_new(str(dest), data, 0o600)
     if dest.read_bytes() != data:
         raise BackupError(f"the copy of {path} in {dest} does not match; {path} was not removed")
@@ -302,12 +304,7 @@ def restore_file(backup: str | Path, path: str, roots: Sequence[str]) -> bool:
 
 def write_new(path: str, data: bytes, mode: int) -> None:
     """Create path (never an existing file, never through a symlink), write data and fsync it."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
-    try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    modes.write_file(path, data, mode)  # exactly mode, whatever the umask
 
 
 

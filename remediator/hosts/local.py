@@ -24,6 +24,7 @@ import docker.errors
 import requests.exceptions
 import sh
 
+from remediator import modes
 from remediator.errors import CommandFailed, CommandTimeout, DockerAPIError, HostError, UnsafeOperation
 from remediator.hosts import procfs, trust
 from remediator.hosts import procs as procmod
@@ -179,8 +180,9 @@ class LocalHost(LocalFiles):
 
     def spawn_detached(self, argv: Sequence[str], *, log: str) -> int:
         """Start a long-lived daemon in its own session, output appended to log; return its pid."""
-        os.makedirs(os.path.dirname(log), exist_ok=True)
-        with open(log, "ab") as out:
+        modes.makedirs(os.path.dirname(log), 0o755, modes.PARENT_DIR)
+        # 0640, whatever the umask: this log feeds the diagnosis, and a log others can write lets them forge a verdict
+        with os.fdopen(modes.create_file(log, 0o640, append=True), "ab") as out:
             try:
                 child = subprocess.Popen(list(argv), stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                                          start_new_session=True, close_fds=True)
@@ -385,6 +387,8 @@ class LocalHost(LocalFiles):
 
     def disk_usage(self, path: str) -> DiskUsage:
         """Space and inodes of the filesystem holding path (or its nearest existing parent)."""
+        if not os.path.isabs(path):  # dirname('x') is '' forever: a relative path would loop here
+            raise HostError(f"disk usage of {path!r}: not an absolute path")
         while not os.path.exists(path):
             path = os.path.dirname(path)
         st = os.statvfs(path)

@@ -16,6 +16,7 @@ import stat
 from collections.abc import Sequence
 from pathlib import Path
 
+from remediator import modes
 from remediator.errors import BackupError, QuarantineImpossible, UnsafeOperation
 from remediator.hosts import fsops, testhook
 from remediator.hosts.fsops import REAL, Mutations
@@ -66,12 +67,15 @@ def quarantine_tree(path: str, roots: Sequence[str], qdir: str, io: Mutations = 
         raise UnsafeOperation(f"refusing {path!r}: not a directory")
     if os.path.ismount(real):
         raise QuarantineImpossible(f"{path} is a mount point")
-    os.makedirs(qdir, mode=0o700, exist_ok=True)
+    modes.makedirs(qdir)  # .remediator-quarantine too: 0700 whatever the umask (it sits in a Docker root)
     if os.lstat(qdir).st_dev != st.st_dev:
         raise QuarantineImpossible(f"{qdir} is on another filesystem than {path}")
     mode = stat.S_IMODE(st.st_mode)
-    record: dict[str, object] = {"source": path, "quarantine": dest, "mode": mode, "uid": st.st_uid, "gid": st.st_gid}
-    Path(record_path + ".tmp").write_text(json.dumps(record))
+    record: dict[str, object] = {"source": path, "quarantine": dest, "mode": mode, "uid": st.st_uid, "gid": st.st_gid,
+                                 "dev": st.st_dev, "ino": st.st_ino}  # what proves, after a rollback, it is back
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(record_path + ".tmp")  # a record cut short by a full disk or a kill: written again
+    modes.write_file(record_path + ".tmp", json.dumps(record).encode())
     io.rename(record_path + ".tmp", record_path)  # the intent first: a kill between the two renames is recoverable
     try:
         io.rename(real, dest)
@@ -81,8 +85,9 @@ def quarantine_tree(path: str, roots: Sequence[str], qdir: str, io: Mutations = 
             raise QuarantineImpossible(f"cannot rename {path}: {exc.strerror}") from exc
         raise
     testhook.reached("midway:quarantine")
-    os.mkdir(real, mode)
+    os.mkdir(real, 0o700)
     os.chown(real, st.st_uid, st.st_gid)
+    os.chmod(real, mode)  # exactly the mode it had, whatever the umask
     return record
 
 
@@ -97,10 +102,30 @@ def unquarantine_tree(record: dict[str, object], roots: Sequence[str], displaced
         return f"{source}: already back in place"
     if os.path.lexists(real):
         fsops.confine(displaced, roots)
-        os.makedirs(os.path.dirname(displaced), mode=0o700, exist_ok=True)
+        modes.makedirs(os.path.dirname(displaced))
         io.rename(real, displaced)
     io.rename(str(dest), real)
     return f"{source}: put back by rename (what was there: {displaced})"
+
+
+def not_back(record: dict[str, object]) -> str | None:
+    """Why a tree quarantine_tree moved aside is not back where it was after a rollback, or None when it is: the
+    quarantine must be gone and the directory at the source must be the very one moved (same device and inode;
+    a record from before they were kept: a directory at the source)."""
+    source, dest = str(record["source"]), record.get("quarantine")
+    if not dest:
+        return None  # it was absent: nothing was moved
+    if os.path.lexists(str(dest)):
+        return f"{source} still sits in the quarantine at {dest}"
+    try:
+        st = os.lstat(source)
+    except OSError as exc:
+        return f"{source}: {exc.strerror or exc} after it was put back"
+    if not stat.S_ISDIR(st.st_mode):
+        return f"{source} is not a directory after it was put back"
+    if "ino" in record and (st.st_dev, st.st_ino) != (record.get("dev"), record["ino"]):
+        return f"{source} is not the directory that was moved aside (inode {st.st_ino}, was {record['ino']})"
+    return None
 
 
 def archive_tree(record: dict[str, object], backup: str, io: Mutations = REAL) -> dict[str, object]:

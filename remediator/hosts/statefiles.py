@@ -75,6 +75,9 @@ class LocalStateFiles:
     def unquarantine_tree(self, record: Record, roots: Sequence[str], displaced: str) -> str:
         return quarantine.unquarantine_tree(record, roots, displaced, self.io)
 
+    def not_back(self, record: Record) -> str | None:
+        return quarantine.not_back(record)
+
     def archive_tree(self, record: Record, backup: str) -> Manifest:
         return quarantine.archive_tree(record, backup, self.io)
 

@@ -70,12 +70,22 @@ def test_daemon_json_of_the_wrong_shape_does_not_break_fact_gathering(tmp_path: 
 
 
 def test_journal_and_state_dir_are_owner_only(tmp_path: Path) -> None:
+    """A state_dir remediator creates is 0700 and its journal 0600; an existing one is never chmod-ed (a state_dir
+    of /tmp would break /tmp): kept as it is when others cannot write to it, refused (nothing created) when they can."""
+    Journal(tmp_path / "new" / "state").disconnect()
+    assert stat.S_IMODE(os.stat(tmp_path / "new" / "state").st_mode) == 0o700
+    assert stat.S_IMODE(os.stat(tmp_path / "new" / "state" / "journal.sqlite3").st_mode) == 0o600
     state = tmp_path / "state"
-    state.mkdir(mode=0o755)
+    state.mkdir()
     os.chmod(state, 0o755)
-    Journal(state)
-    assert stat.S_IMODE(os.stat(state).st_mode) == 0o700
-    assert stat.S_IMODE(os.stat(state / "journal.sqlite3").st_mode) == 0o600
+    Journal(state).disconnect()
+    assert stat.S_IMODE(os.stat(state).st_mode) == 0o755, "an existing state_dir is never chmod-ed"
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    os.chmod(shared, 0o1777)
+    with pytest.raises(InputError, match="others can write to it"):
+        Journal(shared)
+    assert stat.S_IMODE(os.stat(shared).st_mode) == 0o1777 and not any(shared.iterdir()), "untouched, nothing created"
 
 
 def test_shell_run_is_inherently_risky() -> None:
