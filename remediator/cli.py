@@ -25,6 +25,7 @@ from rich.markup import escape
 from rich.prompt import Confirm
 from rich.table import Column, Table
 
+from remediator import access
 from remediator.app import Faces, heal_host, resume_incident, runbook_arg
 from remediator.cli_daemon import COMMANDS
 from remediator.cli_diag import bad_input, config_or_exit, diagnose, probe, render_verdict, settings_or_exit, signatures
@@ -254,6 +255,8 @@ def graph(path: str) -> None:
 def incidents(incident: str | None, config: Path | None, as_json: bool) -> None:
     """List incidents, or show one: timeline, evidence path, backup path."""
     state_dir = settings_or_exit(config).state_dir
+    if access.blocker(os.path.join(state_dir, "journal.sqlite3")):  # closed to this user: exit 2, never "no incidents"
+        bad_input(access.denied("the journal", os.path.join(state_dir, "journal.sqlite3")))
     if not os.path.isfile(os.path.join(state_dir, "journal.sqlite3")):  # a listing never creates or tightens a directory
         if incident is not None:
             err.print(f"[red]error:[/] no incident {escape(repr(incident))} (no journal in {escape(state_dir)})")
@@ -265,6 +268,8 @@ def incidents(incident: str | None, config: Path | None, as_json: bool) -> None:
         return
     try:
         journal = Journal(Path(state_dir))
+    except InputError as exc:
+        bad_input(exc)
     except JournalError as exc:
         bad_input(InputError(str(exc)))
     if incident is None:

@@ -72,10 +72,12 @@ def daemon(config: Path | None) -> None:
     """Run the auto-heal daemon: probe every host each daemon.interval seconds, heal by policy (auto, approve,
     observe) within the limits, serve approvals/status/metrics on daemon.api_socket. JSON log lines on stdout."""
     from remediator.daemon.core import Daemon
+    from remediator.daemon.reach import refuse_if_blind
 
     path = config_or_exit(config)
     settings = settings_or_exit(path)
     try:
+        refuse_if_blind(settings)  # before the state dir is opened: the hosts' access is the first thing to say
         code = Daemon(path, settings).run()
     except InputError as exc:
         bad_input(exc)
@@ -97,6 +99,8 @@ def status(config: Path | None, as_json: bool) -> None:
     settings = settings_or_exit(config)
     try:
         obj = status_object(settings, Store(Path(settings.state_dir)), Journal(Path(settings.state_dir)))
+    except InputError as exc:  # NoAccess: the state dir is closed to this user (exit 2, with the path and why)
+        bad_input(exc)
     except RemediatorError as exc:
         err.print(f"[red]error:[/] {escape(str(exc))}")
         sys.exit(1)

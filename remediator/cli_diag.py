@@ -2,7 +2,7 @@
 
 Role: parse arguments, render verdicts with rich or as JSON. Imported by cli only.
 `probe` exits 0 when the host is healthy, degraded or starting, 1 when the verdict is sick or did not
-settle (suspect), 2 on bad input;
+settle (suspect), 2 on bad input or when a host reads no-access (this user may not look at it);
 `diagnose` exits 0 when the log reads healthy, 1 otherwise.
 """
 
@@ -99,16 +99,17 @@ def probe(config: Path | None, hosts: tuple[str, ...], as_json: bool, rounds: in
         chosen = [settings.host(h) for h in hosts] if hosts else settings.hosts
     except InputError as exc:
         bad_input(exc)
-    sick = False
+    sick = blind = False
     with cf.ThreadPoolExecutor(max_workers=min(16, len(chosen)), thread_name_prefix="probe-host") as pool:
         results = list(pool.map(lambda h: diagnose_one(h, settings, quiet=as_json, rounds=rounds), chosen))
     for hcfg, (facts, v) in zip(chosen, results, strict=True):  # hosts are probed at once, printed in order
         sick = sick or v.sick or v.diagnosis == "suspect"
+        blind = blind or v.diagnosis == "no-access"  # access is not health: exit 2, as `run` and `daemon`
         if as_json:
             click.echo(json.dumps({"host": hcfg.name, "layout": facts.layout, "version": facts.version, **v.as_json()}))
         else:
             render_verdict(v, hcfg.name)
-    sys.exit(1 if sick else 0)
+    sys.exit(EXIT_BAD_INPUT if blind else 1 if sick else 0)
 
 
 def read_bounded(fh: BinaryIO, limit: int) -> bytes | None:

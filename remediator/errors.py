@@ -5,7 +5,8 @@ Must not: import anything from the package or from third parties.
 
     RemediatorError
     ├── InputError            bad config / runbook / path / payload -> exit code 2
-    │   └── (carries a list of "file:line:col: field: message" problems)
+    │   ├── (carries a list of "file:line:col: field: message" problems)
+    │   └── NoAccess          the operator's own environment (a permission, a program, a socket path) stops us
     ├── HostError             I/O on a host failed (translated at the adapter, original chained)
     │   ├── CommandFailed     argv, rc, stderr tail
     │   ├── CommandTimeout    argv, timeout
@@ -32,6 +33,12 @@ class InputError(RemediatorError):
     def __init__(self, problems: list[str] | str) -> None:
         self.problems = [problems] if isinstance(problems, str) else list(problems)
         super().__init__("\n".join(self.problems))
+
+
+class NoAccess(InputError):
+    """The operator's own environment keeps remediator from seeing or using something: EACCES/EPERM on a socket,
+    /proc, a log or the state directory, a program that is not installed, a socket that is not where the running
+    dockerd listens. Never evidence that a host is sick; exit code 2, with what was denied and what to do."""
 
 
 class HostError(RemediatorError):

@@ -24,11 +24,11 @@ from pathlib import Path
 from typing import Any
 
 from remediator import app, engine
-from remediator.daemon import policy
+from remediator.daemon import policy, reach
 from remediator.daemon.metrics import Metrics
 from remediator.daemon.notify import Notifier, sd_notify, watchdog_interval
 from remediator.daemon.store import Store
-from remediator.detect.verdict import HEALTHY_LIKE, Verdict
+from remediator.detect.verdict import HEALTHY_LIKE, Verdict, denials
 from remediator.engine import Interrupted, Report
 from remediator.errors import InputError, RemediatorError
 from remediator.hosts import connect
@@ -42,7 +42,7 @@ from remediator.settings import HostConfig, Settings, load_settings
 from remediator.structs import Outcome, StepResult
 
 HELD = ("quarantined", "paused", "stopped-by-admin", "maintenance", "cooldown", "breaker-open", "waiting",
-        "supervisor-restarting", "supervisor-unknown")  # states a refusal set: a failing /_ping does not turn them back into "suspect"
+        "supervisor-restarting", "supervisor-unknown", "no-access")  # states a refusal set: a failing /_ping does not turn them back into "suspect"
 
 
 def json_log(event: str, level: str = "info", **fields: Any) -> None:
@@ -74,6 +74,9 @@ class Daemon:
     def run(self) -> int:
         from remediator.daemon.api import serve  # the API needs the daemon; imported here to keep the cycle out
 
+        for name, lines in reach.refuse_if_blind(self.settings).items():  # access is not health: never planned for
+            self.log("no-access", level="error", host=name, detail=lines)
+            self.store.set_status(name, "no-access", verdict="no-access", reason="; ".join(lines)[:300])
         servers = serve(self)
         self.log("started", hosts=[h.name for h in self.settings.hosts], interval=self.settings.daemon.interval,
                  api_socket=self.settings.daemon.api_socket, metrics_listen=self.settings.daemon.metrics_listen)
@@ -179,6 +182,9 @@ class Daemon:
             quarantined, paused = flags.get(h.name, (None, None))
             if h.name in open_rows:
                 self._resume_if_allowed(h, open_rows[h.name].id, quarantined, paused)
+                continue
+            if p.outcome == "denied":  # this user may not open the socket: no evidence, nothing planned
+                status(h.name, "no-access", verdict="no-access", reason=f"/_ping: {p.detail}"[:300])
                 continue
             if p.outcome in ("ok", "slow"):  # answering: no diagnosis (slow is degraded, not sick)
                 with self.lock:
@@ -306,11 +312,13 @@ class Daemon:
                  runbook=verdict.runbook)
         self.metrics.hosts_verdict.labels(verdict.diagnosis)  # the label exists even before the gauge update
         if verdict.runbook is None:
+            blind = verdict.diagnosis == "no-access"  # access is not health: marked, never planned for
             with self.lock:
-                if verdict.diagnosis in HEALTHY_LIKE:
+                if verdict.diagnosis in HEALTHY_LIKE or blind:
                     self.sick.discard(h.name)
-            self.store.set_status(h.name, "healthy" if verdict.diagnosis in HEALTHY_LIKE else "suspect",
-                                  verdict=verdict.diagnosis, reason=None, open_incident=self._open(h.name))
+            self.store.set_status(h.name, "no-access" if blind else "healthy" if verdict.diagnosis in HEALTHY_LIKE
+                                  else "suspect", verdict=verdict.diagnosis, open_incident=self._open(h.name),
+                                  reason="; ".join(denials(verdict))[:300] if blind else None)
             return
         observe = h.policy == "observe"
         sup, unit = supervisor_state(connect(h), h.service)  # again: the diagnosis took rounds

@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from remediator.errors import HostError
+from remediator.errors import CommandFailed, HostError
 from remediator.hosts import procs as procmod
 from remediator.hosts.port import Host
 from remediator.hosts.service import controller
@@ -40,6 +40,19 @@ class Facts:
     notes: list[str] = field(default_factory=list)
     containerd_sock: str = ""  # where containerd should answer gRPC; "" when unknown
     containerd_pidfile: str = ""  # the managed containerd's pidfile dockerd trusts; "" with an external containerd
+    blocked: tuple[tuple[str, str], ...] = ()  # (denied | missing-binary, what): the operator's environment, not the host
+    listen: tuple[str, ...] = ()  # where the running dockerd listens (its -H flags, daemon.json hosts); () if none runs
+
+    def listens_elsewhere(self) -> str:
+        """The running dockerd's unix sockets when none is the configured docker_host ("" when it is one of them,
+        when no dockerd runs, or when it listens on fd:// or tcp, which cannot be compared)."""
+        unix = [a for a in self.listen if a.startswith("unix://")]
+        if not unix or len(unix) != len(self.listen):
+            return ""
+        want = os.path.normpath(self.docker_host.removeprefix("unix://"))
+        if any(os.path.normpath(a.removeprefix("unix://")) == want for a in unix):
+            return ""
+        return ", ".join(unix)
 
     def as_vars(self) -> dict[str, Any]:
         """The names a runbook may reference as {name}."""
@@ -105,8 +118,28 @@ def decide_layout(version: tuple[int, int], containerd_flag: str | None, daemon_
     return "managed", "dockerd starts its own containerd under the exec-root"
 
 
+DEFAULT_LISTEN = "unix:///var/run/docker.sock"
+
+
+def listen_addrs(argv: tuple[str, ...], daemon_json: dict[str, Any]) -> tuple[str, ...]:
+    """Every -H/--host of a dockerd command line (both spellings, repeated), else daemon.json's "hosts", else
+    dockerd's default socket."""
+    found: list[str] = []
+    for i, arg in enumerate(argv):
+        if arg in ("-H", "--host"):
+            found += argv[i + 1:i + 2]
+        elif arg.startswith(("--host=", "-H=")):
+            found.append(arg.split("=", 1)[1])
+        elif arg.startswith("-H") and len(arg) > 2:
+            found.append(arg[2:])
+    hosts = daemon_json.get("hosts")
+    if not found and isinstance(hosts, list):
+        found = [h for h in hosts if isinstance(h, str)]
+    return tuple(found) or (DEFAULT_LISTEN,)
+
+
 def _daemon_json(host: Host, path: str) -> tuple[dict[str, Any], list[str]]:
-    if not host.exists(path):
+    if not host.exists(path):  # (a path closed to this user reads as absent: resolve records that as blocked)
         return {}, []
     try:
         data = json.loads(host.read_text(path, limit=1 << 20))
@@ -127,13 +160,21 @@ def _daemon_json(host: Host, path: str) -> tuple[dict[str, Any], list[str]]:
 
 
 TYPES: dict[str, type] = {"data-root": str, "graph": str, "exec-root": str, "containerd": str, "features": dict,
-                          "live-restore": bool}
+                          "live-restore": bool, "hosts": list}
 
 
 def resolve(host: Host) -> Facts:
     """Read the effective facts of host: from the live dockerd, its argv, daemon.json, the config."""
     cfg = host.config
-    running = controller(host).find()
+    blocked: list[tuple[str, str]] = []
+    try:
+        running = controller(host).find()
+    except CommandFailed as exc:  # systemctl (service.systemctl) is not installed here: we cannot ask who runs
+        if exc.rc != 127 or "command not found" not in exc.stderr:
+            raise
+        running = None
+        blocked.append(("missing-binary", f"{exc.argv[0]} is not installed (or not on PATH): dockerd's unit cannot "
+                        "be asked for its main pid; install it, or set the host's service.systemctl"))
     if running:
         argv, source = running.cmdline, f"the running dockerd (pid {running.pid})"
     elif isinstance(cfg.service, ProcessService):
@@ -141,7 +182,10 @@ def resolve(host: Host) -> Facts:
     else:
         argv, source = (), "the host config"
     flags = procmod.dockerd_flags(argv)
-    djson, notes = _daemon_json(host, flags["config_file"] or cfg.daemon_json)
+    djson_path = flags["config_file"] or cfg.daemon_json
+    if why := host.denied(djson_path):  # unread, its data-root/exec-root would silently fall back to the config's
+        blocked.append(("denied", f"daemon.json: {why}"))
+    djson, notes = _daemon_json(host, djson_path)
     data_root = os.path.normpath(flags["data_root"] or djson.get("data-root") or djson.get("graph") or cfg.data_root)
     exec_root = os.path.normpath(flags["exec_root"] or djson.get("exec-root") or cfg.exec_root)
     for name, eff, conf in (("data_root", data_root, cfg.data_root), ("exec_root", exec_root, cfg.exec_root)):
@@ -161,4 +205,5 @@ def resolve(host: Host) -> Facts:
                  version=version_text, layout=layout, state_dirs=state_dirs_for(layout, data_root, exec_root),
                  dockerd_pid=running.pid if running else None, notes=notes,
                  containerd_sock=containerd_sock_for(layout, version, exec_root, addr),
-                 containerd_pidfile=containerd_pidfile_for(layout, version, exec_root))
+                 containerd_pidfile=containerd_pidfile_for(layout, version, exec_root),
+                 listen=listen_addrs(argv, djson) if running else (), blocked=tuple(blocked))

@@ -8,6 +8,7 @@ Must not: decide anything. It does what it is told, safely, or raises a HostErro
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -24,6 +25,7 @@ import docker.errors
 import requests.exceptions
 import sh
 
+from remediator import access
 from remediator.errors import CommandFailed, CommandTimeout, DockerAPIError, HostError, UnsafeOperation
 from remediator.hosts import procfs
 from remediator.hosts import procs as procmod
@@ -132,6 +134,9 @@ def _timed(exchange: Callable[[], tuple[str, str]], sock_path: str, timeout_deta
         outcome, detail = "refused", "nothing listening"
     except TimeoutError:
         outcome, detail = "timeout", timeout_detail
+    except PermissionError as exc:  # the operator's own access, not the daemon's health (remediator.access)
+        outcome, detail = "denied", f"{errno.errorcode.get(exc.errno or 0, 'EACCES')}: " + \
+            (access.blocker(sock_path, os.W_OK) or f"permission denied on {sock_path}")
     except OSError as exc:
         outcome, detail = "error", str(exc)
     return Ping(outcome, time.monotonic() - started, detail)

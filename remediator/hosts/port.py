@@ -23,6 +23,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from remediator import access
 from remediator.hosts import procs as procmod
 from remediator.settings import HostConfig
 from remediator.structs import CommandResult, Proc
@@ -30,7 +31,8 @@ from remediator.structs import CommandResult, Proc
 
 @dataclass(frozen=True)
 class Ping:
-    """One timed request to the Docker API: ok, or why not (missing / refused / timeout / error)."""
+    """One timed request to the Docker API: ok, or why not (missing / refused / timeout / error; denied: EACCES or
+    EPERM, the operator's own access, never the daemon's health)."""
 
     outcome: str
     latency: float
@@ -162,6 +164,11 @@ class LocalFiles:
         except OSError:
             return []
 
+    def denied(self, path: str, *, write: bool = False) -> str | None:
+        """Why this user may not read (write) path, naming the directory or file that stops it; None when nothing
+        denies it (a path that is not there is not denied). See remediator.access."""
+        return access.blocker(path, os.W_OK if write else os.R_OK)
+
 
 class Host(Protocol):
     config: HostConfig
@@ -195,5 +202,6 @@ class Host(Protocol):
     def exists(self, path: str) -> bool: ...
     def listdir(self, path: str) -> list[str]: ...
     def file_info(self, path: str) -> FileInfo | None: ...
+    def denied(self, path: str, *, write: bool = False) -> str | None: ...
     def disk_usage(self, path: str) -> DiskUsage: ...
     def free_bytes(self, path: str) -> int: ...
