@@ -77,6 +77,7 @@ class FakeHost(LocalFiles):
     signals: list[tuple[int, int]] = field(default_factory=list)  # (pid, signal) sent
     ran: list[tuple[str, ...]] = field(default_factory=list)
     faults: Faults = field(default_factory=Faults)
+    denials: dict[str, str] = field(default_factory=dict)  # path -> why this user may not use it (default: the real check)
 
     def __post_init__(self) -> None:
         self.fs = LocalStateFiles(self.faults)
@@ -137,6 +138,9 @@ class FakeHost(LocalFiles):
 
     def docker_call(self, fn_name: str, *args: Any, timeout: float = 10.0, **kwargs: Any) -> Any:
         return self.docker[fn_name](*args, **kwargs)
+
+    def denied(self, path: str, *, write: bool = False) -> str | None:
+        return self.denials.get(path) or super().denied(path, write=write)
 
     def read_text(self, path: str, *, limit: int = 4 << 20) -> str:
         try:
