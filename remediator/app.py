@@ -160,6 +160,8 @@ def _resume(settings: Settings, hcfg: HostConfig, journal: Journal, row: Inciden
     journal.event(row.id, "resumed", None, where=was.where, pid=os.getpid())
     _facts, verdict = diagnose(hcfg, settings, on_round=faces.on_round)
     faces.on_verdict(verdict)
+    if verdict.diagnosis == "no-access":  # the incident stays in flight for a user who may look
+        raise refuse_no_access(hcfg, verdict)
     journal.event(row.id, "resume-diagnosis", None, diagnosis=verdict.diagnosis, confidence=verdict.confidence,
                   trace=verdict.trace[-6:])
     faces.on_runbook(rb)

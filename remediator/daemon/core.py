@@ -444,6 +444,8 @@ class Daemon:
         if sup is not None:
             return f"systemd says {sup}"
         _facts, now = app.diagnose(h, self.settings, rounds=1)
+        if now.diagnosis == "no-access":
+            return "the host cannot be looked at now (no-access): " + "; ".join(denials(now))[:200]
         if now.diagnosis in HEALTHY_LIKE:
             return f"the host recovered by itself (it reads {now.diagnosis})"
         return ""

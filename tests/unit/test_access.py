@@ -8,8 +8,13 @@ against a real dockerd, is tests/e2e/test_access.py.
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
+from remediator.actions import StepContext
+from remediator.actions.probe import ConfirmParams, confirm
 from remediator.detect.facts import Facts, listen_addrs
 from remediator.detect.probes import ACCESS, MISSING_BINARY, WRONG_SOCKET, Obs, Prober, ProbeSettings, blame
 from remediator.detect.signatures import DIAGNOSES, runbook_for
@@ -17,8 +22,9 @@ from remediator.detect.verdict import Monitor, denials
 from remediator.hosts.fake import FakeHost, FakeService
 from remediator.hosts.port import Ping
 from remediator.hosts.procs import Family, Health
-from remediator.settings import HostConfig
-from remediator.structs import Proc
+from remediator.settings import HostConfig, ProbeConfig
+from remediator.structs import Outcome, Proc
+from tests.conftest import cli
 
 FACTS = Facts(host="h", docker_host="unix:///s", data_root="/d", exec_root="/e", version="x", layout="managed",
               state_dirs=[], dockerd_pid=10, containerd_sock="/e/containerd/containerd.sock",
@@ -115,3 +121,22 @@ def test_facts_that_met_a_missing_program_make_no_access() -> None:
     v = m.feed(p.round())
     assert v.diagnosis == "no-access" and v.observations["facts-1"]["cause"] == MISSING_BINARY
     assert "to do: install the program, or point the config at it" in denials(v)
+
+
+def test_a_runbook_given_by_name_stops_at_its_confirm_on_no_access(tmp_path: Path) -> None:
+    """`run --runbook NAME` skips the verdict's choice, but its probe.confirm step reads no-access: refused, never
+    `healthy` (which would close the incident as if nothing were wrong), and nothing after it runs."""
+    denied = Ping("denied", 0.0001, "EACCES: /s may not be written")
+    h = host(pings=dict.fromkeys(HUNG, denied), sockets={"/s": denied})
+    facts = Facts(**{**FACTS.__dict__, "data_root": str(tmp_path / "d"), "exec_root": str(tmp_path / "e")})
+    ctx = StepContext(host=h, service=FakeService(log=""), facts=facts, incident_id="i", incident_dir=tmp_path,
+                      evidence_budget=1, probe=ProbeConfig(timeout=0.5, interval=0))
+    res = confirm(ctx, ConfirmParams(expect=["dockerd-wedged"]))
+    assert res.stop is Outcome.REFUSED and res.data["diagnosis"] == "no-access"
+    assert "may not look" in res.summary
+
+
+def test_signatures_lists_no_access_as_a_verdict_with_no_runbook() -> None:
+    res = cli("signatures", "--json")
+    rows = {r["id"]: r for r in json.loads(res.stdout) if r["role"] == "verdict"}
+    assert res.returncode == 0 and rows["no-access"]["runbook"] is None and "Not evidence" in rows["no-access"]["title"]
