@@ -15,14 +15,15 @@ import pytest
 
 from remediator.actions import StepContext
 from remediator.actions.probe import ConfirmParams, confirm
-from remediator.detect.facts import Facts, listen_addrs
+from remediator.detect.facts import Facts, listen_addrs, resolve
 from remediator.detect.probes import ACCESS, MISSING_BINARY, WRONG_SOCKET, Obs, Prober, ProbeSettings, blame
 from remediator.detect.signatures import DIAGNOSES, runbook_for
 from remediator.detect.verdict import Monitor, denials
+from remediator.hosts import connect
 from remediator.hosts.fake import FakeHost, FakeService
 from remediator.hosts.port import Ping
 from remediator.hosts.procs import Family, Health
-from remediator.settings import HostConfig, ProbeConfig
+from remediator.settings import HostConfig, ProbeConfig, SystemdService
 from remediator.structs import Outcome, Proc
 from tests.conftest import cli
 
@@ -140,3 +141,14 @@ def test_signatures_lists_no_access_as_a_verdict_with_no_runbook() -> None:
     res = cli("signatures", "--json")
     rows = {r["id"]: r for r in json.loads(res.stdout) if r["role"] == "verdict"}
     assert res.returncode == 0 and rows["no-access"]["runbook"] is None and "Not evidence" in rows["no-access"]["title"]
+
+
+def test_a_missing_systemctl_is_recorded_by_the_facts_as_the_operators_not_raised(tmp_path: Path) -> None:
+    """On this machine, for real: a systemd host whose systemctl is not installed cannot be asked who runs; the
+    facts say so (missing-binary) instead of failing the probe or pretending nothing runs."""
+    cfg = HostConfig(name="h", docker_host=f"unix://{tmp_path}/none.sock", data_root=str(tmp_path / "d"),
+                     exec_root=str(tmp_path / "e"), daemon_json=str(tmp_path / "daemon.json"),
+                     service=SystemdService(systemctl=str(tmp_path / "no-such-systemctl"), pidfile=str(tmp_path / "p")))
+    facts = resolve(connect(cfg))
+    assert facts.blocked and facts.blocked[0][0] == "missing-binary" and "no-such-systemctl" in facts.blocked[0][1]
+    assert blame(Obs("facts-1", facts.blocked[0][0], detail=facts.blocked[0][1]), facts).cause == MISSING_BINARY
