@@ -2,14 +2,16 @@
 
 Role: parse arguments and talk to the daemon's API socket (daemon.api_socket) or, for `status`, read the state
 directory directly so it works with the daemon down. Imported by cli only.
-Exit codes: 0 done, 2 bad input (config, arguments, or a 4xx from the API: unknown id or host), 5 the daemon's
-API cannot be reached.
+Exit codes: 0 done, 2 bad input (config, arguments, or a 4xx from the API: unknown id or host) or no access (this
+user may not open the API socket or the state directory, or reach any host: `daemon` does not start), 5 the
+daemon's API cannot be reached.
 """
 
 from __future__ import annotations
 
 import http.client
 import json
+import os
 import socket
 import sys
 import time
@@ -21,6 +23,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from remediator import access
 from remediator.cli_diag import bad_input, config_or_exit, settings_or_exit
 from remediator.errors import InputError, RemediatorError
 from remediator.settings import Settings
@@ -54,6 +57,9 @@ def api(settings: Settings, method: str, path: str, body: dict[str, Any] | None 
                      headers={"Content-Type": "application/json"})
         resp = conn.getresponse()
         data = json.loads(resp.read(8 << 20) or b"{}")
+    except PermissionError as exc:  # the daemon may well run: this user may not talk to it (exit 2, not 5)
+        bad_input(access.denied("the daemon's API socket", sock, exc, how="run as root, or as a member of the "
+                                "socket's group (daemon.api_socket is mode 0660)", want=os.W_OK))
     except (OSError, ValueError) as exc:
         err.print(f"[red]error:[/] the daemon's API at {escape(sock)} cannot be reached: {escape(str(exc))} "
                   "(is `remediator daemon` running?)")

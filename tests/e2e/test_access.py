@@ -34,11 +34,11 @@ pytestmark = pytest.mark.dockerd
 NOBODY = 65534
 
 
-def _drop(groups: list[int]) -> Callable[[], None]:
+def _drop(groups: list[int], uid: int = NOBODY) -> Callable[[], None]:
     def preexec() -> None:
         os.setgroups(groups)
-        os.setgid(NOBODY)
-        os.setuid(NOBODY)
+        os.setgid(uid)
+        os.setuid(uid)
     return preexec
 
 
@@ -74,9 +74,10 @@ class Nobody:
         if not self.python:
             pytest.skip("no Python interpreter with remediator's packages that uid 65534 may run: " + "; ".join(why))
 
-    def run(self, *args: str, groups: list[int] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    def run(self, *args: str, groups: list[int] | None = None, timeout: float = 120,
+            uid: int = NOBODY) -> subprocess.CompletedProcess[str]:
         return subprocess.run([self.python, "-m", "remediator", *args], stdin=subprocess.DEVNULL, capture_output=True,
-                              text=True, cwd=self.tmp, env=self.env, preexec_fn=_drop(groups or []), timeout=timeout)
+                              text=True, cwd=self.tmp, env=self.env, preexec_fn=_drop(groups or [], uid), timeout=timeout)
 
 
 @pytest.fixture
@@ -232,6 +233,10 @@ def test_the_daemon_marks_the_host_it_cannot_reach_and_never_plans_for_it(sandbo
         text = log.read_text()
         assert '"event": "no-access"' in text and f"{closed} (root:root, mode 0700) may not be searched" in text
         assert '"event": "acting"' not in text and '"event": "verdict"' not in text, "it planned for a host it cannot see"
+        other = nobody.run("approvals", "--config", str(cfg), uid=NOBODY - 1)  # the daemon runs; this user may not ask it
+        assert other.returncode == 2, other.stdout + other.stderr
+        assert f"no access to the daemon's API socket {state}/api.sock: {state} (nobody:nogroup, mode 0700) may not " \
+               "be searched for uid 65533" in other.stderr, other.stderr
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGTERM)
