@@ -8,6 +8,7 @@ Must not: import anything from the package or from third parties.
     │   ├── (carries a list of "file:line:col: field: message" problems)
     │   └── NoAccess          the operator's own environment (a permission, a program, a socket path) stops us
     ├── HostError             I/O on a host failed (translated at the adapter, original chained)
+    │   ├── Denied            this user may not read it (EACCES/EPERM): the operator's environment, not the host
     │   ├── CommandFailed     argv, rc, stderr tail
     │   ├── CommandTimeout    argv, timeout
     │   └── DockerAPIError    the Docker API answered badly or not at all
@@ -43,6 +44,10 @@ class NoAccess(InputError):
 
 class HostError(RemediatorError):
     """An operation on the host failed."""
+
+
+class Denied(HostError):
+    """The operator's own environment refused a read on the host (EACCES/EPERM): never evidence about the host."""
 
 
 class CommandFailed(HostError):

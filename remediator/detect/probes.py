@@ -17,6 +17,7 @@ from typing import Any
 
 from remediator.detect.facts import Facts
 from remediator.detect.signatures import SIGNATURES
+from remediator.errors import Denied
 from remediator.hosts.port import Host, Ping
 from remediator.hosts.service import Controller
 from remediator.structs import Proc
@@ -188,7 +189,11 @@ class Prober:
             for o in self._procs() + [self._disk(), self._log(), *self._environment()]:
                 obs[o.name] = o
             text, self.log_cursor = self.service.log_since(self.log_cursor)
-            kernel, self.kmsg_seq = self.host.kmsg_since(self.kmsg_seq)
+            try:
+                kernel, self.kmsg_seq = self.host.kmsg_since(self.kmsg_seq)
+                kmsg_denied = ""
+            except Denied as exc:
+                kernel, kmsg_denied = [], str(exc)
             deadline = t0 + self.s.timeout + 1.0
             for name, fut in futures.items():
                 try:
@@ -201,8 +206,9 @@ class Prober:
         fresh = [(now, k) for k in kernel if any(s.matches(k) for s in KERNEL_HANG)]
         self.hung = [(t, k) for t, k in self.hung if now - t < HUNG_MEMORY] + fresh
         hung = [k for _, k in self.hung]  # remembered across rounds: the kernel reports a hung task once
-        obs["kernel"] = Obs("kernel", "hung-task" if hung else "ok", detail=hung[-1] if hung else
-                            f"{len(kernel)} new kernel message(s), no hung task", data={"hung": hung[-5:]})
+        obs["kernel"] = Obs("kernel", "denied", detail=kmsg_denied) if kmsg_denied else \
+            Obs("kernel", "hung-task" if hung else "ok", detail=hung[-1] if hung else
+                f"{len(kernel)} new kernel message(s), no hung task", data={"hung": hung[-5:]})
         obs = {name: blame(o, self.facts) for name, o in obs.items()}
         return Round(self.rounds, time.time(), obs, text.splitlines(), kernel,
                      wall=time.monotonic() - t0, cpu=time.process_time() - c0)

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from remediator.errors import HostError
+from remediator.errors import Denied, HostError
 from remediator.hosts import procs as procmod
 from remediator.hosts.fsops import Mutations
 from remediator.hosts.port import DiskUsage, LocalFiles, Ping
@@ -77,6 +77,7 @@ class FakeHost(LocalFiles):
     signals: list[tuple[int, int]] = field(default_factory=list)  # (pid, signal) sent
     ran: list[tuple[str, ...]] = field(default_factory=list)
     faults: Faults = field(default_factory=Faults)
+    kmsg_denied: str = ""  # non-empty: kmsg_since raises Denied with it (dmesg_restrict for this user)
     denials: dict[str, str] = field(default_factory=dict)  # path -> why this user may not use it (default: the real check)
 
     def __post_init__(self) -> None:
@@ -122,6 +123,8 @@ class FakeHost(LocalFiles):
         return [t for t in targets if t.pid in alive]
 
     def kmsg_since(self, seq: int | None, *, window: float = 600.0) -> tuple[list[str], int | None]:
+        if self.kmsg_denied:
+            raise Denied(self.kmsg_denied)
         out, self.kernel = self.kernel, []
         return out, (seq or 0) + len(out)
 

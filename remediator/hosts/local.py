@@ -26,7 +26,7 @@ import requests.exceptions
 import sh
 
 from remediator import access
-from remediator.errors import CommandFailed, CommandTimeout, DockerAPIError, HostError, UnsafeOperation
+from remediator.errors import CommandFailed, CommandTimeout, Denied, DockerAPIError, HostError, UnsafeOperation
 from remediator.hosts import procfs
 from remediator.hosts import procs as procmod
 from remediator.hosts.port import DiskUsage, LocalFiles, Ping
@@ -281,9 +281,13 @@ class LocalHost(LocalFiles):
 
     def kmsg_since(self, seq: int | None, *, window: float = 600.0) -> tuple[list[str], int | None]:
         """Kernel log records after sequence number seq (first call: those of the last `window`
-        seconds), and the last sequence number seen. ([], seq) when /dev/kmsg is unreadable."""
+        seconds), and the last sequence number seen. ([], seq) when there is no /dev/kmsg; Denied when this
+        user may not read it (that is not "no hung task")."""
         try:
             fd = os.open("/dev/kmsg", os.O_RDONLY | os.O_NONBLOCK)
+        except PermissionError as exc:  # kernel.dmesg_restrict, or no CAP_SYSLOG: not "no hung task"
+            raise Denied(f"/dev/kmsg: {exc.strerror} for {access.whoami()} (kernel.dmesg_restrict needs "
+                         "CAP_SYSLOG)") from exc
         except OSError:
             return [], seq
         lines, last = [], seq

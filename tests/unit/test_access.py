@@ -152,3 +152,13 @@ def test_a_missing_systemctl_is_recorded_by_the_facts_as_the_operators_not_raise
     facts = resolve(connect(cfg))
     assert facts.blocked and facts.blocked[0][0] == "missing-binary" and "no-such-systemctl" in facts.blocked[0][1]
     assert blame(Obs("facts-1", facts.blocked[0][0], detail=facts.blocked[0][1]), facts).cause == MISSING_BINARY
+
+
+def test_an_unreadable_kernel_log_is_not_no_hung_task() -> None:
+    """dmesg_restrict: /dev/kmsg closed to this user. With the API hanging, a kernel hang cannot be ruled out,
+    so it is no-access, not dockerd-wedged (whose restart would not help a hung kernel)."""
+    h = host(pings=HUNG, kmsg_denied="/dev/kmsg: Operation not permitted for uid 65534")
+    assert verdicts(h) == ["no-access"] * 5
+    p = Prober(h, FakeService(log=""), FACTS, ProbeSettings(timeout=0.2))
+    k = p.round()["kernel"]
+    assert k.outcome == "denied" and k.cause == ACCESS and "Operation not permitted" in k.detail
