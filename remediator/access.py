@@ -96,6 +96,20 @@ def _create(parent: str, path: str, want: int) -> str | None:
     return f"{describe(parent)} may not be written (to create {path})"
 
 
+JOURNAL_READERS = ("systemd-journal", "adm", "wheel")
+
+
+def journal_blocker() -> str | None:
+    """Why journalctl would show this user no line of dockerd's unit (it shows the system's entries only to root
+    and the groups systemd-journal, adm and wheel, and says nothing about the rest); None when it may read them."""
+    if os.geteuid() == 0:
+        return None
+    mine = {_group(g) for g in set(os.getgroups()) | {os.getegid()}}
+    if mine & set(JOURNAL_READERS):
+        return None
+    return f"journald shows the system's entries only to root and the groups {', '.join(JOURNAL_READERS)}"
+
+
 def denied(what: str, path: str, exc: OSError | None = None, *, how: str = HOW_ROOT, want: int = os.R_OK) -> NoAccess:
     """The error for a path this user may not use: what it is, which component stops whom, what to do."""
     why = blocker(path, want) or (f"{exc.strerror}" if exc is not None and exc.strerror else "permission denied")

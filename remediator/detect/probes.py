@@ -20,6 +20,7 @@ from remediator.detect.signatures import SIGNATURES
 from remediator.errors import Denied
 from remediator.hosts.port import Host, Ping
 from remediator.hosts.service import Controller
+from remediator.settings import SystemdService
 from remediator.structs import Proc
 
 HUNG_MEMORY = 600.0  # seconds a hung-task report keeps counting
@@ -157,6 +158,8 @@ class Prober:
         path = getattr(self.host.config.service, "log", "") or ""
         if path and (why := self.host.denied(path)):
             return Obs("log", "denied", detail=f"daemon log: {why}")
+        if isinstance(self.host.config.service, SystemdService) and (why := self.host.journal_denied()):
+            return Obs("log", "denied", detail=f"daemon log (journal of {self.host.config.service.unit}): {why}")
         return Obs("log", "ok", detail=f"daemon log {path or '(journal)'}")
 
     def _disk(self) -> Obs:

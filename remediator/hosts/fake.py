@@ -77,6 +77,7 @@ class FakeHost(LocalFiles):
     signals: list[tuple[int, int]] = field(default_factory=list)  # (pid, signal) sent
     ran: list[tuple[str, ...]] = field(default_factory=list)
     faults: Faults = field(default_factory=Faults)
+    journal_hidden: str = ""  # non-empty: journal_denied() says it (this user may not read the system journal)
     kmsg_denied: str = ""  # non-empty: kmsg_since raises Denied with it (dmesg_restrict for this user)
     denials: dict[str, str] = field(default_factory=dict)  # path -> why this user may not use it (default: the real check)
 
@@ -144,6 +145,9 @@ class FakeHost(LocalFiles):
 
     def denied(self, path: str, *, write: bool = False) -> str | None:
         return self.denials.get(path) or super().denied(path, write=write)
+
+    def journal_denied(self) -> str | None:
+        return self.journal_hidden or super().journal_denied()
 
     def read_text(self, path: str, *, limit: int = 4 << 20) -> str:
         try:

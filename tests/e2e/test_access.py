@@ -294,3 +294,18 @@ def test_a_moved_managed_containerd_socket_with_a_healthy_api_is_no_wedge(sandbo
         assert p is not None and p.pid == pid and sandbox.host.ping().ok, "a working dockerd was restarted"
     finally:
         moved.rename(sock)
+
+
+def test_the_journal_check_follows_the_groups_journald_trusts(world: Path) -> None:
+    """journalctl hides the system's entries from other users without a word: the check says so for nobody, and
+    not for nobody in group adm (one of the groups journald lets read them)."""
+    nobody = Nobody(world)
+    code = "from remediator.access import journal_blocker; print(journal_blocker())"
+    plain = subprocess.run([nobody.python, "-c", code], capture_output=True, text=True, cwd=world, env=nobody.env,
+                           preexec_fn=_drop([]), timeout=60)
+    assert plain.returncode == 0 and "only to root and the groups systemd-journal, adm, wheel" in plain.stdout
+    if not _has_group("adm"):
+        pytest.skip("no group adm here")
+    member = subprocess.run([nobody.python, "-c", code], capture_output=True, text=True, cwd=world, env=nobody.env,
+                            preexec_fn=_drop([grp.getgrnam("adm").gr_gid]), timeout=60)
+    assert member.returncode == 0 and member.stdout.strip() == "None", member.stdout + member.stderr

@@ -162,3 +162,12 @@ def test_an_unreadable_kernel_log_is_not_no_hung_task() -> None:
     p = Prober(h, FakeService(log=""), FACTS, ProbeSettings(timeout=0.2))
     k = p.round()["kernel"]
     assert k.outcome == "denied" and k.cause == ACCESS and "Operation not permitted" in k.detail
+
+
+def test_a_journal_this_user_may_not_read_is_no_access_on_a_systemd_host() -> None:
+    hidden = "journald shows the system's entries only to root and the groups systemd-journal, adm, wheel"
+    h = host(journal_hidden=hidden)
+    h.config = HostConfig(name="h", docker_host="unix:///s", service=SystemdService())
+    assert verdicts(h, n=1) == ["no-access"]
+    h.journal_hidden = ""
+    assert verdicts(h, n=1) == ["healthy"]
