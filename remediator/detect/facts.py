@@ -41,7 +41,7 @@ class Facts:
     containerd_sock: str = ""  # where containerd should answer gRPC; "" when unknown
     containerd_pidfile: str = ""  # the managed containerd's pidfile dockerd trusts; "" with an external containerd
     blocked: tuple[tuple[str, str], ...] = ()  # (denied | missing-binary, what): the operator's environment, not the host
-    listen: tuple[str, ...] = ()  # where the running dockerd listens (its -H flags, daemon.json hosts); () if none runs
+    listen: tuple[str, ...] = ()  # where the running dockerd listens (its -H, daemon.json hosts; unix ones that exist)
 
     def listens_elsewhere(self) -> str:
         """The running dockerd's unix sockets when none is the configured docker_host ("" when it is one of them,
@@ -138,6 +138,13 @@ def listen_addrs(argv: tuple[str, ...], daemon_json: dict[str, Any]) -> tuple[st
     return tuple(found) or (DEFAULT_LISTEN,)
 
 
+def _listening(host: Host, addrs: tuple[str, ...]) -> tuple[str, ...]:
+    """The addresses a unix socket of which exists (others kept as they are): a socket dockerd has not created
+    yet, or that vanished, is not "where it listens" — so a missing configured socket is then the host's
+    trouble, never blamed on the config (the same file spelt /var/run or /run cannot be both there and not)."""
+    return tuple(a for a in addrs if not a.startswith("unix://") or host.exists(a.removeprefix("unix://")))
+
+
 def _daemon_json(host: Host, path: str) -> tuple[dict[str, Any], list[str]]:
     if not host.exists(path):  # (a path closed to this user reads as absent: resolve records that as blocked)
         return {}, []
@@ -206,4 +213,4 @@ def resolve(host: Host) -> Facts:
                  dockerd_pid=running.pid if running else None, notes=notes,
                  containerd_sock=containerd_sock_for(layout, version, exec_root, addr),
                  containerd_pidfile=containerd_pidfile_for(layout, version, exec_root),
-                 listen=listen_addrs(argv, djson) if running else (), blocked=tuple(blocked))
+                 listen=_listening(host, listen_addrs(argv, djson)) if running else (), blocked=tuple(blocked))

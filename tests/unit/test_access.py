@@ -171,3 +171,15 @@ def test_a_journal_this_user_may_not_read_is_no_access_on_a_systemd_host() -> No
     assert verdicts(h, n=1) == ["no-access"]
     h.journal_hidden = ""
     assert verdicts(h, n=1) == ["healthy"]
+
+
+def test_a_listen_socket_that_does_not_exist_is_not_where_dockerd_listens(tmp_path: Path) -> None:
+    """dockerd still starting, or its socket deleted: the configured socket missing is then the host's trouble
+    (starting, wedged), never blamed on the config as wrong-socket."""
+    from remediator.detect.facts import _listening
+
+    (tmp_path / "there.sock").touch()
+    got = _listening(host(), (f"unix://{tmp_path}/there.sock", f"unix://{tmp_path}/gone.sock", "fd://"))
+    assert got == (f"unix://{tmp_path}/there.sock", "fd://")
+    gone = Facts(**{**FACTS.__dict__, "listen": _listening(host(), (f"unix://{tmp_path}/gone.sock",))})
+    assert blame(Obs("_ping", "missing"), gone).cause == ""
