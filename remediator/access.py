@@ -114,8 +114,3 @@ def denied(what: str, path: str, exc: OSError | None = None, *, how: str = HOW_R
     """The error for a path this user may not use: what it is, which component stops whom, what to do."""
     why = blocker(path, want) or (f"{exc.strerror}" if exc is not None and exc.strerror else "permission denied")
     return NoAccess(f"no access to {what} {path}: {why} for {whoami()}: {how}")
-
-
-def is_denial(exc: BaseException) -> bool:
-    """EACCES or EPERM: the operator's environment said no (not the host's health)."""
-    return isinstance(exc, PermissionError)

@@ -239,6 +239,8 @@ class Monitor:
         if diagnosis == "suspect":
             lines.append(f"{streak} failing round(s); {self.debounce} in a row with the same diagnosis are needed "
                          f"before acting (this one looks like {view.diagnosis})")
+        elif diagnosis == "no-access":
+            lines.append("one round is enough (no debounce): this user's access does not flap, and nothing is done")
         elif diagnosis == "degraded":
             lines.append(f"answers are slow or intermittent over the last {self.debounce} rounds: degraded, not hung")
         else:
