@@ -87,6 +87,8 @@ def daemon(config: Path | None) -> None:
         code = Daemon(path, settings).run()
     except InputError as exc:
         bad_input(exc)
+    except PermissionError as exc:  # its API socket (or token file) closed to this user: exit 2, said as such
+        bad_input(access.denied("what the daemon opens:", exc.filename or settings.daemon.api_socket, exc, want=os.W_OK))
     except (RemediatorError, OSError) as exc:
         err.print(f"[red]error:[/] {escape(str(exc))}")
         sys.exit(1)

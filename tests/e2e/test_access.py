@@ -106,13 +106,28 @@ class Host:
         p = sb.dockerd_proc()
         assert p is not None and sb.host.ping().ok, "the sandbox must be healthy"
         self.pid, self.digest, self.running, self.shims = p.pid, digest(sb.data, sb.exec_), sb.running(), shim_ids(sb)
+        self.entries = _entries(sb.data, sb.exec_)
 
     def unchanged(self) -> None:
         p = self.sb.dockerd_proc()
         assert p is not None and p.pid == self.pid, "dockerd was stopped or replaced"
         assert self.sb.host.ping().ok, "dockerd no longer answers"
         assert self.sb.running() == self.running and shim_ids(self.sb) == self.shims
-        assert digest(self.sb.data, self.sb.exec_) == self.digest, "a root changed"
+        if digest(self.sb.data, self.sb.exec_) != self.digest:
+            now = _entries(self.sb.data, self.sb.exec_)
+            changed = sorted(k for k in set(now) | set(self.entries) if now.get(k) != self.entries.get(k))
+            raise AssertionError(f"a root changed: {[(k, self.entries.get(k), now.get(k)) for k in changed][:10]}")
+
+
+def _entries(*tops: str) -> dict[str, tuple[int, int, int]]:
+    """Mode, size, mtime of every entry under tops: what changed, when the digest says something did."""
+    out = {}
+    for top in tops:
+        for dirpath, dirnames, filenames in os.walk(top):
+            for name in dirnames + filenames:
+                st = os.lstat(os.path.join(dirpath, name))
+                out[os.path.join(dirpath, name)] = (st.st_mode, st.st_size, st.st_mtime_ns)
+    return out
 
 
 def test_nobody_gets_no_access_never_a_sick_verdict_and_nothing_changes(sandbox: Sandbox, world: Path) -> None:
@@ -214,6 +229,12 @@ def test_the_daemon_marks_the_host_it_cannot_reach_and_never_plans_for_it(sandbo
              f"log: {closed}/d.log}}\n")
     cfg = _config(sandbox, world, state, other, f"daemon: {{interval: 0.5, api_socket: {state}/api.sock}}\n")
     host = Host(sandbox)
+    shut_api = world / "api.yaml"  # its API socket where this user may not create one: exit 2 with why, not 1
+    shut_api.write_text(sandbox.config_yaml(str(state)) + f"daemon: {{api_socket: {closed}/api.sock}}\n")
+    shut_api.chmod(0o644)
+    res = nobody.run("daemon", "--config", str(shut_api), groups=[docker], timeout=60)
+    assert res.returncode == 2, res.stdout + res.stderr
+    assert f"{closed} (root:root, mode 0700) may not be searched for uid 65534" in res.stderr, res.stderr
     log = world / "daemon.log"
     with open(log, "wb") as out:
         proc = subprocess.Popen([nobody.python, "-m", "remediator", "daemon", "--config", str(cfg)], stdout=out,
