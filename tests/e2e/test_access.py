@@ -11,6 +11,7 @@ away while the API answers is `degraded`, never containerd-wedged (issue 14.10).
 from __future__ import annotations
 
 import grp
+import hashlib
 import json
 import os
 import shutil
@@ -105,7 +106,8 @@ class Host:
         self.sb = sb
         p = sb.dockerd_proc()
         assert p is not None and sb.host.ping().ok, "the sandbox must be healthy"
-        self.pid, self.digest, self.running, self.shims = p.pid, digest(sb.data, sb.exec_), sb.running(), shim_ids(sb)
+        self.pid, self.running, self.shims = p.pid, sb.running(), shim_ids(sb)
+        self.digest = _settled(sb)
         self.entries = _entries(sb.data, sb.exec_)
 
     def unchanged(self) -> None:
@@ -119,14 +121,29 @@ class Host:
             raise AssertionError(f"a root changed: {[(k, self.entries.get(k), now.get(k)) for k in changed][:10]}")
 
 
-def _entries(*tops: str) -> dict[str, tuple[int, int, int]]:
-    """Mode, size, mtime of every entry under tops: what changed, when the digest says something did."""
+def _settled(sb: Sandbox) -> str:
+    """The roots' digest once they are quiet: containerd rewrites meta.db about half a second after the fixture's
+    last container start (measured), by itself. Two digests half a second apart must agree (at most 30 s)."""
+    last, deadline = digest(sb.data, sb.exec_), time.monotonic() + 30
+    while True:
+        time.sleep(0.5)  # the quiet interval being checked, not a wait for an event
+        now = digest(sb.data, sb.exec_)
+        if now == last:
+            return now
+        assert time.monotonic() < deadline, "the sandbox's roots keep changing by themselves"
+        last = now
+
+
+def _entries(*tops: str) -> dict[str, tuple[int, int, int, str]]:
+    """Mode, size, mtime and content hash of every entry under tops: what changed, when the digest says so."""
     out = {}
     for top in tops:
         for dirpath, dirnames, filenames in os.walk(top):
             for name in dirnames + filenames:
-                st = os.lstat(os.path.join(dirpath, name))
-                out[os.path.join(dirpath, name)] = (st.st_mode, st.st_size, st.st_mtime_ns)
+                path = os.path.join(dirpath, name)
+                st = os.lstat(path)
+                sha = hashlib.sha256(Path(path).read_bytes()).hexdigest()[:12] if stat.S_ISREG(st.st_mode) else ""
+                out[path] = (st.st_mode, st.st_size, st.st_mtime_ns, sha)
     return out
 
 
