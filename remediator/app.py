@@ -14,14 +14,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from remediator import resume
+from remediator import access, resume
 from remediator.actions import ACTIONS
 from remediator.detect import facts as factsmod
 from remediator.detect.diagnose import diagnose_host
 from remediator.detect.probes import Round
-from remediator.detect.verdict import Verdict
+from remediator.detect.verdict import Verdict, denials
 from remediator.engine import Approver, Report, Reporter, Rung, close_incident, incident_context, open_incident
-from remediator.errors import InputError, RemediatorError
+from remediator.errors import InputError, NoAccess, RemediatorError
 from remediator.hosts import connect
 from remediator.hosts.service import controller
 from remediator.journal import HostLock, IncidentRow, Journal
@@ -48,6 +48,28 @@ def diagnose(hcfg: HostConfig, settings: Settings, *, on_round: OnRound | None =
     return facts, diagnose_host(host, controller(host), facts, settings.probe, on_round=on_round, max_rounds=rounds)
 
 
+def access_problems(hcfg: HostConfig, facts: factsmod.Facts | None = None) -> list[str]:
+    """Why this user cannot look at the host at all ([] when it can): the Docker socket closed to it, or missing
+    while the running dockerd listens elsewhere. Cheap (a few stats; the facts only when the socket is missing).
+    `run` and `daemon` refuse with these lines before anything is opened (exit 2): access is not health."""
+    host = connect(hcfg)
+    sock = hcfg.socket_path
+    if why := host.denied(sock, write=True):
+        return [f"host {hcfg.name}: no access to the Docker socket {sock}: {why} for {access.whoami()}: "
+                f"{access.HOW_DOCKER}"]
+    if not host.exists(sock):
+        facts = facts or factsmod.resolve(host)
+        if where := facts.listens_elsewhere():
+            return [f"host {hcfg.name}: the configured docker_host {hcfg.docker_host} does not exist; the running "
+                    f"dockerd (pid {facts.dockerd_pid}) listens on {where}: set docker_host to it"]
+    return []
+
+
+def refuse_no_access(hcfg: HostConfig, verdict: Verdict) -> NoAccess:
+    """The error `run` and `daemon` raise for a `no-access` verdict: every denied probe and what to do."""
+    return NoAccess([f"host {hcfg.name}: no-access: {line}" for line in denials(verdict)] or [f"host {hcfg.name}: no-access"])
+
+
 @dataclass(frozen=True)
 class Faces:
     """How a face asks and shows: approvals, step reports, diagnosis rounds, the settled verdict, and the
@@ -68,6 +90,8 @@ def heal_host(settings: Settings, host: str, runbook: str, *, dry_run: bool, fac
     hcfg = settings.host(host)
     dirs = settings.runbook_dirs
     rb = None if runbook == "auto" else load_runbook(runbook_arg(runbook, dirs))
+    if problems := access_problems(hcfg, diagnosed[0] if diagnosed else None):
+        raise NoAccess(problems)  # before the journal, the lock or any step: access is not health
     state_dir = Path(settings.state_dir)
     host_ = connect(hcfg)
     early = diagnosed[0] if diagnosed else factsmod.resolve(host_)  # read-only; also proves the roots usable
@@ -85,6 +109,8 @@ def heal_host(settings: Settings, host: str, runbook: str, *, dry_run: bool, fac
         if rb is None:
             facts, verdict = diagnosed or diagnose(hcfg, settings, on_round=faces.on_round, facts=early)
             faces.on_verdict(verdict)
+            if verdict.diagnosis == "no-access":
+                raise refuse_no_access(hcfg, verdict)
             if verdict.runbook is None:
                 return verdict
             rb = runbook_named(verdict.runbook, dirs)
@@ -143,6 +169,8 @@ def _resume(settings: Settings, hcfg: HostConfig, journal: Journal, row: Inciden
     journal.event(row.id, "resumed", None, where=was.where, pid=os.getpid())
     _facts, verdict = diagnose(hcfg, settings, on_round=faces.on_round)
     faces.on_verdict(verdict)
+    if verdict.diagnosis == "no-access":  # the incident stays in flight for a user who may look
+        raise refuse_no_access(hcfg, verdict)
     journal.event(row.id, "resume-diagnosis", None, diagnosis=verdict.diagnosis, confidence=verdict.confidence,
                   trace=verdict.trace[-6:])
     faces.on_runbook(rb)

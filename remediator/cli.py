@@ -19,7 +19,7 @@ import click
 from rich.markup import escape
 from rich.prompt import Confirm
 
-from remediator import exitcodes, modes, outputs
+from remediator import access, exitcodes, modes, outputs
 from remediator.app import Faces, heal_host, resume_incident, runbook_arg, state_dir_apart
 from remediator.cli_common import CONFIG, JSON, Table, add_exit_codes, console, id_column, self_command
 from remediator.cli_daemon import COMMANDS
@@ -270,6 +270,8 @@ def graph(path: str) -> None:
 def incidents(incident: str | None, config: Path | None, as_json: bool) -> None:
     """List incidents, or show one: timeline, evidence path, backup path."""
     state_dir = settings_or_exit(config).state_dir
+    if access.blocker(os.path.join(state_dir, "journal.sqlite3")):  # closed to this user: exit 2, never "no incidents"
+        bad_input(access.denied("the journal", os.path.join(state_dir, "journal.sqlite3")))
     if not os.path.isfile(os.path.join(state_dir, "journal.sqlite3")):  # a listing never creates or tightens a directory
         if incident is not None:
             err.print(f"[red]error:[/] no incident {escape(repr(incident))} (no journal in {escape(state_dir)})")
@@ -281,8 +283,10 @@ def incidents(incident: str | None, config: Path | None, as_json: bool) -> None:
         return
     try:
         journal = Journal(Path(state_dir))
-    except (JournalError, InputError) as exc:  # InputError: a state_dir others can write to
-        bad_input(exc if isinstance(exc, InputError) else InputError(str(exc)))
+    except InputError as exc:  # a state_dir others can write to, or closed to this user
+        bad_input(exc)
+    except JournalError as exc:
+        bad_input(InputError(str(exc)))
     if incident is None:
         rows = journal.incidents()
         if as_json:

@@ -4,13 +4,15 @@ Role: parse arguments and talk to the daemon's API socket (daemon.api_socket) or
 directory directly so it works with the daemon down. Imported by cli only.
 Ids and host names are checked against remediator.idents before a request is built (a bad one: exit 2 naming
 the argument, nothing sent) and travel quoted. Exit codes (remediator/exitcodes.py): 0 done, 2 bad input or
-environment (config, arguments, a second daemon on the same state directory, or a 4xx from the API: unknown id or
-host), 8 no daemon answers on the API socket: none listens, none answers within the deadline, or what answers is
-not its API.
+environment (config, arguments, a second daemon on the same state directory, a 4xx from the API: unknown id or
+host) or no access (this user may not open the API socket or the state directory, or reach any host: `daemon`
+does not start), 8 no daemon answers on the API socket: none listens, none answers within the deadline, or what
+answers is not its API.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
@@ -19,7 +21,7 @@ from typing import Any
 import click
 from rich.markup import escape
 
-from remediator import exitcodes, idents
+from remediator import access, exitcodes, idents
 from remediator.cli_common import CONFIG, JSON, Table, console, id_column
 from remediator.cli_diag import bad_input, config_or_exit, settings_or_exit, shown
 from remediator.daemon.client import Malformed, Unreachable, exchange, path_for
@@ -39,6 +41,9 @@ def api(settings: Settings, method: str, path: str, body: dict[str, Any] | None 
     sock = settings.daemon.api_socket
     try:
         code, data = exchange(sock, method, path, body if method == "POST" else None)
+    except PermissionError as exc:  # the daemon may well run: this user may not talk to it (exit 2, not 8)
+        bad_input(access.denied("the daemon's API socket", sock, exc, how="run as root, or as a member of the "
+                                "socket's group (daemon.api_socket is mode 0660)", want=os.W_OK))
     except Unreachable as exc:
         err.print(f"[red]error:[/] the daemon's API at {escape(sock)} cannot be reached: {escape(str(exc))} "
                   "(is `remediator daemon` running?)")
@@ -68,13 +73,17 @@ def daemon(config: Path | None) -> None:
     /run/remediator/api.sock) and /healthz and /metrics on daemon.metrics_listen if set. JSON log lines on stdout.
     SIGTERM finishes the step under way and exits 0; SIGHUP reloads the config."""
     from remediator.daemon.core import Daemon
+    from remediator.daemon.reach import refuse_if_blind
 
     path = config_or_exit(config)
     settings = settings_or_exit(path)
     try:
+        refuse_if_blind(settings)  # before the state dir is opened: the hosts' access is the first thing to say
         code = Daemon(path, settings).run()
     except InputError as exc:
         bad_input(exc)
+    except PermissionError as exc:  # its API socket (or token file) closed to this user: exit 2, said as such
+        bad_input(access.denied("what the daemon opens:", exc.filename or settings.daemon.api_socket, exc, want=os.W_OK))
     except (RemediatorError, OSError) as exc:  # the environment (a socket, a directory): nothing was changed
         err.print(f"[red]error:[/] {escape(str(exc))}")
         sys.exit(exitcodes.BAD_INPUT)
@@ -95,6 +104,8 @@ def status(config: Path | None, as_json: bool) -> None:
     try:
         state_dir_apart(settings)  # by real path, before the store or the journal creates anything
         obj = status_object(settings, Store(Path(settings.state_dir)), Journal(Path(settings.state_dir)))
+    except InputError as exc:  # NoAccess: the state dir is closed to this user (exit 2, with the path and why)
+        bad_input(exc)
     except RemediatorError as exc:
         err.print(f"[red]error:[/] {escape(str(exc))}")
         sys.exit(exitcodes.BAD_INPUT)

@@ -2,7 +2,8 @@
 
 Role: parse arguments, render verdicts with rich or as JSON. Imported by cli and cli_daemon.
 `probe` exits 0 when the host is healthy, degraded or starting, 9 (exitcodes.SICK) when the verdict is sick or did
-not settle (suspect), 2 on bad input; `diagnose` exits 0 when the log reads healthy, 9 otherwise.
+not settle (suspect), 2 on bad input or when a host reads no-access (this user may not look at it) or cannot be
+probed from here; `diagnose` exits 0 when the log reads healthy, 9 otherwise.
 """
 
 from __future__ import annotations
@@ -105,7 +106,7 @@ def probe(config: Path | None, hosts: tuple[str, ...], as_json: bool, rounds: in
         chosen = [settings.host(h) for h in hosts] if hosts else settings.hosts
     except InputError as exc:
         bad_input(exc)
-    sick = unreachable = False
+    sick = blind = False
 
     def one(h: HostConfig) -> tuple[factsmod.Facts, Verdict] | RemediatorError:
         try:
@@ -118,15 +119,16 @@ def probe(config: Path | None, hosts: tuple[str, ...], as_json: bool, rounds: in
     for hcfg, result in zip(chosen, results, strict=True):  # hosts are probed at once, printed in order
         if isinstance(result, RemediatorError):
             err.print(f"[red]error:[/] {escape(hcfg.name)}: cannot be probed from here: {escape(str(result))}")
-            unreachable = True
+            blind = True
             continue
         facts, v = result
         sick = sick or v.sick or v.diagnosis == "suspect"
+        blind = blind or v.diagnosis == "no-access"  # access is not health: exit 2, as `run` and `daemon`
         if as_json:
             click.echo(dumps({"host": hcfg.name, "layout": facts.layout, "version": facts.version, **v.as_json()}))
         else:
             render_verdict(v, hcfg.name)
-    sys.exit(exitcodes.BAD_INPUT if unreachable else exitcodes.SICK if sick else exitcodes.OK)
+    sys.exit(exitcodes.BAD_INPUT if blind else exitcodes.SICK if sick else exitcodes.OK)
 
 
 def read_bounded(fh: BinaryIO, limit: int) -> bytes | None:

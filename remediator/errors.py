@@ -8,8 +8,10 @@ Must not: import anything from the package (but remediator.redact, pure and belo
 
     RemediatorError
     ├── InputError            bad config / runbook / path / payload -> exit code 2
-    │   └── (carries a list of "file:line:col: field: message" problems)
+    │   ├── (carries a list of "file:line:col: field: message" problems)
+    │   └── NoAccess          the operator's own environment (a permission, a program, a socket path) stops us
     ├── HostError             I/O on a host failed (translated at the adapter, original chained)
+    │   ├── Denied            this user may not read it (EACCES/EPERM): the operator's environment, not the host
     │   ├── CommandFailed     argv, rc, stderr tail
     │   ├── CommandTimeout    argv, timeout
     │   └── DockerAPIError    the Docker API answered badly or not at all
@@ -40,8 +42,18 @@ class InputError(RemediatorError):
         super().__init__("\n".join(self.problems))
 
 
+class NoAccess(InputError):
+    """The operator's own environment keeps remediator from seeing or using something: EACCES/EPERM on a socket,
+    /proc, a log or the state directory, a program that is not installed, a socket that is not where the running
+    dockerd listens. Never evidence that a host is sick; exit code 2, with what was denied and what to do."""
+
+
 class HostError(RemediatorError):
     """An operation on the host failed."""
+
+
+class Denied(HostError):
+    """The operator's own environment refused a read on the host (EACCES/EPERM): never evidence about the host."""
 
 
 class CommandFailed(HostError):

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from remediator import modes
+from remediator import access, modes
 from remediator.errors import HostBusy, JournalError
 from remediator.redact import redact_obj, redact_text
 
@@ -78,6 +78,8 @@ class Journal:
                 raise JournalError(f"the journal in {state_dir} is schema {version}, newer than this remediator "
                                    f"({SCHEMA_VERSION}): upgrade remediator")
             self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        except PermissionError as exc:  # the operator's access, said as such: exit 2, never "no incidents"
+            raise access.denied("the state directory", str(state_dir), exc, want=os.W_OK) from exc
         except (OSError, sqlite3.Error) as exc:
             raise JournalError(f"cannot open the journal in {state_dir}: {exc}") from exc
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from remediator.actions import StepContext
 from remediator.actions.docker import read_inventory, redact_env
 from remediator.detect.facts import parse_version
-from remediator.errors import CommandFailed, CommandTimeout, HostError
+from remediator.errors import CommandFailed, CommandTimeout, Denied, HostError
 from remediator.redact import redact_text
 from remediator.structs import Proc
 
@@ -164,7 +164,10 @@ def strace(ctx: StepContext, deadline: float) -> bytes:
 
 
 def dmesg(ctx: StepContext, deadline: float) -> bytes:
-    lines, _ = ctx.host.kmsg_since(None, window=3600)
+    try:
+        lines, _ = ctx.host.kmsg_since(None, window=3600)
+    except Denied as exc:
+        return f"kernel messages not read: {exc}\n".encode()
     if not lines:
         return b"no kernel messages in the last hour (or /dev/kmsg unreadable)\n"
     return "\n".join(lines[-500:]).encode()

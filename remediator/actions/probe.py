@@ -42,6 +42,9 @@ def confirm(ctx: StepContext, p: ConfirmParams) -> StepResult:
     data = {"diagnosis": v.diagnosis, "confidence": v.confidence, "signatures": v.signatures, "trace": v.trace,
             "verdict": v.as_json()}
     head = f"{v.diagnosis} ({v.confidence} confidence, {v.rounds} round(s))"
+    if v.diagnosis == "no-access":  # access is not health: neither "healthy" nor a reason to act
+        return StepResult(f"{head}: this user may not look at the host; nothing is done", changes=v.trace,
+                          stop=Outcome.REFUSED, data=data)
     if v.diagnosis == "suspect":
         return StepResult(f"{head}: the verdict did not settle; not acting on it", changes=v.trace, stop=Outcome.REFUSED,
                           data=data)

@@ -90,6 +90,8 @@ def exchange(sock_path: str, method: str, path: str, body: dict[str, Any] | None
         s.settimeout(deadline)
         try:
             s.connect(sock_path)
+        except PermissionError:
+            raise  # the daemon may well run: this user may not talk to it (the caller says so: exit 2, not "no daemon")
         except OSError as exc:
             raise Unreachable(exc.strerror or str(exc)) from None
         sent: OSError | None = None

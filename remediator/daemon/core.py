@@ -28,11 +28,11 @@ from pathlib import Path
 from typing import Any
 
 from remediator import app, engine
-from remediator.daemon import instance, policy
+from remediator.daemon import instance, policy, reach
 from remediator.daemon.metrics import Metrics
 from remediator.daemon.notify import Notifier, sd_notify, watchdog_interval
 from remediator.daemon.store import Store
-from remediator.detect.verdict import HEALTHY_LIKE, Verdict
+from remediator.detect.verdict import HEALTHY_LIKE, Verdict, denials
 from remediator.engine import Interrupted, Report
 from remediator.errors import InputError, RemediatorError
 from remediator.hosts import connect
@@ -48,7 +48,7 @@ from remediator.settings import HostConfig, Settings, load_settings
 from remediator.structs import Outcome, StepResult
 
 HELD = ("quarantined", "paused", "stopped-by-admin", "maintenance", "cooldown", "breaker-open", "waiting",
-        "supervisor-restarting", "supervisor-unknown")  # states a refusal set: a failing /_ping does not turn them back into "suspect"
+        "supervisor-restarting", "supervisor-unknown", "no-access")  # states a refusal set: a failing /_ping does not turn them back into "suspect"
 
 
 def json_log(event: str, level: str = "info", **fields: Any) -> None:
@@ -84,6 +84,9 @@ class Daemon:
         from remediator.daemon.api import serve  # the API needs the daemon; imported here to keep the cycle out
 
         try:
+            for name, lines in reach.refuse_if_blind(self.settings).items():  # access is not health: never planned for
+                self.log("no-access", level="error", host=name, detail=lines)
+                self.store.set_status(name, "no-access", verdict="no-access", reason="; ".join(lines)[:300])
             servers = serve(self)
         except BaseException:
             self.close()
@@ -220,6 +223,9 @@ class Daemon:
             if h.name in open_rows:
                 self._resume_if_allowed(h, open_rows[h.name].id, quarantined, paused)
                 continue
+            if p.outcome == "denied":  # this user may not open the socket: no evidence, nothing planned
+                status(h.name, "no-access", verdict="no-access", reason=f"/_ping: {p.detail}"[:300])
+                continue
             if p.outcome in ("ok", "slow"):  # answering: no diagnosis (slow is degraded, not sick)
                 with self.lock:
                     if h.name in self.active:
@@ -346,11 +352,13 @@ class Daemon:
                  runbook=verdict.runbook)
         self.metrics.hosts_verdict.labels(verdict.diagnosis)  # the label exists even before the gauge update
         if verdict.runbook is None:
+            blind = verdict.diagnosis == "no-access"  # access is not health: marked, never planned for
             with self.lock:
-                if verdict.diagnosis in HEALTHY_LIKE:
+                if verdict.diagnosis in HEALTHY_LIKE or blind:
                     self.sick.discard(h.name)
-            self.store.set_status(h.name, "healthy" if verdict.diagnosis in HEALTHY_LIKE else "suspect",
-                                  verdict=verdict.diagnosis, reason=None, open_incident=self._open(h.name))
+            self.store.set_status(h.name, "no-access" if blind else "healthy" if verdict.diagnosis in HEALTHY_LIKE
+                                  else "suspect", verdict=verdict.diagnosis, open_incident=self._open(h.name),
+                                  reason="; ".join(denials(verdict))[:300] if blind else None)
             return
         observe = h.policy == "observe"
         sup, unit = supervisor_state(connect(h), h.service)  # again: the diagnosis took rounds
@@ -476,6 +484,8 @@ class Daemon:
         if sup is not None:
             return f"systemd says {sup}"
         _facts, now = app.diagnose(h, self.settings, rounds=1)
+        if now.diagnosis == "no-access":
+            return "the host cannot be looked at now (no-access): " + "; ".join(denials(now))[:200]
         if now.diagnosis in HEALTHY_LIKE:
             return f"the host recovered by itself (it reads {now.diagnosis})"
         return ""

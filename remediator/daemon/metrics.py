@@ -14,7 +14,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 
 STATES = ("healthy", "suspect", "remediating", "awaiting-approval", "quarantined", "paused", "observing",
           "stopped-by-admin", "maintenance", "cooldown", "breaker-open", "waiting", "supervisor-restarting",
-          "supervisor-unknown", "sick")
+          "supervisor-unknown", "sick", "no-access")
 
 
 class Metrics:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from remediator import modes
+from remediator import access, modes
 from remediator.errors import JournalError
 from remediator.redact import redact_text as redact
 
@@ -88,6 +88,8 @@ class Store:
             self.db = sqlite3.connect(path, timeout=10, isolation_level=None, check_same_thread=False)
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.executescript(SCHEMA)
+        except PermissionError as exc:  # the operator's access, said as such: exit 2
+            raise access.denied("the state directory", str(state_dir), exc, want=os.W_OK) from exc
         except (OSError, sqlite3.Error) as exc:
             raise JournalError(f"cannot open the daemon store in {state_dir}: {exc}") from exc
 

@@ -17,12 +17,12 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from remediator.errors import HostError, InputError
+from remediator.errors import CommandFailed, HostError, InputError
 from remediator.hosts import procs as procmod
 from remediator.hosts import trust
 from remediator.hosts.port import Host
 from remediator.roots import inside, normal, root_problem
-from remediator.settings import ProcessService
+from remediator.settings import ProcessService, SystemdService
 
 SYSTEM_CONTAINERD_SOCK = procmod.SYSTEM_CONTAINERD_SOCK
 SAFE_LAYOUTS = ("libcontainerd", "managed")
@@ -41,6 +41,19 @@ class Facts:
     notes: list[str] = field(default_factory=list)
     containerd_sock: str = ""  # where containerd should answer gRPC; "" when unknown
     containerd_pidfile: str = ""  # the managed containerd's pidfile dockerd trusts; "" with an external containerd
+    blocked: tuple[tuple[str, str], ...] = ()  # (denied | missing-binary, what): the operator's environment, not the host
+    listen: tuple[str, ...] = ()  # where the running dockerd listens (its -H, daemon.json hosts; unix ones that exist)
+
+    def listens_elsewhere(self) -> str:
+        """The running dockerd's unix sockets when none is the configured docker_host ("" when it is one of them,
+        when no dockerd runs, or when it listens on fd:// or tcp, which cannot be compared)."""
+        unix = [a for a in self.listen if a.startswith("unix://")]
+        if not unix or len(unix) != len(self.listen):
+            return ""
+        want = os.path.normpath(self.docker_host.removeprefix("unix://"))
+        if any(os.path.normpath(a.removeprefix("unix://")) == want for a in unix):
+            return ""
+        return ", ".join(unix)
 
     def as_vars(self) -> dict[str, Any]:
         """The names a runbook may reference as {name}."""
@@ -106,10 +119,37 @@ def decide_layout(version: tuple[int, int], containerd_flag: str | None, daemon_
     return "managed", "dockerd starts its own containerd under the exec-root"
 
 
+DEFAULT_LISTEN = "unix:///var/run/docker.sock"
+
+
+def listen_addrs(argv: tuple[str, ...], daemon_json: dict[str, Any]) -> tuple[str, ...]:
+    """Every -H/--host of a dockerd command line (both spellings, repeated), else daemon.json's "hosts", else
+    dockerd's default socket."""
+    found: list[str] = []
+    for i, arg in enumerate(argv):
+        if arg in ("-H", "--host"):
+            found += argv[i + 1:i + 2]
+        elif arg.startswith(("--host=", "-H=")):
+            found.append(arg.split("=", 1)[1])
+        elif arg.startswith("-H") and len(arg) > 2:
+            found.append(arg[2:])
+    hosts = daemon_json.get("hosts")
+    if not found and isinstance(hosts, list):
+        found = [h for h in hosts if isinstance(h, str)]
+    return tuple(found) or (DEFAULT_LISTEN,)
+
+
+def _listening(host: Host, addrs: tuple[str, ...]) -> tuple[str, ...]:
+    """The addresses a unix socket of which exists (others kept as they are): a socket dockerd has not created
+    yet, or that vanished, is not "where it listens" — so a missing configured socket is then the host's
+    trouble, never blamed on the config (the same file spelt /var/run or /run cannot be both there and not)."""
+    return tuple(a for a in addrs if not a.startswith("unix://") or host.exists(a.removeprefix("unix://")))
+
+
 def _daemon_json(host: Host, path: str) -> tuple[dict[str, Any], list[str]]:
     """daemon.json's usable keys, only from a file only root can write (hosts/trust.py): the roots it names
     decide what root later quarantines and archives, so a file a user could write names nothing."""
-    if not host.exists(path):
+    if not host.exists(path):  # (a path closed to this user reads as absent: resolve records that as blocked)
         return {}, []
     if (why := host.path_unsafe(path)) is not None:
         return {}, [f"{path} not read: {why}, so a non-root user could choose the roots; ignored"]
@@ -132,7 +172,7 @@ def _daemon_json(host: Host, path: str) -> tuple[dict[str, Any], list[str]]:
 
 
 TYPES: dict[str, type] = {"data-root": str, "graph": str, "exec-root": str, "containerd": str, "features": dict,
-                          "live-restore": bool}
+                          "live-restore": bool, "hosts": list}
 
 
 def _valid_root(name: str, flag: str | None, from_json: str | None, configured: str, source: str, host: str) -> str:
@@ -146,10 +186,31 @@ def _valid_root(name: str, flag: str | None, from_json: str | None, configured: 
     return normal(value)
 
 
+def _missing_tools(host: Host) -> list[tuple[str, str]]:
+    """The programs the host's service needs that are not installed here: the operator's environment, never
+    evidence about dockerd (a systemd host whose systemctl is missing cannot be asked who runs, or start anything)."""
+    svc = host.config.service
+    if isinstance(svc, SystemdService):
+        found = host.which(svc.systemctl)
+        if found is None or not host.exists(found):
+            return [("missing-binary", f"{svc.systemctl} is not installed (or not on PATH): dockerd's unit cannot be "
+                     "asked for its state or main pid; install it, or set the host's service.systemctl")]
+    return []
+
+
 def resolve(host: Host) -> Facts:
     """Read the effective facts of host: from the live dockerd, its argv, daemon.json, the config."""
     cfg = host.config
-    running, notes = trust.find_dockerd(host)  # only a proven dockerd's argv is believed
+    blocked: list[tuple[str, str]] = _missing_tools(host)
+    try:
+        running, notes = trust.find_dockerd(host)  # only a proven dockerd's argv is believed
+    except CommandFailed as exc:  # systemctl (service.systemctl) is not installed here: we cannot ask who runs
+        if exc.rc != 127 or "command not found" not in exc.stderr:
+            raise
+        running, notes = None, []
+        if not blocked:
+            blocked.append(("missing-binary", f"{exc.argv[0]} is not installed (or not on PATH): dockerd's unit "
+                            "cannot be asked for its main pid; install it, or set the host's service.systemctl"))
     if running:
         argv, source = running.cmdline, f"the running dockerd (pid {running.pid})"
     elif isinstance(cfg.service, ProcessService):
@@ -157,7 +218,10 @@ def resolve(host: Host) -> Facts:
     else:
         argv, source = (), "the host config"
     flags = procmod.dockerd_flags(argv)
-    djson, more = _daemon_json(host, flags["config_file"] or cfg.daemon_json)
+    djson_path = flags["config_file"] or cfg.daemon_json
+    if why := host.denied(djson_path):  # unread, its data-root/exec-root would silently fall back to the config's
+        blocked.append(("denied", f"daemon.json: {why}"))
+    djson, more = _daemon_json(host, djson_path)
     notes += more
     data_root = _valid_root("data-root", flags["data_root"], djson.get("data-root") or djson.get("graph"), cfg.data_root,
                             source, cfg.name)
@@ -184,4 +248,5 @@ def resolve(host: Host) -> Facts:
                  version=version_text, layout=layout, state_dirs=state_dirs_for(layout, data_root, exec_root),
                  dockerd_pid=running.pid if running else None, notes=notes,
                  containerd_sock=containerd_sock_for(layout, version, exec_root, addr),
-                 containerd_pidfile=containerd_pidfile_for(layout, version, exec_root))
+                 containerd_pidfile=containerd_pidfile_for(layout, version, exec_root),
+                 listen=_listening(host, listen_addrs(argv, djson)) if running else (), blocked=tuple(blocked))

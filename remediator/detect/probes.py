@@ -12,32 +12,60 @@ from __future__ import annotations
 import concurrent.futures as cf
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from remediator.detect.facts import Facts
 from remediator.detect.signatures import SIGNATURES
+from remediator.errors import Denied
 from remediator.hosts.port import Host, Ping
 from remediator.hosts.service import Controller
+from remediator.settings import SystemdService
+from remediator.structs import Proc
 
 HUNG_MEMORY = 600.0  # seconds a hung-task report keeps counting
 API = {"_ping": "/_ping", "version": "/version", "info": "/info", "containers": "/containers/json?all=1"}
 KERNEL_HANG = tuple(s for s in SIGNATURES if s.id in ("S17-hung-task", "S17-netdev-refcount"))
 
 
+# Why a probe failed when the host is not to blame: the operator's own environment (remediator.access).
+ACCESS, MISSING_BINARY, WRONG_SOCKET = "access", "missing-binary", "wrong-socket"
+OPERATOR_CAUSES = (ACCESS, MISSING_BINARY, WRONG_SOCKET)
+
+
 @dataclass(frozen=True)
 class Obs:
-    """One observation. outcome: ok | slow | timeout | refused | missing | error | absent | na."""
+    """One observation. outcome: ok | slow | timeout | refused | missing | error | absent | na, or denied |
+    missing-binary (the operator's environment). cause: "" when the outcome is evidence about the host, else
+    access | missing-binary | wrong-socket — set in one place, `blame`."""
 
     name: str
     outcome: str
     latency: float = 0.0
     detail: str = ""
     data: dict[str, Any] = field(default_factory=dict)
+    cause: str = ""
 
     @property
     def answered(self) -> bool:
         return self.outcome in ("ok", "slow")
+
+
+def blame(o: Obs, facts: Facts) -> Obs:
+    """THE classification of a failed probe: evidence that the host is sick, or the operator's own environment
+    (access is not health). EACCES/EPERM anywhere -> access; a program that is not installed -> missing-binary;
+    the Docker socket missing while the running dockerd listens elsewhere (its -H) -> wrong-socket. The verdict
+    reads only `cause` (detect/verdict.py: any operator cause makes the round `no-access`)."""
+    if o.cause or o.answered:
+        return o
+    if o.outcome == "denied":
+        return replace(o, cause=ACCESS)
+    if o.outcome == "missing-binary":
+        return replace(o, cause=MISSING_BINARY)
+    if o.name in ("socket", *API) and o.outcome == "missing" and (where := facts.listens_elsewhere()):
+        return replace(o, cause=WRONG_SOCKET, detail=f"{o.detail}; the running dockerd (pid {facts.dockerd_pid}) "
+                       f"listens on {where}, not on the configured {facts.docker_host}")
+    return o
 
 
 @dataclass
@@ -94,6 +122,9 @@ class Prober:
             p = found[0] if found else None
             h = self.host.health(p) if p else None
             ignored = fam.ignored(name)  # look-alikes the trust rule refused: said, never used (hosts/trust.py)
+            if name == "dockerd" and (why := self._unproven(p)):
+                out.append(Obs("dockerd-proc", "denied", detail=why))
+                continue
             if p is None or h is None or not p.alive:
                 out.append(Obs(f"{name}-proc", "absent", detail="; ".join([f"no {name} process of this host"] + ignored),
                                data={"ignored": ignored} if ignored else {}))
@@ -111,10 +142,34 @@ class Prober:
                        data={"shims": len(fam.shims), "containers": len(fam.containers), "leaked_shims": len(leaked)}))
         return out
 
+    def _unproven(self, p: Proc | None) -> str:
+        """Why dockerd's identity cannot be read here ("" when it can, or when no dockerd-like process exists): its
+        /proc/<pid>/exe is closed to this user, so neither "it runs" nor "it is absent" is evidence."""
+        cands = [p] if p is not None else [q for q in self.host.procs() if q.alive and q.comm == "dockerd"]
+        for q in cands:
+            if not q.exe and (why := self.host.denied(f"/proc/{q.pid}/exe")):
+                return f"a process named dockerd (pid {q.pid}) cannot be proven to be this host's: {why}"
+        return ""
+
+    def _environment(self) -> list[Obs]:
+        """What reading the facts met in the operator's environment (a program not installed, a file closed)."""
+        return [Obs(f"facts-{i}", kind, detail=what) for i, (kind, what) in enumerate(self.facts.blocked, 1)]
+
+    def _log(self) -> Obs:
+        """New daemon log lines (kept on the Prober); `denied` when the log file is closed to this user."""
+        path = getattr(self.host.config.service, "log", "") or ""
+        if path and (why := self.host.denied(path)):
+            return Obs("log", "denied", detail=f"daemon log: {why}")
+        if isinstance(self.host.config.service, SystemdService) and (why := self.host.journal_denied()):
+            return Obs("log", "denied", detail=f"daemon log (journal of {self.host.config.service.unit}): {why}")
+        return Obs("log", "ok", detail=f"daemon log {path or '(journal)'}")
+
     def _disk(self) -> Obs:
         worst: tuple[float, str] = (100.0, "")
         rows: dict[str, list[str]] = {}
         for label, root in (("data-root", self.facts.data_root), ("exec-root", self.facts.exec_root)):
+            if why := self.host.denied(root):  # statvfs would climb to a parent's filesystem: not evidence
+                return Obs("disk", "denied", detail=f"{label}: {why}")
             du = self.host.disk_usage(root)
             rows.setdefault(f"{du.free_percent:.1f}% free ({du.free >> 20} MiB), inodes {du.free_inodes_percent:.1f}% free",
                             []).append(label)
@@ -136,10 +191,14 @@ class Prober:
         pool = cf.ThreadPoolExecutor(max_workers=len(probes), thread_name_prefix="probe")
         futures = {name: pool.submit(fn) for name, fn in probes.items()}
         try:
-            for o in self._procs() + [self._disk()]:
+            for o in self._procs() + [self._disk(), self._log(), *self._environment()]:
                 obs[o.name] = o
             text, self.log_cursor = self.service.log_since(self.log_cursor)
-            kernel, self.kmsg_seq = self.host.kmsg_since(self.kmsg_seq)
+            try:
+                kernel, self.kmsg_seq = self.host.kmsg_since(self.kmsg_seq)
+                kmsg_denied = ""
+            except Denied as exc:
+                kernel, kmsg_denied = [], str(exc)
             deadline = t0 + self.s.timeout + 1.0
             for name, fut in futures.items():
                 try:
@@ -152,7 +211,9 @@ class Prober:
         fresh = [(now, k) for k in kernel if any(s.matches(k) for s in KERNEL_HANG)]
         self.hung = [(t, k) for t, k in self.hung if now - t < HUNG_MEMORY] + fresh
         hung = [k for _, k in self.hung]  # remembered across rounds: the kernel reports a hung task once
-        obs["kernel"] = Obs("kernel", "hung-task" if hung else "ok", detail=hung[-1] if hung else
-                            f"{len(kernel)} new kernel message(s), no hung task", data={"hung": hung[-5:]})
+        obs["kernel"] = Obs("kernel", "denied", detail=kmsg_denied) if kmsg_denied else \
+            Obs("kernel", "hung-task" if hung else "ok", detail=hung[-1] if hung else
+                f"{len(kernel)} new kernel message(s), no hung task", data={"hung": hung[-5:]})
+        obs = {name: blame(o, self.facts) for name, o in obs.items()}
         return Round(self.rounds, time.time(), obs, text.splitlines(), kernel,
                      wall=time.monotonic() - t0, cpu=time.process_time() - c0)

@@ -477,6 +477,10 @@ DIAGNOSES: dict[str, Diagnosis] = {d.name: d for d in (
     Diagnosis("degraded", "the daemon answers, but slowly or not every time: watch, do not restart", None, sick=False),
     Diagnosis("suspect", "failing, but not for enough consecutive rounds to act on", None, sick=False),
     Diagnosis("starting", "dockerd is young and has not finished its start yet: wait", None, sick=False),
+    Diagnosis("no-access", "remediator cannot look: its own environment denied a probe (a permission on the socket, "
+              "/proc, the log or the state dir; a program not installed; a socket that is not where dockerd "
+              "listens). Not evidence that the host is sick: nothing is planned, `run` and `daemon` refuse (exit 2)",
+              None, sick=False),
     Diagnosis("container-fault", "one container or shim failed while the daemon runs fine: report it, no daemon action",
               None, sick=False),
     Diagnosis("dockerd-wedged", "dockerd is alive but its API does not answer; containerd and the disk are fine",

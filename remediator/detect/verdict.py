@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from remediator.detect import logdiag
-from remediator.detect.probes import Obs, Round
+from remediator.detect.probes import ACCESS, MISSING_BINARY, OPERATOR_CAUSES, WRONG_SOCKET, Obs, Round
 from remediator.detect.signatures import DIAGNOSES, runbook_for
 
 HEALTHY_LIKE = ("healthy", "degraded", "starting")
@@ -66,8 +66,28 @@ def _containerd_trouble(ctrd: Obs, layout: str, because: list[str], against: lis
     return RoundView("containerd-wedged", because, against)
 
 
+HOW = {ACCESS: "run as root, or as a member of the group that owns the Docker socket (usually docker)",
+       MISSING_BINARY: "install the program, or point the config at it",
+       WRONG_SOCKET: "set the host's docker_host to the socket the running dockerd listens on"}
+
+
+def no_access(r: Round) -> RoundView | None:
+    """Access is not health: a probe that failed because of the operator's own environment (Obs.cause, set by
+    probes.blame) is no evidence, so the round is `no-access` — whatever a sick verdict the other failures
+    would make — naming what was denied and what to do. None when every probe could look."""
+    blocked = [o for o in r.obs.values() if o.cause in OPERATOR_CAUSES]
+    if not blocked:
+        return None
+    because = [f"{o.name}: {o.cause}: {o.detail}" for o in blocked]
+    because += [f"to do: {HOW[c]}" for c in dict.fromkeys(o.cause for o in blocked)]
+    return RoundView("no-access", because, ["not any sick verdict: a probe this user may not run is no evidence "
+                                            "that the host is sick; nothing is planned"], settled=True)
+
+
 def classify(r: Round, log: logdiag.LogVerdict, layout: str, startup_grace: float = 120.0) -> RoundView:
     """The diagnosis of one round; `because` and `against` become the trace."""
+    if (blocked := no_access(r)) is not None:
+        return blocked
     because: list[str] = []
     against: list[str] = []
     disk, kernel = r["disk"], r["kernel"]
@@ -135,12 +155,25 @@ def classify(r: Round, log: logdiag.LogVerdict, layout: str, startup_grace: floa
         because += [f"API: {api_line} (a container lock is held, S18 in docs/signatures.md)", ctrd_line]
         return RoundView("dockerd-wedged", because, against)
     because.append(f"API: {api_line}")
+    if ctrd.outcome == "missing" and layout in ("managed", "libcontainerd"):
+        # every API call answers, and dockerd's own containerd is not at the socket the facts expect: a layout the
+        # facts read wrong, never a wedge (a wedged containerd holds its socket and does not answer)
+        return RoundView("degraded", because + [ctrd_line, "the API answers every call, so dockerd's containerd "
+                         "serves it; the expected containerd socket is not there (a layout the facts may have "
+                         "read wrong): not containerd-wedged, nothing to restart"], against)
     if not ctrd_ok:  # dockerd answers from its own state, but no container can start or stop
         return _containerd_trouble(ctrd, layout, because + [ctrd_line], against)
     slow = [o for o in (ping, version, info, containers, ctrd) if o.outcome == "slow"]
     if slow:
         return RoundView("degraded", because + [f"slow: {', '.join(o.name for o in slow)}"], against)
     return RoundView("healthy", because + [ctrd_line], against)
+
+
+def denials(v: Verdict) -> list[str]:
+    """A `no-access` verdict in words: each probe the operator's environment stopped, then what to do."""
+    seen = {n: o for n, o in v.observations.items() if o.get("cause") in OPERATOR_CAUSES}
+    return [f"{n}: {o['detail']}" for n, o in seen.items()] + \
+        [f"to do: {HOW[c]}" for c in dict.fromkeys(str(o["cause"]) for o in seen.values())]
 
 
 class Monitor:
@@ -183,14 +216,15 @@ class Monitor:
         else:
             diagnosis = "healthy"
         corroborated = bool(log.decisive) and log.verdict == diagnosis
-        confidence = ("high" if agree and (corroborated or len(view.because) >= 3) else
+        confidence = ("high" if agree and (corroborated or len(view.because) >= 3 or diagnosis == "no-access") else
                       "medium" if agree or diagnosis == "healthy" else "low")
         trace = self._trace(diagnosis, view, streak, log)
         subject = next((m.note for m in log.decisive if m.note and m.diag == diagnosis), None)
         return Verdict(diagnosis, confidence, runbook_for(diagnosis, self.layout), streak, self.total, trace,
                        subject=subject,
                        signatures=sorted({m.signature.id for m in log.matches if m.signature.role != "info"}),
-                       observations={n: {"outcome": o.outcome, "latency": round(o.latency, 4), "detail": o.detail, **o.data}
+                       observations={n: {"outcome": o.outcome, "latency": round(o.latency, 4), "detail": o.detail, **o.data,
+                                         **({"cause": o.cause} if o.cause else {})}
                                      for n, o in r.obs.items()})
 
     def _trace(self, diagnosis: str, view: RoundView, streak: int, log: logdiag.LogVerdict) -> list[str]:
@@ -205,6 +239,8 @@ class Monitor:
         if diagnosis == "suspect":
             lines.append(f"{streak} failing round(s); {self.debounce} in a row with the same diagnosis are needed "
                          f"before acting (this one looks like {view.diagnosis})")
+        elif diagnosis == "no-access":
+            lines.append("one round is enough (no debounce): this user's access does not flap, and nothing is done")
         elif diagnosis == "degraded":
             lines.append(f"answers are slow or intermittent over the last {self.debounce} rounds: degraded, not hung")
         else:

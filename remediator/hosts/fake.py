@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from remediator.errors import HostError
+from remediator.errors import Denied, HostError
 from remediator.hosts import procs as procmod
 from remediator.hosts import trust
 from remediator.hosts.fsops import Mutations
@@ -88,6 +88,9 @@ class FakeHost(LocalFiles):
     signals: list[tuple[int, int]] = field(default_factory=list)  # (pid, signal) sent
     ran: list[tuple[str, ...]] = field(default_factory=list)
     faults: Faults = field(default_factory=Faults)
+    journal_hidden: str = ""  # non-empty: journal_denied() says it (this user may not read the system journal)
+    kmsg_denied: str = ""  # non-empty: kmsg_since raises Denied with it (dmesg_restrict for this user)
+    denials: dict[str, str] = field(default_factory=dict)  # path -> why this user may not use it (default: the real check)
 
     def __post_init__(self) -> None:
         self.fs = LocalStateFiles(self.faults)
@@ -141,6 +144,8 @@ class FakeHost(LocalFiles):
         return [t for t in targets if t.pid in alive]
 
     def kmsg_since(self, seq: int | None, *, window: float = 600.0) -> tuple[list[str], int | None]:
+        if self.kmsg_denied:
+            raise Denied(self.kmsg_denied)
         out, self.kernel = self.kernel, []
         return out, (seq or 0) + len(out)
 
@@ -157,6 +162,12 @@ class FakeHost(LocalFiles):
 
     def docker_call(self, fn_name: str, *args: Any, timeout: float = 10.0, **kwargs: Any) -> Any:
         return self.docker[fn_name](*args, **kwargs)
+
+    def denied(self, path: str, *, write: bool = False) -> str | None:
+        return self.denials.get(path) or super().denied(path, write=write)
+
+    def journal_denied(self) -> str | None:
+        return self.journal_hidden or super().journal_denied()
 
     def read_text(self, path: str, *, limit: int = 4 << 20) -> str:
         try:

@@ -5,7 +5,7 @@ host's unix socket, with bounded concurrency (a fixed pool of worker coroutines,
 every read bounded in bytes and every exchange (connect + the whole answer) under one hard deadline, so a
 dockerd that accepts and never answers (SIGSTOPped, wedged) ends as `timeout` instead of holding the
 round. The answer per host is the `Ping` of hosts/port.py (outcome ok | slow | timeout | refused |
-missing | error, latency, detail), the same vocabulary as LocalHost.ping; only a host that does not
+missing | denied | error, latency, detail), the same vocabulary as LocalHost.ping; only a host that does not
 answer `ok` needs the full diagnosis (detect/diagnose.py), which stays expensive and debounced.
 Must not: decide anything (a `timeout` is an observation, not a verdict), block the event loop, open
 more than `concurrency` sockets at once, or read more than `max_answer` bytes from one host.
@@ -139,6 +139,8 @@ async def ping(target: Target, *, timeout: float = 5.0, slow: float = 1.0, max_a
         outcome, detail = "refused", "nothing listening (ECONNREFUSED)"
     except _Answer as ans:
         outcome, detail = ans.outcome, ans.detail
+    except PermissionError as exc:  # the operator's own access, not the daemon's health (remediator.access)
+        outcome, detail = "denied", f"{_errno_name(exc)}: permission denied on {target.socket_path}"
     except OSError as exc:
         outcome, detail = "error", f"{_errno_name(exc)}: {exc.strerror or exc}"
     latency = time.monotonic() - started

@@ -8,6 +8,7 @@ Must not: decide anything. It does what it is told, safely, or raises a HostErro
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -24,8 +25,8 @@ import docker.errors
 import requests.exceptions
 import sh
 
-from remediator import modes
-from remediator.errors import CommandFailed, CommandTimeout, DockerAPIError, HostError, UnsafeOperation
+from remediator import access, modes
+from remediator.errors import CommandFailed, CommandTimeout, Denied, DockerAPIError, HostError, UnsafeOperation
 from remediator.hosts import procfs, trust
 from remediator.hosts import procs as procmod
 from remediator.hosts.port import DiskUsage, LocalFiles, Ping
@@ -133,6 +134,9 @@ def _timed(exchange: Callable[[], tuple[str, str]], sock_path: str, timeout_deta
         outcome, detail = "refused", "nothing listening"
     except TimeoutError:
         outcome, detail = "timeout", timeout_detail
+    except PermissionError as exc:  # the operator's own access, not the daemon's health (remediator.access)
+        outcome, detail = "denied", f"{errno.errorcode.get(exc.errno or 0, 'EACCES')}: " + \
+            (access.blocker(sock_path, os.W_OK) or f"permission denied on {sock_path}")
     except OSError as exc:
         outcome, detail = "error", str(exc)
     return Ping(outcome, time.monotonic() - started, detail)
@@ -288,9 +292,13 @@ class LocalHost(LocalFiles):
 
     def kmsg_since(self, seq: int | None, *, window: float = 600.0) -> tuple[list[str], int | None]:
         """Kernel log records after sequence number seq (first call: those of the last `window`
-        seconds), and the last sequence number seen. ([], seq) when /dev/kmsg is unreadable."""
+        seconds), and the last sequence number seen. ([], seq) when there is no /dev/kmsg; Denied when this
+        user may not read it (that is not "no hung task")."""
         try:
             fd = os.open("/dev/kmsg", os.O_RDONLY | os.O_NONBLOCK)
+        except PermissionError as exc:  # kernel.dmesg_restrict, or no CAP_SYSLOG: not "no hung task"
+            raise Denied(f"/dev/kmsg: {exc.strerror} for {access.whoami()} (kernel.dmesg_restrict needs "
+                         "CAP_SYSLOG)") from exc
         except OSError:
             return [], seq
         lines, last = [], seq

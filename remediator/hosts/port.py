@@ -24,6 +24,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from remediator import access
 from remediator.hosts import procs as procmod
 from remediator.hosts import trust
 from remediator.settings import HostConfig
@@ -32,7 +33,8 @@ from remediator.structs import CommandResult, Proc
 
 @dataclass(frozen=True)
 class Ping:
-    """One timed request to the Docker API: ok, or why not (missing / refused / timeout / error)."""
+    """One timed request to the Docker API: ok, or why not (missing / refused / timeout / error; denied: EACCES or
+    EPERM, the operator's own access, never the daemon's health)."""
 
     outcome: str
     latency: float
@@ -183,6 +185,15 @@ class LocalFiles:
         """The absolute path a command name resolves to on the host (root's PATH), None if none."""
         return name if os.path.isabs(name) else shutil.which(name)
 
+    def denied(self, path: str, *, write: bool = False) -> str | None:
+        """Why this user may not read (write) path, naming the directory or file that stops it; None when nothing
+        denies it (a path that is not there is not denied). See remediator.access."""
+        return access.blocker(path, os.W_OK if write else os.R_OK)
+
+    def journal_denied(self) -> str | None:
+        """Why journalctl would hide dockerd's unit from this user (None when it may read it)."""
+        return access.journal_blocker()
+
 
 class Host(Protocol):
     config: HostConfig
@@ -206,7 +217,9 @@ class Host(Protocol):
         ...
     def signal(self, target: Proc, sig: signal.Signals, *, same_program: bool = True) -> bool: ...
     def wait_gone(self, targets: Sequence[Proc], timeout: float) -> list[Proc]: ...
-    def kmsg_since(self, seq: int | None, *, window: float = 600.0) -> tuple[list[str], int | None]: ...
+    def kmsg_since(self, seq: int | None, *, window: float = 600.0) -> tuple[list[str], int | None]:
+        """New kernel messages; errors.Denied when this user may not read them."""
+        ...
 
     # the Docker API and containerd's socket, each under a hard deadline
     def ping(self, timeout: float = 2.0, path: str = "/_ping") -> Ping: ...
@@ -225,5 +238,7 @@ class Host(Protocol):
     def path_unsafe(self, path: str) -> str | None: ...
     def file_key(self, path: str) -> trust.FileKey | None: ...
     def which(self, name: str) -> str | None: ...
+    def denied(self, path: str, *, write: bool = False) -> str | None: ...
+    def journal_denied(self) -> str | None: ...
     def disk_usage(self, path: str) -> DiskUsage: ...
     def free_bytes(self, path: str) -> int: ...

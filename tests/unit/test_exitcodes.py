@@ -91,9 +91,10 @@ def test_every_console_of_the_faces_reads_no_markup_from_emoji_or_highlighting()
 
 
 def test_a_host_that_cannot_be_probed_from_here_is_exit_2_never_sick(tmp_path: Path) -> None:
+    """systemctl not installed: the operator's environment (no-access, exit 2), never a sick verdict (9)."""
     cfg = tmp_path / "c.yaml"
     cfg.write_text(f"state_dir: {tmp_path / 'state'}\nhosts:\n  - name: h\n    docker_host: unix://{tmp_path}/d.sock\n"
-                   "    service: {kind: systemd, systemctl: /bin/false, journalctl: /bin/false}\n")
+                   f"    service: {{kind: systemd, systemctl: {tmp_path}/no-systemctl, journalctl: /bin/false}}\n")
     res = CliRunner().invoke(main, ["probe", "--config", str(cfg)])
     assert res.exit_code == exitcodes.BAD_INPUT, res.output
-    assert "error: h: cannot be probed from here: /bin/false exited 1" in res.output and "Traceback" not in res.output
+    assert "no-access" in res.output and "no-systemctl is not installed" in res.output and "Traceback" not in res.output

@@ -168,7 +168,18 @@ def test_a_crash_looping_young_dockerd_is_not_forever_starting() -> None:
 
 
 def test_containerd_silent_while_dockerd_answers_is_still_a_containerd_diagnosis() -> None:
-    assert feed(Monitor("managed"), [rnd(api={"containerd": "missing"})] * 3)[-1] == "containerd-wedged"
+    assert feed(Monitor("managed"), [rnd(api={"containerd": "timeout"})] * 3)[-1] == "containerd-wedged"
     m = Monitor("external")
     v = [m.feed(rnd(api={"containerd": "refused"})) for _ in range(3)][-1]
     assert v.diagnosis == "containerd-down" and v.runbook == "escalate"
+
+
+def test_a_missing_managed_containerd_socket_with_a_healthy_api_is_no_wedge() -> None:
+    """Issue 14.10: the API answers every call, so dockerd's containerd serves it; the socket the facts expect is
+    not there (a layout read wrong). Never containerd-wedged, never a runbook that stops a working dockerd."""
+    for layout in ("managed", "libcontainerd"):
+        m = Monitor(layout)
+        vs = [m.feed(rnd(api={"containerd": "missing"})) for _ in range(5)]
+        assert {v.diagnosis for v in vs} == {"degraded"}, layout
+        assert all(v.runbook is None for v in vs)
+        assert any("not containerd-wedged" in line for line in vs[-1].trace)
