@@ -7,6 +7,7 @@ Imported by nothing. Exit codes (a public interface; scripts depend on them):
   2 bad input (config, runbook, arguments)    5 host busy (another incident holds its lock)
   6 escalated: diagnosed, evidence kept, no safe automatic fix (disk full, kernel hang, unknown, …)
   7 interrupted (SIGINT/SIGTERM): the step under way finished; the incident is in flight, `run` resumes it
+  8 internal error: a bug (one line; REMEDIATOR_DEBUG=1 prints the traceback) — see remediator/cli_guard.py
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ from rich.table import Column, Table
 
 from remediator.app import Faces, heal_host, resume_incident, runbook_arg
 from remediator.cli_daemon import COMMANDS
-from remediator.cli_diag import bad_input, config_or_exit, diagnose, probe, render_verdict, settings_or_exit, signatures
+from remediator.cli_diag import bad_input, config_or_exit, diagnose, ident_or_exit, probe, render_verdict, settings_or_exit, signatures
+from remediator.cli_guard import Guarded
 from remediator.detect.probes import Round
 from remediator.detect.verdict import Verdict
 from remediator.engine import Interrupted, Report, stop_on_signals
@@ -68,7 +70,7 @@ def make_approver(yes: bool):  # type: ignore[no-untyped-def]
     return approve
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=Guarded, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="remediator")
 def main() -> None:
     """remediator: heal a Docker host wedged by corrupt containerd state, keeping the evidence."""
@@ -151,6 +153,7 @@ def run(config: Path | None, host: str, runbook: str, dry_run: bool, yes: bool) 
 @click.option("--yes", is_flag=True, help="approve every risky step still to run (and its rollback)")
 def resume_cmd(incident: str, config: Path | None, yes: bool) -> None:
     """Go on with an incident whose operator stopped before it ended (`run` on its host does the same)."""
+    incident = ident_or_exit("incident id", incident, "INCIDENT")
     path = config_or_exit(config)
 
     def go() -> Report:
@@ -253,8 +256,10 @@ def graph(path: str) -> None:
 @click.option("--json", "as_json", is_flag=True, help="the list, or one incident with its events, as JSON")
 def incidents(incident: str | None, config: Path | None, as_json: bool) -> None:
     """List incidents, or show one: timeline, evidence path, backup path."""
+    if incident is not None:
+        incident = ident_or_exit("incident id", incident, "INCIDENT")
     state_dir = settings_or_exit(config).state_dir
-    if not os.path.isfile(os.path.join(state_dir, "journal.sqlite3")):  # a listing never creates or tightens a directory
+    if not os.path.lexists(os.path.join(state_dir, "journal.sqlite3")):  # a listing never creates or tightens a directory
         if incident is not None:
             err.print(f"[red]error:[/] no incident {escape(repr(incident))} (no journal in {escape(state_dir)})")
             sys.exit(EXIT_BAD_INPUT)
@@ -264,9 +269,13 @@ def incidents(incident: str | None, config: Path | None, as_json: bool) -> None:
             out.print(f"no incidents: no journal in {escape(state_dir)}")
         return
     try:
-        journal = Journal(Path(state_dir))
+        journal = Journal(Path(state_dir), readonly=True)  # a damaged journal: exit 2 naming it, never rewritten
+        _show_incidents(journal, incident, as_json)
     except JournalError as exc:
-        bad_input(InputError(str(exc)))
+        bad_input(exc if isinstance(exc, InputError) else InputError(str(exc)))
+
+
+def _show_incidents(journal: Journal, incident: str | None, as_json: bool) -> None:
     if incident is None:
         rows = journal.incidents()
         if as_json:
@@ -296,7 +305,7 @@ def incidents(incident: str | None, config: Path | None, as_json: bool) -> None:
         text = detail.get("summary") or detail.get("error") or detail.get("reason") or detail.get("course") or \
             (f"{detail.get('source')} -> {detail.get('dest')}" if kind == "state" else "")
         if kind == "approval":
-            text = f"{'approved' if detail['approved'] else 'DENIED'} by {detail['by']}"
+            text = f"{'approved' if detail.get('approved') else 'DENIED'} by {detail.get('by')}"
         elif kind == "rung":
             text = f"rung {detail.get('number')}: {detail.get('runbook')}"
         elif kind == "rediagnosis":

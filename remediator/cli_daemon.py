@@ -2,35 +2,60 @@
 
 Role: parse arguments and talk to the daemon's API socket (daemon.api_socket) or, for `status`, read the state
 directory directly so it works with the daemon down. Imported by cli only.
-Exit codes: 0 done, 2 bad input (config, arguments, or a 4xx from the API: unknown id or host), 5 the daemon's
-API cannot be reached.
+Exit codes: 0 done, 2 bad input (config, arguments — ids and host names per remediator/idents.py — a 4xx from
+the API: unknown id or host; for `status`, a damaged state file), 5 the daemon's API cannot be reached, gives no
+whole answer within daemon.api_timeout, or answers something that is not its API. `status` never exits 1.
 """
 
 from __future__ import annotations
 
 import http.client
 import json
+import math
 import socket
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from remediator import idents
 from remediator.cli_diag import bad_input, config_or_exit, settings_or_exit
 from remediator.errors import InputError, RemediatorError
 from remediator.settings import Settings
 from remediator.structs import EXIT_BAD_INPUT
 
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+out = Console(highlight=False, emoji=False)  # user text is never markup, nor :emoji: codes
+err = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
 EXIT_UNREACHABLE = 5
+MAX_ANSWER = 8 << 20  # the daemon's answers are kilobytes
 CONFIG = click.option("--config", type=click.Path(path_type=Path), default=None,
                       help="config file (else $REMEDIATOR_CONFIG, else /etc/remediator/config.yaml)")
+
+
+class _DeadlineSocket(socket.socket):
+    """A socket whose every send and receive waits at most until one deadline for the whole exchange (a
+    per-call timeout lets a peer that drip-feeds a byte at a time hold the command forever)."""
+
+    deadline = 0.0
+
+    def _left(self) -> None:
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("no whole answer in time")
+        self.settimeout(left)
+
+    def recv_into(self, buffer: Any, nbytes: int = 0, flags: int = 0) -> int:
+        self._left()
+        return super().recv_into(buffer, nbytes, flags)
+
+    def sendall(self, data: Any, flags: int = 0) -> None:
+        self._left()
+        super().sendall(data, flags)
 
 
 class _UnixConnection(http.client.HTTPConnection):
@@ -39,31 +64,60 @@ class _UnixConnection(http.client.HTTPConnection):
         self.path = path
 
     def connect(self) -> None:
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s = _DeadlineSocket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.deadline = time.monotonic() + float(self.timeout or 30)
         s.settimeout(self.timeout)
         s.connect(self.path)
         self.sock = s
 
 
+def _unusable(sock: str, why: str) -> NoReturn:
+    err.print(f"[red]error:[/] the daemon's API at {escape(sock)} {escape(why)}")
+    sys.exit(EXIT_UNREACHABLE)
+
+
 def api(settings: Settings, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-    """One request to the daemon's API socket; a 4xx exits 2 with the daemon's message, no daemon exits 5."""
+    """One request to the daemon's API socket, the whole exchange within daemon.api_timeout; a 4xx exits 2 with
+    the daemon's message; no daemon, no whole answer in time, or an answer that is not the API's exits 5."""
     sock = settings.daemon.api_socket
-    conn = _UnixConnection(sock, timeout=30)
+    conn = _UnixConnection(sock, timeout=settings.daemon.api_timeout)
     try:
         conn.request(method, path, body=json.dumps(body or {}) if method == "POST" else None,
                      headers={"Content-Type": "application/json"})
         resp = conn.getresponse()
-        data = json.loads(resp.read(8 << 20) or b"{}")
-    except (OSError, ValueError) as exc:
-        err.print(f"[red]error:[/] the daemon's API at {escape(sock)} cannot be reached: {escape(str(exc))} "
-                  "(is `remediator daemon` running?)")
-        sys.exit(EXIT_UNREACHABLE)
+        status = resp.status
+        raw = resp.read(MAX_ANSWER + 1)
+    except (OSError, http.client.HTTPException) as exc:
+        _unusable(sock, f"cannot be reached: {exc or type(exc).__name__} (is `remediator daemon` running?)")
     finally:
         conn.close()
-    if resp.status >= 400:
-        err.print(f"[red]error:[/] {escape(str(data.get('error', resp.status)))}")
+    try:
+        if len(raw) > MAX_ANSWER:
+            raise ValueError(f"more than {MAX_ANSWER >> 20} MiB")
+        data = json.loads(raw or b"{}")
+    except (ValueError, RecursionError) as exc:
+        _unusable(sock, f"answered HTTP {status} with something that is not JSON ({str(exc)[:80]})")
+    if 400 <= status < 500:
+        message = data.get("error") if isinstance(data, dict) else None
+        err.print(f"[red]error:[/] {escape(str(message) if isinstance(message, str) else f'HTTP {status}')}")
         sys.exit(EXIT_BAD_INPUT)
+    if not 200 <= status < 300 or not isinstance(data, dict):
+        _unusable(sock, f"answered HTTP {status} with " + ("a JSON object" if isinstance(data, dict) else
+                                                           f"JSON {type(data).__name__}, not an object"))
     return data
+
+
+def _shape(settings: Settings, data: dict[str, Any], ok: bool, what: str) -> None:
+    """Exit 5 when the daemon's answer lacks what the command prints (a daemon of another version, or not one)."""
+    if not ok:
+        _unusable(settings.daemon.api_socket, f"answered without {what}")
+
+
+def _number(value: object) -> bool:
+    try:
+        return not isinstance(value, bool) and isinstance(value, int | float) and math.isfinite(float(value))
+    except OverflowError:
+        return False
 
 
 @click.command()
@@ -95,11 +149,11 @@ def status(config: Path | None, as_json: bool) -> None:
     from remediator.journal import Journal
 
     settings = settings_or_exit(config)
-    try:
-        obj = status_object(settings, Store(Path(settings.state_dir)), Journal(Path(settings.state_dir)))
-    except RemediatorError as exc:
-        err.print(f"[red]error:[/] {escape(str(exc))}")
-        sys.exit(1)
+    state = Path(settings.state_dir)
+    try:  # read-only: with the daemon down, nothing is created; a damaged file is named, never rewritten
+        obj = status_object(settings, Store(state, readonly=True), Journal(state, readonly=True))
+    except RemediatorError as exc:  # BadStateFile, or a journal locked too long: exit 2, never 1
+        bad_input(exc if isinstance(exc, InputError) else InputError(str(exc)))
     if as_json:
         click.echo(json.dumps(obj, indent=1, default=str))
         return
@@ -118,7 +172,10 @@ def status(config: Path | None, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True)
 def approvals(config: Path | None, as_json: bool) -> None:
     """Pending approvals (policy approve): what each risky step would do, bound to its plan's hash."""
-    data = api(settings_or_exit(config), "GET", "/v1/approvals")
+    settings = settings_or_exit(config)
+    data = api(settings, "GET", "/v1/approvals")
+    _shape(settings, data, isinstance(data.get("approvals"), list) and all(_approval_ok(a) for a in data["approvals"]),
+           "a list of approvals")
     if as_json:
         click.echo(json.dumps(data, indent=1))
         return
@@ -132,14 +189,23 @@ def approvals(config: Path | None, as_json: bool) -> None:
             out.print(escape(f"      · {c}"))
 
 
+def _approval_ok(a: object) -> bool:
+    return isinstance(a, dict) and all(isinstance(a.get(k), str) for k in ("id", "host", "incident", "step", "summary")) \
+        and _number(a.get("expires")) and isinstance(a.get("changes"), list)
+
+
 def _decide(config: Path | None, ident: str, step: str | None, verb: str, by: str | None) -> None:
     import getpass
 
+    ident = idents.one_of(("approval id", "incident id"), ident, "IDENT")  # never a path of another route
     body: dict[str, Any] = {"by": by or getpass.getuser()}
     if step:
-        body["step"] = step
-    data = api(settings_or_exit(config), "POST", f"/v1/approvals/{ident}/{verb}", body)
+        body["step"] = idents.check("step id", step, "STEP")
+    settings = settings_or_exit(config)
+    data = api(settings, "POST", f"/v1/approvals/{ident}/{verb}", body)
     a = data.get("approval") or {}
+    _shape(settings, data, isinstance(a, dict) and all(v is None or isinstance(v, str | int | float)
+                                                       for v in a.values()), "an approval")
     out.print(escape(f"{a.get('id')}: {a.get('decision')} by {a.get('by')} (incident {a.get('incident')}, "
                      f"step {a.get('step')})" + (f" — {data['note']}" if data.get("note") else "")))
 
@@ -165,7 +231,10 @@ deny = _decision("deny", "denies", "Deny a pending risky step: the incident roll
 
 
 def _host(config: Path | None, host: str, verb: str, reason: str | None = None) -> None:
-    data = api(settings_or_exit(config), "POST", f"/v1/hosts/{host}/{verb}", {"reason": reason} if reason else {})
+    host = idents.check("host name", host, "HOST")
+    settings = settings_or_exit(config)
+    data = api(settings, "POST", f"/v1/hosts/{host}/{verb}", {"reason": reason} if reason else {})
+    _shape(settings, data, isinstance(data.get("host"), str) and isinstance(data.get("changed"), bool), "host, changed")
     out.print(escape(f"{data['host']}: {verb} " + ("done" if data["changed"] else "(nothing to change)")))
 
 

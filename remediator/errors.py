@@ -16,6 +16,7 @@ Must not: import anything from the package or from third parties.
     │       ├── UnsafeOperation a safety invariant would be broken; nothing was changed
     │       └── BackupError     a backup could not be made or did not verify
     ├── JournalError
+    │   └── BadStateFile      the journal or daemon store is not a usable database (also an InputError: exit 2)
     └── HostBusy              another incident holds this host's lock
 """
 
@@ -81,6 +82,11 @@ class QuarantineImpossible(BackupError):
 
 class JournalError(RemediatorError):
     """The incident journal could not be read or written."""
+
+
+class BadStateFile(InputError, JournalError):
+    """The journal or the daemon store is not a usable database (garbage, truncated, another schema, a
+    directory or FIFO in its place): refused naming the file, never rewritten. Exit 2, like bad input."""
 
 
 class HostBusy(RemediatorError):

@@ -39,6 +39,7 @@ EXIT_CODES: dict[Outcome, int] = {
 EXIT_BAD_INPUT = 2
 EXIT_HOST_BUSY = 5
 EXIT_INTERRUPTED = 7  # SIGINT/SIGTERM: the step under way finished, the incident is in flight; `run` resumes it
+EXIT_INTERNAL = 8  # a bug: an exception nothing expected (one line; REMEDIATOR_DEBUG=1 prints the traceback)
 
 
 @dataclass(frozen=True)

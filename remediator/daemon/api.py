@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from remediator.daemon.status import status_object
+from remediator.safeio import open_regular
 
 if TYPE_CHECKING:
     from remediator.daemon.core import Daemon
@@ -60,11 +61,11 @@ class UnixHTTPServer(ThreadingHTTPServer):
 
 
 def read_token(path: str) -> str:
-    st = os.stat(path)
-    if st.st_mode & 0o077:
-        raise OSError(f"token file {path} is readable by others (mode {stat.S_IMODE(st.st_mode):o}): chmod 600 it")
-    with open(path, encoding="utf-8") as fh:
-        token = fh.read(4096).strip()
+    with open_regular(path, follow=False) as fh:  # a secret: no symlink, no FIFO or device, bounded
+        st = os.fstat(fh.fileno())
+        if st.st_mode & 0o077:
+            raise OSError(f"token file {path} is readable by others (mode {stat.S_IMODE(st.st_mode):o}): chmod 600 it")
+        token = fh.read(4096).decode("utf-8", "replace").strip()
     if len(token) < 16:
         raise OSError(f"token file {path} holds fewer than 16 characters")
     return token
