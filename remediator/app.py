@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from remediator import resume
+from remediator import idents, resume
 from remediator.actions import ACTIONS
 from remediator.detect import facts as factsmod
 from remediator.detect.diagnose import diagnose_host
@@ -34,10 +34,11 @@ OnRound = Callable[[Round, Verdict], None]
 
 
 def runbook_arg(arg: str, dirs: Sequence[str] = ()) -> Path:
-    """A runbook file, or the name of one (the config's runbook_dirs, then the shipped ones)."""
-    if "/" in arg or arg.endswith((".yaml", ".yml")) or Path(arg).is_file():
+    """A runbook file, or the name of one (the config's runbook_dirs, then the shipped ones); anything else (a
+    5,000-character name, control characters) is InputError naming the grammar (exit 2)."""
+    if "/" in arg or arg.endswith((".yaml", ".yml")) or os.path.isfile(arg):  # os.path: a name too long is no file
         return Path(arg)
-    return runbook_path(arg, dirs)
+    return runbook_path(idents.check("runbook name", arg, "runbook"), dirs)
 
 
 def diagnose(hcfg: HostConfig, settings: Settings, *, on_round: OnRound | None = None,

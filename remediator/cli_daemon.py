@@ -197,10 +197,14 @@ def _approval_ok(a: object) -> bool:
 def _decide(config: Path | None, ident: str, step: str | None, verb: str, by: str | None) -> None:
     import getpass
 
-    ident = idents.one_of(("approval id", "incident id"), ident, "IDENT")  # never a path of another route
+    try:  # never a path of another route, never a control character in the daemon's log
+        ident = idents.one_of(("approval id", "incident id"), ident, "IDENT")
+        step = idents.check("step id", step, "STEP") if step is not None else None
+    except InputError as exc:
+        bad_input(exc)
     body: dict[str, Any] = {"by": by or getpass.getuser()}
     if step:
-        body["step"] = idents.check("step id", step, "STEP")
+        body["step"] = step
     settings = settings_or_exit(config)
     data = api(settings, "POST", f"/v1/approvals/{ident}/{verb}", body)
     a = data.get("approval") or {}
@@ -231,7 +235,10 @@ deny = _decision("deny", "denies", "Deny a pending risky step: the incident roll
 
 
 def _host(config: Path | None, host: str, verb: str, reason: str | None = None) -> None:
-    host = idents.check("host name", host, "HOST")
+    try:
+        host = idents.check("host name", host, "HOST")
+    except InputError as exc:
+        bad_input(exc)
     settings = settings_or_exit(config)
     data = api(settings, "POST", f"/v1/hosts/{host}/{verb}", {"reason": reason} if reason else {})
     _shape(settings, data, isinstance(data.get("host"), str) and isinstance(data.get("changed"), bool), "host, changed")

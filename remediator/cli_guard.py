@@ -6,7 +6,8 @@ LANG=C, PYTHONIOENCODING=ascii); a closed pipe (`| head -1`) silently discards t
 full or broken stdout (ENOSPC, EIO: `> /dev/full`) prints one line on stderr and discards the rest. Either
 way the command itself runs to its end (a `run` whose reader went away still finishes its incident), and
 its exit code stands; a command that would have exited 0 after its output was lost exits 2 instead (not
-for a closed pipe: the reader chose to stop). Any exception nothing expected becomes one line on stderr and
+for a closed pipe: the reader chose to stop). A path that the locale's file system encoding cannot express
+(LANG=C with UTF-8 mode off) is exit 2 with that said. Any exception nothing expected becomes one line on stderr and
 exit 8 (EXIT_INTERNAL); REMEDIATOR_DEBUG=1 adds the traceback. Ctrl-C outside an incident exits 7.
 Imported by cli only.
 """
@@ -22,6 +23,7 @@ from typing import Any, TextIO
 
 import click
 
+from remediator.errors import InputError
 from remediator.idents import shown
 from remediator.structs import EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED
 
@@ -113,6 +115,15 @@ class Guarded(click.Group):
             except click.exceptions.Abort:
                 err.write("aborted\n")
                 code = EXIT_INTERRUPTED
+            except InputError as exc:  # bad input is exit 2 wherever it is raised
+                for problem in exc.problems:
+                    err.write(f"error: {problem}\n")
+                code = EXIT_BAD_INPUT
+            except UnicodeEncodeError as exc:  # a path the file system encoding cannot express (LANG=C, no UTF-8 mode)
+                err.write(f"error: {shown(exc.object[exc.start:exc.end] if isinstance(exc.object, str) else '')!s} "
+                          f"cannot be encoded as {exc.encoding} (the locale's file system encoding); run with "
+                          "LANG=C.UTF-8 or PYTHONUTF8=1\n")
+                code = EXIT_BAD_INPUT
             except OSError as exc:  # output written around the guard (a closed or full stream)
                 code = self._os_error(exc, err)
             except Exception as exc:  # noqa: BLE001 - the last line of defence; the cause is fixed where it is found

@@ -96,6 +96,8 @@ def state_file(path: Path) -> bool:
         raise _refuse(path, f"cannot be looked at ({exc.strerror})") from None
     if not stat.S_ISREG(st.st_mode):
         raise _refuse(path, f"is {kind_of(st.st_mode)}, not a database file")
+    if 0 < st.st_size < 512:  # SQLite reads a file shorter than one page as an empty database, and would write it
+        raise _refuse(path, f"is {st.st_size} bytes: too short to be a database (truncated?)")
     return True
 
 
