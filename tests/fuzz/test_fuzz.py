@@ -18,13 +18,9 @@ from __future__ import annotations
 import math
 import os
 import random
-import shutil
-import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
-
-import pytest
 
 from tests.fuzz import gen
 from tests.fuzz.harness import Job, Result, digest, judge, run_jobs, save_reproducers
@@ -245,12 +241,3 @@ def test_the_oracle_catches_what_it_must(tmp: Path) -> None:
     assert world.unchanged() == []
     (world.victim / "secret.txt").write_text("changed\n")
     assert world.unchanged() != []
-
-
-@pytest.fixture
-def tmp(request: pytest.FixtureRequest) -> Iterator[Path]:
-    """A directory of this test alone. Not pytest's tmp_path: a pytest run elsewhere on the machine as the same
-    user prunes the older numbered basetemp directories, and this suite runs for minutes."""
-    path = Path(tempfile.mkdtemp(prefix=f"rmd-fuzz-{request.node.name}-"))
-    yield path
-    shutil.rmtree(path, ignore_errors=True)

@@ -38,7 +38,7 @@ from tests.fuzz import gen_cli
 from tests.fuzz.gen import REPO
 from tests.fuzz.harness import EXC_LINE, TRACEBACK, Job, Result
 from tests.fuzz.peer import Answer, Peer, http
-from tests.fuzz.test_fuzz import DRY_RUN, SCALE, SEED, STATS, World, run_and_judge, tmp  # noqa: F401 - tmp: fixture
+from tests.fuzz.test_fuzz import DRY_RUN, SCALE, SEED, STATS, World, run_and_judge
 
 RUNBOOK = str(REPO / "runbooks" / "dockerd-restart.yaml")
 LOG = str(REPO / "tests" / "data" / "corpus" / "100-containerd-metadb-fastcheck-journald.log")
@@ -320,8 +320,7 @@ def _run(argv: list[str | bytes], mode: str, env: dict[str, str], cwd: Path) -> 
             finally:
                 os.close(w)
         else:
-            p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=cwd, timeout=30,
-                               check=False)
+            p = subprocess.run(cmd, capture_output=True, env=env, cwd=cwd, timeout=30, check=False)
     except subprocess.TimeoutExpired:
         return "hang", ""
     return p.returncode, p.stderr.decode(errors="replace")
