@@ -2,7 +2,7 @@
 
 Role: parse arguments, render verdicts with rich or as JSON. Imported by cli only.
 `probe` exits 0 when the host is healthy, degraded or starting, 1 when the verdict is sick or did not
-settle (suspect), 2 on bad input;
+settle (suspect), 2 on bad input or a host that cannot be probed from here (e.g. systemctl finds no systemd);
 `diagnose` exits 0 when the log reads healthy, 1 otherwise.
 """
 
@@ -25,7 +25,7 @@ from remediator.detect import logdiag
 from remediator.detect.probes import Round
 from remediator.detect.signatures import DIAGNOSES, SIGNATURES, runbook_for, version_range_text
 from remediator.detect.verdict import Verdict
-from remediator.errors import InputError
+from remediator.errors import InputError, RemediatorError
 from remediator.safeio import read_bounded, read_regular
 from remediator.settings import HostConfig, Settings, find_config, load_settings
 from remediator.structs import EXIT_BAD_INPUT
@@ -109,16 +109,28 @@ def probe(config: Path | None, hosts: tuple[str, ...], as_json: bool, rounds: in
         chosen = [settings.host(h) for h in hosts] if hosts else settings.hosts
     except InputError as exc:
         bad_input(exc)
-    sick = False
+    sick = broken = False
+
+    def one(h: HostConfig) -> tuple[factsmod.Facts, Verdict] | RemediatorError:
+        try:
+            return diagnose_one(h, settings, quiet=as_json, rounds=rounds)
+        except RemediatorError as exc:  # e.g. systemctl cannot reach systemd: this host cannot be probed here
+            return exc
+
     with cf.ThreadPoolExecutor(max_workers=min(16, len(chosen)), thread_name_prefix="probe-host") as pool:
-        results = list(pool.map(lambda h: diagnose_one(h, settings, quiet=as_json, rounds=rounds), chosen))
-    for hcfg, (facts, v) in zip(chosen, results, strict=True):  # hosts are probed at once, printed in order
+        results = list(pool.map(one, chosen))
+    for hcfg, result in zip(chosen, results, strict=True):  # hosts are probed at once, printed in order
+        if isinstance(result, RemediatorError):
+            err.print(f"[red]error:[/] {escape(hcfg.name)}: cannot probe: {escape(str(result))}")
+            broken = True
+            continue
+        facts, v = result
         sick = sick or v.sick or v.diagnosis == "suspect"
         if as_json:
             click.echo(json.dumps({"host": hcfg.name, "layout": facts.layout, "version": facts.version, **v.as_json()}))
         else:
             render_verdict(v, hcfg.name)
-    sys.exit(1 if sick else 0)
+    sys.exit(EXIT_BAD_INPUT if broken else 1 if sick else 0)
 
 
 @click.command()
