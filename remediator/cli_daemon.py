@@ -208,8 +208,8 @@ def _decide(config: Path | None, ident: str, step: str | None, verb: str, by: st
     settings = settings_or_exit(config)
     data = api(settings, "POST", f"/v1/approvals/{ident}/{verb}", body)
     a = data.get("approval") or {}
-    _shape(settings, data, isinstance(a, dict) and all(v is None or isinstance(v, str | int | float)
-                                                       for v in a.values()), "an approval")
+    _shape(settings, data, isinstance(a, dict) and all(a.get(k) is None or isinstance(a.get(k), str) for k in
+                                                       ("id", "decision", "by", "incident", "step")), "an approval")
     out.print(escape(f"{a.get('id')}: {a.get('decision')} by {a.get('by')} (incident {a.get('incident')}, "
                      f"step {a.get('step')})" + (f" — {data['note']}" if data.get("note") else "")))
 

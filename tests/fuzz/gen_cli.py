@@ -158,8 +158,10 @@ VALID = {  # what each command expects (a daemon of this version)
                                  "plan_sha256": "a" * 64, "summary": "stop dockerd", "changes": ["x"],
                                  "requested": 1.0, "expires": 4e9, "decision": None, "by": None, "decided": None,
                                  "note": None}]},
-    "decide": {"approval": {"id": GOOD_APPROVAL, "decision": "approved", "by": "me", "incident": GOOD_INCIDENT,
-                            "step": "stop"}, "note": "ok"},
+    "decide": {"approval": {"id": GOOD_APPROVAL, "incident": GOOD_INCIDENT, "host": "h0", "step": "stop",
+                            "plan_sha256": "a" * 64, "summary": "stop dockerd", "changes": ["x"], "requested": 1.0,
+                            "expires": 4e9, "decision": "approved", "by": "me", "decided": 2.0, "note": None},
+               "note": "ok"},
     "host": {"host": "h0", "changed": True},
 }
 WRONG: list[Any] = [None, True, 0, -1, 10 ** 400, 1e308, float("nan"), float("inf"), "", "x" * 10000, [], {}, [1],
@@ -185,13 +187,13 @@ def _mutate(value: Any, rnd: random.Random, notes: list[str]) -> Any:
     return wrong
 
 
-def _dumps(value: Any) -> bytes:
+def dumps(value: Any) -> bytes:
     return json.dumps(value, allow_nan=True).encode("utf-8", "surrogatepass")
 
 
 def fixed_answers(command: str) -> list[Answer]:
     """The broken peers every command meets."""
-    good = _dumps(VALID[command])
+    good = dumps(VALID[command])
     drip = http(200, good)
     return [
         Answer("close-at-once", []),
@@ -214,7 +216,7 @@ def fixed_answers(command: str) -> list[Answer]:
         Answer("status-500", [(0.0, http(500, b'{"error": "boom"}'))]),
         Answer("status-302", [(0.0, http(302, b"{}", headers="Location: /x\r\n"))]),
         Answer("status-404-list", [(0.0, http(404, b"[1, 2]"))]),
-        Answer("status-400-markup", [(0.0, http(400, _dumps({"error": "[bold]no[/bold] \x1b[31m\udcff"})))]),
+        Answer("status-400-markup", [(0.0, http(400, dumps({"error": "[bold]no[/bold] \x1b[31m\udcff"})))]),
         Answer("status-409-error-not-str", [(0.0, http(409, b'{"error": {"a": [1]}}'))]),
         Answer("deep-json", [(0.0, http(200, b"[" * 100000 + b"]" * 100000))]),
         Answer("json-list", [(0.0, http(200, b"[]"))]),
@@ -231,5 +233,5 @@ def mutated_answers(command: str, rnd: random.Random, count: int) -> list[Answer
         for _ in range(rnd.randint(1, 3)):
             value = _mutate(value, rnd, notes)
         status = rnd.choice([200, 200, 200, 201, 400, 404, 409])
-        out.append(Answer(f"{command}-mutated-{i:03d} ({', '.join(notes)[:80]})", [(0.0, http(status, _dumps(value)))]))
+        out.append(Answer(f"{command}-mutated-{i:03d} ({', '.join(notes)[:80]})", [(0.0, http(status, dumps(value)))]))
     return out

@@ -104,8 +104,8 @@ def test_fuzz_cli_ids(tmp: Path) -> None:
     world, rnd = World(tmp), random.Random(f"{SEED}:ids")
     _files, live = valid_state(world.scratch / "state")
     with Peer(world.scratch / "peer") as peer:
-        decide = api_config(world, "decide", peer.add(Answer("ok", [(0.0, http(200, b'{"approval": {"id": "x"}}'))])))
-        hosts = api_config(world, "hosts", peer.add(Answer("ok", [(0.0, http(200, b'{"host": "h0", "changed": true}'))])))
+        decide = api_config(world, "decide", peer.add(Answer("ok", [(0.0, http(200, gen_cli.dumps(gen_cli.VALID["decide"])))])))
+        hosts = api_config(world, "hosts", peer.add(Answer("ok", [(0.0, http(200, gen_cli.dumps(gen_cli.VALID["host"])))])))
         cfg = str(world.config)
         commands = {  # command -> (argv for an id, the well-formed id it mutates, its kinds, what it exits with)
             "incidents": (lambda i: ["incidents", i, "--config", cfg], live, ("incident id",), {0}),

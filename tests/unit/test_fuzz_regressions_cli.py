@@ -126,6 +126,20 @@ def test_an_ill_formed_id_never_reaches_the_daemon(api: tuple[Path, list[FakeApi
 
 # ---- the daemon API's answers --------------------------------------------------------------------------------
 
+def test_the_real_answer_to_approve_is_printed(api: tuple[Path, list[FakeApi]]) -> None:
+    """The first shape check of `approve` wanted every value of the approval a scalar; the daemon's has
+    `changes`, a list: every approve exited 5 (found by the e2e daemon tests)."""
+    from remediator.daemon.store import Approval
+
+    tmp, made = api
+    a = Approval("0123456789ab", INCIDENT, "h0", "stop", "a" * 64, "stop dockerd", ["x"], 1.0, 2.0, "approved", "me",
+                 1.5, None)
+    cfg, fake = api_config(tmp, made, http(200, json.dumps({"approval": a.as_dict()}).encode()))
+    res = cli("approve", "0123456789ab", "--config", str(cfg))
+    clean(res, 0)
+    assert "0123456789ab: approved by me" in res.output and fake.seen == [b"POST /v1/approvals/0123456789ab/approve HTTP/1.1"]
+
+
 @pytest.mark.parametrize(("answer", "code"), [
     (http(200, b"[]"), 5), (http(200, b'{"approvals": "x"}'), 5), (http(200, b'{"approvals": [{"id": 1}]}'), 5),
     (http(200, b'{"approvals": [{"id": "a", "host": "h", "incident": "i", "step": "s", "summary": "x", '
