@@ -87,8 +87,10 @@ def api(settings: Settings, method: str, path: str, body: dict[str, Any] | None 
         resp = conn.getresponse()
         status = resp.status
         raw = resp.read(MAX_ANSWER + 1)
-    except (OSError, http.client.HTTPException) as exc:
-        _unusable(sock, f"cannot be reached: {exc or type(exc).__name__} (is `remediator daemon` running?)")
+    except OSError as exc:
+        _unusable(sock, f"cannot be reached: {str(exc) or type(exc).__name__} (is `remediator daemon` running?)")
+    except http.client.HTTPException as exc:  # a bad status line, a header flood, a body cut short
+        _unusable(sock, f"answered something that is not HTTP ({type(exc).__name__}: {idents.shown(str(exc), 80)})")
     finally:
         conn.close()
     try:
@@ -99,7 +101,7 @@ def api(settings: Settings, method: str, path: str, body: dict[str, Any] | None 
         _unusable(sock, f"answered HTTP {status} with something that is not JSON ({str(exc)[:80]})")
     if 400 <= status < 500:
         message = data.get("error") if isinstance(data, dict) else None
-        err.print(f"[red]error:[/] {escape(str(message) if isinstance(message, str) else f'HTTP {status}')}")
+        err.print(f"[red]error:[/] {escape(idents.shown(message, 400) if isinstance(message, str) else f'HTTP {status}')}")
         sys.exit(EXIT_BAD_INPUT)
     if not 200 <= status < 300 or not isinstance(data, dict):
         _unusable(sock, f"answered HTTP {status} with " + ("a JSON object" if isinstance(data, dict) else

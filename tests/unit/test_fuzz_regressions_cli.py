@@ -157,6 +157,15 @@ def test_a_broken_answer_from_the_api_is_a_documented_exit(api: tuple[Path, list
     clean(cli("approvals", "--config", str(cfg)), code)
 
 
+def test_the_daemons_error_message_reaches_the_terminal_escaped(api: tuple[Path, list[FakeApi]]) -> None:
+    """A 4xx's {"error": ...} was printed as it came: a peer could send terminal escape sequences."""
+    tmp, made = api
+    cfg, _ = api_config(tmp, made, http(409, json.dumps({"error": "[bold]no[/bold] \x1b[2J gone"}).encode()))
+    res = cli("approvals", "--config", str(cfg))
+    clean(res, 2)
+    assert "\x1b" not in res.output and "[bold]no[/bold] \\x1b[2J gone" in res.output
+
+
 @pytest.mark.parametrize("drip", [True, False])
 def test_a_peer_that_drip_feeds_or_stays_silent_is_given_up_on_within_the_whole_deadline(
         api: tuple[Path, list[FakeApi]], drip: bool) -> None:
