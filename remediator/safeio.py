@@ -15,7 +15,6 @@ import errno
 import os
 import sqlite3
 import stat
-from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any, BinaryIO
 
@@ -109,9 +108,9 @@ def check_schema(db: sqlite3.Connection, path: Path, columns: Columns, *, what: 
         tables: dict[str, set[str]] = {}
         for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type='table'").fetchall():
             tables[name] = {r[1] for r in db.execute("SELECT * FROM pragma_table_info(?)", (name,)).fetchall()}
-        if db.execute("PRAGMA quick_check(1)").fetchone() != ("ok",):
-            raise _refuse(path, f"is a damaged database (quick_check failed): not a usable {what}")
-    except sqlite3.Error as exc:
+    except sqlite3.OperationalError:
+        raise  # locked, I/O: not the file's fault (the caller's JournalError)
+    except sqlite3.Error as exc:  # not a database, malformed
         raise _refuse(path, f"is not a usable {what} ({exc})") from None
     if not tables:
         return False
@@ -132,13 +131,3 @@ def checked_rows(rows: list[tuple[Any, ...]], types: tuple[type | tuple[type, ..
             if not isinstance(value, want):
                 raise _refuse(path, f"holds a {what} whose column {i + 1} is {type(value).__name__} {str(value)[:40]!r}")
     return rows
-
-
-def guarded_read(path: Path, what: str) -> Callable[[Callable[[], Any]], Any]:
-    """Run a read; sqlite3 errors and undecodable JSON become BadStateFile naming the file."""
-    def run(fn: Callable[[], Any]) -> Any:
-        try:
-            return fn()
-        except (sqlite3.DatabaseError, ValueError, RecursionError) as exc:
-            raise _refuse(path, f"cannot be read as a {what} ({type(exc).__name__}: {str(exc)[:120]})") from None
-    return run
