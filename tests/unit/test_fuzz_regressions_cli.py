@@ -79,7 +79,7 @@ class FakeApi:
             except OSError:
                 return
             with conn:
-                self.seen.append(conn.recv(65536).split(b"\r\n")[0])
+                self.seen.append(self._request(conn).split(b"\r\n")[0])
                 try:
                     for i in range(len(self.answer)) if self.drip else [None]:
                         conn.sendall(self.answer[i:i + 1] if i is not None else self.answer)
@@ -87,6 +87,24 @@ class FakeApi:
                             return
                 except OSError:
                     pass
+
+    @staticmethod
+    def _request(conn: socket.socket) -> bytes:
+        """The whole request, body included (closing before it is read would break the client's send)."""
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = conn.recv(65536)
+            if not chunk:
+                return data
+            data += chunk
+        head, _, body = data.partition(b"\r\n\r\n")
+        length = next((int(h.split(b":", 1)[1]) for h in head.split(b"\r\n") if h.lower().startswith(b"content-length:")), 0)
+        while len(body) < length:
+            chunk = conn.recv(65536)
+            if not chunk:
+                break
+            body += chunk
+        return data
 
     def close(self) -> None:
         self.stop.set()
