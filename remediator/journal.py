@@ -9,6 +9,7 @@ Must not: decide anything; it stores and answers.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -72,6 +73,7 @@ class Journal:
         self.state_dir = state_dir
         self.path = state_dir / "journal.sqlite3"
         self._lock = threading.Lock()
+        self._real = False  # a real (not dry-run) incident was opened here: a failed write is no longer "bad input"
         self.db = sqlite3.connect(":memory:", check_same_thread=False)  # replaced below; closed when it is
         try:
             if readonly:
@@ -159,7 +161,11 @@ class Journal:
             self.db.execute(sql, args)
             self.db.execute("COMMIT")
         except sqlite3.Error as exc:
-            raise JournalError(f"journal write failed: {exc}") from exc
+            with contextlib.suppress(sqlite3.Error):
+                self.db.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.OperationalError) or self._real:  # locked, I/O; or a host may have changed
+                raise JournalError(f"journal write failed: {exc}") from exc
+            raise BadStateFile(f"{self.path}: damaged ({exc}); it was left as it is") from None  # nothing done yet
 
     def open_incident(self, *, host: str, runbook: str, sha256: str, dry_run: bool) -> IncidentRow:
         iid = time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
@@ -168,6 +174,7 @@ class Journal:
         row = IncidentRow(iid, host, runbook, dry_run, time.time(), None, "healthy", None, None, str(idir))
         self._write("INSERT INTO incidents VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                     (iid, host, runbook, sha256, int(dry_run), row.started, None, row.state, None, None, str(idir)))
+        self._real = self._real or not dry_run
         return row
 
     def event(self, incident: str, kind: str, step: str | None = None, **detail: Any) -> None:

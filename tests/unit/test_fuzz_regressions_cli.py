@@ -323,15 +323,36 @@ def test_a_fifo_as_config_runbook_or_log_is_refused_at_once(tmp_path: Path) -> N
         assert "a FIFO, not a regular file" in res.output and time.monotonic() - t0 < 5
 
 
+def standin(t: Path) -> str:
+    """A host whose dockerd is not there, run as a process (no systemd needed): dry-runs can plan against it."""
+    return (f"    docker_host: unix://{t}/no.sock\n    data_root: {t}/data\n    exec_root: {t}/exec\n"
+            f"    service:\n      kind: process\n      argv: [/bin/true, --data-root, {t}/data, --exec-root, {t}/exec, "
+            f"-H, 'unix://{t}/no.sock', --pidfile, {t}/d.pid]\n      pidfile: {t}/d.pid\n      log: {t}/d.log\n")
+
+
+def test_a_dry_run_on_a_journal_damaged_inside_is_exit_2_not_1(tmp_path: Path) -> None:
+    """A journal whose second page is zeros opens fine; the dry-run's first write failed and exited 1 ("changed
+    and could not undo") although nothing was done. Now: exit 2 naming the file, the file left as it was."""
+    state = tmp_path / "state"
+    with Journal(state) as j:
+        for _ in range(30):
+            row = j.open_incident(host="h0", runbook="x", sha256="0" * 64, dry_run=True)
+            j.event(row.id, "state", None, note="x" * 500)
+    path = state / "journal.sqlite3"
+    data = path.read_bytes()
+    path.write_bytes(data[:4096] + b"\0" * 4096 + data[8192:])
+    before = sha(path)
+    cfg = config(tmp_path, host=standin(tmp_path))
+    res = cli("run", "--config", str(cfg), "--host", "h0", "--dry-run", "--runbook", "dockerd-restart")
+    clean(res, 2)
+    assert f"{path}: damaged" in res.output and sha(path) == before
+
+
 def test_a_fifo_as_daemon_json_does_not_hang_a_dry_run(tmp_path: Path) -> None:
     """daemon_json naming a FIFO hung `run --dry-run` and `probe` in facts.resolve()."""
     fifo = tmp_path / "daemon.json"
     os.mkfifo(fifo)
-    t = tmp_path
-    cfg = config(t, host=f"    daemon_json: {fifo}\n    docker_host: unix://{t}/no.sock\n    data_root: {t}/data\n"
-                         f"    exec_root: {t}/exec\n    service:\n      kind: process\n      argv: [/bin/true, "
-                         f"--data-root, {t}/data, --exec-root, {t}/exec, -H, 'unix://{t}/no.sock', --pidfile, {t}/d.pid]\n"
-                         f"      pidfile: {t}/d.pid\n      log: {t}/d.log\n")
+    cfg = config(tmp_path, host=f"    daemon_json: {fifo}\n" + standin(tmp_path))
     p = run_cli(["probe", "--config", str(cfg), "--rounds", "1"], {}, capture_output=True)
     assert p.returncode == 1 and b"Traceback" not in p.stderr  # sick: no dockerd; and no hang
     p = run_cli(["run", "--config", str(cfg), "--host", "h0", "--dry-run", "--runbook", "dockerd-restart"], {},
