@@ -83,9 +83,9 @@ class Journal:
         except BadStateFile:
             self.db.close()
             raise
-        except (OSError, sqlite3.Error) as exc:
-            self.db.close()
-            raise JournalError(f"cannot open the journal in {state_dir}: {exc}") from exc
+        except (OSError, sqlite3.Error) as exc:  # locked too long, unreadable, text SQLite cannot decode: nothing
+            self.db.close()  # was done yet, so this is bad input/environment (exit 2), not a failure of an incident
+            raise BadStateFile(f"cannot open the journal in {state_dir}: {exc}") from exc
 
     def _open(self) -> None:
         state_dir, path = self.state_dir, self.path
@@ -133,11 +133,16 @@ class Journal:
         with self._lock:
             try:
                 rows = self.db.execute(sql, args).fetchall()
-            except sqlite3.OperationalError as exc:  # locked, I/O: not the file's fault
-                raise JournalError(f"journal read failed ({self.path}): {exc}") from exc
-            except sqlite3.DatabaseError as exc:  # malformed, not a database
-                raise BadStateFile(f"{self.path}: damaged ({exc}); it was left as it is") from None
+            except sqlite3.Error as exc:
+                raise self._failed(exc, "read") from exc
         return checked_rows(rows, types, self.path, what)
+
+    def _failed(self, exc: sqlite3.Error, what: str) -> JournalError:
+        """A failed read or write: BadStateFile (exit 2) while nothing can have been changed by this process (no
+        real incident opened here) and the file is at fault (not merely locked); else JournalError."""
+        if self._real or "locked" in str(exc):
+            return JournalError(f"journal {what} failed ({self.path}): {exc}")
+        return BadStateFile(f"{self.path}: damaged ({exc}); it was left as it is")
 
     def disconnect(self) -> None:
         """Close the connection now, deterministically (the app layer opens one per incident; a long-lived process
@@ -163,9 +168,7 @@ class Journal:
         except sqlite3.Error as exc:
             with contextlib.suppress(sqlite3.Error):
                 self.db.execute("ROLLBACK")
-            if isinstance(exc, sqlite3.OperationalError) or self._real:  # locked, I/O; or a host may have changed
-                raise JournalError(f"journal write failed: {exc}") from exc
-            raise BadStateFile(f"{self.path}: damaged ({exc}); it was left as it is") from None  # nothing done yet
+            raise self._failed(exc, "write") from exc
 
     def open_incident(self, *, host: str, runbook: str, sha256: str, dry_run: bool) -> IncidentRow:
         iid = time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]

@@ -121,9 +121,9 @@ class Store:
         except BadStateFile:
             self.db.close()
             raise
-        except (OSError, sqlite3.Error) as exc:
+        except (OSError, sqlite3.Error) as exc:  # nothing was done yet: bad input/environment (exit 2)
             self.db.close()
-            raise JournalError(f"cannot open the daemon store in {state_dir}: {exc}") from exc
+            raise BadStateFile(f"cannot open the daemon store in {state_dir}: {exc}") from exc
 
     def _exec(self, sql: str, args: tuple[Any, ...] = (), types: str = "") -> list[tuple[Any, ...]]:
         with self._lock:

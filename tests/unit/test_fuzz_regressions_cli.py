@@ -280,6 +280,9 @@ def test_a_special_file_in_the_journals_place_is_refused_never_opened(tmp_path: 
     ("UPDATE events SET detail = x'ff00'", ["incidents", "ID"]),  # UnicodeDecodeError
     ("UPDATE events SET detail = '[1]'", ["incidents", "ID", "--json"]),  # AttributeError
     ("PRAGMA user_version = 99", ["status"]),  # exit 1
+    ("UPDATE incidents SET runbook = CAST(x'ff' AS TEXT)", ["incidents"]),  # OperationalError: cannot decode
+    ("UPDATE incidents SET runbook = CAST(x'ff' AS TEXT)", ["run", "--host", "h0", "--dry-run", "--runbook",
+                                                           "dockerd-restart"]),  # JournalError: exit 1
 ])
 def test_a_journal_with_wrong_values_is_exit_2_naming_it(tmp_path: Path, sql: str, argv: list[str]) -> None:
     """Values SQLite stores anywhere (text in a REAL column, a blob, JSON that is not an object) reached the
