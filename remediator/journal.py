@@ -85,7 +85,7 @@ class Journal:
             raise
         except (OSError, sqlite3.Error) as exc:  # locked too long, unreadable, text SQLite cannot decode: nothing
             self.db.close()  # was done yet, so this is bad input/environment (exit 2), not a failure of an incident
-            raise BadStateFile(f"cannot open the journal in {state_dir}: {exc}") from exc
+            raise BadStateFile(f"cannot open the journal {self.path}: {exc}") from exc
 
     def _open(self) -> None:
         state_dir, path = self.state_dir, self.path
@@ -133,11 +133,11 @@ class Journal:
         with self._lock:
             try:
                 rows = self.db.execute(sql, args).fetchall()
-            except sqlite3.Error as exc:
+            except (sqlite3.Error, UnicodeDecodeError) as exc:  # sqlite3 raises the latter for some damaged text
                 raise self._failed(exc, "read") from exc
         return checked_rows(rows, types, self.path, what)
 
-    def _failed(self, exc: sqlite3.Error, what: str) -> JournalError:
+    def _failed(self, exc: Exception, what: str) -> JournalError:
         """A failed read or write: BadStateFile (exit 2) while nothing can have been changed by this process (no
         real incident opened here) and the file is at fault (not merely locked); else JournalError."""
         if self._real or "locked" in str(exc):

@@ -110,7 +110,7 @@ def check_schema(db: sqlite3.Connection, path: Path, columns: Columns, *, what: 
             tables[name] = {r[1] for r in db.execute("SELECT * FROM pragma_table_info(?)", (name,)).fetchall()}
     except sqlite3.OperationalError:
         raise  # locked, I/O: not the file's fault (the caller's JournalError)
-    except sqlite3.Error as exc:  # not a database, malformed
+    except (sqlite3.Error, UnicodeDecodeError) as exc:  # not a database, malformed; a name that is not UTF-8
         raise _refuse(path, f"is not a usable {what} ({exc})") from None
     if not tables:
         return False

@@ -123,7 +123,7 @@ class Store:
             raise
         except (OSError, sqlite3.Error) as exc:  # nothing was done yet: bad input/environment (exit 2)
             self.db.close()
-            raise BadStateFile(f"cannot open the daemon store in {state_dir}: {exc}") from exc
+            raise BadStateFile(f"cannot open the daemon store {self.path}: {exc}") from exc
 
     def _exec(self, sql: str, args: tuple[Any, ...] = (), types: str = "") -> list[tuple[Any, ...]]:
         with self._lock:
@@ -131,7 +131,7 @@ class Store:
                 rows = self.db.execute(sql, args).fetchall()
             except sqlite3.OperationalError as exc:  # locked, I/O: not the file's fault
                 raise JournalError(f"daemon store: {exc}") from exc
-            except sqlite3.DatabaseError as exc:  # malformed, not a database
+            except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:  # malformed, not a database, not UTF-8
                 raise BadStateFile(f"{self.path}: damaged ({exc}); it was left as it is") from None
         return checked_rows(rows, TYPES[types], self.path, types) if types else rows
 

@@ -312,6 +312,24 @@ def test_a_store_with_wrong_values_is_exit_2_naming_it(tmp_path: Path, sql: str)
     assert "daemon.sqlite3" in res.output
 
 
+@pytest.mark.parametrize("name", ["daemon.sqlite3", "journal.sqlite3"])
+def test_a_state_file_whose_schema_is_not_utf8_is_exit_2(tmp_path: Path, name: str) -> None:
+    """A flipped bit in sqlite_master: sqlite3 raised UnicodeDecodeError (not an sqlite3.Error) out of the open."""
+    cfg = config(tmp_path)
+    journal_with_incident(tmp_path / "state")
+    Store(tmp_path / "state").db.close()
+    path = tmp_path / "state" / name
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE tablé (x TEXT)")
+    db.execute("PRAGMA journal_mode=DELETE")
+    db.close()
+    path.write_bytes(path.read_bytes().replace("é".encode(), b"\xc1\xc1"))
+    before = sha(path)
+    res = cli("status", "--config", str(cfg))
+    clean(res, 2)
+    assert str(path) in res.output and sha(path) == before
+
+
 # ---- special files and long names as paths -------------------------------------------------------------------
 
 def test_a_fifo_as_config_runbook_or_log_is_refused_at_once(tmp_path: Path) -> None:
