@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from remediator import access, resume
+from remediator import access, idents, resume
 from remediator.actions import ACTIONS
 from remediator.detect import facts as factsmod
 from remediator.detect.diagnose import diagnose_host
@@ -34,10 +34,11 @@ OnRound = Callable[[Round, Verdict], None]
 
 
 def runbook_arg(arg: str, dirs: Sequence[str] = ()) -> Path:
-    """A runbook file, or the name of one (the config's runbook_dirs, then the shipped ones)."""
-    if "/" in arg or arg.endswith((".yaml", ".yml")) or Path(arg).is_file():
+    """A runbook file, or the name of one (the config's runbook_dirs, then the shipped ones); anything else (a
+    5,000-character name, control characters) is InputError naming the grammar (exit 2)."""
+    if "/" in arg or arg.endswith((".yaml", ".yml")) or os.path.isfile(arg):  # os.path: a name too long is no file
         return Path(arg)
-    return runbook_path(arg, dirs)
+    return runbook_path(idents.check("runbook name", arg, "runbook"), dirs)
 
 
 def diagnose(hcfg: HostConfig, settings: Settings, *, on_round: OnRound | None = None,
@@ -139,13 +140,16 @@ def state_dir_apart(settings: Settings, facts: Sequence[factsmod.Facts] = ()) ->
 
 def resume_incident(settings: Settings, incident: str, *, faces: Faces) -> Report:
     """`remediator resume ID`: go on with an incident whose operator stopped before it ended."""
+    hint = "" if not any(h.name == incident for h in settings.hosts) else (
+        f" ({incident!r} is a host: `remediator resume-host {incident}` lets the daemon act on it again after "
+        f"`pause`; `remediator run --host {incident}` resumes an incident in flight on it)")
+    if not idents.matches("incident id", incident):  # checked before any lookup; the value shown escaped
+        raise InputError(f"INCIDENT: no incident {idents.shown(incident)!r}: it is not a valid incident id "
+                         f"(expected {idents.INCIDENT.pattern}){hint}")
     state_dir_apart(settings)
     with Journal(Path(settings.state_dir)) as journal:
         row = journal.incident(incident)
         if row is None:
-            hint = "" if not any(h.name == incident for h in settings.hosts) else (
-                f" ({incident!r} is a host: `remediator resume-host {incident}` lets the daemon act on it again after "
-                f"`pause`; `remediator run --host {incident}` resumes an incident in flight on it)")
             raise InputError(f"no incident {incident!r}{hint}")
         if row.ended is not None or row.dry_run:
             raise InputError(f"incident {row.id} is not in flight ({row.outcome or 'dry-run'}): nothing to resume")

@@ -3,7 +3,8 @@ the daemon's commands (cli_daemon).
 
 Role: parse arguments, render with rich, ask for approvals, map outcomes to exit codes. Imported by nothing.
 Exit codes are a public interface (scripts depend on them): one table, remediator/exitcodes.py, which ends every
-command's --help (the codes that command can return) and is README.md's table.
+command's --help (the codes that command can return) and is README.md's table. The group is
+cli_guard.Guarded: an exception nothing expected is one line and exit 10, never a traceback.
 """
 
 from __future__ import annotations
@@ -23,7 +24,18 @@ from remediator import access, exitcodes, modes, outputs
 from remediator.app import Faces, heal_host, resume_incident, runbook_arg, state_dir_apart
 from remediator.cli_common import CONFIG, JSON, Table, add_exit_codes, console, id_column, self_command
 from remediator.cli_daemon import COMMANDS
-from remediator.cli_diag import bad_input, config_or_exit, diagnose, probe, render_verdict, settings_or_exit, shown, signatures
+from remediator.cli_diag import (
+    bad_input,
+    config_or_exit,
+    diagnose,
+    ident_or_exit,
+    probe,
+    render_verdict,
+    settings_or_exit,
+    shown,
+    signatures,
+)
+from remediator.cli_guard import Guarded
 from remediator.detect.probes import Round
 from remediator.detect.verdict import Verdict
 from remediator.engine import Interrupted, Report, stop_on_signals
@@ -66,7 +78,7 @@ def make_approver(yes: bool):  # type: ignore[no-untyped-def]
     return approve
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=Guarded, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="remediator")
 def main() -> None:
     """remediator: heal a Docker host wedged by corrupt containerd state, keeping the evidence."""
@@ -202,10 +214,7 @@ def config_check(config: Path | None, as_json: bool) -> None:
     settings = settings_or_exit(path)
     try:  # read-only: what a run would refuse about the state_dir as it is on disk now
         state_dir_apart(settings)
-        st = os.stat(settings.state_dir) if os.path.exists(settings.state_dir) else None
-        if st is not None and (why := modes.too_open(st)):
-            raise InputError(f"{path}: state_dir: {settings.state_dir} exists and {why}; remediator never changes "
-                             "its mode and refuses it")
+        modes.existing_state_dir(settings.state_dir)
     except InputError as exc:
         bad_input(exc)
     if as_json:
@@ -269,10 +278,16 @@ def graph(path: str) -> None:
 @click.option("--json", "as_json", is_flag=True, help="the list, or one incident with its events, as JSON")
 def incidents(incident: str | None, config: Path | None, as_json: bool) -> None:
     """List incidents, or show one: timeline, evidence path, backup path."""
+    if incident is not None:
+        incident = ident_or_exit("incident id", incident, "INCIDENT")
     state_dir = settings_or_exit(config).state_dir
+    try:
+        modes.existing_state_dir(state_dir)  # read-only: refused if others could write to it, never chmod-ed
+    except InputError as exc:
+        bad_input(exc)
     if access.blocker(os.path.join(state_dir, "journal.sqlite3")):  # closed to this user: exit 2, never "no incidents"
         bad_input(access.denied("the journal", os.path.join(state_dir, "journal.sqlite3")))
-    if not os.path.isfile(os.path.join(state_dir, "journal.sqlite3")):  # a listing never creates or tightens a directory
+    if not os.path.lexists(os.path.join(state_dir, "journal.sqlite3")):  # a listing never creates or tightens a directory
         if incident is not None:
             err.print(f"[red]error:[/] no incident {escape(repr(incident))} (no journal in {escape(state_dir)})")
             sys.exit(EXIT_BAD_INPUT)
@@ -282,11 +297,15 @@ def incidents(incident: str | None, config: Path | None, as_json: bool) -> None:
             out.print(f"no incidents: no journal in {escape(state_dir)}")
         return
     try:
-        journal = Journal(Path(state_dir))
-    except InputError as exc:  # a state_dir others can write to, or closed to this user
+        journal = Journal(Path(state_dir), readonly=True)  # a damaged journal: exit 2 naming it, never rewritten
+        _show_incidents(journal, incident, as_json)
+    except InputError as exc:  # a state_dir others can write to, closed to this user, or a damaged journal
         bad_input(exc)
     except JournalError as exc:
-        bad_input(InputError(str(exc)))
+        bad_input(exc if isinstance(exc, InputError) else InputError(str(exc)))
+
+
+def _show_incidents(journal: Journal, incident: str | None, as_json: bool) -> None:
     if incident is None:
         rows = journal.incidents()
         if as_json:
@@ -316,7 +335,7 @@ def incidents(incident: str | None, config: Path | None, as_json: bool) -> None:
         text = detail.get("summary") or detail.get("error") or detail.get("reason") or detail.get("course") or \
             (f"{detail.get('source')} -> {detail.get('dest')}" if kind == "state" else "")
         if kind == "approval":
-            text = f"{'approved' if detail['approved'] else 'DENIED'} by {detail['by']}"
+            text = f"{'approved' if detail.get('approved') else 'DENIED'} by {detail.get('by')}"
         elif kind == "rung":
             text = f"rung {detail.get('number')}: {detail.get('runbook')}"
         elif kind == "rediagnosis":

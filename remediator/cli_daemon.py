@@ -12,16 +12,17 @@ answers is not its API.
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 from rich.markup import escape
 
-from remediator import access, exitcodes, idents
+from remediator import access, exitcodes, idents, modes
 from remediator.cli_common import CONFIG, JSON, Table, console, id_column
 from remediator.cli_diag import bad_input, config_or_exit, settings_or_exit, shown
 from remediator.daemon.client import Malformed, Unreachable, exchange, path_for
@@ -35,12 +36,18 @@ err = console(stderr=True)  # an error line is never wrapped: grep it
 EXIT_UNREACHABLE = exitcodes.NO_DAEMON
 
 
+def _unusable(sock: str, why: str) -> NoReturn:
+    err.print(f"[red]error:[/] the daemon's API at {escape(sock)} {escape(why)}")
+    sys.exit(EXIT_UNREACHABLE)
+
+
 def api(settings: Settings, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
     """One request to the daemon's API socket, under one deadline for the whole exchange; a 4xx exits 2 with the
     daemon's message; no daemon, no answer in time, or an answer that is not the API exits 8."""
     sock = settings.daemon.api_socket
     try:
-        code, data = exchange(sock, method, path, body if method == "POST" else None)
+        code, data = exchange(sock, method, path, body if method == "POST" else None,
+                              deadline=settings.daemon.api_timeout)
     except PermissionError as exc:  # the daemon may well run: this user may not talk to it (exit 2, not 8)
         bad_input(access.denied("the daemon's API socket", sock, exc, how="run as root, or as a member of the "
                                 "socket's group (daemon.api_socket is mode 0660)", want=os.W_OK))
@@ -51,9 +58,12 @@ def api(settings: Settings, method: str, path: str, body: dict[str, Any] | None 
     except Malformed as exc:
         err.print(f"[red]error:[/] {escape(sock)} answered, but not as the daemon's API: {escape(str(exc))}")
         sys.exit(EXIT_UNREACHABLE)
-    if code >= 400:
-        err.print(f"[red]error:[/] {escape(str(data.get('error', code)))}")
+    if 400 <= code < 500:  # the daemon refused the request: bad input
+        message = data.get("error")
+        err.print(f"[red]error:[/] {escape(idents.shown(message, 400) if isinstance(message, str) else f'HTTP {code}')}")
         sys.exit(EXIT_BAD_INPUT)
+    if not 200 <= code < 300:
+        _unusable(sock, f"answered HTTP {code}")
     return data
 
 
@@ -63,6 +73,19 @@ def _arg(kinds: tuple[str, ...], value: str, name: str) -> str:
         return idents.one_of(kinds, value, f"argument {name}")
     except InputError as exc:
         bad_input(exc)
+
+
+def _shape(settings: Settings, data: dict[str, Any], ok: bool, what: str) -> None:
+    """Exit 8 (no daemon's API) when the daemon's answer lacks what the command prints (a daemon of another version, or not one)."""
+    if not ok:
+        _unusable(settings.daemon.api_socket, f"answered without {what}")
+
+
+def _number(value: object) -> bool:
+    try:
+        return not isinstance(value, bool) and isinstance(value, int | float) and math.isfinite(float(value))
+    except OverflowError:
+        return False
 
 
 @click.command()
@@ -101,14 +124,15 @@ def status(config: Path | None, as_json: bool) -> None:
     from remediator.journal import Journal
 
     settings = settings_or_exit(config)
-    try:
-        state_dir_apart(settings)  # by real path, before the store or the journal creates anything
-        obj = status_object(settings, Store(Path(settings.state_dir)), Journal(Path(settings.state_dir)))
-    except InputError as exc:  # NoAccess: the state dir is closed to this user (exit 2, with the path and why)
+    state = Path(settings.state_dir)
+    try:  # read-only: with the daemon down, nothing is created; a damaged file is named, never rewritten
+        state_dir_apart(settings)  # by real path, before anything could be created
+        modes.existing_state_dir(state)  # read-only: refused if others could write to it, never chmod-ed
+        obj = status_object(settings, Store(state, readonly=True), Journal(state, readonly=True))
+    except InputError as exc:  # NoAccess (the state dir closed to this user), BadStateFile: exit 2, never 1
         bad_input(exc)
-    except RemediatorError as exc:
-        err.print(f"[red]error:[/] {escape(str(exc))}")
-        sys.exit(exitcodes.BAD_INPUT)
+    except RemediatorError as exc:  # a journal locked too long
+        bad_input(InputError(str(exc)))
     if as_json:
         click.echo(dumps(obj, indent=1, default=str))
         return
@@ -139,7 +163,10 @@ def status(config: Path | None, as_json: bool) -> None:
 @JSON
 def approvals(config: Path | None, as_json: bool) -> None:
     """Pending approvals (policy approve): what each risky step would do, bound to its plan's hash."""
-    data = api(settings_or_exit(config), "GET", "/v1/approvals")
+    settings = settings_or_exit(config)
+    data = api(settings, "GET", "/v1/approvals")
+    _shape(settings, data, isinstance(data.get("approvals"), list) and all(_approval_ok(a) for a in data["approvals"]),
+           "a list of approvals")
     if as_json:
         click.echo(dumps(data, indent=1))
         return
@@ -151,6 +178,11 @@ def approvals(config: Path | None, as_json: bool) -> None:
                         f"(expires in {left / 60:.0f} min)\n    {a['summary']}"))
         for c in a["changes"][:10]:
             out.print(shown(f"      · {c}"))
+
+
+def _approval_ok(a: object) -> bool:
+    return isinstance(a, dict) and all(isinstance(a.get(k), str) for k in ("id", "host", "incident", "step", "summary")) \
+        and _number(a.get("expires")) and isinstance(a.get("changes"), list)
 
 
 def _decide(config: Path | None, ident: str, step: str | None, verb: str, note: str | None) -> None:
@@ -165,6 +197,8 @@ def _decide(config: Path | None, ident: str, step: str | None, verb: str, note: 
     settings = settings_or_exit(config)
     data = api(settings, "POST", path_for("v1", "approvals", ident, verb), body)
     a = data.get("approval") or {}
+    _shape(settings, data, isinstance(a, dict) and all(a.get(k) is None or isinstance(a.get(k), str) for k in
+                                                       ("id", "decision", "by", "incident", "step")), "an approval")
     out.print(escape(f"{a.get('id')}: {a.get('decision')} by {a.get('by')} (incident {a.get('incident')}, "
                      f"step {a.get('step')})" + (f" — {a['note']}" if a.get("note") else "")
                      + (f" — {data['note']}" if data.get("note") else "")))
@@ -195,7 +229,9 @@ def _host(config: Path | None, host: str, verb: str, reason: str | None = None) 
     host = _arg(("host name",), host, "HOST")
     if reason is not None and (len(reason) > 300 or not reason.isprintable()):
         bad_input(InputError("--reason: at most 300 printable characters"))
-    data = api(settings_or_exit(config), "POST", path_for("v1", "hosts", host, verb), {"reason": reason} if reason else {})
+    settings = settings_or_exit(config)
+    data = api(settings, "POST", path_for("v1", "hosts", host, verb), {"reason": reason} if reason else {})
+    _shape(settings, data, isinstance(data.get("host"), str) and isinstance(data.get("changed"), bool), "host, changed")
     out.print(escape(f"{data['host']}: {verb} " + ("done" if data["changed"] else "(nothing to change)")))
 
 

@@ -12,12 +12,12 @@ import concurrent.futures as cf
 import json
 import sys
 from pathlib import Path
-from typing import Any, BinaryIO, NoReturn
+from typing import Any, NoReturn
 
 import click
 from rich.markup import escape
 
-from remediator import app, exitcodes
+from remediator import app, exitcodes, idents
 from remediator.cli_common import CONFIG, JSON, Table, console, id_column
 from remediator.detect import facts as factsmod
 from remediator.detect import logdiag
@@ -27,6 +27,7 @@ from remediator.detect.verdict import Verdict
 from remediator.errors import InputError, RemediatorError
 from remediator.outputs import dumps
 from remediator.redact import redact_text
+from remediator.safeio import read_bounded, read_regular
 from remediator.settings import HostConfig, Settings, find_config, load_settings
 from remediator.structs import EXIT_BAD_INPUT
 
@@ -47,6 +48,15 @@ def bad_input(exc: InputError) -> NoReturn:
     for p in exc.problems:
         err.print(f"[red]error:[/] {escape(p)}")
     sys.exit(EXIT_BAD_INPUT)
+
+
+def ident_or_exit(kind: str, value: str, where: str) -> str:
+    """`value` if it is a well-formed `kind` (remediator/idents.py, the one grammar), else exit 2 naming the
+    argument, the value escaped."""
+    try:
+        return idents.check(kind, value, where)
+    except InputError as exc:
+        bad_input(exc)
 
 
 def config_or_exit(config: Path | None) -> Path:
@@ -131,23 +141,6 @@ def probe(config: Path | None, hosts: tuple[str, ...], as_json: bool, rounds: in
     sys.exit(exitcodes.BAD_INPUT if blind else exitcodes.SICK if sick else exitcodes.OK)
 
 
-def read_bounded(fh: BinaryIO, limit: int) -> bytes | None:
-    """At most limit bytes, 1 MiB at a time: the memory taken follows what is there, not the cap (one
-    read(limit) sets aside the whole cap first, for /proc/self/environ as for a pipe). Chunks are kept apart
-    until the end (a growing buffer is copied as it grows: twice the cap at the worst moment). None when the
-    input is longer than the limit: it is dropped without ever being joined."""
-    chunks: list[bytes] = []
-    size = 0
-    while size <= limit:
-        chunk = fh.read(min(1 << 20, limit + 1 - size))
-        if not chunk:
-            return b"".join(chunks)
-        chunks.append(chunk)
-        size += len(chunk)
-    chunks.clear()
-    return None
-
-
 @click.command()
 @click.option("--log", "log", required=True, metavar="FILE|-", help="a daemon log or journal excerpt; - for stdin")
 @click.option("--json", "as_json", is_flag=True, help='print {"verdict", "signatures", "runbook", ...}')
@@ -157,8 +150,7 @@ def diagnose(log: str, as_json: bool) -> None:
         if log == "-":
             data = read_bounded(sys.stdin.buffer, MAX_LOG)
         else:
-            with open(log, "rb") as fh:
-                data = read_bounded(fh, MAX_LOG)
+            data = read_regular(log, MAX_LOG)  # a FIFO, socket, device or directory is refused (`-` is stdin)
     except OSError as exc:
         bad_input(InputError(f"{log}: cannot read: {exc.strerror}"))
     if data is None:

@@ -22,6 +22,7 @@ Must not: import anything from the package (but remediator.redact, pure and belo
     │       └── BackupError     a backup could not be made or did not verify
     │           └── QuarantineImpossible  no rename can move it aside (another filesystem): copy, then clear
     ├── JournalError
+    │   └── BadStateFile      the journal or daemon store is not a usable database (also an InputError: exit 2)
     └── HostBusy              another incident holds this host's lock -> exit code 5
 """
 
@@ -99,6 +100,11 @@ class QuarantineImpossible(BackupError):
 
 class JournalError(RemediatorError):
     """The incident journal could not be read or written."""
+
+
+class BadStateFile(InputError, JournalError):
+    """The journal or the daemon store is not a usable database (garbage, truncated, another schema, a
+    directory or FIFO in its place): refused naming the file, never rewritten. Exit 2, like bad input."""
 
 
 class HostBusy(RemediatorError):

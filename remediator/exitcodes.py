@@ -19,14 +19,17 @@ ESCALATED = 6
 INTERRUPTED = 7  # SIGINT/SIGTERM: the step under way finished, the incident is in flight; `run` resumes it
 NO_DAEMON = 8  # no daemon answers on daemon.api_socket
 SICK = 9  # probe / diagnose: the verdict is sick or did not settle; nothing was changed
+INTERNAL = 10  # a bug: an exception nothing expected (remediator/cli_guard.py; REMEDIATOR_DEBUG=1 prints the traceback)
 
 MEANING: dict[int, str] = {
     OK: "done: recovered, nothing to do (healthy, degraded, starting), dry-run planned, evidence collected, "
         "a listing printed",
     FAILED: "failed: the host was changed and the change could not be undone — it needs a person now (only this)",
     BAD_INPUT: "bad input or environment: config, runbook or arguments (every problem as "
-               "`file:line:col: field: message`), an unknown id or host, no permission, a tool or socket that cannot "
-               "be used from here; nothing was changed",
+               "`file:line:col: field: message`; an id or host name that does not fit `remediator/idents.py`, named "
+               "and escaped), an unknown id or host, no permission (`no-access`), a tool or socket that cannot be used "
+               "from here, a FIFO, socket, device or directory given as a file, a damaged journal or daemon store "
+               "(named, never rewritten), a stdout that cannot be written; nothing was changed",
     NOT_HEALED: "not healed, host as it was: rolled back, or a step failed before anything was changed (and the "
                 "ladder found no other fix)",
     REFUSED: "refused: a risky step was not approved, the verdict did not settle (suspect), or the diagnosis does "
@@ -37,6 +40,8 @@ MEANING: dict[int, str] = {
                  "resumes it",
     NO_DAEMON: "no daemon answers on daemon.api_socket (is `remediator daemon` running?)",
     SICK: "sick: `probe` or `diagnose` found a fault, or the verdict did not settle; nothing was changed",
+    INTERNAL: "internal error: a bug in remediator (one line; REMEDIATOR_DEBUG=1 prints the traceback) — please "
+              "report it",
 }
 
 _INCIDENT = (OK, FAILED, BAD_INPUT, NOT_HEALED, REFUSED, HOST_BUSY, ESCALATED, INTERRUPTED)
@@ -63,6 +68,7 @@ COMMANDS: dict[str, tuple[int, ...]] = {
     "pause": _API,
     "resume-host": _API,
 }
+COMMANDS = {name: (*codes, INTERNAL) for name, codes in COMMANDS.items()}  # any command may meet a bug
 """The codes each command can return (its full name, as typed after `remediator`)."""
 
 

@@ -20,10 +20,12 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from remediator import access, modes
-from remediator.errors import HostBusy, JournalError
+from remediator.errors import BadStateFile, HostBusy, JournalError
 from remediator.redact import redact_obj, redact_text
+from remediator.safeio import check_schema, checked_rows, state_file
 
 # 1: incidents + events. 2: results carry `changed`, facts carry the containerd socket and pidfile, incidents
 # with no `ended` are in flight and are resumed (an older journal's open incidents are resumed the same way).
@@ -56,32 +58,93 @@ class IncidentRow:
     dir: str
 
 
+COLUMNS = {"incidents": ("id", "host", "runbook", "runbook_sha256", "dry_run", "started", "ended", "state", "outcome",
+                         "summary", "dir"),
+           "events": ("seq", "incident", "ts", "kind", "step", "detail")}
+NUM = (int, float)
+ROW_TYPES = (str, str, str, int, NUM, (*NUM, type(None)), str, (str, type(None)), (str, type(None)), str)
+EVENT_TYPES = (NUM, str, (str, type(None)), str)
+
+
 class Journal:
-    def __init__(self, state_dir: Path) -> None:
+    def __init__(self, state_dir: Path, *, readonly: bool = False) -> None:
+        """The journal of state_dir. readonly (the listing commands): never create, chmod or write anything; an
+        absent or empty journal reads as no incidents. A file that is not this journal (garbage, truncated, another
+        schema, a newer one, a directory or FIFO in its place) is BadStateFile (exit 2), never rewritten."""
         self.state_dir = state_dir
+        self.path = state_dir / "journal.sqlite3"
         self._lock = threading.Lock()
+        self._real = False  # a real (not dry-run) incident was opened here: a failed write is no longer "bad input"
+        self.db = sqlite3.connect(":memory:", check_same_thread=False)  # replaced below; closed when it is
         try:
-            modes.state_dir(state_dir)  # checked (never chmod-ed) or created 0700, before anything is made in it
-            path = state_dir / "journal.sqlite3"
-            if not path.exists():  # never open and close an existing journal: closing any descriptor of it drops
-                try:  # every SQLite lock this process holds on it, and another process may then checkpoint under us
-                    os.close(modes.create_file(path, 0o600))  # SQLite gives its -wal and -shm files this mode
-                except FileExistsError:
-                    pass
-            self.db = sqlite3.connect(path, timeout=10, isolation_level=None,
-                                      check_same_thread=False)  # guarded by self._lock
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=FULL")
-            self.db.executescript(SCHEMA)
-            version = self.db.execute("PRAGMA user_version").fetchone()[0]
-            if version > SCHEMA_VERSION:
-                raise JournalError(f"the journal in {state_dir} is schema {version}, newer than this remediator "
-                                   f"({SCHEMA_VERSION}): upgrade remediator")
-            self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            if readonly:
+                self._open_readonly()
+            else:
+                self._open()
+        except BadStateFile:
+            self.db.close()
+            raise
         except PermissionError as exc:  # the operator's access, said as such: exit 2, never "no incidents"
+            self.db.close()
             raise access.denied("the state directory", str(state_dir), exc, want=os.W_OK) from exc
-        except (OSError, sqlite3.Error) as exc:
-            raise JournalError(f"cannot open the journal in {state_dir}: {exc}") from exc
+        except (OSError, sqlite3.Error) as exc:  # locked too long, unreadable, text SQLite cannot decode: nothing
+            self.db.close()  # was done yet, so this is bad input/environment (exit 2), not a failure of an incident
+            raise BadStateFile(f"cannot open the journal {self.path}: {exc}") from exc
+
+    def _open(self) -> None:
+        state_dir, path = self.state_dir, self.path
+        modes.state_dir(state_dir)  # checked (never chmod-ed) or created 0700, before anything is made in it
+        if not state_file(path):  # never open and close an existing journal: closing any descriptor of it drops
+            try:  # every SQLite lock this process holds on it, and another process may then checkpoint under us
+                os.close(modes.create_file(path, 0o600))  # SQLite gives its -wal and -shm files this mode
+            except FileExistsError:
+                pass
+        self.db.close()
+        self.db = sqlite3.connect(path, timeout=10, isolation_level=None,
+                                  check_same_thread=False)  # guarded by self._lock
+        ours = check_schema(self.db, path, COLUMNS, what="remediator journal")  # before anything is written
+        self._version(self.db)
+        os.chmod(path, 0o600)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=FULL")
+        self.db.executescript(SCHEMA)
+        if not ours or self._version(self.db) < SCHEMA_VERSION:
+            self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    def _open_readonly(self) -> None:
+        if state_file(self.path):
+            self.db.close()
+            self.db = sqlite3.connect(f"file:{quote(str(self.path))}?mode=ro", uri=True, timeout=10,
+                                      isolation_level=None, check_same_thread=False)
+            if check_schema(self.db, self.path, COLUMNS, what="remediator journal"):
+                self._version(self.db)
+                return
+            self.db.close()
+            self.db = sqlite3.connect(":memory:", check_same_thread=False)
+        self.db.executescript(SCHEMA)  # no journal yet: an empty one in memory, nothing on disk
+
+    def _version(self, db: sqlite3.Connection) -> int:
+        version = int(db.execute("PRAGMA user_version").fetchone()[0])
+        if version > SCHEMA_VERSION:
+            raise BadStateFile(f"{self.path}: the journal is schema {version}, newer than this remediator "
+                               f"({SCHEMA_VERSION}): upgrade remediator (the file was left as it is)")
+        return version
+
+    def _read(self, sql: str, args: tuple[Any, ...], types: tuple[Any, ...], what: str) -> list[tuple[Any, ...]]:
+        """Rows of a query, each value of its column's type; a damaged file is BadStateFile naming it."""
+        with self._lock:
+            try:
+                rows = self.db.execute(sql, args).fetchall()
+            except (sqlite3.Error, UnicodeDecodeError) as exc:  # sqlite3 raises the latter for some damaged text
+                raise self._failed(exc, "read") from exc
+        return checked_rows(rows, types, self.path, what)
+
+    def _failed(self, exc: Exception, what: str) -> JournalError:
+        """A failed read or write: BadStateFile (exit 2) while nothing can have been changed by this process (no
+        real incident opened here) and the file is at fault (not merely locked); else JournalError."""
+        if self._real or "locked" in str(exc):
+            return JournalError(f"journal {what} failed ({self.path}): {exc}")
+        return BadStateFile(f"{self.path}: damaged ({exc}); it was left as it is")
 
     def disconnect(self) -> None:
         """Close the connection now, deterministically (the app layer opens one per incident; a long-lived process
@@ -105,10 +168,9 @@ class Journal:
             self.db.execute(sql, args)
             self.db.execute("COMMIT")
         except sqlite3.Error as exc:
-            if self.db.in_transaction:  # e.g. SQLITE_FULL at COMMIT: end it, or every later write fails on BEGIN
-                with contextlib.suppress(sqlite3.Error):
-                    self.db.execute("ROLLBACK")
-            raise JournalError(f"journal write failed: {exc}") from exc
+            with contextlib.suppress(sqlite3.Error):
+                self.db.execute("ROLLBACK")
+            raise self._failed(exc, "write") from exc
 
     def open_incident(self, *, host: str, runbook: str, sha256: str, dry_run: bool) -> IncidentRow:
         iid = time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
@@ -120,6 +182,7 @@ class Journal:
         row = IncidentRow(iid, host, runbook, dry_run, time.time(), None, "healthy", None, None, str(idir))
         self._write("INSERT INTO incidents VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                     (iid, host, runbook, sha256, int(dry_run), row.started, None, row.state, None, None, str(idir)))
+        self._real = self._real or not dry_run
         return row
 
     def event(self, incident: str, kind: str, step: str | None = None, **detail: Any) -> None:
@@ -140,9 +203,8 @@ class Journal:
                         (outcome, summary, time.time(), runbook, incident))
 
     def _rows(self, where: str, args: tuple[Any, ...]) -> list[IncidentRow]:
-        with self._lock:
-            sql = f"SELECT id, host, runbook, dry_run, started, ended, state, outcome, summary, dir FROM incidents {where}"  # noqa: S608
-            rows = self.db.execute(sql, args).fetchall()  # `where` is always one of our literals
+        sql = f"SELECT id, host, runbook, dry_run, started, ended, state, outcome, summary, dir FROM incidents {where}"  # noqa: S608
+        rows = self._read(sql, args, ROW_TYPES, "incident")  # `where` is always one of our literals
         return [IncidentRow(r[0], r[1], r[2], bool(r[3]), *r[4:]) for r in rows]
 
     def incidents(self, limit: int = 50) -> list[IncidentRow]:
@@ -169,9 +231,18 @@ class Journal:
         return rows[0] if rows and (rows[0].id == iid or len(rows) == 1) else None
 
     def events(self, iid: str) -> list[tuple[float, str, str | None, dict[str, Any]]]:
-        with self._lock:
-            rows = self.db.execute("SELECT ts, kind, step, detail FROM events WHERE incident=? ORDER BY seq", (iid,)).fetchall()
-        return [(r[0], r[1], r[2], json.loads(r[3])) for r in rows]
+        rows = self._read("SELECT ts, kind, step, detail FROM events WHERE incident=? ORDER BY seq", (iid,), EVENT_TYPES,
+                          "event")
+        out = []
+        for r in rows:
+            try:
+                detail = json.loads(r[3])
+            except (ValueError, RecursionError):
+                detail = None
+            if not isinstance(detail, dict):
+                raise BadStateFile(f"{self.path}: an event of incident {iid} holds no JSON object; it was left as it is")
+            out.append((float(r[0]), r[1], r[2], detail))
+        return out
 
 
 class HostLock:

@@ -11,6 +11,7 @@ Must not: prompt or print (the Reporter does), or decide a diagnosis (detect doe
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -35,7 +36,7 @@ def runbook_path(name: str, extra_dirs: Sequence[str] = ()) -> Path:
     """A runbook by name: the user's own directories (config `runbook_dirs`) first, then the shipped ones."""
     for d in (*extra_dirs, str(RUNBOOKS)):
         path = Path(d) / f"{name}.yaml"
-        if path.is_file():
+        if os.path.isfile(path):  # os.path: a path too long to look up is not there (Path.is_file raises)
             return path
     raise InputError(f"no runbook named {name!r} in {', '.join([*extra_dirs, str(RUNBOOKS)])}")
 

@@ -19,6 +19,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from remediator.errors import InputError
+from remediator.safeio import read_regular
 
 Loc = tuple[str | int, ...]
 
@@ -178,11 +179,10 @@ def load_yaml(path: Path) -> Any:
     """Given a file, return its YAML data with positions. Raise InputError naming file:line:col.
     Bounded: at most MAX_BYTES read; nesting, nodes, tags, aliases and merge keys refused while building."""
     try:
-        with open(path, "rb") as fh:
-            raw = fh.read(MAX_BYTES + 1)
+        raw = read_regular(path, MAX_BYTES)  # a FIFO, socket, device or directory is refused, never waited on
     except OSError as exc:
         raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from exc
-    if len(raw) > MAX_BYTES:
+    if raw is None:
         raise InputError(f"{path}:1:1: larger than {MAX_BYTES >> 10} KiB: not a runbook or a config")
     try:
         text = raw.decode("utf-8")

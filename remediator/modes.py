@@ -77,6 +77,24 @@ def too_open(st: os.stat_result) -> str | None:
     return None
 
 
+def existing_state_dir(path: str | Path) -> None:
+    """The read-only half of state_dir(): an existing state_dir that is not a directory, or that others could
+    write to, is refused (InputError); a missing one is fine (nothing is created). For the listing commands."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise InputError(f"state_dir {path}: {exc.strerror or exc}") from None
+    if not stat.S_ISDIR(st.st_mode):
+        raise InputError(f"state_dir {path} is not a directory")
+    why = too_open(st)
+    if why:
+        raise InputError(f"state_dir {path} is not safe for the journal and the backups: {why}; remediator never "
+                         "changes the mode of an existing directory - use a directory of its own (e.g. "
+                         "/var/lib/remediator, mode 0700)")
+
+
 def state_dir(path: str | Path) -> Path:
     """Make sure the state directory is fit to hold the journal, the backups and the evidence, before anything is
     created inside it: an existing one must be a directory (a symlink is followed and its target checked) owned

@@ -198,6 +198,8 @@ class DaemonConfig(_Model):
     metrics_listen: str | None = Field(default=None, pattern=r"^[0-9A-Za-z.:\[\]-]{1,255}:[0-9]{1,5}$",
                                        description="host:port serving /metrics and /healthz for Prometheus")
     approval_ttl: float = Field(default=3600.0, gt=0, le=7 * 86400)
+    api_timeout: float = Field(default=30.0, gt=0, le=600,
+                               description="how long a CLI command waits for the daemon's whole answer")
     limits: LimitsConfig = Field(default_factory=LimitsConfig)
     maintenance: list[MaintenanceWindow] = Field(default_factory=list)
     webhooks: list[Webhook] = Field(default_factory=list)

@@ -41,6 +41,7 @@ EXIT_CODES: dict[Outcome, int] = {  # the numbers and their meanings: remediator
 EXIT_BAD_INPUT = exitcodes.BAD_INPUT
 EXIT_HOST_BUSY = exitcodes.HOST_BUSY
 EXIT_INTERRUPTED = exitcodes.INTERRUPTED  # SIGINT/SIGTERM: the step under way finished, the incident is in flight
+EXIT_INTERNAL = exitcodes.INTERNAL  # a bug: an exception nothing expected (REMEDIATOR_DEBUG=1 prints the traceback)
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,7 @@ from remediator.daemon.routes import ApiError, route
 from remediator.daemon.server import Capped, Limits, TCPServer, UnixServer
 from remediator.errors import InputError
 from remediator.outputs import dumps
+from remediator.safeio import open_regular
 
 if TYPE_CHECKING:
     from socketserver import BaseServer
@@ -52,13 +53,11 @@ def read_token(path: str) -> tuple[str, str]:
     """(the token's name, the token) from `path`; InputError (exit 2 at start) unless it is a regular file owned
     by root or this user that no group or other may read or write, holding at least 16 characters."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        fh = open_regular(path, follow=False)  # a secret: no symlink, no FIFO or device (remediator/safeio.py)
     except OSError as exc:
         raise InputError(f"daemon.token_file {path}: cannot open: {exc.strerror or exc}") from None
-    with os.fdopen(fd, "rb") as fh:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise InputError(f"daemon.token_file {path}: not a regular file")
+    with fh:
+        st = os.fstat(fh.fileno())
         if st.st_uid not in (0, os.geteuid()):
             raise InputError(f"daemon.token_file {path}: owned by uid {st.st_uid}, not by root or this daemon's "
                              "user: refused (whoever owns it can change the token)")

@@ -19,10 +19,12 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from remediator import access, modes
-from remediator.errors import JournalError
+from remediator.errors import BadStateFile, JournalError
 from remediator.redact import redact_text as redact
+from remediator.safeio import check_schema, checked_rows, state_file
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS flags (
@@ -75,30 +77,68 @@ class HostStatus:
     updated: float
 
 
+COLUMNS = {"flags": ("host", "quarantined", "quarantined_at", "paused", "paused_at", "released_at"),
+           "approvals": ("id", "incident", "host", "step", "plan_sha256", "summary", "changes", "requested", "expires",
+                         "decision", "by", "decided", "note"),
+           "refusals": ("seq", "ts", "host", "reason", "detail"),
+           "status": ("host", "state", "verdict", "verdict_at", "reason", "open_incident", "updated")}
+_APPROVAL = ", ".join(COLUMNS["approvals"])  # never SELECT *: a table with more columns than ours is not ours
+_S, _N = (str, type(None)), (int, float, type(None))
+TYPES = {"flags": (str, _S, _S), "approval": (str, str, str, str, str, str, str, (int, float), (int, float), _S, _S, _N, _S),
+         "refusal": ((int, float), str, str, _S), "status": (str, str, _S, _N, _S, _S, (int, float)), "released": (_N,)}
+
+
 class Store:
-    def __init__(self, state_dir: Path) -> None:
+    def __init__(self, state_dir: Path, *, readonly: bool = False) -> None:
+        """The store of state_dir. readonly (`status`): never create, chmod or write anything; an absent store
+        reads as empty. A file that is not this store is BadStateFile (exit 2), never rewritten."""
         self._lock = threading.Lock()
         self.changed = threading.Condition()
+        self.path = state_dir / "daemon.sqlite3"
+        self.readonly = readonly
+        self.db = sqlite3.connect(":memory:", check_same_thread=False)  # replaced below when there is a file
         try:
+            if readonly:
+                if state_file(self.path):
+                    self.db.close()
+                    self.db = sqlite3.connect(f"file:{quote(str(self.path))}?mode=ro", uri=True, timeout=10,
+                                              isolation_level=None, check_same_thread=False)
+                    if check_schema(self.db, self.path, COLUMNS, what="remediator daemon store"):
+                        return
+                    self.db.close()
+                    self.db = sqlite3.connect(":memory:", check_same_thread=False)
+                self.db.executescript(SCHEMA)  # none yet: an empty one in memory, nothing on disk
+                return
             modes.state_dir(state_dir)  # checked (never chmod-ed) or created 0700, before anything is made in it
-            path = state_dir / "daemon.sqlite3"
-            if not path.exists():  # never open and close an existing one: that drops this process's SQLite locks
+            path = self.path
+            if not state_file(path):  # never open and close an existing one: that drops this process's SQLite locks
                 with contextlib.suppress(FileExistsError):
                     os.close(modes.create_file(path, 0o600))
+            self.db.close()
             self.db = sqlite3.connect(path, timeout=10, isolation_level=None, check_same_thread=False)
+            check_schema(self.db, path, COLUMNS, what="remediator daemon store")  # before anything is written
+            os.chmod(path, 0o600)
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.executescript(SCHEMA)
+        except BadStateFile:
+            self.db.close()
+            raise
         except PermissionError as exc:  # the operator's access, said as such: exit 2
+            self.db.close()
             raise access.denied("the state directory", str(state_dir), exc, want=os.W_OK) from exc
-        except (OSError, sqlite3.Error) as exc:
-            raise JournalError(f"cannot open the daemon store in {state_dir}: {exc}") from exc
+        except (OSError, sqlite3.Error) as exc:  # nothing was done yet: bad input/environment (exit 2)
+            self.db.close()
+            raise BadStateFile(f"cannot open the daemon store {self.path}: {exc}") from exc
 
-    def _exec(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    def _exec(self, sql: str, args: tuple[Any, ...] = (), types: str = "") -> list[tuple[Any, ...]]:
         with self._lock:
             try:
-                return self.db.execute(sql, args).fetchall()
-            except sqlite3.Error as exc:
+                rows = self.db.execute(sql, args).fetchall()
+            except sqlite3.OperationalError as exc:  # locked, I/O: not the file's fault
                 raise JournalError(f"daemon store: {exc}") from exc
+            except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:  # malformed, not a database, not UTF-8
+                raise BadStateFile(f"{self.path}: damaged ({exc}); it was left as it is") from None
+        return checked_rows(rows, TYPES[types], self.path, types) if types else rows
 
     def _write(self, sql: str, args: tuple[Any, ...] = ()) -> int:
         """One statement; the number of rows it changed (a compare-and-set reads it to know whether it won)."""
@@ -115,16 +155,16 @@ class Store:
     # ---- flags -------------------------------------------------------------------------------
     def all_flags(self) -> dict[str, tuple[str | None, str | None]]:
         """flags() of every host that has any, in one query (a liveness round reads them all)."""
-        return {r[0]: (r[1], r[2]) for r in self._exec("SELECT host, quarantined, paused FROM flags")}
+        return {r[0]: (r[1], r[2]) for r in self._exec("SELECT host, quarantined, paused FROM flags", (), "flags")}
 
     def flags(self, host: str) -> tuple[str | None, str | None]:
         """(quarantine reason, pause reason) of a host; None where it is not."""
-        rows = self._exec("SELECT quarantined, paused FROM flags WHERE host=?", (host,))
-        return (rows[0][0], rows[0][1]) if rows else (None, None)
+        rows = self._exec("SELECT host, quarantined, paused FROM flags WHERE host=?", (host,), "flags")
+        return (rows[0][1], rows[0][2]) if rows else (None, None)
 
     def released_at(self, host: str) -> float:
         """When a human last released the host from quarantine (0: never): its budget counts from then."""
-        rows = self._exec("SELECT released_at FROM flags WHERE host=?", (host,))
+        rows = self._exec("SELECT released_at FROM flags WHERE host=?", (host,), "released")
         return float(rows[0][0] or 0.0) if rows else 0.0
 
     def set_flag(self, host: str, flag: str, reason: str | None) -> bool:
@@ -141,12 +181,19 @@ class Store:
 
     # ---- approvals ---------------------------------------------------------------------------
     def _approval(self, row: tuple[Any, ...]) -> Approval:
-        return Approval(row[0], row[1], row[2], row[3], row[4], row[5], json.loads(row[6]), *row[7:])
+        checked_rows([row], TYPES["approval"], self.path, "approval")
+        try:
+            changes = json.loads(row[6])
+        except (ValueError, RecursionError):
+            changes = None
+        if not isinstance(changes, list) or not all(isinstance(c, str) for c in changes):
+            raise BadStateFile(f"{self.path}: approval {row[0]!r} holds no list of changes; it was left as it is")
+        return Approval(row[0], row[1], row[2], row[3], row[4], row[5], changes, *row[7:])
 
     def request(self, *, incident: str, host: str, step: str, plan_sha256: str, summary: str, changes: list[str],
                 ttl: float) -> Approval:
         """A pending approval for exactly this plan; asking again for the same plan returns the same one."""
-        rows = self._exec("SELECT * FROM approvals WHERE incident=? AND step=? AND plan_sha256=? AND decision IS NULL",
+        rows = self._exec(f"SELECT {_APPROVAL} FROM approvals WHERE incident=? AND step=? AND plan_sha256=? AND decision IS NULL",  # noqa: S608
                           (incident, step, plan_sha256))
         if rows:
             return self._approval(rows[0])
@@ -162,19 +209,19 @@ class Store:
         return self.approval(aid)  # type: ignore[return-value]
 
     def approval(self, aid: str) -> Approval | None:
-        rows = self._exec("SELECT * FROM approvals WHERE id=?", (aid,))
+        rows = self._exec(f"SELECT {_APPROVAL} FROM approvals WHERE id=?", (aid,))  # noqa: S608
         return self._approval(rows[0]) if rows else None
 
     def approvals(self, *, pending_only: bool = True, limit: int = 200) -> list[Approval]:
         self.expire()
         where = "WHERE decision IS NULL" if pending_only else ""
-        rows = self._exec(f"SELECT * FROM approvals {where} ORDER BY requested DESC LIMIT ?", (limit,))  # noqa: S608
+        rows = self._exec(f"SELECT {_APPROVAL} FROM approvals {where} ORDER BY requested DESC LIMIT ?", (limit,))  # noqa: S608
         return [self._approval(r) for r in rows]
 
     def find_pending(self, ident: str, step: str | None = None) -> list[Approval]:
         """Pending approvals by approval id, or by incident id (and step)."""
         self.expire()
-        rows = self._exec("SELECT * FROM approvals WHERE decision IS NULL AND (id=? OR incident=?) "
+        rows = self._exec(f"SELECT {_APPROVAL} FROM approvals WHERE decision IS NULL AND (id=? OR incident=?) "  # noqa: S608
                           "AND (? IS NULL OR step=?) ORDER BY requested DESC", (ident, ident, step, step))
         return [self._approval(r) for r in rows]
 
@@ -196,6 +243,8 @@ class Store:
         self._exec("UPDATE approvals SET note=? WHERE id=?", (redact(note)[:500], aid))
 
     def expire(self) -> None:
+        if self.readonly:  # `status` reads; the daemon expires
+            return
         self._exec("UPDATE approvals SET decision='expired', by='ttl', decided=? WHERE decision IS NULL AND expires<?",
                    (time.time(), time.time()))
 
@@ -228,7 +277,7 @@ class Store:
 
     def refusals(self, host: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
         rows = self._exec("SELECT ts, host, reason, detail FROM refusals WHERE (? IS NULL OR host=?) "
-                          "ORDER BY seq DESC LIMIT ?", (host, host, limit))
+                          "ORDER BY seq DESC LIMIT ?", (host, host, limit), "refusal")
         return [{"ts": r[0], "host": r[1], "reason": r[2], "detail": r[3]} for r in rows]
 
     def set_status(self, host: str, state: str, *, verdict: str | None = None, reason: str | None = None,
@@ -243,5 +292,6 @@ class Store:
                    (host, state, verdict, now if verdict is not None else None, reason and redact(reason), open_incident, now))
 
     def statuses(self) -> dict[str, HostStatus]:
-        rows = self._exec("SELECT host, state, verdict, verdict_at, reason, open_incident, updated FROM status")
+        rows = self._exec("SELECT host, state, verdict, verdict_at, reason, open_incident, updated FROM status", (),
+                          "status")
         return {r[0]: HostStatus(*r) for r in rows}

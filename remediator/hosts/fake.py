@@ -24,6 +24,7 @@ from remediator.hosts import trust
 from remediator.hosts.fsops import Mutations
 from remediator.hosts.port import DiskUsage, LocalFiles, Ping
 from remediator.hosts.statefiles import LocalStateFiles
+from remediator.safeio import open_regular
 from remediator.settings import HostConfig
 from remediator.structs import CommandResult, Proc
 
@@ -171,7 +172,7 @@ class FakeHost(LocalFiles):
 
     def read_text(self, path: str, *, limit: int = 4 << 20) -> str:
         try:
-            with open(path, "rb") as fh:
+            with open_regular(path) as fh:
                 return fh.read(limit).decode(errors="replace")
         except OSError as exc:
             raise HostError(f"cannot read {path}: {exc.strerror}") from exc

@@ -31,6 +31,7 @@ from remediator.hosts import procfs, trust
 from remediator.hosts import procs as procmod
 from remediator.hosts.port import DiskUsage, LocalFiles, Ping
 from remediator.hosts.statefiles import LocalStateFiles
+from remediator.safeio import open_regular
 from remediator.settings import HostConfig
 from remediator.structs import CommandResult, Proc
 
@@ -366,7 +367,7 @@ class LocalHost(LocalFiles):
     # ---- files ----------------------------------------------------------------------------
     def read_text(self, path: str, *, limit: int = 4 << 20) -> str:
         try:
-            with open(path, "rb") as fh:
+            with open_regular(path) as fh:  # a FIFO, socket or device is refused, never waited on
                 size = os.fstat(fh.fileno()).st_size
                 if size > limit:
                     fh.seek(size - limit)
@@ -378,7 +379,7 @@ class LocalHost(LocalFiles):
         """Text appended to path since cursor ("inode:offset"); the last `first` bytes when cursor is
         None; from the start when the file was rotated or truncated. Returns (text, new cursor)."""
         try:
-            with open(path, "rb") as fh:
+            with open_regular(path) as fh:
                 st = os.fstat(fh.fileno())
                 ino, off = (cursor or ":").split(":")
                 if cursor is None:

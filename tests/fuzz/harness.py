@@ -217,7 +217,8 @@ def save_reproducers(failures: list[tuple[Job, Result, list[str]]], outdir: Path
         if job.stdin:
             cmd += f" < {shlex.quote(str(d / ('input' + Path(job.input).suffix)))}"
         envs = " ".join(f"{k}={shlex.quote(v)}" for k, v in job.env.items())
-        (d / "replay.sh").write_text(f"#!/bin/sh\n# {job.note}\n# {'; '.join(problems)}\n{envs} {cmd}\n")
+        (d / "replay.sh").write_text(f"#!/bin/sh\n# {job.note}\n# {'; '.join(problems)}\n{envs} {cmd}\n",
+                                     errors="surrogateescape")  # an argument of non-UTF-8 bytes: the bytes
         (d / "result.json").write_text(json.dumps(vars(r), indent=1, default=str))
         lines.append(f"{job.id} [{job.note}]: {'; '.join(problems)[:400]}\n    replay: sh {d / 'replay.sh'}"
                      + (f"\n    {r.traceback.strip().splitlines()[-1]}" if r.traceback else ""))

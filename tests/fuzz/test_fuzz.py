@@ -18,13 +18,9 @@ from __future__ import annotations
 import math
 import os
 import random
-import shutil
-import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
-
-import pytest
 
 from remediator import exitcodes
 from tests.fuzz import gen
@@ -121,18 +117,23 @@ def literal(path: Path) -> str | None:
     return str(path) if any(c in path.name for c in "[]:\\") else None
 
 
-def run_and_judge(world: World, kind: str, jobs: list[Job], started: float, inputs: int) -> None:
+def run_and_judge(world: World, kind: str, jobs: list[Job], started: float, inputs: int, *, limit: float = LIMIT,
+                  check: Callable[[Job, Result], list[str]] | None = None,
+                  after: Callable[[], list[str]] | None = None) -> None:
+    """Run the jobs and fail on any problem: judge()'s, the class's own `check` per result, `after`'s once."""
     if ONLY:
         jobs = [j for j in jobs if j.id.split(":")[0] in ONLY]
     results = run_jobs(jobs, logdir=world.scratch / "logs", env=world.env(), cwd=world.scratch, workers=WORKERS,
-                       mem_mb=MEM_MB, limit=LIMIT, env_for=lambda n: {"FUZZ_WORKER": str(n)})
+                       mem_mb=MEM_MB, limit=limit, env_for=lambda n: {"FUZZ_WORKER": str(n)})
     failures: list[tuple[Job, Result, list[str]]] = []
     for job in jobs:
         r = results.get(job.id) or Result(job.id, "lost", detail="no result came back (a harness bug)")
         problems = judge(job, r)
+        if check is not None and not problems:
+            problems = check(job, r)
         if problems:
             failures.append((job, r, problems))
-    outside = world.unchanged()
+    outside = world.unchanged() + (after() if after is not None else [])
     codes: dict[int | None, int] = {}
     for r in results.values():
         codes[r.code] = codes.get(r.code, 0) + 1
@@ -241,12 +242,3 @@ def test_the_oracle_catches_what_it_must(tmp: Path) -> None:
     assert world.unchanged() == []
     (world.victim / "secret.txt").write_text("changed\n")
     assert world.unchanged() != []
-
-
-@pytest.fixture
-def tmp(request: pytest.FixtureRequest) -> Iterator[Path]:
-    """A directory of this test alone. Not pytest's tmp_path: a pytest run elsewhere on the machine as the same
-    user prunes the older numbered basetemp directories, and this suite runs for minutes."""
-    path = Path(tempfile.mkdtemp(prefix=f"rmd-fuzz-{request.node.name}-"))
-    yield path
-    shutil.rmtree(path, ignore_errors=True)

@@ -33,7 +33,7 @@ def test_every_help_ends_with_the_codes_it_can_return(name: str) -> None:
     res = CliRunner().invoke(main, [*name.split(), "--help"], env={"COLUMNS": "40"})
     assert res.exit_code == 0, res.output
     tail = res.output[res.output.index("Exit codes:"):].splitlines()[1:]
-    shown = [(int(m.group(1)), m.group(2)) for m in (re.match(r"\s+(\d)  (.+)$", line) for line in tail) if m]
+    shown = [(int(m.group(1)), m.group(2)) for m in (re.match(r"\s+(\d+)  (.+)$", line) for line in tail) if m]
     assert shown == [(c, exitcodes.MEANING[c]) for c in exitcodes.COMMANDS[name]], "each line whole, never re-flowed"
 
 

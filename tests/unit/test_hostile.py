@@ -95,7 +95,10 @@ def test_shell_run_is_inherently_risky() -> None:
 
 
 def test_diagnose_of_an_endless_input_is_a_clean_error() -> None:
-    res = CliRunner().invoke(main, ["diagnose", "--log", "/dev/zero"])
+    res = CliRunner().invoke(main, ["diagnose", "--log", "/dev/zero"])  # a device: refused before any read
+    assert res.exit_code == 2 and "/dev/zero: cannot read: a character device, not a regular file" in res.output
+    with open("/dev/zero", "rb") as zero:  # stdin may be anything: it is read bounded
+        res = CliRunner().invoke(main, ["diagnose", "--log", "-"], input=zero)
     assert res.exit_code == 2 and "more than 128 MiB" in res.output
 
 
