@@ -252,7 +252,10 @@ ERROR_LINE = re.compile(r"level=(?:error|fatal|panic)\b|\b(?:ERRO|FATA|PANI)\[|f
                         r"unable to configure the Docker daemon|Run '\S*dockerd? (?:COMMAND )?--help'|unknown (?:shorthand )?flag|"
                         r"^(?:containerd|dockerd): [a-z]|[Ff]ailed to start containerd|executable file not found|"
                         # a wrapper's tool failing in the engine's unit (snap's, rootless', an entrypoint's shell)
-                        r"\b(?:mktemp|mkdir|touch|cp|mv|ln|chmod|chown|mount|umount|modprobe): (?:failed|cannot|can't)\b")
+                        r"\b(?:mktemp|mkdir|touch|cp|mv|ln|chmod|chown|mount|umount|modprobe): (?:failed|cannot|can't)\b|"
+                        # an OS error printed bare by the engine's program (a Rust or C helper of a fork: balena's)
+                        r"\]: (?:No such file or directory|Permission denied|Read-only file system|Input/output error)"
+                        r" \(os error \d+\)$")
 WEAK = ("S21-unit-failed", "S15-no-daemon")  # systemd's or a client's view: says it is down, never why
 
 
@@ -284,9 +287,8 @@ def decide(scanned: list[Scanned], layout: str | None = None) -> LogVerdict:
     starts, seg_start, ready = _segment(scanned)
     shown = matches
     if any(m.signature.id in shims.IDS for m in matches):  # the dead-shim causes hold only in their context
-        rows = [(s.line.no, s.line.text, s.marks) for s in scanned]
-        held = [shims.plausible(rows, seg_start if m.line_no >= seg_start else 0, m.signature.id, m.line_no)
-                for m in matches]
+        ev = shims.Evidence([(s.line.no, s.line.text, s.marks) for s in scanned])
+        held = [ev.plausible(seg_start if m.line_no >= seg_start else 0, m.signature.id, m.line_no) for m in matches]
         matches = [m for m, ok in zip(matches, held, strict=True) if ok]
         shown = [m if ok else replace(m, note="no stall at boot around it: not a cause here")
                  for m, ok in zip(shown, held, strict=True)]

@@ -249,16 +249,19 @@ SIGNATURES: tuple[Signature, ...] = (
         r"OCI runtime (?:create|start|exec) failed|starting container process caused|"
         r"Handler for \w+ /(?:v[\d.]+/)?containers/(?!json)[\w.-]+/\w+ returned error: (?!No such |Conflict)|"
         r"error waiting for container: context canceled|oci runtime error|Cannot start service \S+: OCI runtime|"
+        r"error getting events from daemon: net/http: request canceled|"
         r"\bcontainer oom [0-9a-f]{12,}|containerd: deleting container|copy shim log|event not sent to subscriber|"
         r"containerd: container not found|"
         r"/tasks/(?:exit|oom) \{[^}]*\"exit_status\":[1-9])"],
        "container", None, ((17, 11), (99, 99)), ("shim", "task", "oom"),
-       source="containerd runtime/v2/shim.go cleanupAfterDeadShim, binary.go Delete @v1.3-v2.2; moby "
+       source="containerd runtime/v2/shim.go cleanupAfterDeadShim, binary.go Delete @v1.3-v2.2; docker/cli "
+              "container run's companions 'error waiting for container' / 'error getting events from daemon' "
+              "(cli/command/container/utils.go @v17.03, run.go @v18+) when the container fails to start; moby "
               "libcontainerd/remote/client.go processEvent, daemon/stop.go, daemon/attach.go",
        needles=('shim', 'task', 'failed to process event', 'failed start container', 'xit within', 'attach failed',
                 'cleanup: failed', 'stream copy', 'oom', 'OOM', 'out of memory', 'OCI runtime', 'container process',
                 'Handler for', 'container oom', 'deleting container', 'exit_status', 'not sent to subscriber',
-                'error waiting for container', 'oci runtime error',
+                'error waiting for container', 'oci runtime error', 'error getting events from daemon',
                 'container not found')),
     _s("S13-rpc-deadline", "containerd or a shim does not answer in time",
        [r"rpc error: code = (?:4|DeadlineExceeded) desc = context deadline exceeded"],
@@ -394,7 +397,7 @@ SIGNATURES: tuple[Signature, ...] = (
        needles=("tart operation timed out", "timeout waiting for containerd", "context deadline exceeded")),
     _s("S12-shim-boot-stall", "containerd's boot blocked a minute or more on one dead shim of the previous boot",
        [r"cleaning up after shim disconnected|cleaning up dead shim"], "cause", "containerd-state", ((17, 11), (99, 99)),
-       ("shim",), requires=r"loading plugin|starting containerd",
+       ("shim",), requires=r"time=\"?\d{4}-",  # the gap is read from logrus timestamps
        source="containerd runtime/v2/manager.go loadTasks -> cleanupAfterDeadShim, run in the "
        "io.containerd.runtime.v2.task plugin's init before containerd serves @v1.5-v1.7 (containerd#5597, #5699, #5783: "
        "minutes to hours per boot); decided only with the timing check in logdiag (a gap >= 60 s during boot)",

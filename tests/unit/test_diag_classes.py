@@ -4,6 +4,8 @@ runs, and benign 4xx answers. The destructive verdict needs its context; without
 
 from __future__ import annotations
 
+import time
+
 from remediator.detect import logdiag
 
 T = 'time="2022-06-09T14:{}+08:00" level=info msg="{}"'
@@ -101,3 +103,29 @@ def test_every_container_failing_in_the_runtime_is_a_container_fault() -> None:
              "for procHooks process: bpf_prog_query(BPF_CGROUP_DEVICE) failed: invalid argument: unknown.",
              "ERRO[0000] error waiting for container: context canceled")
     assert v.verdict == "container-fault" and v.runbook is None
+
+
+def test_a_shim_that_failed_to_load_at_boot_stalls_and_a_live_one_that_died_does_not() -> None:
+    boot = diag(T.format("01:55", "cleaning up dead shim"),
+                T.format("03:35", "cleaning up after shim disconnected"))
+    assert boot.verdict == "containerd-state"
+    live = diag(T.format("01:55", "cleaning up dead shim"), T.format("03:35", "shim disconnected"),
+                T.format("03:35", "cleaning up after shim disconnected"))
+    assert live.verdict == "container-fault" and live.runbook is None
+
+
+def test_a_frame_journald_cut_before_its_parenthesis_still_attributes_the_crash() -> None:
+    j = "Mar 06 14:19:47 host dockerd[1434]: "
+    v = diag(j + "panic: interface conversion: interface {} is nil, not bool", j + "goroutine 1 [running]:",
+             j + "github.com/docker/docker/vendor/github.com/docker/libnetwork/drivers/bridge.(*networkConfiguration)"
+             ".UnmarshalJSON(0xc0004b92b0, 0xc0009bc1a0, 0x189, 0x7fcf98",
+             j + "        /go/src/github.com/docker/docker/vendor/github.com/docker/libnetwork/drivers/bridge/"
+             "bridge_store.go:201 +0xb9a")
+    assert v.verdict == "dockerd-db"
+
+
+def test_many_shim_lines_are_judged_in_linear_time() -> None:
+    lines = [T.format(f"{i // 60 % 60:02d}:{i % 60:02d}", "cleaning up after shim disconnected") for i in range(40_000)]
+    started = time.monotonic()
+    diag(*lines, "failed to start containerd: timeout waiting for containerd to start")
+    assert time.monotonic() - started < 30  # quadratic took minutes; linear takes about a second
