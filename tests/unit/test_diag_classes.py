@@ -129,3 +129,11 @@ def test_many_shim_lines_are_judged_in_linear_time() -> None:
     started = time.monotonic()
     diag(*lines, "failed to start containerd: timeout waiting for containerd to start")
     assert time.monotonic() - started < 30  # quadratic took minutes; linear takes about a second
+
+
+def test_docker_desktops_time_proc_level_prefix_keeps_the_stack_readable() -> None:
+    p = "[2024-09-03T04:01:58.5Z][dockerd][I] "
+    v = diag(p + "panic: page 15 already freed", p + "goroutine 1 [running]:", p + "go.etcd.io/bbolt.(*freelist).free(0x1, 0x2)",
+             p + "\t/root/build-deb/engine/vendor/go.etcd.io/bbolt/freelist.go:175 +0x2c8",
+             p + "github.com/docker/docker/libnetwork/datastore.(*Store).PutObjectAtomic(0x1, 0x2)")
+    assert v.verdict == "dockerd-db" and any("local-kv.db" in m.note for m in v.decisive)
