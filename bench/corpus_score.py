@@ -18,6 +18,10 @@ def main() -> None:
     misfires = [ex.file for ex, got in results if ex.label != "containerd-state" and got["runbook"] == "docker-libcontainerd"]
     print(f"{right}/{len(results)} classified as labelled ({100 * right / len(results):.0f} %); "
           f"state-clearing runbook chosen for a non-state fault: {len(misfires)} {misfires or ''}")
+    for name in sorted({ex.index for ex in excerpts}):
+        mine = [(ex, got) for ex, got in results if ex.index == name]
+        ok = sum(ex.label == got["verdict"] for ex, got in mine)
+        print(f"  set {name.upper()}: {ok}/{len(mine)} ({100 * ok / len(mine):.0f} %)")
     table = corpus.confusion(results)
     labels = sorted({ex.label for ex in excerpts})
     verdicts = sorted({v for _, v in table})

@@ -26,6 +26,7 @@ class Excerpt:
     label: str
     source: str
     mentions: bool
+    index: str = ""  # the set: a, b, c, d, e (from index-<set>.yaml)
 
     @property
     def path(self) -> Path:
@@ -36,7 +37,8 @@ def load() -> list[Excerpt]:
     out = []
     for index in sorted(CORPUS.glob("index-*.yaml")):
         for e in YAML(typ="safe").load(index.read_text()):
-            out.append(Excerpt(e["file"], e["label"], e["source"], bool(e.get("mentions_containerd_or_bolt"))))
+            out.append(Excerpt(e["file"], e["label"], e["source"], bool(e.get("mentions_containerd_or_bolt")),
+                               index.stem.removeprefix("index-")))
     return out
 
 

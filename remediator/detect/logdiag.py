@@ -18,8 +18,9 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from remediator.detect import attribute, dumps
+from remediator.detect import attribute, dumps, shims
 from remediator.detect import signatures as sigs
+from remediator.detect.aliases import EMBEDDED_CONTAINERD
 from remediator.detect.signatures import ANY, PRIORITY, Match, V, runbook_for, version_range_text
 
 
@@ -210,11 +211,15 @@ def diagnose_lines(lines: list[Line], layout: str | None = None) -> LogVerdict:
 def _attributed(scanned: list[Scanned]) -> list[Match]:
     """Every match, with each panic attributed (which program crashed, which database) from the lines after it."""
     out: list[Match] = []
+    last_panic = -10
     for i, sc in enumerate(scanned):
         for m in sc.matches:
             if m.signature.role != "panic":
                 out.append(m if m.signature.subject is None else replace(m, note=f"names {m.signature.subject}"))
                 continue
+            if m.signature.id == "S10-panic-frame" and i - last_panic <= 5:
+                continue  # the runtime's own frame of a panic whose line is already attributed
+            last_panic = i
             frames = [x.line.text for x in scanned[i + 1:i + 1 + attribute.STACK_LINES]]
             context = [x.line.text for x in scanned[max(0, i - 40):i]]
             crash = attribute.crash(sc.line.proc, frames, context, m.signature.id == "S10-bolt-panic", sc.line.text)
@@ -231,6 +236,8 @@ def infer_layout(scanned: list[Scanned]) -> str | None:
         return "managed"
     if any(s.line.proc in attribute.CONTAINERD_PROCS for s in scanned):
         return "external"
+    if any(EMBEDDED_CONTAINERD.search(s.line.text) or "namespace=k8s.io" in s.line.text for s in scanned):
+        return "external"  # k3s's, rke2's, microk8s's or a CRI containerd (k8s.io): never dockerd's state to clear
     return None
 
 
@@ -238,11 +245,17 @@ CONSEQUENCES = ("S08-ctrd-died", "S09-dial-external", "S09-grpc-transport")
 # lines that end a start attempt in failure (dockerd exits, or gives up on its containerd)
 TERMINAL = ("fatal-other", "S08-ctrd-start-timeout", "S07-ctrd-connect", "S09-dial-managed", "S09-dial-managed-timeout",
             "S09-dial-external", "S02-fatal-eof", "S03-state-missing", "S04-events-log-nul", "S20-stale-pidfile",
-            "S10-volume-db", "S10-network-db", "S10-db-lock", "S10-tag-store", "S10-content-db", "S10-cri-recover")
+            "S10-volume-db", "S10-network-db", "S10-db-lock", "S10-tag-store", "S10-content-db", "S10-cri-recover",
+            "S10-layer-store", "S12-shim-stall")
 DESTRUCTIVE = ("containerd-state",)  # never concluded from symptoms alone
 ERROR_LINE = re.compile(r"level=(?:error|fatal|panic)\b|\b(?:ERRO|FATA|PANI)\[|failed to start daemon|Error starting daemon|"
                         r"unable to configure the Docker daemon|Run '\S*dockerd? (?:COMMAND )?--help'|unknown (?:shorthand )?flag|"
-                        r"^(?:containerd|dockerd): [a-z]|[Ff]ailed to start containerd|executable file not found")
+                        r"^(?:containerd|dockerd): [a-z]|[Ff]ailed to start containerd|executable file not found|"
+                        # a wrapper's tool failing in the engine's unit (snap's, rootless', an entrypoint's shell)
+                        r"\b(?:mktemp|mkdir|touch|cp|mv|ln|chmod|chown|mount|umount|modprobe): (?:failed|cannot|can't)\b|"
+                        # an OS error printed bare by the engine's program (a Rust or C helper of a fork: balena's)
+                        r"\]: (?:No such file or directory|Permission denied|Read-only file system|Input/output error)"
+                        r" \(os error \d+\)$")
 WEAK = ("S21-unit-failed", "S15-no-daemon")  # systemd's or a client's view: says it is down, never why
 
 
@@ -272,6 +285,13 @@ def decide(scanned: list[Scanned], layout: str | None = None) -> LogVerdict:
     matches = _attributed(scanned)
     marks = [(s.line.no, m) for s in scanned for m in s.marks]
     starts, seg_start, ready = _segment(scanned)
+    shown = matches
+    if any(m.signature.id in shims.IDS for m in matches):  # the dead-shim causes hold only in their context
+        ev = shims.Evidence([(s.line.no, s.line.text, s.marks) for s in scanned])
+        held = [ev.plausible(seg_start if m.line_no >= seg_start else 0, m.signature.id, m.line_no) for m in matches]
+        matches = [m for m, ok in zip(matches, held, strict=True) if ok]
+        shown = [m if ok else replace(m, note="no stall at boot around it: not a cause here")
+                 for m, ok in zip(shown, held, strict=True)]
     seg = [m for m in matches if m.line_no >= seg_start and m.signature.role != "info"]
     trace = []
     if starts:
@@ -304,7 +324,7 @@ def decide(scanned: list[Scanned], layout: str | None = None) -> LogVerdict:
     @functools.cache
     def unexplained() -> list[Line]:  # error lines no signature explains: a scan of the segment, only when needed
         return [s.line for s in scanned if s.line.no >= seg_start and s.line.proc != "systemd" and not any(
-            m.signature.role in ("cause", "panic", "container", "limit") or m.diag for m in s.matches)
+            m.signature.role in ("cause", "panic", "container", "limit", "info") or m.diag for m in s.matches)
             and ERROR_LINE.search(s.line.text)]
     restarts = sum(1 for _, m in marks if m in ("unit_started", "unit_restart"))
     spawns = sum(1 for _, m in marks if m.startswith("spawn_"))
@@ -400,7 +420,7 @@ def decide(scanned: list[Scanned], layout: str | None = None) -> LogVerdict:
         verdict, confidence = "no-fault", "low"
         trace.append("the log is empty")
     misses = near_misses(scanned) if verdict == "unknown" else []
-    return LogVerdict(verdict, confidence, matches, decisive, versions, runbook_for(verdict, layout), trace, misses,
+    return LogVerdict(verdict, confidence, shown, decisive, versions, runbook_for(verdict, layout), trace, misses,
                       started_ok=bool(ready) if starts else None, layout=layout, failed_start=bool(failed))
 
 

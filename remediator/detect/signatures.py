@@ -13,6 +13,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from remediator.detect.aliases import ENGINE_WORDS, MANAGED_SOCK_FILE, UNIT_WORDS
+
 V = tuple[int, int]
 ANY: tuple[V, V] = ((1, 11), (99, 99))
 
@@ -68,7 +70,7 @@ def _s(id_: str, title: str, patterns: list[str], role: str, diagnosis: str | No
 
 FATAL_NOT_DAEMON = r"(?:Error starting daemon|Failed to connect to containerd|failed to start daemon)"
 # <exec-root>/containerd/… of a dockerd-managed containerd; never the system one, k3s's or rke2's
-MANAGED_SOCK = r"(?!(?:unix://)?/(?:var/)?run/(?:containerd|k3s|rke2)/)(?:unix://)?/[^\s\"]*/containerd/(?:docker-)?containerd\.sock"
+MANAGED_SOCK = rf"(?!(?:unix://)?/(?:var/)?run/(?:containerd|k3s|rke2)/)(?:unix://)?/[^\s\"]*/containerd/{MANAGED_SOCK_FILE}"
 SYSTEM_SOCK = r"/(?:var/)?run/containerd/containerd\.sock"
 BOLT_PANIC = (r"panic: (?:invalid page type|page \d+ already freed|cannot free page \d|invalid freelist page|"
               r"freepages: failed to get all reachable pages|invalid page allocation|"
@@ -76,7 +78,7 @@ BOLT_PANIC = (r"panic: (?:invalid page type|page \d+ already freed|cannot free p
               r"(?:root bucket |freelist )?pgid \(\d+\) above high water mark|bolt\.DB\.meta\(\): invalid meta pages|"
               r"misplaced bucket header|inode overflow|invalid childAt)")
 KUBELET_GO = r"\b(?:remote_runtime|kuberuntime_\w+|kubelet|pod_workers|generic)\.go:\d+\] "  # glog lines of kubelet
-UNIT = r"(?<![\w@.-])[\w@.-]{0,60}?(?:docker|containerd)[\w@.-]{0,60}?\.(?:service|socket)"  # anchored, bounded: no backtracking
+UNIT = rf"(?<![\w@.-])[\w@.-]{{0,60}}?{UNIT_WORDS}[\w@.-]{{0,60}}?\.(?:service|socket)"  # anchored, bounded: no backtracking
 
 SIGNATURES: tuple[Signature, ...] = (
     # ---- containerd 0.2.x restore (the seed incident), 1.11-17.10 -------------------------------------
@@ -216,10 +218,12 @@ SIGNATURES: tuple[Signature, ...] = (
        source="bolt ErrTimeout 'timeout' from flock (bolt_unix.go); moby volume/store/store.go New @v1.11-v1.12 "
               "returns it unwrapped", needles=("timeout",)),
     _s("S10-tag-store", "dockerd's own image/tag store file is corrupt",
-       [r"Couldn't create Tag store: .+", r"(?:Error starting daemon|failed to start daemon): .*?(?:repositories\.json|"
+       [r"Couldn't create (?:Tag store|reference store repository): .+",
+        r"(?:Error starting daemon|failed to start daemon): .*?(?:repositories\.json|"
         r"repositories-\w+|layerdb|imagedb).*?(?:unexpected end of JSON input|invalid character)"],
        "cause", "dockerd-db", ANY, ("Tag store",), subject="image/<driver>/repositories.json (repositories-<driver> before 1.10)",
-       source="moby graph/tags.go NewTagStore @v1.3-v1.9; reference/store.go @v1.10+", needles=("Tag store", "JSON", "invalid character")),
+       source="moby graph/tags.go NewTagStore @v1.3-v1.9; daemon/daemon.go NewDaemon \"Couldn't create reference store "
+              "repository: %s\" (reference/store.go) @v17.x-v28", needles=("Tag store", "reference store", "JSON", "invalid character")),
     _s("S10-content-db", "dockerd's content store metadata.db cannot be opened",
        [r"error opening bolt db for content metadata store", r"fscache: failed to open database file"],
        "cause", "dockerd-db", ((20, 10), (99, 99)), ("bolt db",), subject="content/metadata.db",
@@ -243,16 +247,21 @@ SIGNATURES: tuple[Signature, ...] = (
         r"cleanup: failed to delete container from containerd|stream copy error|"
         r"topic=/tasks/oom|TaskOOM|invoked oom-killer|Memory cgroup out of memory|"
         r"OCI runtime (?:create|start|exec) failed|starting container process caused|"
-        r"Handler for \w+ /(?:v[\d.]+/)?containers/(?!json)[\w.-]+/\w+ returned error|"
+        r"Handler for \w+ /(?:v[\d.]+/)?containers/(?!json)[\w.-]+/\w+ returned error: (?!No such |Conflict)|"
+        r"error waiting for container: context canceled|oci runtime error|Cannot start service \S+: OCI runtime|"
+        r"error getting events from daemon: net/http: request canceled|"
         r"\bcontainer oom [0-9a-f]{12,}|containerd: deleting container|copy shim log|event not sent to subscriber|"
         r"containerd: container not found|"
         r"/tasks/(?:exit|oom) \{[^}]*\"exit_status\":[1-9])"],
        "container", None, ((17, 11), (99, 99)), ("shim", "task", "oom"),
-       source="containerd runtime/v2/shim.go cleanupAfterDeadShim, binary.go Delete @v1.3-v2.2; moby "
+       source="containerd runtime/v2/shim.go cleanupAfterDeadShim, binary.go Delete @v1.3-v2.2; docker/cli "
+              "container run's companions 'error waiting for container' / 'error getting events from daemon' "
+              "(cli/command/container/utils.go @v17.03, run.go @v18+) when the container fails to start; moby "
               "libcontainerd/remote/client.go processEvent, daemon/stop.go, daemon/attach.go",
        needles=('shim', 'task', 'failed to process event', 'failed start container', 'xit within', 'attach failed',
                 'cleanup: failed', 'stream copy', 'oom', 'OOM', 'out of memory', 'OCI runtime', 'container process',
                 'Handler for', 'container oom', 'deleting container', 'exit_status', 'not sent to subscriber',
+                'error waiting for container', 'oci runtime error', 'error getting events from daemon',
                 'container not found')),
     _s("S13-rpc-deadline", "containerd or a shim does not answer in time",
        [r"rpc error: code = (?:4|DeadlineExceeded) desc = context deadline exceeded"],
@@ -265,9 +274,12 @@ SIGNATURES: tuple[Signature, ...] = (
               "kubelets of the dockershim era)", needles=("code = 4",)),
     # ---- client side -------------------------------------------------------------------------------
     _s("S15-no-daemon", "the client found nothing listening on the Docker socket",
-       [r"Cannot connect to the Docker daemon at \S+\. Is the docker daemon running\?"],
-       "symptom", "dockerd-down", ANY, ("Cannot connect to the Docker daemon",), source="docker/cli client errors",
-       needles=('Cannot connect to the Docker daemon',)),
+       [rf"Cannot connect to the {ENGINE_WORDS} daemon at \S+\. Is the {ENGINE_WORDS} daemon running\?",
+        r"Cannot connect to the Docker daemon\. Is (?:'docker -d'|'docker daemon'|the docker daemon) running on this host\?"],
+       "symptom", "dockerd-down", ANY, ("Cannot connect to the Docker daemon",),
+       source="docker/cli client errors (cli/command/cli.go); moby api/client/utils.go errConnectionFailed @v1.8-v1.12; "
+              "balena-engine's client ('the balenaEngine daemon', detect/aliases.py)",
+       needles=('Cannot connect to the ',)),
     _s("S15-client-timeout", "the client connected but the daemon never answered",
        [r"Read timed out\. \(read timeout=\d+\)", r"Error response from daemon: i/o timeout",
         r"operation timeout: context deadline exceeded", r"\(Client\.Timeout exceeded while awaiting headers\)"],
@@ -332,7 +344,7 @@ SIGNATURES: tuple[Signature, ...] = (
        needles=('repeated too quickly', 'start-limit')),
     _s("S21-unit-failed", "systemd saw dockerd or containerd exit or fail to start",
        [rf"{UNIT}: [Mm]ain process exited, code=\w+, status=\S+",
-        r"Failed to start (?:docker\.service - )?Docker Application Container Engine",
+        rf"Failed to start (?:\S+\.service - )?{ENGINE_WORDS} Application Container Engine",
         rf"{UNIT}: Scheduled restart job, restart counter is at \d+", rf"{UNIT}: Service hold-off time over",
         rf"Unit {UNIT} entered failed state", rf"{UNIT}: Unit entered failed state", rf"{UNIT}: Failed with result",
         rf"(?:--|░░) Subject: (?:Unit {UNIT} has failed|A start job for unit {UNIT} has failed)",
@@ -356,6 +368,53 @@ SIGNATURES: tuple[Signature, ...] = (
        "panic", None, ANY, ("panic", "fatal"), exclude=r"level=\w+ msg=|\b(?:INFO|WARN|ERRO|DEBU|FATA)\[",
        source="go runtime/panic.go printpanics, fatal, dopanic_m",
        needles=('panic: ', 'fatal', '[signal SIG', 'SIGSEGV', 'unexpected signal')),
+    # ---- issue 16: classes the held-out sets missed (dockerd's JSON stores, dead shims, benign 4xx) ------
+    _s("S10-layer-store", "dockerd's layer store references a layer whose metadata is gone (layerdb after a power loss)",
+       [r"(?:Error starting daemon|failed to start daemon): (?:.*: )?(?:layer|mount) does not exist",
+        r"/image/\w+/layerdb/(?:sha256/)?[0-9a-f]{64}/(?:cache-id|diff|parent|size)\"?: no such file or directory"],
+       "cause", "dockerd-db", ANY, ("layer does not exist", "layerdb"), subject="image/<driver>/layerdb",
+       source="moby layer/layer.go ErrLayerDoesNotExist / ErrMountDoesNotExist, returned by layer/layer_store.go "
+              "loadLayer/loadMount and layer/migration.go (NewDaemon) @v1.10-v28",
+       needles=("does not exist", "layerdb/")),
+    _s("S10-container-store", "dockerd cannot load a container's own JSON (config.v2.json, hostconfig.json) after a crash",
+       [r"[Ff]ailed to load container(?: mount)?\b.*?(?:config\.v2\.json|hostconfig\.json|unexpected end of JSON input|"
+        r"cannot unmarshal|invalid character|(?:layer|mount) does not exist)"],
+       "cause", "dockerd-db", ANY, ("load container",), subject="containers/<id>/config.v2.json",
+       source="moby daemon/daemon.go restore 'Failed to load container %v: %v' @v1.11-v20.10, "
+              "'failed to load container' (error field) @v23-v28; container/container.go FromDisk json decode",
+       needles=("ailed to load container",)),
+    _s("S12-shim-stall", "containerd's start ran out of time while it reloaded the tasks of dead shims (its runtime state)",
+       [r"containerd[\w@.-]{0,40}\.service: [Ss]tart operation timed out",
+        r"(?:[Ff]ailed to start containerd: )?timeout waiting for containerd to start",
+        r"Failed to connect to containerd: failed to dial \"[^\"]+\": context deadline exceeded",
+        rf"(?:failed to start daemon|Error starting daemon): failed to dial \"{MANAGED_SOCK}\": context deadline exceeded"],
+       "cause", "containerd-state", ((17, 11), (99, 99)), ("timed out", "timeout waiting for containerd"),
+       requires=r"cleaning up dead shim|cleaning up after shim disconnected|failed to load shim|loading tasks in namespace",
+       source="containerd runtime/v2/manager.go loadTasks -> cleanupAfterDeadShim ('cleaning up after shim "
+              "disconnected', binary.go 'cleaning up dead shim') in the io.containerd.runtime.v2.task plugin's init, "
+              "before containerd serves @v1.5-v1.7 (containerd#7037, #5699, #13848); moby libcontainerd/supervisor "
+              "startupTimeout 15s; systemd service_timer (TimeoutStartSec)",
+       needles=("tart operation timed out", "timeout waiting for containerd", "context deadline exceeded")),
+    _s("S12-shim-boot-stall", "containerd's boot blocked a minute or more on one dead shim of the previous boot",
+       [r"cleaning up after shim disconnected|cleaning up dead shim"], "cause", "containerd-state", ((17, 11), (99, 99)),
+       ("shim",), requires=r"time=\"?\d{4}-",  # the gap is read from logrus timestamps
+       source="containerd runtime/v2/manager.go loadTasks -> cleanupAfterDeadShim, run in the "
+       "io.containerd.runtime.v2.task plugin's init before containerd serves @v1.5-v1.7 (containerd#5597, #5699, #5783: "
+       "minutes to hours per boot); decided only with the timing check in logdiag (a gap >= 60 s during boot)",
+       needles=("cleaning up",)),
+    _s("S23-client-benign", "a client asked for what does not exist or conflicts (a 4xx answer): the daemon answered",
+       [r"returned error: (?:No such (?:container|image|exec instance|volume|network)|Conflict)",
+        r"Error response from daemon: (?:No such (?:container|image|exec instance|volume|network|object)|Conflict\. |"
+        r"pull access denied|manifest for \S+ not found|manifest unknown|[Cc]ontainer \S+ is not running)",
+        r"Unable to find image '\S+' locally"],
+       "info", None, ANY, ("No such", "Conflict"),
+       source="moby api/server/server.go makeHTTPHandler logs every handler error @v1.x-v17.x, only status >= 500 "
+              "@v18.09+ (moby#29056, #31655); errdefs NotFound/Conflict; docker/cli run.go pull on 'Unable to find image'",
+       needles=("No such ", "Conflict", "pull access denied", "manifest ", "is not running", "Unable to find image")),
+    _s("S10-panic-frame", "an old Go runtime's panic frame with the panic line cut off: a crash, the stack says whose",
+       [r"^\s*panic\(0x[0-9a-f]+, 0x[0-9a-f]+\)$"], "panic", None, ANY, ("panic(",),
+       source="go runtime/panic.go gopanic frame in tracebacks (Go <= 1.16 prints 'panic(0x..., 0x...)')",
+       needles=("panic(0x",)),
     # ---- fatal catch-all: a fatal line no better signature explains ----------------------------------
     _s("fatal-other", "dockerd or containerd logged a fatal error not in this catalogue",
        [r"level=fatal msg=", r"FATA\[\d+\] ", r"failed to start daemon: ", r"Error starting daemon: "],
@@ -379,7 +438,7 @@ MARKERS: dict[str, re.Pattern[str]] = {name: re.compile(p) for name, p in {
     "ctrd_booted": r"containerd successfully booted in [\d.]+s",
     "dump_dockerd": r"goroutine stacks written to \S+",
     "dump_containerd": r"goroutine stack dump written to \S+",
-    "unit_started": r"Started (?:docker\.service - )?Docker Application Container Engine",
+    "unit_started": rf"Started (?:\S+\.service - )?{ENGINE_WORDS} Application Container Engine",
     "unit_restart": r"Scheduled restart job, restart counter is at \d+|Service hold-off time over, scheduling restart",
 }.items()}
 MARKER_NEEDLES: dict[str, tuple[str, ...]] = {
@@ -388,7 +447,7 @@ MARKER_NEEDLES: dict[str, tuple[str, ...]] = {
     "shutdown": ("shutdown",), "spawn_11": ("containerd process",), "spawn_12": ("containerd process",),
     "spawn_1711": ("containerd process",), "spawn_1809": ("containerd process",), "spawn_28": ("containerd process",),
     "ctrd_booted": ("successfully booted",), "dump_dockerd": ("goroutine stacks",), "dump_containerd": ("goroutine stack",),
-    "unit_started": ("Docker Application Container Engine",), "unit_restart": ("restart",),
+    "unit_started": ("Application Container Engine",), "unit_restart": ("restart",),
 }
 
 # Which Docker versions print each spawn marker (docs/signatures.md, "The Docker version, from the log alone").

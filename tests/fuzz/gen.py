@@ -599,7 +599,7 @@ def _deep_json(rnd: random.Random) -> str:
 
 
 def _journald(line: str, rnd: random.Random) -> str:
-    msg: Any = rnd.choice([line, list(line.encode()[:200]), None, 5, {"x": line}, [line]])
+    msg: Any = rnd.choice([line, list(line.encode("utf-8", "surrogatepass")[:200]), None, 5, {"x": line}, [line]])
     return json.dumps({"__REALTIME_TIMESTAMP": "1700000000000000", "_SYSTEMD_UNIT": rnd.choice(["docker.service", "containerd.service", 5]),
                        "SYSLOG_IDENTIFIER": rnd.choice(["dockerd", "containerd", None]), "MESSAGE": msg, "_PID": "123"})
 
