@@ -215,8 +215,8 @@ def config_check(config: Path | None, as_json: bool) -> None:
     try:  # read-only: what a run would refuse about the state_dir as it is on disk now
         state_dir_apart(settings)
         modes.existing_state_dir(settings.state_dir)
-    except InputError as exc:
-        bad_input(exc)
+    except InputError as exc:  # named with the file that says it
+        bad_input(InputError([f"{path}: state_dir: {p}" for p in exc.problems]))
     if as_json:
         click.echo(outputs.dumps({"config": str(path), **settings.model_dump(mode="json")}, indent=1))
         return

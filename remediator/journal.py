@@ -73,6 +73,7 @@ class Journal:
         schema, a newer one, a directory or FIFO in its place) is BadStateFile (exit 2), never rewritten."""
         self.state_dir = state_dir
         self.path = state_dir / "journal.sqlite3"
+        self.readonly = readonly  # every write (and an incident's directory) refused: a listing changes nothing
         self._lock = threading.Lock()
         self._real = False  # a real (not dry-run) incident was opened here: a failed write is no longer "bad input"
         self.db = sqlite3.connect(":memory:", check_same_thread=False)  # replaced below; closed when it is
@@ -163,6 +164,8 @@ class Journal:
             self._write_locked(sql, args)
 
     def _write_locked(self, sql: str, args: tuple[Any, ...]) -> None:
+        if self.readonly:
+            raise JournalError(f"the journal {self.path} was opened read-only: nothing is written")
         try:
             self.db.execute("BEGIN IMMEDIATE")
             self.db.execute(sql, args)
@@ -173,6 +176,8 @@ class Journal:
             raise self._failed(exc, "write") from exc
 
     def open_incident(self, *, host: str, runbook: str, sha256: str, dry_run: bool) -> IncidentRow:
+        if self.readonly:
+            raise JournalError(f"the journal {self.path} was opened read-only: no incident is opened")
         iid = time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
         idir = self.state_dir / "incidents" / iid
         try:

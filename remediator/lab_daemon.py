@@ -202,7 +202,7 @@ class DaemonDemo:
             self.say("hint", line)
             return
         self.say("hint", f"--yes: approving as `{line}` would")
-        data = self.api.call("POST", f"/v1/approvals/{a['id']}/approve", {"by": "remediator demo --yes"})
+        data = self.api.call("POST", f"/v1/approvals/{a['id']}/approve", {"note": "remediator demo --yes"})
         got = data.get("approval") or {}
         self.say("progress", f"approval {got.get('id')}: {got.get('decision')} by {got.get('by')}")
 

@@ -18,6 +18,7 @@ import stat
 from pathlib import Path
 from typing import IO, Any, BinaryIO
 
+from remediator import access
 from remediator.errors import BadStateFile
 
 KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"),
@@ -91,6 +92,8 @@ def state_file(path: Path) -> bool:
         st = os.lstat(path)
     except FileNotFoundError:
         return False
+    except PermissionError as exc:  # the operator's access, said as such (exit 2): not a damaged file
+        raise access.denied("the state file", str(path), exc) from None
     except OSError as exc:
         raise _refuse(path, f"cannot be looked at ({exc.strerror})") from None
     if not stat.S_ISREG(st.st_mode):

@@ -18,7 +18,7 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-from remediator import modes
+from remediator import access, modes
 from remediator.errors import InputError
 
 
@@ -56,6 +56,8 @@ def acquire(state_dir: Path, api_socket: str) -> Instance:
                 modes.makedirs(path.parent, 0o750, modes.PARENT_DIR)
             try:
                 fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK, 0o644)
+            except PermissionError as exc:  # the operator's access, said as such (exit 2)
+                raise access.denied("the daemon's lock file", str(path), exc, want=os.W_OK) from None
             except OSError as exc:
                 raise InputError(f"{path}: cannot open the daemon's lock file: {exc.strerror or exc}") from None
             fds.append(fd)

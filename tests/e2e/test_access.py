@@ -150,7 +150,7 @@ def _entries(*tops: str) -> dict[str, tuple[int, int, int, str]]:
 def test_nobody_gets_no_access_never_a_sick_verdict_and_nothing_changes(sandbox: Sandbox, world: Path) -> None:
     nobody = Nobody(world)
     state = world / "state"  # root's, 0700, with one incident in its journal
-    with Journal(state) as j:
+    with Journal(state) as j:  # root's own state dir
         row = j.open_incident(host="t", runbook="dockerd-restart", sha256="0" * 64, dry_run=True)
     cfg = _config(sandbox, world, state)
     host = Host(sandbox)
@@ -183,7 +183,7 @@ def test_nobody_gets_no_access_never_a_sick_verdict_and_nothing_changes(sandbox:
         assert res.returncode == 2, (args, res.stdout, res.stderr)
         assert "no incidents" not in res.stdout and res.stdout.strip() != "[]", res.stdout
         assert str(state) in res.stderr and "mode 0700" in res.stderr and "uid 65534" in res.stderr, res.stderr
-    with Journal(state) as j:
+    with Journal(state, readonly=True) as j:  # nobody's directory: root only reads it
         assert [r.id for r in j.incidents()] == [row.id], "something opened an incident"
     host.unchanged()
 
@@ -212,7 +212,7 @@ def test_a_socket_member_who_cannot_prove_dockerd_is_refused_after_the_diagnosis
     run = nobody.run("run", "--config", str(cfg), "--host", "t", "--dry-run", groups=[docker])
     assert run.returncode == 2, run.stdout + run.stderr
     assert "error: host t: no-access: dockerd-proc:" in run.stderr and "to do:" in run.stderr
-    with Journal(state) as j:
+    with Journal(state, readonly=True) as j:  # nobody's directory: root only reads it
         assert j.incidents() == [], "an incident was opened for a host this user cannot see"
     host.unchanged()
 
@@ -283,7 +283,7 @@ def test_the_daemon_marks_the_host_it_cannot_reach_and_never_plans_for_it(sandbo
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait(timeout=30)
-    with Journal(state) as j:
+    with Journal(state, readonly=True) as j:  # nobody's directory: root only reads it
         assert j.incidents() == []
     host.unchanged()
 

@@ -121,9 +121,9 @@ def test_demo_daemon_yes_heals_in_under_two_minutes_and_leaves_nothing_behind(de
     (journal,) = re.findall(r"journal: incident (\S+) host demo runbook docker-libcontainerd outcome (\S+)", text)
     assert journal[1] == "recovered", text
     asked = re.findall(r"--yes: approving as `(.+ approve (\w+) --config (\S+))` would", text)
-    assert [a[1] for a in asked] == re.findall(r"approval (\w+): approved by remediator demo --yes", text), text
+    assert [a[1] for a in asked] == re.findall(r"approval (\w+): approved by root", text), text
     assert len(asked) >= 2 and all(a[2] == f"{root}/config.yaml" for a in asked), "stop and quarantine were asked"
-    assert re.search(r"stop: approved: approved by remediator demo --yes", text), text
+    assert re.search(r"stop: approved: approved by root", text), text  # the peer (SO_PEERCRED), not free text
     port = int(re.findall(r"curl -s http://127\.0\.0\.1:(\d+)/healthz", text)[0])
     assert re.search(r"/healthz\s+\{\"ok\": true", text) and \
         re.search(r'/metrics\s+remediator_incidents_total\{outcome="recovered",runbook="docker-libcontainerd"\} 1\.0', text)
@@ -151,7 +151,7 @@ def test_demo_daemon_keep_leaves_the_journal_but_no_process_mount_or_socket(demo
         assert rows == [("demo", "dockerd-restart", "recovered", 0)], rows
         with sqlite3.connect(root / "state" / "daemon.sqlite3") as db:
             decided = db.execute("SELECT step, decision, by FROM approvals").fetchall()
-        assert ("stop", "approved", "remediator demo --yes") in decided, decided
+        assert ("stop", "approved", "root") in decided, decided  # the peer; "remediator demo --yes" is its note
         log = (root / "daemon.log").read_text()
         assert '"event": "outcome"' in log and '"outcome": "recovered"' in log
         assert '"event": "stopped"' in log, "the daemon stopped cleanly on SIGTERM"

@@ -26,6 +26,12 @@ from remediator.errors import InputError
 from remediator.settings import Settings
 from tests.unit.test_daemon_api import StandIn
 
+
+@pytest.fixture
+def tmp_path(sock_dir: Path) -> Path:
+    """This module's tests bind unix sockets in tmp_path: a short one (tests/conftest.py sock_dir)."""
+    return sock_dir
+
 INCIDENT = "20261128T000000-abcdef"
 
 

@@ -22,6 +22,12 @@ from tests.unit.test_daemon_api_limits import INCIDENT, Served
 
 
 @pytest.fixture
+def tmp_path(sock_dir: Path) -> Path:
+    """This module's tests bind unix sockets in tmp_path: a short one (tests/conftest.py sock_dir)."""
+    return sock_dir
+
+
+@pytest.fixture
 def served(tmp_path: Path) -> Iterator[Served]:
     s = Served(tmp_path)
     try:

@@ -21,8 +21,14 @@ from remediator import exitcodes
 from remediator.cli import main
 from remediator.daemon.api import read_token
 from remediator.daemon.store import Store
-from remediator.errors import BadStateFile, InputError
+from remediator.errors import BadStateFile, InputError, JournalError
 from remediator.journal import Journal
+
+
+@pytest.fixture
+def tmp_path(sock_dir: Path) -> Path:
+    """This module's tests bind unix sockets in tmp_path: a short one (tests/conftest.py sock_dir)."""
+    return sock_dir
 
 INCIDENT = "20261205T123456-abcdef"
 
@@ -471,3 +477,19 @@ def test_an_unexpected_exception_is_one_line_and_exit_8(monkeypatch: pytest.Monk
         "error: internal error (a bug in remediator), KeyError: 'planted'; REMEDIATOR_DEBUG=1 shows the traceback"]
     assert "Traceback" in cli("diagnose", "--log", str(log), env={"REMEDIATOR_DEBUG": "1"}).output
     assert json.loads(cli("signatures", "--json").output)  # the guard passes ordinary output through
+
+
+def test_a_read_only_journal_writes_nothing_and_creates_no_incident(tmp_path: Path) -> None:
+    """The listings open the journal read-only: a write through it is refused, never kept in memory as if done,
+    and no incident directory is created."""
+    state = tmp_path / "state"
+    Journal(state).disconnect()
+    def ours() -> list[str]:  # SQLite's own -wal/-shm files come and go with any reader of a WAL database
+        return sorted(p.name for p in state.iterdir() if not p.name.endswith(("-wal", "-shm")))
+
+    before = ours()
+    with Journal(state, readonly=True) as j, pytest.raises(JournalError, match="read-only"):
+        j.open_incident(host="h0", runbook="dockerd-restart", sha256="0" * 64, dry_run=True)
+    assert ours() == before and not (state / "incidents").exists()
+    with Journal(state, readonly=True) as j:
+        assert j.incidents() == []

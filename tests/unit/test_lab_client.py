@@ -21,6 +21,12 @@ from remediator.lab_client import Api, ApiUnreachable, DemoFailed, describe, rem
 from tests.conftest import cli
 
 
+@pytest.fixture
+def tmp_path(sock_dir: Path) -> Path:
+    """This module's tests bind unix sockets in tmp_path: a short one (tests/conftest.py sock_dir)."""
+    return sock_dir
+
+
 class _Unix(ThreadingHTTPServer):
     address_family = socket.AF_UNIX
 

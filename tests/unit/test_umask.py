@@ -24,6 +24,12 @@ from tests.unit.test_state_trust import _run, _tree, _unvalidated
 
 
 @pytest.fixture
+def tmp_path(sock_dir: Path) -> Path:
+    """This module's tests bind unix sockets in tmp_path: a short one (tests/conftest.py sock_dir)."""
+    return sock_dir
+
+
+@pytest.fixture
 def umask000() -> Iterator[None]:
     old = os.umask(0)
     try:
