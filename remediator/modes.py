@@ -106,15 +106,7 @@ def state_dir(path: str | Path) -> Path:
             makedirs(path, PRIVATE_DIR, PARENT_DIR)
         except OSError as exc:
             raise InputError(f"state_dir {path}: cannot create it: {exc.strerror or exc}") from None
-    try:
-        st = os.stat(path)
-    except OSError as exc:
-        raise InputError(f"state_dir {path}: {exc.strerror or exc}") from None
-    if not stat.S_ISDIR(st.st_mode):
-        raise InputError(f"state_dir {path} is not a directory")
-    why = too_open(st)
-    if why:
-        raise InputError(f"state_dir {path} is not safe for the journal and the backups: {why}; remediator never "
-                         "changes the mode of an existing directory - use a directory of its own (e.g. "
-                         "/var/lib/remediator, mode 0700)")
+    elif not os.path.exists(path):
+        raise InputError(f"state_dir {path} is a symlink to nothing")
+    existing_state_dir(path)
     return path
