@@ -121,7 +121,24 @@ class Sandbox:
         p = self.dockerd_proc()
         assert p is not None, "dockerd is not running"
         os.kill(p.pid, signal.SIGSTOP)
-        return p.pid
+        deadline = time.monotonic() + 10  # kill() returns before the stop is delivered to every thread: the
+        while time.monotonic() < deadline:  # wedge is in place once every thread of dockerd reads stopped (T)
+            if self._all_threads_stopped(p.pid):
+                return p.pid
+            time.sleep(0.01)
+        raise RuntimeError(f"dockerd {p.pid} did not stop within 10 s of SIGSTOP")
+
+    @staticmethod
+    def _all_threads_stopped(pid: int) -> bool:
+        try:
+            tids = os.listdir(f"/proc/{pid}/task")
+            states = []
+            for tid in tids:
+                with open(f"/proc/{pid}/task/{tid}/stat", "rb") as fh:
+                    states.append(fh.read(4096).rsplit(b")", 1)[1].split()[0])
+        except OSError:
+            return False
+        return bool(states) and all(st in (b"T", b"t") for st in states)
 
     def crash(self) -> None:
         """SIGKILL dockerd, as a crash would: shims and containers survive, the managed containerd dies."""
