@@ -24,7 +24,7 @@ from rich.markup import escape
 
 from remediator import access, exitcodes, idents, modes
 from remediator.cli_common import CONFIG, JSON, Table, console, id_column
-from remediator.cli_diag import bad_input, config_or_exit, settings_or_exit, shown
+from remediator.cli_diag import bad_input, config_or_exit, ident_or_exit, settings_or_exit, shown
 from remediator.daemon.client import Malformed, Unreachable, exchange, path_for
 from remediator.errors import InputError, RemediatorError
 from remediator.outputs import dumps
@@ -65,14 +65,6 @@ def api(settings: Settings, method: str, path: str, body: dict[str, Any] | None 
     if not 200 <= code < 300:
         _unusable(sock, f"answered HTTP {code}")
     return data
-
-
-def _arg(kinds: tuple[str, ...], value: str, name: str) -> str:
-    """An argument checked against the one grammar (remediator.idents): exit 2 naming it, nothing sent."""
-    try:
-        return idents.one_of(kinds, value, f"argument {name}")
-    except InputError as exc:
-        bad_input(exc)
 
 
 def _shape(settings: Settings, data: dict[str, Any], ok: bool, what: str) -> None:
@@ -186,10 +178,10 @@ def _approval_ok(a: object) -> bool:
 
 
 def _decide(config: Path | None, ident: str, step: str | None, verb: str, note: str | None) -> None:
-    ident = _arg(("approval id", "incident id"), ident, "IDENT")
+    ident = ident_or_exit(("approval id", "incident id"), ident, "argument IDENT")
     body: dict[str, Any] = {}
     if step is not None:
-        body["step"] = _arg(("step id",), step, "STEP")
+        body["step"] = ident_or_exit("step id", step, "argument STEP")
     if note:
         if len(note) > 200 or not note.isprintable():
             bad_input(InputError("--note: at most 200 printable characters"))
@@ -226,7 +218,7 @@ deny = _decision("deny", "denies", "Deny a pending risky step: the incident roll
 
 
 def _host(config: Path | None, host: str, verb: str, reason: str | None = None) -> None:
-    host = _arg(("host name",), host, "HOST")
+    host = ident_or_exit("host name", host, "argument HOST")
     if reason is not None and (len(reason) > 300 or not reason.isprintable()):
         bad_input(InputError("--reason: at most 300 printable characters"))
     settings = settings_or_exit(config)

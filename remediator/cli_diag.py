@@ -50,11 +50,12 @@ def bad_input(exc: InputError) -> NoReturn:
     sys.exit(EXIT_BAD_INPUT)
 
 
-def ident_or_exit(kind: str, value: str, where: str) -> str:
-    """`value` if it is a well-formed `kind` (remediator/idents.py, the one grammar), else exit 2 naming the
-    argument, the value escaped."""
+def ident_or_exit(kinds: str | tuple[str, ...], value: str, where: str) -> str:
+    """`value` if it is a well-formed `kinds` (one kind, or any of several: remediator/idents.py, the one grammar),
+    else exit 2 naming the argument, the value escaped; nothing is looked up or sent."""
+    kinds = (kinds,) if isinstance(kinds, str) else kinds
     try:
-        return idents.check(kind, value, where)
+        return idents.check(kinds[0], value, where) if len(kinds) == 1 else idents.one_of(kinds, value, where)
     except InputError as exc:
         bad_input(exc)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -58,6 +59,18 @@ def sock_dir() -> Iterator[Path]:
     tmp_path under a long --basetemp does not fit (the suite must pass with any basetemp)."""
     with tempfile.TemporaryDirectory(prefix="rmd-sock-", dir="/tmp") as d:
         yield Path(d)
+
+
+def stop_group(proc: subprocess.Popen[bytes] | subprocess.Popen[str], grace: float = 60) -> None:
+    """SIGTERM the process group a test started (start_new_session=True), SIGKILL it after `grace` seconds."""
+    if proc.poll() is not None:
+        return
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
 
 
 def cli(*args: str, config: Path | None = None, timeout: float = 240) -> subprocess.CompletedProcess[str]:

@@ -15,7 +15,6 @@ import hashlib
 import json
 import os
 import shutil
-import signal
 import site
 import stat
 import subprocess
@@ -29,7 +28,7 @@ import pytest
 
 from remediator.journal import Journal
 from remediator.lab import Sandbox, wait_for
-from tests.conftest import cli, digest, shim_ids
+from tests.conftest import cli, digest, shim_ids, stop_group
 
 pytestmark = pytest.mark.dockerd
 NOBODY = 65534
@@ -276,13 +275,7 @@ def test_the_daemon_marks_the_host_it_cannot_reach_and_never_plans_for_it(sandbo
         assert f"no access to the daemon's API socket {state}/api.sock: {state} (nobody:nogroup, mode 0700) may not " \
                "be searched for uid 65533" in other.stderr, other.stderr
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=30)
+        stop_group(proc)
     with Journal(state, readonly=True) as j:  # nobody's directory: root only reads it
         assert j.incidents() == []
     host.unchanged()

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -25,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from remediator.lab import Sandbox, wait_for
-from tests.conftest import REPO, cli, require_docker
+from tests.conftest import REPO, cli, require_docker, stop_group
 
 NOBODY = 65534
 FAKE_C = r"""
@@ -164,13 +163,7 @@ def test_a_users_process_named_dockerd_is_never_executed_signalled_or_believed(
         imp.assert_untouched("daemon rounds")
         assert "dockerd-wedged" not in text, text[-3000:]
     finally:
-        if daemon.poll() is None:
-            os.killpg(daemon.pid, signal.SIGTERM)
-            try:
-                daemon.wait(60)
-            except subprocess.TimeoutExpired:
-                os.killpg(daemon.pid, signal.SIGKILL)
-                daemon.wait(10)
+        stop_group(daemon)
     imp.assert_untouched("the end")
     assert Path(sb.pidfile).read_text().strip() == str(pid), "the pidfile naming a live process was removed"
 

@@ -5,7 +5,6 @@ it creates: the state_dir and everything in it, the API socket's directory, `.re
 from __future__ import annotations
 
 import os
-import signal
 import stat
 import subprocess
 import sys
@@ -14,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from remediator.lab import Sandbox, wait_for
-from tests.conftest import REPO
+from tests.conftest import REPO, stop_group
 
 pytestmark = pytest.mark.dockerd
 
@@ -64,12 +63,7 @@ def test_the_cli_under_umask_000_creates_nothing_others_can_write(sandbox: Sandb
     try:
         wait_for(lambda: (run_dir / "api.sock").exists(), 30, "the daemon's API socket")
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=30)
+        stop_group(proc)
 
     assert stat.S_IMODE(os.stat(state).st_mode) == 0o700
     assert stat.S_IMODE(os.stat(sandbox.root / "new-parent").st_mode) == 0o755
