@@ -46,9 +46,9 @@ from remediator.redact import redact_obj, redact_text
 from remediator.runbook import Step
 from remediator.settings import HostConfig, Settings, load_settings
 from remediator.structs import Outcome, StepResult
+from remediator.vocab import HELD_STATES
 
-HELD = ("quarantined", "paused", "stopped-by-admin", "maintenance", "cooldown", "breaker-open", "waiting",
-        "supervisor-restarting", "supervisor-unknown", "no-access")  # states a refusal set: a failing /_ping does not turn them back into "suspect"
+HELD = HELD_STATES  # states a refusal set: a failing /_ping does not turn them back into "suspect"
 
 
 def json_log(event: str, level: str = "info", **fields: Any) -> None:

@@ -12,9 +12,9 @@ from collections.abc import Iterable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
-STATES = ("healthy", "suspect", "remediating", "awaiting-approval", "quarantined", "paused", "observing",
-          "stopped-by-admin", "maintenance", "cooldown", "breaker-open", "waiting", "supervisor-restarting",
-          "supervisor-unknown", "sick", "no-access")
+from remediator.vocab import HostState
+
+STATES = tuple(HostState)  # every state a host can be in, one gauge each
 
 
 class Metrics:
