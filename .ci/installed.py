@@ -23,8 +23,8 @@ from pathlib import Path
 
 from remediator import exitcodes
 from remediator.cli import main
-from remediator.cli_common import commands
-from remediator.lab import Sandbox
+from remediator.cli.common import commands
+from remediator.lab.sandbox import Sandbox
 
 R, LABEL = sys.argv[1], sys.argv[2]
 ENV = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from remediator.lab import Sandbox
+from remediator.lab.sandbox import Sandbox
 from tests.conftest import cli, digest, shim_ids
 
 pytestmark = pytest.mark.dockerd
@@ -110,7 +110,7 @@ def test_a_cleanly_stopped_dockerd_comes_back_with_every_container_it_stopped(sa
     """Stopped (SIGTERM: dockerd stops its containers on the way out), then meta.db damaged: the containers
     dockerd's own shutdown stopped (restart=no included) are the snapshot, and run again afterwards."""
     from remediator.hosts.service import controller
-    from remediator.lab import damage
+    from remediator.lab.sandbox import damage
 
     before = sandbox.running()
     controller(sandbox.host).stop(15)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from remediator.lab import Sandbox, _mounts, wait_for
+from remediator.lab.sandbox import Sandbox, _mounts, wait_for
 from tests.conftest import cli, require_docker, shim_ids
 
 pytestmark = pytest.mark.dockerd

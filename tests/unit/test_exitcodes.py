@@ -10,9 +10,12 @@ import pytest
 from click.testing import CliRunner
 from rich.console import Console
 
-from remediator import cli, cli_daemon, cli_diag, exitcodes
+from remediator import exitcodes
+from remediator.cli import daemon as cli_daemon
+from remediator.cli import diag as cli_diag
 from remediator.cli import main
-from remediator.cli_common import commands
+from remediator.cli import root as cli
+from remediator.cli.common import commands
 from remediator.structs import EXIT_CODES, Outcome
 from tests.conftest import REPO
 
@@ -84,7 +87,7 @@ def test_no_daemon_is_its_own_code(tmp_path: Path) -> None:
 
 def test_every_console_of_the_faces_reads_no_markup_from_emoji_or_highlighting() -> None:
     found = [(m.__name__, k) for m in (cli, cli_diag, cli_daemon) for k, v in vars(m).items() if isinstance(v, Console)]
-    assert {("remediator.cli_daemon", "out"), ("remediator.cli_daemon", "err")} <= set(found)
+    assert {("remediator.cli.daemon", "out"), ("remediator.cli.daemon", "err")} <= set(found)
     for mod, name in found:
         c = vars(__import__(mod, fromlist=["x"]))[name]
         assert c._emoji is False and c._highlight is False, f"{mod}.{name}"

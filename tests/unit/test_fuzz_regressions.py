@@ -12,7 +12,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from remediator.cli import main
-from remediator.cli_diag import read_bounded
+from remediator.cli.diag import read_bounded
 from remediator.journal import Journal
 
 

@@ -463,7 +463,7 @@ def test_a_path_the_locale_cannot_encode_is_exit_2(tmp_path: Path) -> None:
 
 def test_an_unexpected_exception_is_one_line_and_exit_8(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """The last line of defence: a bug is one line on stderr and exit 8; REMEDIATOR_DEBUG=1 adds the traceback."""
-    import remediator.cli_diag as cli_diag
+    import remediator.cli.diag as cli_diag
 
     def boom(*_a: object, **_k: object) -> None:
         raise KeyError("planted")

@@ -1,4 +1,4 @@
-"""remediator.lab_client: the API client's failures, the process-group stop, socket removal, the progress lines;
+"""remediator.lab.client: the API client's failures, the process-group stop, socket removal, the progress lines;
 and `demo --yes` without `--daemon` refused as bad input."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from remediator.lab_client import Api, ApiUnreachable, DemoFailed, describe, remove_sockets, stop_group
+from remediator.lab.client import Api, ApiUnreachable, DemoFailed, describe, remove_sockets, stop_group
 from tests.conftest import cli
 
 

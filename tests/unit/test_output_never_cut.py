@@ -15,7 +15,7 @@ from rich.console import Console
 
 import remediator
 from remediator.cli import main
-from remediator.cli_common import Table, console, id_column, self_command
+from remediator.cli.common import Table, console, id_column, self_command
 from remediator.daemon.store import Store
 from remediator.journal import Journal
 

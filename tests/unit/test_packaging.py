@@ -66,7 +66,7 @@ def wheel_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_the_wheel_ships_every_module_of_the_source_tree(wheel_venv: Path, tmp_path: Path) -> None:
     names = _modules()
-    assert {"remediator.daemon.core", "remediator.cli_daemon", "remediator.hosts.local"} <= set(names)
+    assert {"remediator.daemon.core", "remediator.cli.daemon", "remediator.hosts.local"} <= set(names)
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
     res = subprocess.run([str(wheel_venv / "bin" / "python"), "-c", IMPORT_ALL, json.dumps(names)], cwd=tmp_path,
                          env=env, capture_output=True, text=True, timeout=120)

@@ -23,8 +23,8 @@ import click
 from rich.markup import escape
 
 from remediator import access, exitcodes, idents, modes
-from remediator.cli_common import CONFIG, JSON, Table, console, id_column
-from remediator.cli_diag import bad_input, config_or_exit, ident_or_exit, settings_or_exit, shown
+from remediator.cli.common import CONFIG, JSON, Table, console, id_column
+from remediator.cli.diag import bad_input, config_or_exit, ident_or_exit, settings_or_exit, shown
 from remediator.daemon.client import Malformed, Unreachable, exchange, path_for
 from remediator.errors import InputError, RemediatorError
 from remediator.outputs import dumps

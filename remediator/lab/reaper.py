@@ -20,7 +20,7 @@ def main() -> int:
         os.environ["TMPDIR"] = argv.pop(0).split("=", 1)[1]
         os.makedirs(os.environ["TMPDIR"], exist_ok=True)
     if not argv:
-        print("usage: python -m remediator.labinit [--tmpdir=DIR] ARGV...", file=sys.stderr)
+        print("usage: python -m remediator.lab.reaper [--tmpdir=DIR] ARGV...", file=sys.stderr)
         return 2
     ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
     child = os.fork()

@@ -2,7 +2,7 @@
 deadline, the daemon's log events as progress lines, stopping the process group the demo started, removing
 socket files, and signals that unwind into the teardown.
 
-Role: small helpers for remediator.lab_daemon (imported by it alone).
+Role: small helpers for remediator.lab.daemon (imported by it alone).
 Must not: signal any process but the group it is handed; follow a symlink; import click or rich.
 """
 

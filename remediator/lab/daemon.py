@@ -25,8 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from remediator.journal import Journal
-from remediator.lab import Sandbox
-from remediator.lab_client import (
+from remediator.lab.client import (
     EXIT_FAILED,
     Api,
     ApiUnreachable,
@@ -41,6 +40,7 @@ from remediator.lab_client import (
     signals_unwind,
     stop_group,
 )
+from remediator.lab.sandbox import Sandbox
 from remediator.structs import EXIT_CODES, EXIT_INTERRUPTED, Outcome
 
 Say = Callable[[str, str], None]  # (kind, text): kind is rule, info, fault, progress, ask, ok, fail, hint

@@ -55,13 +55,13 @@ class Sandbox:
 
     def argv(self) -> list[str]:
         """dockerd under a tiny subreaper (see labinit): this machine's PID 1 does not reap."""
-        return [sys.executable, "-m", "remediator.labinit", f"--tmpdir={self.root}/tmp",
+        return [sys.executable, "-m", "remediator.lab.reaper", f"--tmpdir={self.root}/tmp",
                 self.dockerd, "--data-root", self.data, "--exec-root", self.exec_, "-H", f"unix://{self.sock}",
                 "--pidfile", self.pidfile, "--bridge=none", "--iptables=false", "--ip-masq=false",
                 "--storage-driver=overlay2"] + (["--containerd", self.ctrd_sock] if self.ctrd_sock else []) + self.extra_flags
 
     def containerd_argv(self) -> list[str]:
-        return [sys.executable, "-m", "remediator.labinit", f"--tmpdir={self.root}/tmp", "containerd",
+        return [sys.executable, "-m", "remediator.lab.reaper", f"--tmpdir={self.root}/tmp", "containerd",
                 "--config", str(self.root / "containerd.toml"), "--root", str(self.root / "containerd-root"),
                 "--state", str(self.root / "containerd-state"), "--address", str(self.ctrd_sock)]
 

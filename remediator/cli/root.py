@@ -22,9 +22,9 @@ from rich.prompt import Confirm
 
 from remediator import access, exitcodes, modes, outputs
 from remediator.app import Faces, heal_host, resume_incident, runbook_arg, state_dir_apart
-from remediator.cli_common import CONFIG, JSON, Table, add_exit_codes, console, id_column, self_command
-from remediator.cli_daemon import COMMANDS
-from remediator.cli_diag import (
+from remediator.cli.common import CONFIG, JSON, Table, add_exit_codes, console, id_column, self_command
+from remediator.cli.daemon import COMMANDS
+from remediator.cli.diag import (
     bad_input,
     config_or_exit,
     diagnose,
@@ -35,7 +35,7 @@ from remediator.cli_diag import (
     shown,
     signatures,
 )
-from remediator.cli_guard import Guarded
+from remediator.cli.guard import Guarded
 from remediator.detect.probes import Round
 from remediator.detect.verdict import Verdict
 from remediator.engine import Interrupted, Report, stop_on_signals
@@ -361,12 +361,12 @@ def demo(containers: int, fault: str, keep: bool, under_daemon: bool, yes: bool)
     /tmp/rmd-lab-*, no bridge, no iptables; the host's Docker is not touched), removed afterwards unless --keep.
     With --daemon the sandbox is healed by a real `remediator daemon` (its config, state and log in the sandbox).
     The incident (journal, evidence, backup) and its config are written to /tmp/remediator-demo and kept."""
-    from remediator.lab import Sandbox
+    from remediator.lab.sandbox import Sandbox
 
     if yes and not under_daemon:
         bad_input(InputError("--yes: only with --daemon (the plain demo approves its own steps)"))
     if under_daemon:
-        from remediator.lab_daemon import run_demo
+        from remediator.lab.daemon import run_demo
 
         sys.exit(run_demo(_demo_say, containers=containers, fault=fault, yes=yes, keep=keep))
 

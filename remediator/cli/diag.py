@@ -18,7 +18,7 @@ import click
 from rich.markup import escape
 
 from remediator import app, exitcodes, idents
-from remediator.cli_common import CONFIG, JSON, Table, console, id_column
+from remediator.cli.common import CONFIG, JSON, Table, console, id_column
 from remediator.detect import facts as factsmod
 from remediator.detect import logdiag
 from remediator.detect.probes import Round
