@@ -87,16 +87,19 @@ def install() -> None:
             setattr(sys, name, RedactingStream(stream))
 
 
+class _Redacting:
+    """A structured logger whose every field is redacted before `log` sees it."""
+
+    def __init__(self, log: Callable[..., None]) -> None:
+        self.log = log
+
+    def __call__(self, event: str, *args: Any, **fields: Any) -> None:
+        self.log(event, *args, **redact_obj(fields))
+
+
 def redacting(log: Callable[..., None]) -> Callable[..., None]:
     """A structured logger `log(event, level=..., **fields)` whose every field is redacted first (idempotent)."""
-    if getattr(log, "redacts", False):
-        return log
-
-    def redacted(event: str, *args: Any, **fields: Any) -> None:
-        log(event, *args, **redact_obj(fields))
-
-    redacted.redacts = True  # type: ignore[attr-defined]
-    return redacted
+    return log if isinstance(log, _Redacting) else _Redacting(log)
 
 
 def dumps(obj: Any, **kwargs: Any) -> str:
