@@ -1,10 +1,12 @@
-"""What every face of the CLI shares: its consoles, the --config option, the exit-code epilogs, its own name.
+"""What every face of the CLI shares: its consoles, the --config option, bad input, the exit-code epilogs, its name.
 
 Role: output that is never cut. On a terminal rich lays text out at the terminal's width; anywhere else (a pipe,
 a log, journald, a test) nothing is hard-wrapped: the width is WIDE, so an identifier, a verdict, a runbook name, a
 host or a path is printed whole on its line, whatever $COLUMNS says; only rules stay 80 columns. Tables fold other
-columns before an id column (id_column) and never cut an id with an ellipsis. Imported by cli, cli_daemon, cli_diag.
-Consoles never read user text as markup or :emoji: codes (highlight=False, emoji=False).
+columns before an id column (id_column) and never cut an id with an ellipsis. Imported by every face (root, daemon, diag).
+Consoles never read user text as markup or :emoji: codes (highlight=False, emoji=False): one pair, out and err,
+made by the one factory (console). The helpers every command shares: shown (redact, then escape), bad_input (exit 2),
+ident_or_exit, config_or_exit and settings_or_exit (the --config option's file, or exit 2).
 """
 
 from __future__ import annotations
@@ -14,19 +16,25 @@ import shutil
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 import rich.table
 from rich.console import Console, ConsoleDimensions, ConsoleOptions, JustifyMethod, OverflowMethod, RenderResult
+from rich.markup import escape
 from rich.rule import Rule
 from rich.style import Style
 from rich.table import Column
 
-from remediator import exitcodes
+from remediator import exitcodes, idents
+from remediator.errors import InputError
+from remediator.redact import redact_text
+from remediator.settings import Settings, find_config, load_settings
+from remediator.structs import EXIT_BAD_INPUT
 
 WIDE = 10_000  # columns when the output is not a terminal: in effect, no wrapping
 RULE = 80
+_CONSOLE_SIZE: property = vars(Console)["size"]  # rich's own size property: its setter, for _Console.size's
 
 
 class _Console(Console):
@@ -41,12 +49,12 @@ class _Console(Console):
 
     @property
     def size(self) -> ConsoleDimensions:
-        real = Console.size.fget(self)  # type: ignore[attr-defined]
+        real = super().size
         return real if self._tty() else ConsoleDimensions(WIDE, real.height)
 
     @size.setter
     def size(self, new_size: tuple[int, int]) -> None:
-        Console.size.fset(self, new_size)  # type: ignore[attr-defined]
+        _CONSOLE_SIZE.__set__(self, new_size)
 
     def rule(self, title: Any = "", *, characters: str = "─", style: str | Style = "rule.line",
              align: Any = "center") -> None:
@@ -92,6 +100,48 @@ CONFIG = click.option("--config", "config", type=click.Path(path_type=Path), def
 
 JSON = click.option("--json", "as_json", is_flag=True, help="print JSON on stdout instead of text, for scripts")
 """--json on a listing command (a command with its own JSON shape says so in its own help)."""
+
+
+out = console()  # user text is never markup, nor :emoji: codes; never hard-wrapped outside a terminal
+err = console(stderr=True)  # an error line is never wrapped: grep it
+"""The one pair of consoles every command prints on."""
+
+
+def shown(text: str, limit: int | None = None) -> str:
+    """User-facing text for a console: redacted (before it is cut or wrapped: half a secret is not recognised
+    by the stream's redactor) and escaped (never rich markup)."""
+    return escape(redact_text(text)[:limit])
+
+
+def bad_input(exc: InputError) -> NoReturn:
+    for p in exc.problems:
+        err.print(f"[red]error:[/] {escape(p)}")
+    sys.exit(EXIT_BAD_INPUT)
+
+
+def ident_or_exit(kinds: str | tuple[str, ...], value: str, where: str) -> str:
+    """`value` if it is a well-formed `kinds` (one kind, or any of several: remediator/idents.py, the one grammar),
+    else exit 2 naming the argument, the value escaped; nothing is looked up or sent."""
+    kinds = (kinds,) if isinstance(kinds, str) else kinds
+    try:
+        return idents.check(kinds[0], value, where) if len(kinds) == 1 else idents.one_of(kinds, value, where)
+    except InputError as exc:
+        bad_input(exc)
+
+
+def config_or_exit(config: Path | None) -> Path:
+    """The config file: --config, else $REMEDIATOR_CONFIG, else /etc/remediator/config.yaml (exit 2 if none)."""
+    try:
+        return find_config(config)
+    except InputError as exc:
+        bad_input(exc)
+
+
+def settings_or_exit(config: Path | None) -> Settings:
+    try:
+        return load_settings(config_or_exit(config))
+    except InputError as exc:
+        bad_input(exc)
 
 
 def commands(group: click.Group, prefix: str = "") -> Iterator[tuple[str, click.Command]]:

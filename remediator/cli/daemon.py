@@ -23,16 +23,25 @@ import click
 from rich.markup import escape
 
 from remediator import access, exitcodes, idents, modes
-from remediator.cli.common import CONFIG, JSON, Table, console, id_column
-from remediator.cli.diag import bad_input, config_or_exit, ident_or_exit, settings_or_exit, shown
+from remediator.cli.common import (
+    CONFIG,
+    JSON,
+    Table,
+    bad_input,
+    config_or_exit,
+    err,
+    id_column,
+    ident_or_exit,
+    out,
+    settings_or_exit,
+    shown,
+)
 from remediator.daemon.client import Malformed, Unreachable, exchange, path_for
 from remediator.errors import InputError, RemediatorError
 from remediator.outputs import dumps
 from remediator.settings import Settings
 from remediator.structs import EXIT_BAD_INPUT
 
-out = console()  # user text is never markup, nor :emoji: codes; never hard-wrapped outside a terminal
-err = console(stderr=True)  # an error line is never wrapped: grep it
 EXIT_UNREACHABLE = exitcodes.NO_DAEMON
 
 

@@ -12,13 +12,13 @@ import concurrent.futures as cf
 import json
 import sys
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import click
 from rich.markup import escape
 
-from remediator import app, exitcodes, idents
-from remediator.cli.common import CONFIG, JSON, Table, console, id_column
+from remediator import app, exitcodes
+from remediator.cli.common import CONFIG, JSON, Table, bad_input, err, id_column, out, settings_or_exit, shown
 from remediator.detect import facts as factsmod
 from remediator.detect import logdiag
 from remediator.detect.probes import Round
@@ -26,53 +26,12 @@ from remediator.detect.signatures import DIAGNOSES, SIGNATURES, runbook_for, ver
 from remediator.detect.verdict import Verdict
 from remediator.errors import InputError, RemediatorError
 from remediator.outputs import dumps
-from remediator.redact import redact_text
 from remediator.safeio import read_bounded, read_regular
-from remediator.settings import HostConfig, Settings, find_config, load_settings
-from remediator.structs import EXIT_BAD_INPUT
+from remediator.settings import HostConfig, Settings
 
-out = console()  # user text is never markup, nor :emoji: codes; never hard-wrapped outside a terminal
-err = console(stderr=True)  # an error line is never wrapped: grep it
 MAX_LOG = 128 << 20  # every read of user input is bounded: a log bigger than this is cut by the user, on purpose
 # (a log of MAX_LOG takes ~3x that in memory to diagnose: bytes, text, lines; /dev/zero is refused within ~MAX_LOG)
 COLOUR = {"healthy": "green", "degraded": "yellow", "suspect": "yellow"}
-
-
-def shown(text: str, limit: int | None = None) -> str:
-    """User-facing text for a console: redacted (before it is cut or wrapped: half a secret is not recognised
-    by the stream's redactor) and escaped (never rich markup)."""
-    return escape(redact_text(text)[:limit])
-
-
-def bad_input(exc: InputError) -> NoReturn:
-    for p in exc.problems:
-        err.print(f"[red]error:[/] {escape(p)}")
-    sys.exit(EXIT_BAD_INPUT)
-
-
-def ident_or_exit(kinds: str | tuple[str, ...], value: str, where: str) -> str:
-    """`value` if it is a well-formed `kinds` (one kind, or any of several: remediator/idents.py, the one grammar),
-    else exit 2 naming the argument, the value escaped; nothing is looked up or sent."""
-    kinds = (kinds,) if isinstance(kinds, str) else kinds
-    try:
-        return idents.check(kinds[0], value, where) if len(kinds) == 1 else idents.one_of(kinds, value, where)
-    except InputError as exc:
-        bad_input(exc)
-
-
-def config_or_exit(config: Path | None) -> Path:
-    """The config file: --config, else $REMEDIATOR_CONFIG, else /etc/remediator/config.yaml (exit 2 if none)."""
-    try:
-        return find_config(config)
-    except InputError as exc:
-        bad_input(exc)
-
-
-def settings_or_exit(config: Path | None) -> Settings:
-    try:
-        return load_settings(config_or_exit(config))
-    except InputError as exc:
-        bad_input(exc)
 
 
 def render_verdict(v: Verdict, host: str) -> None:

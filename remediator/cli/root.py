@@ -22,23 +22,27 @@ from rich.prompt import Confirm
 
 from remediator import access, exitcodes, modes, outputs
 from remediator.app import Faces, heal_host, resume_incident, runbook_arg, state_dir_apart
-from remediator.cli.common import CONFIG, JSON, Table, add_exit_codes, console, id_column, self_command
-from remediator.cli.daemon import COMMANDS
-from remediator.cli.diag import (
+from remediator.cli.common import (
+    CONFIG,
+    JSON,
+    Table,
+    add_exit_codes,
     bad_input,
     config_or_exit,
-    diagnose,
+    err,
+    id_column,
     ident_or_exit,
-    probe,
-    render_verdict,
+    out,
+    self_command,
     settings_or_exit,
     shown,
-    signatures,
 )
+from remediator.cli.daemon import COMMANDS
+from remediator.cli.diag import diagnose, probe, render_verdict, signatures
 from remediator.cli.guard import Guarded
 from remediator.detect.probes import Round
 from remediator.detect.verdict import Verdict
-from remediator.engine import Interrupted, Report, stop_on_signals
+from remediator.engine import Approver, Interrupted, Report, stop_on_signals
 from remediator.errors import HostBusy, InputError, JournalError, RemediatorError
 from remediator.journal import Journal
 from remediator.ladder import RUNBOOKS
@@ -49,8 +53,6 @@ from remediator.structs import EXIT_BAD_INPUT, EXIT_CODES, EXIT_HOST_BUSY, EXIT_
 P = ParamSpec("P")
 R = TypeVar("R")
 DEMO_STATE = "/tmp/remediator-demo"
-out = console()  # user text is never markup, nor :emoji: codes; never hard-wrapped outside a terminal
-err = console(stderr=True)  # an error line is never wrapped: grep it
 STYLE = {"ok": "green", "fail": "bold red", "refused": "bold yellow", "rollback": "bold magenta", "undone": "magenta",
          "plan": "cyan", "guard": "dim", "retry": "yellow", "warn": "yellow", "start": "bold", "facts": "dim",
          "progress": "dim", "rung": "bold cyan", "verdict": "bold", "escalate": "bold yellow",
@@ -67,7 +69,7 @@ def reporter(kind: str, step: str | None, text: str, lines: list[str] | None = N
         out.print(f"{' ' * 28}[dim]·[/] {shown(line)}")
 
 
-def make_approver(yes: bool):  # type: ignore[no-untyped-def]
+def make_approver(yes: bool) -> Approver:
     def approve(step: Step, plan: StepResult) -> tuple[bool, str]:
         if yes:
             return True, "--yes"
