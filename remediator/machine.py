@@ -94,4 +94,4 @@ def mermaid(runbook: Runbook) -> str:
     graph = GraphMachine(model=Incident(), states=states, transitions=trans, initial="healthy",
                          auto_transitions=False, graph_engine="mermaid", show_conditions=True,
                          title=f"runbook {runbook.name}")
-    return graph.get_combined_graph().draw(None) or ""  # the one model's graph; draw(None) returns the text
+    return graph.model.get_graph().draw(None)  # type: ignore[attr-defined, no-any-return]
