@@ -24,7 +24,7 @@ from pathlib import Path
 from remediator import exitcodes
 from remediator.cli import main
 from remediator.cli.common import commands
-from remediator.lab.sandbox import Sandbox
+from remediator.lab import Sandbox
 
 R, LABEL = sys.argv[1], sys.argv[2]
 ENV = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}

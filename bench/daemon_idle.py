@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from remediator.lab.sandbox import Sandbox, wait_for
+from remediator.lab import Sandbox, wait_for
 
 TICK = os.sysconf("SC_CLK_TCK")
 

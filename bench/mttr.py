@@ -20,7 +20,7 @@ import sys
 import time
 
 from remediator.hosts.service import controller
-from remediator.lab.sandbox import Sandbox, wait_for
+from remediator.lab import Sandbox, wait_for
 
 
 def manual_fix(sb: Sandbox) -> dict[str, float]:

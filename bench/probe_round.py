@@ -21,7 +21,7 @@ import time
 from remediator.detect import facts as factsmod
 from remediator.detect.diagnose import prober_for
 from remediator.hosts.service import controller
-from remediator.lab.sandbox import Sandbox
+from remediator.lab import Sandbox
 from remediator.settings import ProbeConfig
 
 

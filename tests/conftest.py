@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from remediator.lab.sandbox import Sandbox
+from remediator.lab import Sandbox
 
 REPO = Path(__file__).resolve().parent.parent
 IN_CI = os.environ.get("CI") == "true"

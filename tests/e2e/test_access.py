@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 
 from remediator.journal import Journal
-from remediator.lab.sandbox import Sandbox, wait_for
+from remediator.lab import Sandbox, wait_for
 from tests.conftest import cli, digest, shim_ids, stop_group
 
 pytestmark = pytest.mark.dockerd

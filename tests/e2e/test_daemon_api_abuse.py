@@ -26,7 +26,7 @@ from typing import Any
 import pytest
 
 from remediator.daemon import client
-from remediator.lab.sandbox import wait_for
+from remediator.lab import wait_for
 from tests.conftest import REPO, cli
 
 ATTACKER = r"""

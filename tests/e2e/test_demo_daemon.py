@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from remediator.lab.sandbox import Sandbox, wait_for
+from remediator.lab import Sandbox, wait_for
 from tests.conftest import REPO, require_docker
 
 pytestmark = pytest.mark.dockerd

@@ -18,7 +18,7 @@ from remediator.detect import facts as factsmod
 from remediator.detect.diagnose import prober_for
 from remediator.detect.verdict import Monitor, Verdict, settle
 from remediator.hosts.service import controller
-from remediator.lab.sandbox import Sandbox
+from remediator.lab import Sandbox
 from remediator.settings import ProbeConfig
 from tests.conftest import cli, require_docker, shim_ids
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from remediator.lab.sandbox import Sandbox
+from remediator.lab import Sandbox
 from tests.conftest import cli, digest, shim_ids
 
 pytestmark = pytest.mark.dockerd

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from remediator.lab.sandbox import Sandbox
+from remediator.lab import Sandbox
 from tests.conftest import REPO, shim_ids
 
 pytestmark = pytest.mark.dockerd

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from remediator.lab.sandbox import Sandbox
+from remediator.lab import Sandbox
 from tests.conftest import cli, require_docker, shim_ids
 from tests.fakes import systemd
 

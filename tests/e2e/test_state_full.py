@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from remediator.detect import facts as factsmod
-from remediator.lab.sandbox import Sandbox
+from remediator.lab import Sandbox
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.dockerd

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from remediator.lab.sandbox import Sandbox, wait_for
+from remediator.lab import Sandbox, wait_for
 from tests.conftest import REPO, cli, require_docker, stop_group
 
 NOBODY = 65534

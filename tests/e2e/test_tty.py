@@ -7,7 +7,7 @@ import sys
 import pexpect
 import pytest
 
-from remediator.lab.sandbox import Sandbox
+from remediator.lab import Sandbox
 from tests.conftest import REPO, shim_ids
 
 pytestmark = pytest.mark.dockerd

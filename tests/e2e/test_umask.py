@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from remediator.lab.sandbox import Sandbox, wait_for
+from remediator.lab import Sandbox, wait_for
 from tests.conftest import REPO, stop_group
 
 pytestmark = pytest.mark.dockerd
