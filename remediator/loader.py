@@ -10,9 +10,9 @@ Must not: know about runbooks or settings; it only loads and locates.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from pydantic import ValidationError
 from ruamel.yaml import YAML
@@ -88,91 +88,127 @@ def _parser() -> YAML:
     return YAML(typ="safe")
 
 
-def _build(path: Path, text: str) -> Any:
-    """Build the data from the YAML event stream in one iterative pass (no recursion, no ruamel composer),
-    keeping every key's and item's line:col, and refuse with a position what would crash or bomb a loader:
-    nesting past MAX_DEPTH, more than MAX_EVENTS nodes, aliases of collections (the billion-laughs shape),
-    explicit tags, merge keys, complex or duplicate keys, undefined aliases, a second document."""
-    stack: list[list[Any]] = []  # [container, pending key or _KEY, key line:col]
-    anchors: dict[str, Any] = {}
-    collection_anchors: set[str] = set()
-    root: Any = None
-    documents = events = aliased = 0
+_KEY = object()  # marks "the next scalar of this mapping is a key"
 
-    def where(ev: Any) -> str:
-        mark = getattr(ev, "start_mark", None)
-        return f"{mark.line + 1}:{mark.column + 1}" if mark else "1:1"
 
-    def add(value: Any, ev: Any) -> None:
-        nonlocal root
+def _where(ev: Any) -> str:
+    mark = getattr(ev, "start_mark", None)
+    return f"{mark.line + 1}:{mark.column + 1}" if mark else "1:1"
+
+
+class _Builder:
+    """The data of one YAML event stream, built in one iterative pass (no recursion, no ruamel composer) that keeps
+    every key's and item's line:col. A refusal names the file, the event's line:col and what was refused."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.stack: list[list[Any]] = []  # [container, pending key or _KEY, key line:col]
+        self.anchors: dict[str, Any] = {}
+        self.collection_anchors: set[str] = set()
+        self.root: Any = None
+        self.documents = self.events = self.aliased = 0
+        self.on: dict[str, Callable[[Any], None]] = {
+            "DocumentStartEvent": self.document, "ScalarEvent": self.scalar, "AliasEvent": self.alias,
+            "MappingStartEvent": self.mapping, "SequenceStartEvent": self.sequence,
+            "MappingEndEvent": self.close, "SequenceEndEvent": self.close}  # other events carry no data
+
+    def refuse(self, ev: Any, what: str) -> NoReturn:
+        raise InputError(f"{self.path}:{_where(ev)}: YAML: {what}")
+
+    def feed(self, ev: Any) -> None:
+        self.events += 1
+        if self.events > MAX_EVENTS:
+            self.refuse(ev, f"more than {MAX_EVENTS} nodes")
+        on = self.on.get(type(ev).__name__)
+        if on is not None:
+            on(ev)
+
+    def document(self, ev: Any) -> None:
+        self.documents += 1
+        if self.documents > 1:
+            self.refuse(ev, "more than one document (---); use one")
+
+    def untagged(self, ev: Any) -> None:
+        if ev.tag is not None:
+            self.refuse(ev, f"explicit tags ({ev.tag}) are not supported; write the plain value")
+
+    def scalar(self, ev: Any) -> None:
+        if ev.tag is not None:
+            self.untagged(ev)
+        value = _scalar(ev.value, not ev.style and bool(ev.implicit and ev.implicit[0]))
+        if ev.anchor:
+            self.anchors[ev.anchor] = value
+        self.add(value, ev)
+
+    def mapping(self, ev: Any) -> None:
+        self.untagged(ev)
+        self.open(ev, PosMap())
+
+    def sequence(self, ev: Any) -> None:
+        self.untagged(ev)
+        self.open(ev, PosSeq())
+
+    def close(self, ev: Any) -> None:
+        self.stack.pop()
+
+    def alias(self, ev: Any) -> None:
+        if ev.anchor in self.collection_anchors:
+            self.refuse(ev, f"an alias of a mapping or sequence (*{ev.anchor}) is not supported; repeat the values")
+        if ev.anchor not in self.anchors:
+            self.refuse(ev, f"alias *{ev.anchor} names no anchor defined before it")
+        self.aliased += len(str(self.anchors[ev.anchor]))
+        if self.aliased > MAX_ALIASED:
+            self.refuse(ev, f"aliases expand to more than {MAX_ALIASED >> 10} KiB of text; repeat the values")
+        self.add(self.anchors[ev.anchor], ev)
+
+    def open(self, ev: Any, node: PosMap | PosSeq) -> None:
+        if len(self.stack) >= MAX_DEPTH:
+            self.refuse(ev, f"nested deeper than {MAX_DEPTH} levels")
+        if ev.anchor:
+            self.collection_anchors.add(ev.anchor)
+        self.add(node, ev)
+        self.stack.append([node, _KEY, (0, 0)])
+
+    def add(self, value: Any, ev: Any) -> None:
         mark = ev.start_mark
-        if not stack:
-            root = value
+        if not self.stack:
+            self.root = value
             return
-        top = stack[-1]
+        top = self.stack[-1]
         node = top[0]
         if type(node) is PosSeq:
             node.pos.append((mark.line, mark.column))
             node.append(value)
         elif top[1] is _KEY:
-            if isinstance(value, (PosMap, PosSeq)):
-                raise InputError(f"{path}:{where(ev)}: YAML: a mapping or sequence as a mapping key is not supported")
-            if value == "<<" and type(value) is str and not getattr(ev, "style", None):
-                raise InputError(f"{path}:{where(ev)}: YAML: merge keys (<<) are not supported; write the keys out")
-            try:
-                duplicate = value in node
-            except TypeError:  # an unhashable key cannot come from a scalar; be safe anyway
-                duplicate = False
-            if duplicate:
-                raise InputError(f"{path}:{where(ev)}: YAML: duplicate key {value!r}")
-            top[1], top[2] = value, (mark.line, mark.column)
+            self.key(top, value, ev)
         else:
             node.pos[top[1]] = top[2]
             node[top[1]] = value
             top[1] = _KEY
 
+    def key(self, top: list[Any], value: Any, ev: Any) -> None:
+        if isinstance(value, (PosMap, PosSeq)):
+            self.refuse(ev, "a mapping or sequence as a mapping key is not supported")
+        if value == "<<" and type(value) is str and not getattr(ev, "style", None):
+            self.refuse(ev, "merge keys (<<) are not supported; write the keys out")
+        try:
+            duplicate = value in top[0]
+        except TypeError:  # an unhashable key cannot come from a scalar; be safe anyway
+            duplicate = False
+        if duplicate:
+            self.refuse(ev, f"duplicate key {value!r}")
+        top[1], top[2] = value, (ev.start_mark.line, ev.start_mark.column)
+
+
+def _build(path: Path, text: str) -> Any:
+    """Build the data from the YAML event stream (_Builder), keeping every key's and item's line:col, and refuse
+    with a position what would crash or bomb a loader: nesting past MAX_DEPTH, more than MAX_EVENTS nodes, aliases
+    of collections (the billion-laughs shape), explicit tags, merge keys, complex or duplicate keys, undefined
+    aliases, a second document."""
+    builder = _Builder(path)
     for ev in _parser().parse(text):
-        events += 1
-        if events > MAX_EVENTS:
-            raise InputError(f"{path}:{where(ev)}: YAML: more than {MAX_EVENTS} nodes")
-        kind = type(ev).__name__
-        if kind == "DocumentStartEvent":
-            documents += 1
-            if documents > 1:
-                raise InputError(f"{path}:{where(ev)}: YAML: more than one document (---); use one")
-            continue
-        if kind in ("ScalarEvent", "MappingStartEvent", "SequenceStartEvent") and ev.tag is not None:
-            raise InputError(f"{path}:{where(ev)}: YAML: explicit tags ({ev.tag}) are not supported; write the plain value")
-        if kind == "ScalarEvent":
-            value = _scalar(ev.value, not ev.style and bool(ev.implicit and ev.implicit[0]))
-            if ev.anchor:
-                anchors[ev.anchor] = value
-            add(value, ev)
-        elif kind == "AliasEvent":
-            if ev.anchor in collection_anchors:
-                raise InputError(f"{path}:{where(ev)}: YAML: an alias of a mapping or sequence (*{ev.anchor}) is not "
-                                 "supported; repeat the values")
-            if ev.anchor not in anchors:
-                raise InputError(f"{path}:{where(ev)}: YAML: alias *{ev.anchor} names no anchor defined before it")
-            aliased += len(str(anchors[ev.anchor]))
-            if aliased > MAX_ALIASED:
-                raise InputError(f"{path}:{where(ev)}: YAML: aliases expand to more than {MAX_ALIASED >> 10} KiB "
-                                 "of text; repeat the values")
-            add(anchors[ev.anchor], ev)
-        elif kind in ("MappingStartEvent", "SequenceStartEvent"):
-            if len(stack) >= MAX_DEPTH:
-                raise InputError(f"{path}:{where(ev)}: YAML: nested deeper than {MAX_DEPTH} levels")
-            node: Any = PosMap() if kind == "MappingStartEvent" else PosSeq()
-            if ev.anchor:
-                collection_anchors.add(ev.anchor)
-            add(node, ev)
-            stack.append([node, _KEY, (0, 0)])
-        elif kind in ("MappingEndEvent", "SequenceEndEvent"):
-            stack.pop()
-    return root
-
-
-_KEY = object()  # marks "the next scalar of this mapping is a key"
+        builder.feed(ev)
+    return builder.root
 
 
 def load_yaml(path: Path) -> Any:
