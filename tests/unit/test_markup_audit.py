@@ -14,7 +14,7 @@ from pathlib import Path
 
 import remediator
 
-FACES = ("cli/root.py", "cli/diag.py", "cli/daemon.py", "cli/common.py")
+FACES = ("cli/root.py", "cli/diag.py", "cli/daemon.py", "cli/common.py", "cli/incidents.py")
 INTERNAL = {  # expression -> why it cannot hold user text
     "stamp": "time.strftime of the clock",
     "label": "a step id: runbook.ID pattern, [a-z0-9_-]",
