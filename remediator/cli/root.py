@@ -14,7 +14,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import ParamSpec, TypeVar
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 import click
 from rich.markup import escape
@@ -46,6 +46,9 @@ from remediator.ladder import RUNBOOKS
 from remediator.runbook import Runbook, Step, load_runbook
 from remediator.settings import load_settings
 from remediator.structs import EXIT_CODES, EXIT_HOST_BUSY, EXIT_INTERRUPTED, Outcome, StepResult
+
+if TYPE_CHECKING:
+    from remediator.lab.sandbox import Sandbox
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -301,16 +304,7 @@ def demo(containers: int, fault: str, keep: bool, under_daemon: bool, yes: bool)
     sandbox = Sandbox(name="demo")
     code = exitcodes.BAD_INPUT  # the demo could not run (no root, no dockerd): nothing of the host was changed
     try:
-        out.rule("[bold]sandbox")
-        sandbox.start()
-        sandbox.populate(containers)
-        out.print(f"dockerd up in {escape(str(sandbox.root))} with {len(sandbox.running())} running containers")
-        if fault == "metadb":
-            sandbox.corrupt_metadb()
-            out.print("[red]fault:[/] dockerd crashed and containerd's meta.db is garbage; dockerd refuses to start")
-        else:
-            sandbox.wedge()
-            out.print("[red]fault:[/] dockerd is SIGSTOPped: the API accepts connections and never answers")
+        _demo_break(sandbox, containers, fault)
         cfg = sandbox.root / "config.yaml"
         cfg.write_text(sandbox.config_yaml(DEMO_STATE))  # kept after the sandbox goes: evidence, backups, journal
         report = execute(cfg, "demo", "auto", dry_run=False, yes=True)
@@ -334,6 +328,20 @@ def demo(containers: int, fault: str, keep: bool, under_daemon: bool, yes: bool)
             sandbox.cleanup()
             out.print("sandbox removed")
     sys.exit(code)
+
+
+def _demo_break(sandbox: Sandbox, containers: int, fault: str) -> None:
+    """Start the demo's sandbox with `containers` running, then break it the `fault` way."""
+    out.rule("[bold]sandbox")
+    sandbox.start()
+    sandbox.populate(containers)
+    out.print(f"dockerd up in {escape(str(sandbox.root))} with {len(sandbox.running())} running containers")
+    if fault == "metadb":
+        sandbox.corrupt_metadb()
+        out.print("[red]fault:[/] dockerd crashed and containerd's meta.db is garbage; dockerd refuses to start")
+    else:
+        sandbox.wedge()
+        out.print("[red]fault:[/] dockerd is SIGSTOPped: the API accepts connections and never answers")
 
 
 def _demo_say(kind: str, text: str) -> None:
