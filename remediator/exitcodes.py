@@ -19,7 +19,7 @@ ESCALATED = 6
 INTERRUPTED = 7  # SIGINT/SIGTERM: the step under way finished, the incident is in flight; `run` resumes it
 NO_DAEMON = 8  # no daemon answers on daemon.api_socket
 SICK = 9  # probe / diagnose: the verdict is sick or did not settle; nothing was changed
-INTERNAL = 10  # a bug: an exception nothing expected (remediator/cli_guard.py; REMEDIATOR_DEBUG=1 prints the traceback)
+INTERNAL = 10  # a bug: an exception nothing expected (remediator/cli/guard.py; REMEDIATOR_DEBUG=1 prints the traceback)
 
 MEANING: dict[int, str] = {
     OK: "done: recovered, nothing to do (healthy, degraded, starting), dry-run planned, evidence collected, "

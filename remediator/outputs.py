@@ -6,7 +6,7 @@ writes — rich consoles, click.echo, `--json`, the daemon's JSON log, a traceba
 serialised (JSON escaping then cannot hide a value from the text rules); `dumps()` is json.dumps of the
 redacted object, for `--json` emitters and webhook payloads.
 Limits: a stream sees rendered text, so a caller that cuts or wraps a string (a table cell, text[:80]) must
-redact it before (cli_diag.shown): a secret cut in two is no longer recognisable.
+redact it before (cli.common.shown): a secret cut in two is no longer recognisable.
 Must not: import click or rich (the daemon uses it).
 """
 

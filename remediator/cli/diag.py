@@ -1,6 +1,7 @@
 """The diagnosis commands: probe, diagnose --log, signatures, and the rendering they share with `run`.
 
-Role: parse arguments, render verdicts with rich or as JSON. Imported by cli and cli_daemon.
+Role: parse arguments, render verdicts with rich or as JSON. Imported by cli.root (render_verdict: `run`).
+What every face shares (consoles, --config, bad_input, shown) is cli.common.
 `probe` exits 0 when the host is healthy, degraded or starting, 9 (exitcodes.SICK) when the verdict is sick or did
 not settle (suspect), 2 on bad input or when a host reads no-access (this user may not look at it) or cannot be
 probed from here; `diagnose` exits 0 when the log reads healthy, 9 otherwise.

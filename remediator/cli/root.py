@@ -1,10 +1,11 @@
-"""The command line: run, resume, probe, diagnose, evidence collect, runbook validate|graph, incidents, demo, and
-the daemon's commands (cli_daemon).
+"""The command line's group (`main`) and its own commands: run, resume, evidence collect, config check, runbook
+validate|graph, demo; it adds the daemon's commands (cli.daemon), the diagnosis commands (cli.diag) and incidents
+(cli.incidents).
 
-Role: parse arguments, render with rich, ask for approvals, map outcomes to exit codes. Imported by nothing.
+Role: parse arguments, render with rich, ask for approvals, map outcomes to exit codes. Imported by cli/__init__.
 Exit codes are a public interface (scripts depend on them): one table, remediator/exitcodes.py, which ends every
 command's --help (the codes that command can return) and is README.md's table. The group is
-cli_guard.Guarded: an exception nothing expected is one line and exit 10, never a traceback.
+cli.guard.Guarded: an exception nothing expected is one line and exit 10, never a traceback.
 """
 
 from __future__ import annotations

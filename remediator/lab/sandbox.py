@@ -54,7 +54,7 @@ class Sandbox:
         self.host = connect(self.config())
 
     def argv(self) -> list[str]:
-        """dockerd under a tiny subreaper (see labinit): this machine's PID 1 does not reap."""
+        """dockerd under a tiny subreaper (see lab/reaper.py): this machine's PID 1 does not reap."""
         return [sys.executable, "-m", "remediator.lab.reaper", f"--tmpdir={self.root}/tmp",
                 self.dockerd, "--data-root", self.data, "--exec-root", self.exec_, "-H", f"unix://{self.sock}",
                 "--pidfile", self.pidfile, "--bridge=none", "--iptables=false", "--ip-masq=false",

@@ -37,7 +37,7 @@ INTERNAL = {  # expression -> why it cannot hold user text
 NUMBERS = {"r.number", "r.wall", "v.rounds", "no", "containers", "settings.ladder.max_steps"}  # ints and floats
 
 
-ESCAPERS = ("escape", "shown")  # cli_diag.shown = escape(redact_text(...)) (remediator/outputs.py)
+ESCAPERS = ("escape", "shown")  # cli.common.shown = escape(redact_text(...)) (remediator/outputs.py)
 
 
 def _unescaped(tree: ast.AST) -> list[tuple[int, str]]:
