@@ -29,16 +29,16 @@ from typing import Any
 
 from remediator import app, engine
 from remediator.daemon import instance, policy, reach
+from remediator.daemon.liveness import LivenessProber
 from remediator.daemon.metrics import Metrics
 from remediator.daemon.notify import Notifier, sd_notify, watchdog_interval
+from remediator.daemon.schedule import RoundStats, run_rounds
 from remediator.daemon.store import Store
 from remediator.detect.verdict import HEALTHY_LIKE, Verdict, denials
 from remediator.engine import Interrupted, Report
 from remediator.errors import InputError, RemediatorError
 from remediator.hosts import connect
-from remediator.hosts.liveness import LivenessProber
 from remediator.hosts.port import Ping
-from remediator.hosts.schedule import RoundStats, run_rounds
 from remediator.hosts.service import supervisor_state
 from remediator.journal import Journal
 from remediator.outputs import redacting
@@ -124,7 +124,7 @@ class Daemon:
         return 0
 
     async def _rounds(self) -> None:
-        """The schedule bench/probe_scale.py measures (hosts/schedule.run_rounds): round k is due at t0 + k·interval,
+        """The schedule bench/probe_scale.py measures (daemon/schedule.run_rounds): round k is due at t0 + k·interval,
         an overrun never makes two rounds run at once; SIGTERM/SIGINT stop between rounds, SIGHUP reloads."""
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
