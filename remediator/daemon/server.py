@@ -37,6 +37,7 @@ from typing import Any
 from remediator import modes
 
 _OUT_OF_FDS = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
+Socket = socket.socket
 REJECT = (b"HTTP/1.0 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: 45\r\n"
           b"Connection: close\r\n\r\n" + b'{"error": "too many connections from you"}  \n')
 
@@ -87,24 +88,25 @@ class Capped(io.RawIOBase):
         return n
 
 
-class _Bounded(socketserver.BaseServer):
+class Bounded(socketserver.BaseServer):
     """The bounded pool, per-client cap, deadline reaper and quiet errors, for either socket family."""
 
     request_queue_size = 128
+    socket: Socket  # the listening socket (socketserver.TCPServer and UnixStreamServer set it)
     limits: Limits
     log: Callable[..., None]
 
     def _start_bounded(self, limits: Limits, log: Callable[..., None]) -> None:
         self.limits, self.log = limits, log
         self._cond = threading.Condition()
-        self._active: dict[socket.socket, tuple[Peer, float]] = {}
-        self._reaped: set[socket.socket] = set()
+        self._active: dict[Socket, tuple[Peer, float]] = {}
+        self._reaped: set[Socket] = set()
         self._closing = False
         self._exhausted_logged = 0.0
         self._pool = ThreadPoolExecutor(max_workers=limits.connections, thread_name_prefix="api")
         threading.Thread(target=self._reaper, name="api-reaper", daemon=True).start()
 
-    def peer(self, request: socket.socket) -> Peer | None:
+    def peer(self, request: Socket) -> Peer | None:
         with self._cond:
             entry = self._active.get(request)
         return entry[0] if entry else None
@@ -116,7 +118,7 @@ class _Bounded(socketserver.BaseServer):
         if self._closing:
             raise OSError("the server is closing")
         try:
-            return self.socket.accept()  # type: ignore[attr-defined, no-any-return]
+            return self.socket.accept()
         except OSError as exc:
             if exc.errno in _OUT_OF_FDS:
                 now = time.monotonic()
@@ -151,10 +153,10 @@ class _Bounded(socketserver.BaseServer):
         except RuntimeError:  # the pool is shut down: the server is closing
             self._done(request)
 
-    def _work(self, request: socket.socket, client_address: Any) -> None:
+    def _work(self, request: Socket, client_address: Any) -> None:
         try:
             request.settimeout(self.limits.deadline)
-            self.RequestHandlerClass(request, client_address, self)  # type: ignore[arg-type]
+            self.finish_request(request, client_address)  # the handler, as socketserver builds it
         except (OSError, ValueError):
             pass  # the peer hung up, was too slow, or was cut at the deadline: nothing to report
         except Exception as exc:  # noqa: BLE001 - one short line, never a traceback (a peer must not flood the log)
@@ -162,7 +164,7 @@ class _Bounded(socketserver.BaseServer):
         finally:
             self._done(request)
 
-    def _done(self, request: socket.socket) -> None:
+    def _done(self, request: Socket) -> None:
         with self._cond:
             self._active.pop(request, None)
             self._reaped.discard(request)
@@ -212,7 +214,7 @@ class _Bounded(socketserver.BaseServer):
             return len(self._active)
 
 
-class TCPServer(_Bounded, socketserver.TCPServer):
+class TCPServer(Bounded, socketserver.TCPServer):
     allow_reuse_address = True
 
     def __init__(self, address: tuple[str, int], handler: type[socketserver.BaseRequestHandler], *,
@@ -221,7 +223,7 @@ class TCPServer(_Bounded, socketserver.TCPServer):
         socketserver.TCPServer.__init__(self, address, handler)
 
 
-class UnixServer(_Bounded, socketserver.UnixStreamServer):
+class UnixServer(Bounded, socketserver.UnixStreamServer):
     """The API socket (mode 0660: the group may talk to it). Bound only by a daemon that holds the instance lock
     (daemon.instance), so a socket left at the path is a dead daemon's; removed again on a clean stop."""
 

@@ -201,12 +201,13 @@ class Store:
                                 (incident, step)):  # asked again for a changed plan: the old question is void
             self.decide(stale[0], "withdrawn", "daemon", "the plan changed (facts or runbook): asked again")
         now = time.time()
-        aid = uuid.uuid4().hex[:12]
+        a = Approval(uuid.uuid4().hex[:12], incident, host, step, plan_sha256, redact(summary)[:2000],
+                     [redact(c)[:500] for c in changes[:50]], now, now + ttl, None, None, None, None)
         self._exec("INSERT INTO approvals VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                   (aid, incident, host, step, plan_sha256, redact(summary)[:2000],
-                    json.dumps([redact(c)[:500] for c in changes[:50]]), now, now + ttl, None, None, None, None))
+                   (a.id, a.incident, a.host, a.step, a.plan_sha256, a.summary, json.dumps(a.changes), a.requested,
+                    a.expires, a.decision, a.by, a.decided, a.note))
         self._notify()
-        return self.approval(aid)  # type: ignore[return-value]
+        return a  # what was written, field for field
 
     def approval(self, aid: str) -> Approval | None:
         rows = self._exec(f"SELECT {_APPROVAL} FROM approvals WHERE id=?", (aid,))  # noqa: S608

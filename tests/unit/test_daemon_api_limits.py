@@ -10,9 +10,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -20,66 +18,16 @@ from click.testing import CliRunner
 from remediator.cli import main
 from remediator.daemon import api as api_mod
 from remediator.daemon import client
-from remediator.daemon.api import read_token, serve
+from remediator.daemon.api import read_token
 from remediator.daemon.server import Limits
 from remediator.errors import InputError
-from remediator.settings import Settings
-from tests.unit.test_daemon_api import StandIn
+from tests.unit.daemon_stand import Served
 
 
 @pytest.fixture
 def tmp_path(sock_dir: Path) -> Path:
     """This module's tests bind unix sockets in tmp_path: a short one (tests/conftest.py sock_dir)."""
     return sock_dir
-
-INCIDENT = "20261128T000000-abcdef"
-
-
-class Served:
-    def __init__(self, tmp: Path, settings: dict[str, Any] | None = None) -> None:
-        self.d = StandIn(tmp)
-        if settings:
-            self.d.settings = Settings.model_validate({**self.d.settings.model_dump(), **settings})
-        self.sock = self.d.settings.daemon.api_socket
-        self.cfg = tmp / "config.yaml"
-        self.cfg.write_text(f"state_dir: {tmp / 'state'}\ndaemon: {{api_socket: {self.sock}}}\n"
-                            "hosts:\n  - name: h1\n  - name: h2\n")
-        self.servers = serve(self.d)  # type: ignore[arg-type]
-
-    def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> tuple[int, dict[str, Any]]:
-        return client.exchange(self.sock, method, path, body, deadline=10)
-
-    def raw(self, data: bytes, address: Any = None, timeout: float = 10) -> bytes:
-        fam = socket.AF_UNIX if address is None else socket.AF_INET
-        with socket.socket(fam, socket.SOCK_STREAM) as s:
-            s.settimeout(timeout)
-            s.connect(address or self.sock)
-            s.sendall(data)
-            out = b""
-            while chunk := s.recv(65536):
-                out += chunk
-            return out
-
-    def pending(self, plan: str = "a") -> str:
-        return self.d.store.request(incident=INCIDENT, host="h1", step="stop", plan_sha256=plan * 64,
-                                    summary="would stop dockerd", changes=["SIGTERM dockerd"], ttl=3600).id
-
-    def close(self) -> None:
-        for s in self.servers:
-            s.shutdown()
-            s.server_close()
-        self.d.store.db.close()
-        self.d.journal.disconnect()
-
-
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[Served]:
-    s = Served(tmp_path)
-    try:
-        yield s
-    finally:
-        s.close()
-
 
 SERVED_NOT = ["TRACE", "PUT", "DELETE", "PATCH", "OPTIONS", "FOO", "CONNECT"]
 
@@ -202,7 +150,7 @@ def test_one_peer_holds_at_most_its_share_and_a_hang_up_leaves_no_traceback(
         for c in idle:
             c.connect(s.sock)
         deadline = time.monotonic() + 5
-        while s.servers[0].active() < 3 and time.monotonic() < deadline:  # type: ignore[attr-defined]
+        while s.servers[0].active() < 3 and time.monotonic() < deadline:
             time.sleep(0.02)
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as fourth:  # answered at once, before it asks
             fourth.settimeout(5)
@@ -211,7 +159,7 @@ def test_one_peer_holds_at_most_its_share_and_a_hang_up_leaves_no_traceback(
         assert answer.startswith(b"HTTP/1.0 503") and b"too many connections" in answer
         for c in idle:
             c.close()
-        while s.servers[0].active() and time.monotonic() < deadline + 5:  # type: ignore[attr-defined]
+        while s.servers[0].active() and time.monotonic() < deadline + 5:
             time.sleep(0.02)
         assert s.call("GET", "/healthz")[0] == 200, "the share is given back when its connections end"
         for _ in range(50):  # clients that hang up before reading the answer (an error answer, a big one)
