@@ -5,8 +5,9 @@ Role: a socketserver for the unix socket and for TCP (loopback API, metrics) tha
   - holds at most `Limits.connections` connections at once, each in a worker of a pool of that size (never a
     thread per connection without bound); while full it does not accept, so the rest wait in the kernel's
     backlog and cost this process no descriptor;
-  - caps what one peer holds (`Limits.per_client`; a uid on the unix socket from SO_PEERCRED, an address over
-    TCP): a peer over its cap is answered 503 at once and closed;
+  - caps what one peer holds (`Limits.per_client`; a uid on the unix socket from SO_PEERCRED and for a local TCP
+    peer from sock_diag, daemon.peers; a remote TCP peer's address): a peer over its cap is answered 503 at once
+    and closed;
   - gives each connection one deadline from accept to the last byte of the answer (a reaper shuts the socket
     down when it passes: a peer that drip-feeds a byte every few seconds is cut at the deadline, not kept
     alive by each byte), and reads at most `Limits.max_bytes` from it in all;
@@ -21,11 +22,9 @@ import contextlib
 import errno
 import io
 import os
-import pwd
 import socket
 import socketserver
 import stat
-import struct
 import threading
 import time
 from collections.abc import Callable
@@ -35,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from remediator import modes
+from remediator.daemon.peers import Peer, peer_of
 
 _OUT_OF_FDS = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
 Socket = socket.socket
@@ -48,25 +48,6 @@ class Limits:
     per_client: int = 8  # of which one peer may hold
     deadline: float = 10.0  # seconds for the whole exchange, accept to the last byte of the answer
     max_bytes: int = 256 << 10  # read from one connection in all (request line, headers, body, drain)
-
-
-@dataclass(frozen=True)
-class Peer:
-    key: str  # what the per-client cap counts: "uid 0" on the unix socket, the address over TCP
-    user: str | None  # the peer's user name (unix socket: from its uid), None over TCP
-    pid: int | None
-
-
-def peer_of(sock: socket.socket) -> Peer:
-    if sock.family == socket.AF_UNIX:
-        pid, uid, _gid = struct.unpack("3i", sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED,
-                                                             struct.calcsize("3i")))
-        try:
-            user = pwd.getpwuid(uid).pw_name
-        except KeyError:
-            user = f"uid {uid}"
-        return Peer(f"uid {uid}", user, pid)
-    return Peer(str(sock.getpeername()[0]), None, None)
 
 
 class Capped(io.RawIOBase):

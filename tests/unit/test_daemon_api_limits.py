@@ -141,6 +141,45 @@ def test_a_drip_feeding_peer_is_cut_at_the_deadline_and_others_are_answered(tmp_
         s.close()
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="a socket owned by another user needs root to make")
+def test_local_users_over_loopback_tcp_are_counted_apart(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Over loopback TCP every local user is 127.0.0.1: the per-client cap counts the owner of the peer's socket
+    (daemon.peers, sock_diag) instead, so one user holding its whole share leaves another's untouched."""
+    from remediator.daemon.peers import tcp_owner
+
+    monkeypatch.setattr(api_mod, "LIMITS", Limits(connections=8, per_client=2, deadline=10))
+    token = tmp_path / "token"
+    token.write_text("s3cret-token-of-enough-length\n")
+    token.chmod(0o600)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    s = Served(tmp_path, {"daemon": {"api_socket": str(tmp_path / "api.sock"), "api_listen": f"127.0.0.1:{port}",
+                                     "token_file": str(token)}})
+    os.seteuid(65534)  # sockets are owned by who creates them: these three are nobody's
+    try:
+        theirs = [socket.socket() for _ in range(3)]
+    finally:
+        os.seteuid(0)
+    try:
+        for c in theirs[:2]:
+            c.settimeout(5)
+            c.connect(("127.0.0.1", port))
+        assert tcp_owner(theirs[0].getsockname(), theirs[0].getpeername()) == 65534
+        deadline = time.monotonic() + 5
+        while s.servers[1].active() < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        theirs[2].settimeout(5)
+        theirs[2].connect(("127.0.0.1", port))
+        assert theirs[2].recv(1000).startswith(b"HTTP/1.0 503"), "nobody's third connection is over its share"
+        mine = s.raw(b"GET /v1/status HTTP/1.0\r\n\r\n", ("127.0.0.1", port))
+        assert mine.startswith(b"HTTP/1.0 401"), "root's share is its own: served (and asked for the token)"
+    finally:
+        for c in theirs:
+            c.close()
+        s.close()
+
+
 def test_one_peer_holds_at_most_its_share_and_a_hang_up_leaves_no_traceback(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setattr(api_mod, "LIMITS", Limits(connections=8, per_client=3, deadline=3))
