@@ -1,4 +1,4 @@
-"""The daemon's liveness layer at fleet scale (issue 10): hosts/liveness.py + hosts/schedule.py against
+"""The daemon's liveness layer at fleet scale (issue 10): daemon/liveness.py + daemon/schedule.py against
 1,000 fake Docker API servers on unix sockets, at the daemon's 10 s period.
 
 Three processes, so the figures are the prober's alone:
@@ -121,9 +121,9 @@ def serve(d: str, hosts: int, mixed: bool) -> None:
 # ---- role probe: the measured process --------------------------------------------------------------
 
 def probe(d: str, hosts: int, rounds: int, period: float, timeout: float, slow: float, concurrency: int, import_app: bool) -> None:
-    from remediator.hosts.liveness import LivenessProber
+    from remediator.daemon.liveness import LivenessProber
+    from remediator.daemon.schedule import RoundStats, percentile, run_rounds, summarize
     from remediator.hosts.port import Ping
-    from remediator.hosts.schedule import RoundStats, percentile, run_rounds, summarize
     from remediator.settings import HostConfig
 
     configs = [HostConfig(name=f"h{i:05d}", docker_host=f"unix://{sock_path(d, i)}") for i in range(hosts)]

@@ -1,7 +1,7 @@
 """The exception tree of remediator.
 
 Role: name the failures callers catch by meaning. Errors private to one layer live there: engine.Interrupted and
-engine.StepCrashed (RemediatorErrors), daemon.routes.ApiError, hosts.liveness._Answer, hosts.local._VersionRefused.
+engine.StepCrashed (RemediatorErrors), daemon.routes.ApiError, daemon.liveness._Answer, hosts.local._VersionRefused.
 A failed command's message (its stderr tail, printed and journaled) is redacted here, where it is made; `.stderr`
 keeps the raw text.
 Must not: import anything from the package (but remediator.redact, pure and below it) or from third parties.

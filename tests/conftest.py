@@ -11,6 +11,7 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -59,6 +60,18 @@ def sock_dir() -> Iterator[Path]:
     tmp_path under a long --basetemp does not fit (the suite must pass with any basetemp)."""
     with tempfile.TemporaryDirectory(prefix="rmd-sock-", dir="/tmp") as d:
         yield Path(d)
+
+
+@pytest.fixture
+def served(sock_dir: Path) -> Iterator[Any]:
+    """A stand-in daemon behind the real API on a unix socket (tests/unit/daemon_stand.py), closed afterwards."""
+    from tests.unit.daemon_stand import Served
+
+    s = Served(sock_dir)
+    try:
+        yield s
+    finally:
+        s.close()
 
 
 def stop_group(proc: subprocess.Popen[bytes] | subprocess.Popen[str], grace: float = 60) -> None:

@@ -31,18 +31,16 @@ import stat
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from socketserver import BaseServer
+from typing import Any
 
+from remediator.daemon.control import DaemonControl
 from remediator.daemon.routes import ApiError, route
-from remediator.daemon.server import Capped, Limits, TCPServer, UnixServer
+from remediator.daemon.server import Bounded, Capped, Limits, TCPServer, UnixServer
 from remediator.errors import InputError
 from remediator.outputs import dumps
 from remediator.safeio import open_regular
-
-if TYPE_CHECKING:
-    from socketserver import BaseServer
-
-    from remediator.daemon.core import Daemon
+from remediator.settings import DaemonConfig
 
 MAX_BODY = 64 << 10
 LIMITS = Limits()
@@ -81,7 +79,7 @@ class Handler(BaseHTTPRequestHandler):
     sys_version = ""
     protocol_version = "HTTP/1.0"
     default_request_version = "HTTP/1.0"  # an unparsable request still gets a status line (not HTTP/0.9's none)
-    daemon: Daemon
+    control: DaemonControl
     token: tuple[str, str] | None = None  # (name, secret): the TCP listener's
     metrics_only = False
     limits = LIMITS
@@ -134,7 +132,7 @@ class Handler(BaseHTTPRequestHandler):
     def _auth(self) -> str:
         """Who asks: the token's name over TCP (checked here, before the body), the peer's user on the socket."""
         if self.token is None:
-            peer = self.server.peer(self.request)  # type: ignore[attr-defined]
+            peer = self.server.peer(self.request) if isinstance(self.server, Bounded) else None
             return str(peer.user) if peer is not None and peer.user else "unknown peer"
         got = self.headers.get("Authorization", "")
         if not got.startswith("Bearer "):
@@ -172,7 +170,7 @@ class Handler(BaseHTTPRequestHandler):
             n = self._length()
             who = self._auth()
             payload = self._body(n) if method == "POST" else {}
-            code, body = route(self.daemon, method, self.path, payload, self.metrics_only, who)
+            code, body = route(self.control, method, self.path, payload, self.metrics_only, who)
             if isinstance(body, bytes):
                 self._send(code, body, "text/plain; version=0.0.4; charset=utf-8")
             else:
@@ -187,36 +185,35 @@ class Handler(BaseHTTPRequestHandler):
         except OSError:
             return  # the client went away, or was too slow: nothing to answer
         except Exception as exc:  # noqa: BLE001 - a bug: answer 500 and log it in one line; the daemon goes on
-            self.daemon.log("api-error", level="error", path=self.path[:200],
+            self.control.log("api-error", level="error", path=self.path[:200],
                             error=f"{type(exc).__name__}: {str(exc)[:200]}")
             with contextlib.suppress(OSError):
                 self._send(500, {"error": "internal error (logged)"})
         self._linger()
 
 
-def make_handler(d: Daemon, *, token: tuple[str, str] | None, metrics_only: bool) -> type[Handler]:
-    return type("ApiHandler", (Handler,), {"daemon": d, "token": token, "metrics_only": metrics_only,
+def make_handler(c: DaemonControl, *, token: tuple[str, str] | None, metrics_only: bool) -> type[Handler]:
+    return type("ApiHandler", (Handler,), {"control": c, "token": token, "metrics_only": metrics_only,
                                            "limits": METRICS_LIMITS if metrics_only else LIMITS})
 
 
-def serve(d: Daemon) -> list[BaseServer]:
+def serve(c: DaemonControl, cfg: DaemonConfig) -> list[BaseServer]:
     """Start the API socket, the optional loopback API and the metrics listener, each in its own thread. The
     token file is read first: a bad one is refused (InputError, exit 2) before anything listens."""
     import threading
 
-    cfg = d.settings.daemon
     token = read_token(cfg.token_file) if cfg.api_listen and cfg.token_file else None
-    servers: list[BaseServer] = [UnixServer(cfg.api_socket, make_handler(d, token=None, metrics_only=False),
-                                            limits=LIMITS, log=d.log)]
+    servers: list[BaseServer] = [UnixServer(cfg.api_socket, make_handler(c, token=None, metrics_only=False),
+                                            limits=LIMITS, log=c.log)]
     try:
         if cfg.api_listen and token:
             host, port = cfg.api_listen.rsplit(":", 1)
-            servers.append(TCPServer((host.strip("[]"), int(port)), make_handler(d, token=token, metrics_only=False),
-                                     limits=LIMITS, log=d.log))
+            servers.append(TCPServer((host.strip("[]"), int(port)), make_handler(c, token=token, metrics_only=False),
+                                     limits=LIMITS, log=c.log))
         if cfg.metrics_listen:
             host, port = cfg.metrics_listen.rsplit(":", 1)
-            servers.append(TCPServer((host.strip("[]"), int(port)), make_handler(d, token=None, metrics_only=True),
-                                     limits=METRICS_LIMITS, log=d.log))
+            servers.append(TCPServer((host.strip("[]"), int(port)), make_handler(c, token=None, metrics_only=True),
+                                     limits=METRICS_LIMITS, log=c.log))
     except BaseException:
         for s in servers:
             s.server_close()

@@ -15,12 +15,13 @@ from dataclasses import dataclass
 
 from remediator.journal import IncidentRow
 from remediator.settings import LimitsConfig, MaintenanceWindow
+from remediator.vocab import HostState
 
 
 @dataclass(frozen=True)
 class Gate:
     allowed: bool
-    state: str  # the host's state for `status` when refused (or "remediating" when allowed)
+    state: HostState  # the host's state for `status` when refused (remediating, or observing, when allowed)
     reason: str = ""  # a refusal reason key: paused, quarantined, maintenance, ... (metrics label)
     detail: str = ""
     quarantine: bool = False  # this refusal quarantines the host (the per-host budget is spent)
@@ -58,43 +59,43 @@ def gate(host: str, limits: LimitsConfig, *, now: float, history: Sequence[Incid
     """Decide for one sick host. `history` is its incidents (any order); `supervisor` is what systemd says of the
     unit when it matters: "stopped-by-admin", "restarting", "unknown" (systemctl failed), or None."""
     if paused:
-        return Gate(False, "paused", "paused", paused)
+        return Gate(False, HostState.PAUSED, "paused", paused)
     if quarantined:
-        return Gate(False, "quarantined", "quarantined", quarantined)
+        return Gate(False, HostState.QUARANTINED, "quarantined", quarantined)
     w = in_window(windows, host, now)
     if w is not None:
-        return Gate(False, "maintenance", "maintenance", f"maintenance window {w.start}-{w.end} UTC")
+        return Gate(False, HostState.MAINTENANCE, "maintenance", f"maintenance window {w.start}-{w.end} UTC")
     held = supervisor_gate(supervisor)
     if held is not None:
         return held
     ended = [r.ended for r in history if r.ended is not None and (dry_run or not r.dry_run)]
     if ended and now - max(ended) < limits.cooldown:
-        return Gate(False, "cooldown", "cooldown", f"the last incident ended {now - max(ended):.0f}s ago "
+        return Gate(False, HostState.COOLDOWN, "cooldown", f"the last incident ended {now - max(ended):.0f}s ago "
                     f"(cooldown {limits.cooldown:g}s)")
     if not dry_run:
         recent = remediations(history, now, limits.window)
         if len(recent) >= limits.max_per_window:
-            return Gate(False, "quarantined", "budget", f"{len(recent)} remediations in the last {limits.window:g}s "
+            return Gate(False, HostState.QUARANTINED, "budget", f"{len(recent)} remediations in the last {limits.window:g}s "
                         f"(limit {limits.max_per_window}): quarantined until a human releases it", quarantine=True)
     if fleet.hosts >= limits.breaker_min_hosts and 100.0 * fleet.sick / fleet.hosts > limits.breaker_percent:
-        return Gate(False, "breaker-open", "circuit-breaker", f"{fleet.sick} of {fleet.hosts} hosts are sick "
+        return Gate(False, HostState.BREAKER_OPEN, "circuit-breaker", f"{fleet.sick} of {fleet.hosts} hosts are sick "
                     f"(> {limits.breaker_percent:g}%): something bigger than one host is wrong")
     if not dry_run and fleet.remediating >= limits.fleet_budget:
-        return Gate(False, "waiting", "fleet-budget", f"{fleet.remediating} host(s) remediating already "
+        return Gate(False, HostState.WAITING, "fleet-budget", f"{fleet.remediating} host(s) remediating already "
                     f"(fleet budget {limits.fleet_budget})")
-    return Gate(True, "observing" if dry_run else "remediating")
+    return Gate(True, HostState.OBSERVING if dry_run else HostState.REMEDIATING)
 
 
 def supervisor_gate(supervisor: str | None) -> Gate | None:
     """The refusal systemd's view of the unit calls for, if any (checked before a diagnosis, and again after)."""
     if supervisor == "stopped-by-admin":
-        return Gate(False, "stopped-by-admin", "stopped-by-admin",
+        return Gate(False, HostState.STOPPED_BY_ADMIN, "stopped-by-admin",
                     "the unit was stopped on purpose (inactive, not failed): never started by the daemon")
     if supervisor == "unknown":
-        return Gate(False, "supervisor-unknown", "supervisor-unknown",
+        return Gate(False, HostState.SUPERVISOR_UNKNOWN, "supervisor-unknown",
                     "systemctl could not be asked about the unit: not acting behind systemd's back")
     if supervisor == "restarting":
-        return Gate(False, "supervisor-restarting", "supervisor-restarting",
+        return Gate(False, HostState.SUPERVISOR_RESTARTING, "supervisor-restarting",
                     "systemd is restarting the unit itself: not racing it")
     return None
 

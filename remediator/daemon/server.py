@@ -5,8 +5,9 @@ Role: a socketserver for the unix socket and for TCP (loopback API, metrics) tha
   - holds at most `Limits.connections` connections at once, each in a worker of a pool of that size (never a
     thread per connection without bound); while full it does not accept, so the rest wait in the kernel's
     backlog and cost this process no descriptor;
-  - caps what one peer holds (`Limits.per_client`; a uid on the unix socket from SO_PEERCRED, an address over
-    TCP): a peer over its cap is answered 503 at once and closed;
+  - caps what one peer holds (`Limits.per_client`; a uid on the unix socket from SO_PEERCRED and for a local TCP
+    peer from sock_diag, daemon.peers; a remote TCP peer's address): a peer over its cap is answered 503 at once
+    and closed;
   - gives each connection one deadline from accept to the last byte of the answer (a reaper shuts the socket
     down when it passes: a peer that drip-feeds a byte every few seconds is cut at the deadline, not kept
     alive by each byte), and reads at most `Limits.max_bytes` from it in all;
@@ -21,11 +22,9 @@ import contextlib
 import errno
 import io
 import os
-import pwd
 import socket
 import socketserver
 import stat
-import struct
 import threading
 import time
 from collections.abc import Callable
@@ -35,8 +34,10 @@ from pathlib import Path
 from typing import Any
 
 from remediator import modes
+from remediator.daemon.peers import Peer, peer_of
 
 _OUT_OF_FDS = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
+Socket = socket.socket
 REJECT = (b"HTTP/1.0 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: 45\r\n"
           b"Connection: close\r\n\r\n" + b'{"error": "too many connections from you"}  \n')
 
@@ -47,25 +48,6 @@ class Limits:
     per_client: int = 8  # of which one peer may hold
     deadline: float = 10.0  # seconds for the whole exchange, accept to the last byte of the answer
     max_bytes: int = 256 << 10  # read from one connection in all (request line, headers, body, drain)
-
-
-@dataclass(frozen=True)
-class Peer:
-    key: str  # what the per-client cap counts: "uid 0" on the unix socket, the address over TCP
-    user: str | None  # the peer's user name (unix socket: from its uid), None over TCP
-    pid: int | None
-
-
-def peer_of(sock: socket.socket) -> Peer:
-    if sock.family == socket.AF_UNIX:
-        pid, uid, _gid = struct.unpack("3i", sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED,
-                                                             struct.calcsize("3i")))
-        try:
-            user = pwd.getpwuid(uid).pw_name
-        except KeyError:
-            user = f"uid {uid}"
-        return Peer(f"uid {uid}", user, pid)
-    return Peer(str(sock.getpeername()[0]), None, None)
 
 
 class Capped(io.RawIOBase):
@@ -87,24 +69,25 @@ class Capped(io.RawIOBase):
         return n
 
 
-class _Bounded(socketserver.BaseServer):
+class Bounded(socketserver.BaseServer):
     """The bounded pool, per-client cap, deadline reaper and quiet errors, for either socket family."""
 
     request_queue_size = 128
+    socket: Socket  # the listening socket (socketserver.TCPServer and UnixStreamServer set it)
     limits: Limits
     log: Callable[..., None]
 
     def _start_bounded(self, limits: Limits, log: Callable[..., None]) -> None:
         self.limits, self.log = limits, log
         self._cond = threading.Condition()
-        self._active: dict[socket.socket, tuple[Peer, float]] = {}
-        self._reaped: set[socket.socket] = set()
+        self._active: dict[Socket, tuple[Peer, float]] = {}
+        self._reaped: set[Socket] = set()
         self._closing = False
         self._exhausted_logged = 0.0
         self._pool = ThreadPoolExecutor(max_workers=limits.connections, thread_name_prefix="api")
         threading.Thread(target=self._reaper, name="api-reaper", daemon=True).start()
 
-    def peer(self, request: socket.socket) -> Peer | None:
+    def peer(self, request: Socket) -> Peer | None:
         with self._cond:
             entry = self._active.get(request)
         return entry[0] if entry else None
@@ -116,7 +99,7 @@ class _Bounded(socketserver.BaseServer):
         if self._closing:
             raise OSError("the server is closing")
         try:
-            return self.socket.accept()  # type: ignore[attr-defined, no-any-return]
+            return self.socket.accept()
         except OSError as exc:
             if exc.errno in _OUT_OF_FDS:
                 now = time.monotonic()
@@ -151,10 +134,10 @@ class _Bounded(socketserver.BaseServer):
         except RuntimeError:  # the pool is shut down: the server is closing
             self._done(request)
 
-    def _work(self, request: socket.socket, client_address: Any) -> None:
+    def _work(self, request: Socket, client_address: Any) -> None:
         try:
             request.settimeout(self.limits.deadline)
-            self.RequestHandlerClass(request, client_address, self)  # type: ignore[arg-type]
+            self.finish_request(request, client_address)  # the handler, as socketserver builds it
         except (OSError, ValueError):
             pass  # the peer hung up, was too slow, or was cut at the deadline: nothing to report
         except Exception as exc:  # noqa: BLE001 - one short line, never a traceback (a peer must not flood the log)
@@ -162,7 +145,7 @@ class _Bounded(socketserver.BaseServer):
         finally:
             self._done(request)
 
-    def _done(self, request: socket.socket) -> None:
+    def _done(self, request: Socket) -> None:
         with self._cond:
             self._active.pop(request, None)
             self._reaped.discard(request)
@@ -212,7 +195,7 @@ class _Bounded(socketserver.BaseServer):
             return len(self._active)
 
 
-class TCPServer(_Bounded, socketserver.TCPServer):
+class TCPServer(Bounded, socketserver.TCPServer):
     allow_reuse_address = True
 
     def __init__(self, address: tuple[str, int], handler: type[socketserver.BaseRequestHandler], *,
@@ -221,7 +204,7 @@ class TCPServer(_Bounded, socketserver.TCPServer):
         socketserver.TCPServer.__init__(self, address, handler)
 
 
-class UnixServer(_Bounded, socketserver.UnixStreamServer):
+class UnixServer(Bounded, socketserver.UnixStreamServer):
     """The API socket (mode 0660: the group may talk to it). Bound only by a daemon that holds the instance lock
     (daemon.instance), so a socket left at the path is a dead daemon's; removed again on a clean stop."""
 

@@ -17,6 +17,7 @@ from remediator.daemon.instance import running
 from remediator.daemon.store import Store
 from remediator.journal import Journal
 from remediator.settings import Settings
+from remediator.vocab import HostState
 
 
 def status_object(settings: Settings, store: Store, journal: Journal) -> dict[str, Any]:
@@ -27,11 +28,11 @@ def status_object(settings: Settings, store: Store, journal: Journal) -> dict[st
         s = statuses.get(h.name)
         quarantined, paused = store.flags(h.name)
         row = journal.in_flight(h.name)
-        state = s.state if s else "unknown"
+        state = s.state if s else "unknown"  # never recorded: no HostState yet
         if paused:
-            state = "paused"
+            state = HostState.PAUSED
         elif quarantined:
-            state = "quarantined"
+            state = HostState.QUARANTINED
         hosts.append({
             "name": h.name, "policy": h.policy, "state": state, "verdict": s.verdict if s else None,
             "verdict_at": s.verdict_at if s else None, "reason": paused or quarantined or (s.reason if s else None),

@@ -25,6 +25,7 @@ from remediator import access, modes
 from remediator.errors import BadStateFile, JournalError
 from remediator.redact import redact_text as redact
 from remediator.safeio import check_schema, checked_rows, state_file
+from remediator.vocab import HostState
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS flags (
@@ -202,11 +203,13 @@ class Store:
             self.decide(stale[0], "withdrawn", "daemon", "the plan changed (facts or runbook): asked again")
         now = time.time()
         aid = uuid.uuid4().hex[:12]
+        a = Approval(aid, incident, host, step, plan_sha256, redact(summary)[:2000],
+                     [redact(c)[:500] for c in changes[:50]], now, now + ttl, None, None, None, None)
         self._exec("INSERT INTO approvals VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                   (aid, incident, host, step, plan_sha256, redact(summary)[:2000],
-                    json.dumps([redact(c)[:500] for c in changes[:50]]), now, now + ttl, None, None, None, None))
+                   (a.id, a.incident, a.host, a.step, a.plan_sha256, a.summary, json.dumps(a.changes), a.requested,
+                    a.expires, a.decision, a.by, a.decided, a.note))
         self._notify()
-        return self.approval(aid)  # type: ignore[return-value]
+        return a  # what was written, field for field
 
     def approval(self, aid: str) -> Approval | None:
         rows = self._exec(f"SELECT {_APPROVAL} FROM approvals WHERE id=?", (aid,))  # noqa: S608
@@ -280,7 +283,7 @@ class Store:
                           "ORDER BY seq DESC LIMIT ?", (host, host, limit), "refusal")
         return [{"ts": r[0], "host": r[1], "reason": r[2], "detail": r[3]} for r in rows]
 
-    def set_status(self, host: str, state: str, *, verdict: str | None = None, reason: str | None = None,
+    def set_status(self, host: str, state: HostState, *, verdict: str | None = None, reason: str | None = None,
                    open_incident: str | None = None) -> None:
         """One statement (one commit): the state, reason and open incident; the verdict and its time only when
         one is given (a round that learnt nothing new about the verdict keeps the last one)."""

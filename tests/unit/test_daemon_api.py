@@ -6,92 +6,10 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
-import pwd
 import random
-import socket
-import threading
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-import pytest
-
-from remediator.daemon.api import serve
-from remediator.daemon.metrics import Metrics
-from remediator.daemon.store import Store
-from remediator.journal import Journal
-from remediator.settings import Settings
-
-ME = pwd.getpwuid(os.getuid()).pw_name
-
-
-@pytest.fixture
-def tmp_path(sock_dir: Path) -> Path:
-    """This module's tests bind unix sockets in tmp_path: a short one (tests/conftest.py sock_dir)."""
-    return sock_dir
-
-
-
-class StandIn:
-    """What the API reads from a Daemon: settings, store, journal, metrics, log, probe_now."""
-
-    def __init__(self, tmp: Path) -> None:
-        self.settings = Settings.model_validate({"state_dir": str(tmp / "state"), "hosts": [{"name": "h1"}, {"name": "h2"}],
-                                                 "daemon": {"api_socket": str(tmp / "api.sock")}})
-        self.store = Store(tmp / "state")
-        self.journal = Journal(tmp / "state")
-        self.metrics = Metrics()
-        self.last_refusal: dict[str, str] = {}
-        self.stop = threading.Event()
-        self.probed: list[str] = []
-        self.logged: list[tuple[str, dict[str, Any]]] = []
-
-    def log(self, event: str, **fields: Any) -> None:
-        self.logged.append((event, fields))
-
-    def probe_now(self, host: str) -> bool:
-        self.probed.append(host)
-        return True
-
-
-class Conn(http.client.HTTPConnection):
-    def __init__(self, path: str) -> None:
-        super().__init__("localhost", timeout=10)
-        self.sock_path = path
-
-    def connect(self) -> None:
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(10)
-        self.sock.connect(self.sock_path)
-
-
-@pytest.fixture
-def api(tmp_path: Path) -> Iterator[tuple[StandIn, Any]]:
-    d = StandIn(tmp_path)
-    servers = serve(d)  # type: ignore[arg-type]
-
-    def call(method: str, path: str, body: bytes | None = None, headers: dict[str, str] | None = None) -> tuple[int, Any]:
-        c = Conn(d.settings.daemon.api_socket)
-        try:
-            c.request(method, path, body=body, headers=headers or {})
-            r = c.getresponse()
-            raw = r.read()
-        finally:
-            c.close()
-        try:
-            return r.status, json.loads(raw)
-        except ValueError:
-            return r.status, raw
-
-    try:
-        yield d, call
-    finally:
-        for s in servers:
-            s.shutdown()
-            s.server_close()
-        d.store.db.close()
-        d.journal.disconnect()
+from tests.unit.daemon_stand import ME, Served, StandIn
 
 
 def _pending(d: StandIn) -> str:
@@ -99,16 +17,16 @@ def _pending(d: StandIn) -> str:
                            summary="would stop dockerd", changes=["SIGTERM dockerd"], ttl=3600).id
 
 
-def test_socket_mode_and_health(api: tuple[StandIn, Any]) -> None:
-    d, call = api
+def test_socket_mode_and_health(served: Served) -> None:
+    d, call = served.d, served.http
     assert (Path(d.settings.daemon.api_socket).stat().st_mode & 0o777) == 0o660
     assert call("GET", "/healthz")[0] == 200
     code, body = call("GET", "/metrics")
     assert code == 200 and b"remediator_incidents" in body
 
 
-def test_approve_is_bound_and_idempotent_and_deny_is_final(api: tuple[StandIn, Any]) -> None:
-    d, call = api
+def test_approve_is_bound_and_idempotent_and_deny_is_final(served: Served) -> None:
+    d, call = served.d, served.http
     aid = _pending(d)
     code, body = call("GET", "/v1/approvals")
     assert code == 200 and [a["id"] for a in body["approvals"]] == [aid]
@@ -129,8 +47,8 @@ def test_approve_is_bound_and_idempotent_and_deny_is_final(api: tuple[StandIn, A
     assert code == 200 and body["approval"]["decision"] == "denied"
 
 
-def test_host_actions_and_alerts(api: tuple[StandIn, Any]) -> None:
-    d, call = api
+def test_host_actions_and_alerts(served: Served) -> None:
+    d, call = served.d, served.http
     assert call("POST", "/v1/hosts/h1/pause", b'{"reason": "kernel upgrade"}')[1]["changed"] is True
     assert d.store.flags("h1") == (None, "kernel upgrade")
     assert call("POST", "/v1/hosts/h1/resume")[1]["changed"] is True
@@ -141,6 +59,19 @@ def test_host_actions_and_alerts(api: tuple[StandIn, Any]) -> None:
         {"status": "resolved", "labels": {"host": "h1"}}, {"status": "firing", "labels": {"host": "elsewhere"}}]}
     code, body = call("POST", "/v1/alerts", json.dumps(alert).encode())
     assert code == 202 and body == {"probing": ["h2"], "unknown": ["elsewhere"]} and d.probed == ["h2"]
+
+
+def test_a_release_or_a_resume_starts_a_new_refusal_episode(served: Served) -> None:
+    """The same refusal reason is recorded once per episode; a release or a resume over the API ends the episode,
+    so the next refusal is recorded (and counted) again."""
+    board, call = served.d.board, served.http
+    assert board.first_refusal("h2", "budget") and not board.first_refusal("h2", "budget")
+    assert call("POST", "/v1/hosts/h2/release")[0] == 200
+    assert board.first_refusal("h2", "budget"), "released: a new episode"
+    assert board.first_refusal("h1", "paused") and not board.first_refusal("h1", "paused")
+    assert call("POST", "/v1/hosts/h1/pause")[0] == 200 and not board.first_refusal("h1", "paused")
+    assert call("POST", "/v1/hosts/h1/resume")[0] == 200
+    assert board.first_refusal("h1", "paused"), "resumed: a new episode"
 
 
 BAD: list[tuple[str, str, bytes | None, dict[str, str]]] = [
@@ -163,8 +94,8 @@ BAD: list[tuple[str, str, bytes | None, dict[str, str]]] = [
 ]
 
 
-def test_bad_requests_are_4xx_and_change_nothing(api: tuple[StandIn, Any]) -> None:
-    d, call = api
+def test_bad_requests_are_4xx_and_change_nothing(served: Served) -> None:
+    d, call = served.d, served.http
     aid = _pending(d)
     for method, path, body, headers in BAD:
         code, _ = call(method, path, body, headers)
@@ -173,8 +104,8 @@ def test_bad_requests_are_4xx_and_change_nothing(api: tuple[StandIn, Any]) -> No
     assert d.store.flags("h1") == (None, None)
 
 
-def test_a_seeded_fuzz_of_1200_requests_never_gets_a_5xx(api: tuple[StandIn, Any]) -> None:
-    d, call = api
+def test_a_seeded_fuzz_of_1200_requests_never_gets_a_5xx(served: Served) -> None:
+    d, call = served.d, served.http
     aid = _pending(d)
     rng = random.Random(20261128)
     paths = ["/v1/approvals/{}/approve", "/v1/approvals/{}/deny", "/v1/hosts/{}/pause", "/v1/hosts/{}/release",

@@ -10,9 +10,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -20,66 +18,16 @@ from click.testing import CliRunner
 from remediator.cli import main
 from remediator.daemon import api as api_mod
 from remediator.daemon import client
-from remediator.daemon.api import read_token, serve
+from remediator.daemon.api import read_token
 from remediator.daemon.server import Limits
 from remediator.errors import InputError
-from remediator.settings import Settings
-from tests.unit.test_daemon_api import StandIn
+from tests.unit.daemon_stand import Served
 
 
 @pytest.fixture
 def tmp_path(sock_dir: Path) -> Path:
     """This module's tests bind unix sockets in tmp_path: a short one (tests/conftest.py sock_dir)."""
     return sock_dir
-
-INCIDENT = "20261128T000000-abcdef"
-
-
-class Served:
-    def __init__(self, tmp: Path, settings: dict[str, Any] | None = None) -> None:
-        self.d = StandIn(tmp)
-        if settings:
-            self.d.settings = Settings.model_validate({**self.d.settings.model_dump(), **settings})
-        self.sock = self.d.settings.daemon.api_socket
-        self.cfg = tmp / "config.yaml"
-        self.cfg.write_text(f"state_dir: {tmp / 'state'}\ndaemon: {{api_socket: {self.sock}}}\n"
-                            "hosts:\n  - name: h1\n  - name: h2\n")
-        self.servers = serve(self.d)  # type: ignore[arg-type]
-
-    def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> tuple[int, dict[str, Any]]:
-        return client.exchange(self.sock, method, path, body, deadline=10)
-
-    def raw(self, data: bytes, address: Any = None, timeout: float = 10) -> bytes:
-        fam = socket.AF_UNIX if address is None else socket.AF_INET
-        with socket.socket(fam, socket.SOCK_STREAM) as s:
-            s.settimeout(timeout)
-            s.connect(address or self.sock)
-            s.sendall(data)
-            out = b""
-            while chunk := s.recv(65536):
-                out += chunk
-            return out
-
-    def pending(self, plan: str = "a") -> str:
-        return self.d.store.request(incident=INCIDENT, host="h1", step="stop", plan_sha256=plan * 64,
-                                    summary="would stop dockerd", changes=["SIGTERM dockerd"], ttl=3600).id
-
-    def close(self) -> None:
-        for s in self.servers:
-            s.shutdown()
-            s.server_close()
-        self.d.store.db.close()
-        self.d.journal.disconnect()
-
-
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[Served]:
-    s = Served(tmp_path)
-    try:
-        yield s
-    finally:
-        s.close()
-
 
 SERVED_NOT = ["TRACE", "PUT", "DELETE", "PATCH", "OPTIONS", "FOO", "CONNECT"]
 
@@ -193,6 +141,45 @@ def test_a_drip_feeding_peer_is_cut_at_the_deadline_and_others_are_answered(tmp_
         s.close()
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="a socket owned by another user needs root to make")
+def test_local_users_over_loopback_tcp_are_counted_apart(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Over loopback TCP every local user is 127.0.0.1: the per-client cap counts the owner of the peer's socket
+    (daemon.peers, sock_diag) instead, so one user holding its whole share leaves another's untouched."""
+    from remediator.daemon.peers import tcp_owner
+
+    monkeypatch.setattr(api_mod, "LIMITS", Limits(connections=8, per_client=2, deadline=10))
+    token = tmp_path / "token"
+    token.write_text("s3cret-token-of-enough-length\n")
+    token.chmod(0o600)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    s = Served(tmp_path, {"daemon": {"api_socket": str(tmp_path / "api.sock"), "api_listen": f"127.0.0.1:{port}",
+                                     "token_file": str(token)}})
+    os.seteuid(65534)  # sockets are owned by who creates them: these three are nobody's
+    try:
+        theirs = [socket.socket() for _ in range(3)]
+    finally:
+        os.seteuid(0)
+    try:
+        for c in theirs[:2]:
+            c.settimeout(5)
+            c.connect(("127.0.0.1", port))
+        assert tcp_owner(theirs[0].getsockname(), theirs[0].getpeername()) == 65534
+        deadline = time.monotonic() + 5
+        while s.servers[1].active() < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        theirs[2].settimeout(5)
+        theirs[2].connect(("127.0.0.1", port))
+        assert theirs[2].recv(1000).startswith(b"HTTP/1.0 503"), "nobody's third connection is over its share"
+        mine = s.raw(b"GET /v1/status HTTP/1.0\r\n\r\n", ("127.0.0.1", port))
+        assert mine.startswith(b"HTTP/1.0 401"), "root's share is its own: served (and asked for the token)"
+    finally:
+        for c in theirs:
+            c.close()
+        s.close()
+
+
 def test_one_peer_holds_at_most_its_share_and_a_hang_up_leaves_no_traceback(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setattr(api_mod, "LIMITS", Limits(connections=8, per_client=3, deadline=3))
@@ -202,7 +189,7 @@ def test_one_peer_holds_at_most_its_share_and_a_hang_up_leaves_no_traceback(
         for c in idle:
             c.connect(s.sock)
         deadline = time.monotonic() + 5
-        while s.servers[0].active() < 3 and time.monotonic() < deadline:  # type: ignore[attr-defined]
+        while s.servers[0].active() < 3 and time.monotonic() < deadline:
             time.sleep(0.02)
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as fourth:  # answered at once, before it asks
             fourth.settimeout(5)
@@ -211,7 +198,7 @@ def test_one_peer_holds_at_most_its_share_and_a_hang_up_leaves_no_traceback(
         assert answer.startswith(b"HTTP/1.0 503") and b"too many connections" in answer
         for c in idle:
             c.close()
-        while s.servers[0].active() and time.monotonic() < deadline + 5:  # type: ignore[attr-defined]
+        while s.servers[0].active() and time.monotonic() < deadline + 5:
             time.sleep(0.02)
         assert s.call("GET", "/healthz")[0] == 200, "the share is given back when its connections end"
         for _ in range(50):  # clients that hang up before reading the answer (an error answer, a big one)

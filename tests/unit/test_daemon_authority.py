@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,23 +16,13 @@ from click.testing import CliRunner
 
 from remediator.cli import main
 from remediator.daemon import client, routes
-from tests.unit.test_daemon_api import ME
-from tests.unit.test_daemon_api_limits import INCIDENT, Served
+from tests.unit.daemon_stand import INCIDENT, ME, Served
 
 
 @pytest.fixture
 def tmp_path(sock_dir: Path) -> Path:
     """This module's tests bind unix sockets in tmp_path: a short one (tests/conftest.py sock_dir)."""
     return sock_dir
-
-
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[Served]:
-    s = Served(tmp_path)
-    try:
-        yield s
-    finally:
-        s.close()
 
 
 HOSTILE = ["{aid}/approve?", "{aid}/approve#", "{aid}%2Fapprove", "{aid}/../{aid}/approve", "{aid} ", " {aid}",
@@ -139,8 +128,8 @@ def test_route_ids_use_the_one_grammar() -> None:
 
 def test_the_daemons_approver_acts_only_on_what_the_store_holds_after_the_race(tmp_path: Path,
                                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    """The engine side: Daemon._approver waits for the decision while approve and deny race through the routes;
-    20 rounds: it says "run" exactly when approve won, "do not" when deny won (the engine runs the step on its
+    """The engine side: the daemon's approver (daemon.approvals) waits for the decision while approve and deny
+    race through the routes; 20 rounds: it says "run" exactly when approve won, "do not" when deny won (the engine runs the step on its
     word: tests/unit/test_engine.py's approval invariant)."""
     from remediator.daemon.core import Daemon
     from remediator.runbook import Step
@@ -151,7 +140,7 @@ def test_the_daemons_approver_acts_only_on_what_the_store_holds_after_the_race(t
     cfg.write_text(f"state_dir: {tmp_path / 'state'}\ndaemon: {{api_socket: {tmp_path / 'api.sock'}}}\n"
                    "hosts:\n  - name: h1\n    policy: approve\n")
     d = Daemon(cfg, load_settings(cfg), log=lambda e, **f: None)
-    monkeypatch.setattr(d, "_changed_while_waiting", lambda h: "")  # the host is still sick (no host here)
+    monkeypatch.setattr(d.approvals, "changed_while_waiting", lambda h: "")  # the host is still sick (no host here)
     h = d.settings.hosts[0]
     step = Step(id="stop", action="stop_dockerd")
     try:
@@ -159,7 +148,7 @@ def test_the_daemons_approver_acts_only_on_what_the_store_holds_after_the_race(t
         for i in range(20):
             plan = StepResult("would stop dockerd", ["SIGTERM"], data={"incident": INCIDENT, "plan_sha256": f"{i:064x}"})
             said: list[tuple[bool, str]] = []
-            waiter = threading.Thread(target=lambda plan=plan, said=said: said.append(d._approver(h)(step, plan)))
+            waiter = threading.Thread(target=lambda plan=plan, said=said: said.append(d.approvals.approver(h)(step, plan)))
             waiter.start()
             t_end = time.monotonic() + 10
             while not d.store.approvals() and time.monotonic() < t_end:
@@ -171,7 +160,7 @@ def test_the_daemons_approver_acts_only_on_what_the_store_holds_after_the_race(t
             def go(verb: str, aid: str = ask.id, gate: threading.Barrier = gate, codes: dict[str, int] = codes) -> None:
                 gate.wait()
                 try:
-                    codes[verb] = routes.decide(d, aid, verb, {}, f"user-{verb}")[0]
+                    codes[verb] = routes.decide(d.control, aid, verb, {}, f"user-{verb}")[0]
                 except routes.ApiError as exc:
                     codes[verb] = exc.code
 
@@ -208,7 +197,7 @@ def test_the_engine_runs_the_risky_step_only_when_approve_won(tmp_path: Path, mo
     cfg.write_text(f"state_dir: {tmp_path / 'state'}\ndaemon: {{api_socket: {tmp_path / 'api.sock'}}}\n"
                    "hosts:\n  - name: h\n    policy: approve\n")
     d = Daemon(cfg, load_settings(cfg), log=lambda e, **f: None)
-    monkeypatch.setattr(d, "_changed_while_waiting", lambda h: "")
+    monkeypatch.setattr(d.approvals, "changed_while_waiting", lambda h: "")
     rb = tmp_path / "rb.yaml"
     rb.write_text(te.RB.replace("FAIL_C", "false"))
     journal = Journal(tmp_path / "journal")
@@ -232,7 +221,7 @@ def test_the_engine_runs_the_risky_step_only_when_approve_won(tmp_path: Path, mo
                 def go(verb: str) -> None:
                     gate.wait()
                     try:
-                        codes[verb] = routes.decide(d, ask.id, verb, {}, verb + "r")[0]
+                        codes[verb] = routes.decide(d.control, ask.id, verb, {}, verb + "r")[0]
                     except routes.ApiError as exc:
                         codes[verb] = exc.code
 
@@ -245,7 +234,7 @@ def test_the_engine_runs_the_risky_step_only_when_approve_won(tmp_path: Path, mo
             racer = threading.Thread(target=race)
             racer.start()
             report = run_incident(host=FakeHost(HostConfig(name="h")), runbook=load_runbook(rb), journal=journal,
-                                  approver=d._approver(d.settings.hosts[0]), report=lambda *a, **k: None,
+                                  approver=d.approvals.approver(d.settings.hosts[0]), report=lambda *a, **k: None,
                                   dry_run=False, evidence_budget=5, facts=facts, service=FakeService())
             racer.join(30)
             assert sorted(codes.values()) == [200, 409], codes

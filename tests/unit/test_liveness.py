@@ -1,6 +1,6 @@
 """The asyncio liveness prober and the round scheduler, against real unix-socket servers in a temp dir.
 
-Correctness only (speed is bench/probe_scale.py's business): every outcome of hosts/liveness.py from a
+Correctness only (speed is bench/probe_scale.py's business): every outcome of daemon/liveness.py from a
 real socket, the byte bound, that hanging hosts are waited for side by side (ordering, not timing), that
 no more than `concurrency` sockets are ever open, and the scheduler's grid, skips and stop.
 """
@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from remediator.hosts.liveness import MAX_ANSWER, LivenessProber, Target, ensure_nofile, ping
+from remediator.daemon.liveness import MAX_ANSWER, LivenessProber, Target, ensure_nofile, ping
+from remediator.daemon.schedule import RoundStats, percentile, run_rounds, summarize
 from remediator.hosts.port import Ping
-from remediator.hosts.schedule import RoundStats, percentile, run_rounds, summarize
 from remediator.settings import HostConfig
 from tests.fakes.dockerapi import DOCKER_18_09, FakeDockerAPI
 

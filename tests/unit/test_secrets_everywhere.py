@@ -121,7 +121,7 @@ def test_planted_secrets_reach_no_channel(world: dict[str, Any], capsys: pytest.
     settings = load_settings(world["cfg"])
     d = Daemon(world["cfg"], settings)  # the default log: JSON lines on stdout
     try:
-        d._handle(settings.hosts[0])  # one round's work for a sick host: diagnosis, gate, incident, webhooks
+        d.workers.handle(settings.hosts[0])  # one round's work for a sick host: diagnosis, gate, incident, webhooks
         d.notifier.send("outcome", host="h", incident="x", outcome="failed",
                         summary=f"drain: /bin/sh exited 3: auth failed for https://bob:{HOOK}@db password={HOOK}")
         d.notifier.close()

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 from remediator.hosts.port import Ping
 from remediator.settings import HostConfig
+from remediator.vocab import PingOutcome
 
 PING_REQUEST = b"GET /_ping HTTP/1.1\r\nHost: docker\r\nUser-Agent: remediator-liveness\r\nConnection: close\r\n\r\n"
 MAX_ANSWER = 8192  # bytes read from one host at most (dockerd's /_ping answer is ~300 bytes of headers + "OK")
@@ -46,7 +47,7 @@ class Target:
 class _Answer(Exception):
     """How one exchange ended when it is not a socket error: outcome and detail."""
 
-    def __init__(self, outcome: str, detail: str) -> None:
+    def __init__(self, outcome: PingOutcome, detail: str) -> None:
         super().__init__(detail)
         self.outcome, self.detail = outcome, detail
 
@@ -62,22 +63,22 @@ def _complete(buf: bytes, max_answer: int, *, eof: bool = False) -> tuple[int, b
     end = buf.find(b"\r\n\r\n")
     if end < 0:
         if not buf.startswith(b"HTTP/"[: len(buf)]):
-            raise _Answer("error", f"not an HTTP answer: {buf[:60]!r}")
+            raise _Answer(PingOutcome.ERROR, f"not an HTTP answer: {buf[:60]!r}")
         return None
     head, body = buf[:end].decode("latin-1"), buf[end + 4:]
     lines = head.split("\r\n")
     parts = lines[0].split(None, 2)
     if len(parts) < 2 or not parts[0].startswith("HTTP/1.") or not (parts[1].isdigit() and len(parts[1]) == 3):
-        raise _Answer("error", f"not an HTTP answer: {buf[:60]!r}")
+        raise _Answer(PingOutcome.ERROR, f"not an HTTP answer: {buf[:60]!r}")
     status = int(parts[1])
     headers = {k.strip().lower(): v.strip() for k, sep, v in (h.partition(":") for h in lines[1:]) if sep}
     length = headers.get("content-length")
     if length is not None:
         if not length.isdigit():
-            raise _Answer("error", f"HTTP {status} with a bad Content-Length {length[:20]!r}")
+            raise _Answer(PingOutcome.ERROR, f"HTTP {status} with a bad Content-Length {length[:20]!r}")
         want = int(length)
         if end + 4 + want > max_answer:
-            raise _Answer("error", f"HTTP {status} announces {want} bytes of body, over the {max_answer}-byte limit")
+            raise _Answer(PingOutcome.ERROR, f"HTTP {status} announces {want} bytes of body, over the {max_answer}-byte limit")
         return (status, body[:want]) if len(body) >= want else None
     if "chunked" in headers.get("transfer-encoding", "").lower():
         return (status, body) if body.startswith(b"0\r\n") or b"\r\n0\r\n" in body else None
@@ -98,7 +99,7 @@ async def _connect(sock: socket.socket, path: str) -> None:
             pause = min(pause * 2, BACKLOG_RETRY[1])
 
 
-async def _exchange(target: Target, max_answer: int) -> tuple[str, str]:
+async def _exchange(target: Target, max_answer: int) -> tuple[PingOutcome, str]:
     loop = asyncio.get_running_loop()
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
         sock.setblocking(False)
@@ -110,18 +111,18 @@ async def _exchange(target: Target, max_answer: int) -> tuple[str, str]:
             if not chunk:
                 done = _complete(buf, max_answer, eof=True)
                 if done is None:
-                    raise _Answer("error", "closed without an answer" if not buf else f"closed mid-answer after {len(buf)} bytes")
+                    raise _Answer(PingOutcome.ERROR, "closed without an answer" if not buf else f"closed mid-answer after {len(buf)} bytes")
                 break
             buf += chunk
             if len(buf) > max_answer:
-                raise _Answer("error", f"answer over the {max_answer}-byte limit")
+                raise _Answer(PingOutcome.ERROR, f"answer over the {max_answer}-byte limit")
             done = _complete(buf, max_answer)
             if done is not None:
                 break
     status, body = done
     if status == 200:
-        return "ok", "HTTP 200"
-    return "error", f"HTTP {status}: {body[:120]!r}"
+        return PingOutcome.OK, "HTTP 200"
+    return PingOutcome.ERROR, f"HTTP {status}: {body[:120]!r}"
 
 
 async def ping(target: Target, *, timeout: float = 5.0, slow: float = 1.0, max_answer: int = MAX_ANSWER) -> Ping:
@@ -132,20 +133,20 @@ async def ping(target: Target, *, timeout: float = 5.0, slow: float = 1.0, max_a
         async with asyncio.timeout(timeout):
             outcome, detail = await _exchange(target, max_answer)
     except TimeoutError:
-        outcome, detail = "timeout", f"no answer within {timeout:g}s"
+        outcome, detail = PingOutcome.TIMEOUT, f"no answer within {timeout:g}s"
     except FileNotFoundError:
-        outcome, detail = "missing", f"no socket {target.socket_path}"
+        outcome, detail = PingOutcome.MISSING, f"no socket {target.socket_path}"
     except ConnectionRefusedError:
-        outcome, detail = "refused", "nothing listening (ECONNREFUSED)"
+        outcome, detail = PingOutcome.REFUSED, "nothing listening (ECONNREFUSED)"
     except _Answer as ans:
         outcome, detail = ans.outcome, ans.detail
     except PermissionError as exc:  # the operator's own access, not the daemon's health (remediator.access)
-        outcome, detail = "denied", f"{_errno_name(exc)}: permission denied on {target.socket_path}"
+        outcome, detail = PingOutcome.DENIED, f"{_errno_name(exc)}: permission denied on {target.socket_path}"
     except OSError as exc:
-        outcome, detail = "error", f"{_errno_name(exc)}: {exc.strerror or exc}"
+        outcome, detail = PingOutcome.ERROR, f"{_errno_name(exc)}: {exc.strerror or exc}"
     latency = time.monotonic() - started
-    if outcome == "ok" and latency > slow:
-        outcome = "slow"
+    if outcome == PingOutcome.OK and latency > slow:
+        outcome = PingOutcome.SLOW
     return Ping(outcome, latency, detail)
 
 

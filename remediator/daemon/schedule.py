@@ -1,6 +1,6 @@
 """Rounds on a fixed grid: start a round every `interval` seconds of the monotonic clock, never two at once.
 
-Role: the daemon's clock for liveness rounds (hosts/liveness.py). Round slots are due at t0 + k·interval
+Role: the daemon's clock for liveness rounds (daemon/liveness.py). Round slots are due at t0 + k·interval
 (no drift: a slow round never shifts the grid). A round that overruns its slot makes the next round start
 late, at once, with its lateness recorded; slots that passed entirely during an overrun are skipped and
 counted, never run back to back. Each round's lateness, duration and process CPU time are handed to
