@@ -29,6 +29,7 @@ from tenacity import (
     stop_before_delay,
     wait_exponential,
 )
+from tenacity.nap import sleep_using_event
 
 from remediator import crashpoints, machine
 from remediator.actions import ACTIONS, GUARDS, StepContext
@@ -166,7 +167,8 @@ class _Run(Proof):
         retrying = Retrying(stop=stop_after_attempt(step.retry.attempts) | stop_before_delay(step.timeout),
                             wait=wait_exponential(multiplier=step.retry.backoff, max=30),
                             retry=retry_if_exception_type((TemporaryStepError, HostError)),
-                            before_sleep=before_sleep, reraise=True)
+                            before_sleep=before_sleep, reraise=True,
+                            sleep=sleep_using_event(STOP))  # SIGINT/SIGTERM cuts a backoff short
         return retrying(self._attempt, name, step, params, deadline)
 
     def _plan_hash(self, step: Step, params: Any) -> str:
