@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 class FakeClock:
     def __init__(self, start: float = 1000.0, wall: float = 1_700_000_000.0,
-                 on_sleep: Callable[[float], None] | None = None) -> None:
+                 on_sleep: Callable[[float], object] | None = None) -> None:
         self.now = start
         self.epoch = wall - start  # wall() = epoch + now: the two clocks move together
         self.slept: list[float] = []  # every pause asked, in order
