@@ -29,13 +29,13 @@ from tenacity import (
     stop_before_delay,
     wait_exponential,
 )
+from tenacity.nap import sleep_using_event
 
-from remediator import machine
+from remediator import crashpoints, machine
 from remediator.actions import ACTIONS, GUARDS, StepContext
 from remediator.detect import facts as factsmod
 from remediator.detect.verdict import Verdict
 from remediator.errors import HostError, JournalError, RemediatorError, TemporaryStepError
-from remediator.hosts import testhook
 from remediator.hosts.port import Host
 from remediator.hosts.service import Controller, controller
 from remediator.journal import Journal
@@ -167,7 +167,8 @@ class _Run(Proof):
         retrying = Retrying(stop=stop_after_attempt(step.retry.attempts) | stop_before_delay(step.timeout),
                             wait=wait_exponential(multiplier=step.retry.backoff, max=30),
                             retry=retry_if_exception_type((TemporaryStepError, HostError)),
-                            before_sleep=before_sleep, reraise=True)
+                            before_sleep=before_sleep, reraise=True,
+                            sleep=sleep_using_event(STOP))  # SIGINT/SIGTERM cuts a backoff short
         return retrying(self._attempt, name, step, params, deadline)
 
     def _plan_hash(self, step: Step, params: Any) -> str:
@@ -225,7 +226,7 @@ class _Run(Proof):
             except JournalError as lost:  # the step failed and the journal is full: undo what this process knows
                 return self._unjournaled(step, str(exc), lost)
             return self._failure(step, str(exc), include_self=True)
-        testhook.reached(f"during:{step.id}")
+        crashpoints.reached(f"during:{step.id}")
         took = time.monotonic() - t0
         if step.id == self.rerun and not result.changed:
             result = replace(result, changed=True)  # it ran before the restart too: what it changed then is unknown
@@ -235,7 +236,7 @@ class _Run(Proof):
             self.model.mutated = self.model.mutated or bool(step.rollback)  # something to undo
         self.journal.event(self.iid, "result", step.id, ok=True, summary=result.summary, changes=result.changes,
                            data=result.data, seconds=took, changed=result.changed, action=step.action)
-        testhook.reached(f"after:{step.id}")
+        crashpoints.reached(f"after:{step.id}")
         self.rows.append((step.id, "ok", f"{result.summary} ({took:.1f}s)"))
         self.report("ok", step.id, f"{result.summary} ({took:.1f}s)", result.changes)
         if result.stop is Outcome.HEALTHY:
@@ -307,7 +308,7 @@ class _Run(Proof):
                     continue
                 self._journal(self.journal.event, self.iid, "result", step.id, rollback=ref.action, ok=True,
                               summary=res.summary)
-                testhook.reached(f"undone:{step.id}")
+                crashpoints.reached(f"undone:{step.id}")
                 self.rows.append((step.id, "undone", f"{ref.action}: {res.summary}"))
                 self.report("undone", step.id, f"{ref.action}: {res.summary}", res.changes)
         broken = broken or self._not_undone()

@@ -15,6 +15,7 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
+from remediator.clock import SYSTEM, Clock
 from remediator.detect.facts import Facts
 from remediator.detect.verdict import Verdict
 from remediator.hosts.port import Host
@@ -43,6 +44,7 @@ class StepContext:
     probe: ProbeConfig = field(default_factory=ProbeConfig)
     evidence_max_mb: float = 64.0
     rung: int = 1  # which runbook of the incident's ladder is running (1 = the first)
+    clock: Clock = SYSTEM  # what its waits read and sleep on (tests: a fake clock)
 
     def rung_path(self, name: str) -> Path:
         """<incident>/<name> for the first rung, <incident>/<name>-rung<N> after: rungs never share output."""

@@ -15,12 +15,12 @@ import json
 import os
 import re
 import signal
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from remediator.actions import StepContext
 from remediator.actions.docker import read_inventory, redact_env
+from remediator.clock import poll_until
 from remediator.detect.facts import parse_version
 from remediator.errors import CommandFailed, CommandTimeout, Denied, HostError
 from remediator.redact import redact_text
@@ -54,18 +54,25 @@ def _wait_dump(ctx: StepContext, who: Proc, files: Callable[[], set[str]], deadl
     text = ""
     in_log: bytes | None = None
     grace = 0.0
-    while time.monotonic() < deadline:
+
+    def dumped() -> bytes | None:
+        nonlocal text, in_log, grace, cursor
         new = sorted((info.mtime, f) for f in files() - before if (info := ctx.host.file_info(f)) is not None)
         if new and (info := ctx.host.file_info(new[-1][1])) is not None and info.size > 0:
-            time.sleep(0.1)  # let the writer finish the file it just created
+            ctx.clock.sleep(0.1)  # let the writer finish the file it just created
             return f"# {new[-1][1]}\n".encode() + ctx.host.read_text(new[-1][1], limit=DUMP_LIMIT).encode()
         more, cursor = ctx.service.log_since(cursor)
         text += more
         if log_ok and in_log is None and (m := LOG_DUMP.search(text)):  # dockerd <= 1.12 and containerd log it
-            in_log, grace = b"# from the daemon log\n" + m.group(0).encode(), time.monotonic() + 1.0
-        if in_log is not None and time.monotonic() > grace:  # containerd 1.4+ logs first, then writes the file
+            in_log, grace = b"# from the daemon log\n" + m.group(0).encode(), ctx.clock.monotonic() + 1.0
+        if in_log is not None and ctx.clock.monotonic() > grace:  # containerd 1.4+ logs first, then writes the file
             return in_log
-        time.sleep(0.05)
+        return None
+
+    left = deadline - ctx.clock.monotonic()
+    got = poll_until(dumped, timeout=left, every=0.05, clock=ctx.clock) if left > 0 else None
+    if got is not None:
+        return got
     if in_log is not None:
         return in_log
     raise TimeoutError(f"SIGUSR1 sent to {what} {who.pid} (state {who.state}); no dump appeared: it cannot answer "
@@ -125,7 +132,7 @@ def proc_files(ctx: StepContext, deadline: float) -> bytes:
                           containerd_sock=ctx.facts.containerd_sock)
     out = [f"# {fam.describe()}"] + [f"# {why}" for _, why in fam.unproven]  # look-alikes: named, not read
     for p in fam.dockerd + fam.containerd + fam.shims:
-        if time.monotonic() > deadline:
+        if ctx.clock.monotonic() > deadline:
             out.append("... cut at deadline")
             break
         out.append(f"\n=== pid {p.pid} {p.comm} state {p.state}: {' '.join(p.cmdline)}")
@@ -150,7 +157,7 @@ def strace(ctx: StepContext, deadline: float) -> bytes:
     dockerd = ctx.service.find()
     if dockerd is None:
         return b"dockerd not running: nothing to trace\n"
-    seconds = max(0.5, min(3.0, deadline - time.monotonic() - 1.0))
+    seconds = max(0.5, min(3.0, deadline - ctx.clock.monotonic() - 1.0))
     argv = ("timeout", "-s", "INT", f"{seconds:.1f}", "strace", "-f", "-tt", "-qq", "-s", "128", "-p", str(dockerd.pid))
     try:
         res = ctx.host.run(argv, timeout=seconds + 2.0, ok_codes=range(256))
@@ -180,7 +187,7 @@ def state_listing(ctx: StepContext, deadline: float) -> bytes:
             lines.append(f"{top}: absent")
             continue
         for e in ctx.host.fs.walk(top):
-            if time.monotonic() > deadline:
+            if ctx.clock.monotonic() > deadline:
                 lines.append("... cut at deadline")
                 return "\n".join(lines).encode()
             empty = " EMPTY-JSON" if e.kind == "file" and e.size == 0 and e.rel.endswith(".json") else ""

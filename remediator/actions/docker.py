@@ -10,13 +10,13 @@ from __future__ import annotations
 import json
 import os
 import re
-import time
 from datetime import datetime
 from typing import Any
 
 from pydantic import Field
 
 from remediator.actions import ActionSpec, Params, StepContext, action
+from remediator.clock import poll_until
 from remediator.errors import DockerAPIError, HostError, TemporaryStepError
 from remediator.hosts import procs as procmod
 from remediator.hosts.port import Host
@@ -143,21 +143,23 @@ def container_states(host: Host) -> dict[str, str]:
 
 def verify(ctx: StepContext, p: VerifyParams) -> StepResult:
     wanted = ctx.outputs.get(p.snapshot_step, {}).get("running", [])
-    deadline = time.monotonic() + p.timeout
-    grace_end = time.monotonic() + p.policy_grace
-    started, lost = [], []
-    while True:
+    grace_end = ctx.clock.monotonic() + p.policy_grace
+    started: list[str] = []
+    lost: list[dict[str, Any]] = []
+    last: dict[str, Any] = {"error": None, "down": [], "bad": {}, "no_shim": []}  # what the last look saw
+
+    def all_back() -> set[str] | None:
+        """One look: start what its restart policy does not bring back in time; the running ids once all is well."""
         try:
             now = container_states(ctx.host)
         except DockerAPIError as exc:
-            if time.monotonic() > deadline:
-                raise TemporaryStepError(f"the API does not answer: {exc}") from exc
-            time.sleep(POLL)
-            continue
-        lost += [c for c in wanted if c["id"] not in now and c not in lost]  # --rm: expected; otherwise not
+            last["error"] = exc
+            return None
+        last["error"] = None
+        lost.extend(c for c in wanted if c["id"] not in now and c not in lost)  # --rm: expected; otherwise not
         down = [c for c in wanted if c["id"] in now and now[c["id"]] != "running"]
         for c in down:
-            if c["restart"] == "no" or time.monotonic() > grace_end:
+            if c["restart"] == "no" or ctx.clock.monotonic() > grace_end:
                 try:
                     ctx.host.docker_call("start", c["id"], timeout=30)
                     started.append(c["name"])
@@ -165,16 +167,19 @@ def verify(ctx: StepContext, p: VerifyParams) -> StepResult:
                 except DockerAPIError as exc:
                     ctx.progress(f"start {c['name']} failed: {exc}")
         shims = _shim_counts(ctx)
-        running_ids = {cid for cid, state in now.items() if state == "running"}
-        bad_shims = {cid: n for cid, n in shims.items() if n != 1 or cid not in running_ids}
-        no_shim = [cid[:12] for cid in running_ids if cid not in shims]
-        if not down and not bad_shims and not no_shim:
-            break
-        if time.monotonic() > deadline:
-            raise TemporaryStepError(
-                f"after {p.timeout:g}s: {len(down)} container(s) not running ({', '.join(c['name'] for c in down)}); "
-                f"shim anomalies {bad_shims or 'none'}; running without shim {no_shim or 'none'}")
-        time.sleep(POLL)
+        running = {cid for cid, state in now.items() if state == "running"}
+        last.update(down=down, bad={cid: n for cid, n in shims.items() if n != 1 or cid not in running},
+                    no_shim=[cid[:12] for cid in running if cid not in shims])
+        return running if not down and not last["bad"] and not last["no_shim"] else None
+
+    running_ids = poll_until(all_back, timeout=p.timeout, every=POLL, clock=ctx.clock)
+    if running_ids is None and last["error"] is not None:
+        raise TemporaryStepError(f"the API does not answer: {last['error']}") from last["error"]
+    if running_ids is None:
+        raise TemporaryStepError(
+            f"after {p.timeout:g}s: {len(last['down'])} container(s) not running "
+            f"({', '.join(c['name'] for c in last['down'])}); shim anomalies {last['bad'] or 'none'}; "
+            f"running without shim {last['no_shim'] or 'none'}")
     back = len(wanted) - len(lost)
     lines = [f"started (no restart policy or policy too slow): {', '.join(started)}"] if started else []
     lines += [f"LOST: {c['name']} was --rm and dockerd removed it on restore" if c["auto_remove"] else

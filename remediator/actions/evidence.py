@@ -14,7 +14,6 @@ import contextlib
 import hashlib
 import os
 import tarfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -44,7 +43,7 @@ def _after(deps: list[tuple[cf.Future[bytes], float]], fn: Callable[[StepContext
            deadline: float) -> bytes:
     """Run fn once every dependency is done or past its deadline."""
     for fut, dl in deps:
-        cf.wait([fut], timeout=max(0.0, dl - time.monotonic()))
+        cf.wait([fut], timeout=max(0.0, dl - ctx.clock.monotonic()))
     return fn(ctx, deadline)
 
 
@@ -81,7 +80,7 @@ def _dump_summary(out: Path, room: int) -> dict[str, object]:
 def capture(ctx: StepContext, p: EvidenceParams) -> StepResult:
     budget = p.budget or ctx.evidence_budget
     room = int((p.max_mb or ctx.evidence_max_mb) * (1 << 20))
-    start = time.monotonic()
+    start = ctx.clock.monotonic()
     end = start + budget
     out = ctx.rung_path("evidence")
     modes.makedirs(out)  # 0700 whatever the umask
@@ -97,7 +96,7 @@ def capture(ctx: StepContext, p: EvidenceParams) -> StepResult:
         fut, deadline = futures[c.name]
         entry: dict[str, object] = {"collector": c.name, "file": None, "error": None}
         try:
-            data = fut.result(timeout=max(0.0, deadline - time.monotonic()))
+            data = fut.result(timeout=max(0.0, deadline - ctx.clock.monotonic()))
         except cf.TimeoutError:
             entry["error"] = f"cut at its deadline of {deadline - start:.1f}s (still running; its output is dropped)"
         except Exception as exc:  # noqa: BLE001 - a collector's failure is evidence, never fatal
@@ -114,11 +113,11 @@ def capture(ctx: StepContext, p: EvidenceParams) -> StepResult:
             else:
                 room -= len(data)
                 entry.update(file=c.file, size=len(data), sha256=hashlib.sha256(data).hexdigest())
-        entry["duration"] = round(min(time.monotonic(), deadline) - start, 3)
+        entry["duration"] = round(min(ctx.clock.monotonic(), deadline) - start, 3)
         manifest[c.name] = entry
     pool.shutdown(wait=False, cancel_futures=True)
     manifest["dump-summary"] = _dump_summary(out, room)
-    took = time.monotonic() - start
+    took = ctx.clock.monotonic() - start
     mpath = out / "manifest.json"
     _write(str(mpath), redacted_json({"incident": ctx.incident_id, "host": ctx.facts.host, "budget": budget,
                                    "seconds": round(took, 3), "collectors": manifest}, indent=1).encode())

@@ -8,8 +8,6 @@ treats: the fix must fit the diagnosis (invariant 9).
 
 from __future__ import annotations
 
-import time
-
 from pydantic import Field
 
 from remediator.actions import ActionSpec, Params, StepContext, action
@@ -28,9 +26,9 @@ class ConfirmParams(Params):
 
 def _verdict(ctx: StepContext, p: ConfirmParams) -> Verdict:
     v = ctx.verdict
-    if v is not None and time.time() - v.at < FRESH:
+    if v is not None and ctx.clock.wall() - v.at < FRESH:
         return v
-    return diagnose_host(ctx.host, ctx.service, ctx.facts, ctx.probe, max_rounds=p.max_rounds,
+    return diagnose_host(ctx.host, ctx.service, ctx.facts, ctx.probe, max_rounds=p.max_rounds, clock=ctx.clock,
                          on_round=lambda r, x: ctx.progress(f"round {r.number}: {x.diagnosis} ({r.wall:.1f}s)"))
 
 

@@ -14,7 +14,6 @@ import json
 import os
 import sqlite3
 import threading
-import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +21,7 @@ from typing import Any
 from urllib.parse import quote
 
 from remediator import access, modes
+from remediator.clock import SYSTEM, Clock
 from remediator.errors import BadStateFile, JournalError
 from remediator.redact import redact_text as redact
 from remediator.safeio import check_schema, checked_rows, state_file
@@ -90,9 +90,11 @@ TYPES = {"flags": (str, _S, _S), "approval": (str, str, str, str, str, str, str,
 
 
 class Store:
-    def __init__(self, state_dir: Path, *, readonly: bool = False) -> None:
+    def __init__(self, state_dir: Path, *, readonly: bool = False, clock: Clock = SYSTEM) -> None:
         """The store of state_dir. readonly (`status`): never create, chmod or write anything; an absent store
-        reads as empty. A file that is not this store is BadStateFile (exit 2), never rewritten."""
+        reads as empty. A file that is not this store is BadStateFile (exit 2), never rewritten. `clock` stamps
+        and expires what it stores (tests: a fake one)."""
+        self.clock = clock
         self._lock = threading.Lock()
         self.changed = threading.Condition()
         self.path = state_dir / "daemon.sqlite3"
@@ -174,9 +176,9 @@ class Store:
         before = self.flags(host)[0 if flag == "quarantined" else 1]
         self._exec("INSERT OR IGNORE INTO flags (host) VALUES (?)", (host,))
         self._exec(f"UPDATE flags SET {flag}=?, {flag}_at=? WHERE host=?",  # noqa: S608 - flag is one of two literals
-                   (reason, time.time() if reason else None, host))
+                   (reason, self.clock.wall() if reason else None, host))
         if flag == "quarantined" and reason is None and before is not None:
-            self._exec("UPDATE flags SET released_at=? WHERE host=?", (time.time(), host))
+            self._exec("UPDATE flags SET released_at=? WHERE host=?", (self.clock.wall(), host))
         self._notify()
         return (before is None) != (reason is None)
 
@@ -201,7 +203,7 @@ class Store:
         for stale in self._exec("SELECT id FROM approvals WHERE incident=? AND step=? AND decision IS NULL",
                                 (incident, step)):  # asked again for a changed plan: the old question is void
             self.decide(stale[0], "withdrawn", "daemon", "the plan changed (facts or runbook): asked again")
-        now = time.time()
+        now = self.clock.wall()
         aid = uuid.uuid4().hex[:12]
         a = Approval(aid, incident, host, step, plan_sha256, redact(summary)[:2000],
                      [redact(c)[:500] for c in changes[:50]], now, now + ttl, None, None, None, None)
@@ -236,7 +238,7 @@ class Store:
         """The decision as one compare-and-set: (True, it) when this call decided, (False, what the store holds)
         when another decision came first. Exactly one of two racing callers wins; the loser learns the winner."""
         won = self._write("UPDATE approvals SET decision=?, by=?, decided=?, note=? WHERE id=? AND decision IS NULL",
-                          (decision, by[:200], time.time(), note[:500], aid)) == 1
+                          (decision, by[:200], self.clock.wall(), note[:500], aid)) == 1
         if won:
             self._notify()
         return won, self.approval(aid)
@@ -249,7 +251,7 @@ class Store:
         if self.readonly:  # `status` reads; the daemon expires
             return
         self._exec("UPDATE approvals SET decision='expired', by='ttl', decided=? WHERE decision IS NULL AND expires<?",
-                   (time.time(), time.time()))
+                   (self.clock.wall(), self.clock.wall()))
 
     def wait_decision(self, aid: str, until: float, stop: threading.Event) -> Approval | None:
         """Block until the approval is decided, it expires (then it is marked so), or stop is set."""
@@ -257,17 +259,17 @@ class Store:
             a = self.approval(aid)
             if a is None or a.decision is not None:
                 return a
-            if time.time() >= min(until, a.expires):
+            if self.clock.wall() >= min(until, a.expires):
                 return self.decide(aid, "expired", "ttl", "nobody decided in time")
             with self.changed:
-                self.changed.wait(timeout=min(1.0, max(0.01, a.expires - time.time())))
+                self.changed.wait(timeout=min(1.0, max(0.01, a.expires - self.clock.wall())))
         return self.approval(aid)
 
     # ---- the daemon's own heartbeat ----------------------------------------------------------
     def mark_round(self, at: float | None = None) -> None:
         """When the daemon's last round ended (`status` shows its age: a stopped daemon's view is stale)."""
         self._write("INSERT INTO meta (key, value) VALUES ('last_round', ?) "
-                    "ON CONFLICT(key) DO UPDATE SET value=excluded.value", (at if at is not None else time.time(),))
+                    "ON CONFLICT(key) DO UPDATE SET value=excluded.value", (at if at is not None else self.clock.wall(),))
 
     def last_round(self) -> float | None:
         rows = self._exec("SELECT value FROM meta WHERE key='last_round'")
@@ -276,7 +278,7 @@ class Store:
     # ---- refusals and status -----------------------------------------------------------------
     def refuse(self, host: str, reason: str, detail: str = "") -> None:
         self._exec("INSERT INTO refusals (ts, host, reason, detail) VALUES (?,?,?,?)",
-                   (time.time(), host, redact(reason), redact(detail)[:500]))
+                   (self.clock.wall(), host, redact(reason), redact(detail)[:500]))
 
     def refusals(self, host: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
         rows = self._exec("SELECT ts, host, reason, detail FROM refusals WHERE (? IS NULL OR host=?) "
@@ -287,7 +289,7 @@ class Store:
                    open_incident: str | None = None) -> None:
         """One statement (one commit): the state, reason and open incident; the verdict and its time only when
         one is given (a round that learnt nothing new about the verdict keeps the last one)."""
-        now = time.time()
+        now = self.clock.wall()
         self._exec("INSERT INTO status (host, state, verdict, verdict_at, reason, open_incident, updated) "
                    "VALUES (?,?,?,?,?,?,?) ON CONFLICT(host) DO UPDATE SET state=excluded.state, "
                    "reason=excluded.reason, open_incident=excluded.open_incident, updated=excluded.updated, "

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from remediator.clock import SYSTEM, Clock
 from remediator.detect.facts import Facts
 from remediator.detect.probes import Prober, ProbeSettings, Round
 from remediator.detect.verdict import Monitor, Verdict, settle
@@ -16,13 +17,14 @@ from remediator.hosts.service import Controller
 from remediator.settings import ProbeConfig
 
 
-def prober_for(host: Host, service: Controller, facts: Facts, cfg: ProbeConfig) -> Prober:
+def prober_for(host: Host, service: Controller, facts: Facts, cfg: ProbeConfig, clock: Clock = SYSTEM) -> Prober:
     return Prober(host, service, facts, ProbeSettings(timeout=cfg.timeout, slow=cfg.slow,
-                                                      min_free_percent=cfg.min_free_percent))
+                                                      min_free_percent=cfg.min_free_percent), clock=clock)
 
 
 def diagnose_host(host: Host, service: Controller, facts: Facts, cfg: ProbeConfig, *,
-                  on_round: Callable[[Round, Verdict], None] | None = None, max_rounds: int | None = None) -> Verdict:
+                  on_round: Callable[[Round, Verdict], None] | None = None, max_rounds: int | None = None,
+                  clock: Clock = SYSTEM) -> Verdict:
     """Rounds until the verdict settles (one when healthy; `debounce` in a row when sick)."""
-    return settle(prober_for(host, service, facts, cfg), Monitor(facts.layout, debounce=cfg.debounce, startup_grace=cfg.startup_grace),
-                  interval=cfg.interval, max_rounds=max_rounds, on_round=on_round)
+    return settle(prober_for(host, service, facts, cfg, clock), Monitor(facts.layout, debounce=cfg.debounce, startup_grace=cfg.startup_grace),
+                  interval=cfg.interval, max_rounds=max_rounds, on_round=on_round, clock=clock)

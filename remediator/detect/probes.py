@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from remediator.clock import SYSTEM, Clock
 from remediator.detect.facts import Facts
 from remediator.detect.signatures import SIGNATURES
 from remediator.errors import Denied
@@ -103,8 +104,10 @@ def _from_ping(name: str, p: Ping, s: ProbeSettings) -> Obs:
 class Prober:
     """Runs rounds against one host. Not thread-safe: one Prober per host."""
 
-    def __init__(self, host: Host, service: Controller, facts: Facts, settings: ProbeSettings | None = None) -> None:
+    def __init__(self, host: Host, service: Controller, facts: Facts, settings: ProbeSettings | None = None,
+                 clock: Clock = SYSTEM) -> None:
         self.host, self.service, self.facts = host, service, facts
+        self.clock = clock  # the hung-task memory and the round's timestamp (its deadline is the probes' real time)
         self.s = settings or ProbeSettings()
         self.rounds = 0
         self.log_cursor: str | None = None
@@ -207,7 +210,7 @@ class Prober:
                     obs[name] = Obs(name, "timeout", self.s.timeout, "probe did not return within its deadline")
         finally:
             pool.shutdown(wait=False, cancel_futures=True)
-        now = time.monotonic()
+        now = self.clock.monotonic()
         fresh = [(now, k) for k in kernel if any(s.matches(k) for s in KERNEL_HANG)]
         self.hung = [(t, k) for t, k in self.hung if now - t < HUNG_MEMORY] + fresh
         hung = [k for _, k in self.hung]  # remembered across rounds: the kernel reports a hung task once
@@ -215,5 +218,5 @@ class Prober:
             Obs("kernel", "hung-task" if hung else "ok", detail=hung[-1] if hung else
                 f"{len(kernel)} new kernel message(s), no hung task", data={"hung": hung[-5:]})
         obs = {name: blame(o, self.facts) for name, o in obs.items()}
-        return Round(self.rounds, time.time(), obs, text.splitlines(), kernel,
+        return Round(self.rounds, self.clock.wall(), obs, text.splitlines(), kernel,
                      wall=time.monotonic() - t0, cpu=time.process_time() - c0)

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from remediator.clock import SYSTEM, Clock
 from remediator.detect import logdiag
 from remediator.detect.probes import ACCESS, MISSING_BINARY, OPERATOR_CAUSES, WRONG_SOCKET, Obs, Round
 from remediator.detect.signatures import DIAGNOSES, runbook_for
@@ -257,7 +258,7 @@ class Source(Protocol):
 
 
 def settle(source: Source, monitor: Monitor, *, interval: float, max_rounds: int | None = None,
-           on_round: Callable[[Round, Verdict], None] | None = None) -> Verdict:
+           on_round: Callable[[Round, Verdict], None] | None = None, clock: Clock = SYSTEM) -> Verdict:
     """Probe until the verdict settles: one round when the host is healthy; while rounds fail,
     until the debounce is met or a good round breaks the streak; never more than max_rounds
     (default 2 × debounce + 1, so a flapping host ends as `degraded` or `suspect`, not in a loop)."""
@@ -269,5 +270,5 @@ def settle(source: Source, monitor: Monitor, *, interval: float, max_rounds: int
             on_round(r, v)
         if v.diagnosis != "suspect" or i + 1 == limit:
             return v
-        time.sleep(interval)
+        clock.sleep(interval)
     raise AssertionError("unreachable")

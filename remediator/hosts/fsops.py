@@ -19,9 +19,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import asdict
 from pathlib import Path
 
-from remediator import modes
+from remediator import crashpoints, modes
 from remediator.errors import BackupError, UnsafeOperation
-from remediator.hosts import testhook
 from remediator.hosts.port import Entry
 
 CHUNK = 1 << 20
@@ -181,7 +180,7 @@ def _copy_tree(src: str, dest: str) -> list[Entry]:
             d = dest if e.rel == "." else os.path.join(dest, e.rel)
             done.append(Entry(**{**asdict(e), "sha256": _copy_entry(s, d, e)}))
             if len(done) == 2:
-                testhook.reached("midway:backup")
+                crashpoints.reached("midway:backup")
         _finish_attrs(dest, done)
     except OSError as exc:
         raise BackupError(f"copying {src} to {dest} failed: {exc}") from exc
@@ -252,7 +251,7 @@ def clear_tree(path: str | Path, roots: Sequence[str], manifest: dict[str, objec
         else:
             io.unlink(child)
         if i == 0:
-            testhook.reached("midway:clear")
+            crashpoints.reached("midway:clear")
     return len(entries) - 1
 
 

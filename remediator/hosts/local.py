@@ -26,6 +26,7 @@ import requests.exceptions
 import sh
 
 from remediator import access, modes
+from remediator.clock import poll_until
 from remediator.errors import CommandFailed, CommandTimeout, Denied, DockerAPIError, HostError, UnsafeOperation
 from remediator.hosts import procfs, trust
 from remediator.hosts import procs as procmod
@@ -247,13 +248,16 @@ class LocalHost(LocalFiles):
 
     def wait_gone(self, targets: Sequence[Proc], timeout: float) -> list[Proc]:
         """Poll until every target is dead (gone or zombie); return those still alive."""
-        deadline = time.monotonic() + timeout
-        while True:
+        alive = list(targets)
+
+        def gone() -> bool | None:
+            nonlocal alive
             self.reap()
-            alive = [t for t in targets if (p := procfs.read_proc(t.pid)) and p.alive and p.start == t.start]
-            if not alive or time.monotonic() >= deadline:
-                return alive
-            time.sleep(0.05)
+            alive = [t for t in alive if (p := procfs.read_proc(t.pid)) and p.alive and p.start == t.start]
+            return True if not alive else None
+
+        poll_until(gone, timeout=timeout, every=0.05)
+        return alive
 
     # ---- Docker API -----------------------------------------------------------------------
     def ping(self, timeout: float = 2.0, path: str = "/_ping") -> Ping:

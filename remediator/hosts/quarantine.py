@@ -16,9 +16,9 @@ import stat
 from collections.abc import Sequence
 from pathlib import Path
 
-from remediator import modes
+from remediator import crashpoints, modes
 from remediator.errors import BackupError, QuarantineImpossible, UnsafeOperation
-from remediator.hosts import fsops, testhook
+from remediator.hosts import fsops
 from remediator.hosts.fsops import REAL, Mutations
 
 
@@ -84,7 +84,7 @@ def quarantine_tree(path: str, roots: Sequence[str], qdir: str, io: Mutations = 
         if exc.errno in (errno.EXDEV, errno.EBUSY):
             raise QuarantineImpossible(f"cannot rename {path}: {exc.strerror}") from exc
         raise
-    testhook.reached("midway:quarantine")
+    crashpoints.reached("midway:quarantine")
     os.mkdir(real, 0o700)
     os.chown(real, st.st_uid, st.st_gid)
     os.chmod(real, mode)  # exactly the mode it had, whatever the umask

@@ -11,10 +11,10 @@ from __future__ import annotations
 import os
 import signal
 import stat
-import time
 from collections.abc import Callable
 from typing import Protocol
 
+from remediator.clock import SYSTEM, Clock, poll_until
 from remediator.errors import CommandFailed, HostError, TemporaryStepError
 from remediator.hosts import trust
 from remediator.hosts.port import Host
@@ -89,20 +89,26 @@ def remove_stale_pidfile(host: Host) -> list[str]:
 
 
 def wait_api(host: Host, timeout: float, *, alive: Callable[[], bool] | None = None,
-             log_tail: Callable[[int], str] | None = None) -> float:
+             log_tail: Callable[[int], str] | None = None, clock: Clock = SYSTEM) -> float:
     """Poll /_ping until it answers; raise TemporaryStepError on timeout or if alive() turns False
     (quoting the end of log_tail, when given)."""
-    started = time.monotonic()
-    while True:
+    started = clock.monotonic()
+    last = ""
+
+    def answers() -> bool | None:
+        nonlocal last
         ping = host.ping(timeout=2.0)
         if ping.ok:
-            return time.monotonic() - started
+            return True
         if alive is not None and not alive():
             tail = [ln for ln in (log_tail(64 << 10) if log_tail else "").splitlines() if "module=grpc" not in ln]
             raise TemporaryStepError("dockerd exited during start-up:\n" + "\n".join(tail[-12:]))
-        if time.monotonic() - started > timeout:
-            raise TemporaryStepError(f"dockerd did not answer /_ping within {timeout:g}s ({ping.detail})")
-        time.sleep(0.1)
+        last = ping.detail
+        return None
+
+    if poll_until(answers, timeout=timeout, every=0.1, clock=clock) is None:
+        raise TemporaryStepError(f"dockerd did not answer /_ping within {timeout:g}s ({last})")
+    return clock.monotonic() - started
 
 
 class ProcessController:

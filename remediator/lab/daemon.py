@@ -24,6 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from remediator.clock import poll_until
 from remediator.journal import Journal
 from remediator.lab.client import (
     EXIT_FAILED,
@@ -248,17 +249,15 @@ class DaemonDemo:
         raise DemoFailed(f"the daemon's status has no host {HOST!r}")
 
     def _wait(self, cond: Callable[[], bool], timeout: float, what: str) -> None:
-        end = time.monotonic() + timeout
-        while True:
+        def met() -> bool | None:
             self._check_alive()
             try:
-                if cond():
-                    return
+                return cond() or None
             except ApiUnreachable:
-                pass  # the API is not up yet
-            if time.monotonic() > end:
-                raise DemoFailed(f"timed out after {timeout:g} s waiting for {what}")
-            time.sleep(POLL)
+                return None  # the API is not up yet
+
+        if poll_until(met, timeout=timeout, every=POLL) is None:
+            raise DemoFailed(f"timed out after {timeout:g} s waiting for {what}")
 
     def _check_alive(self) -> None:
         if self.proc is not None and self.proc.poll() is not None:

@@ -16,10 +16,10 @@ import signal
 import sys
 import tarfile
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 
+from remediator.clock import poll_until
 from remediator.hosts import connect
 from remediator.hosts.service import controller
 from remediator.settings import HostConfig, ProcessService
@@ -121,11 +121,10 @@ class Sandbox:
         p = self.dockerd_proc()
         assert p is not None, "dockerd is not running"
         os.kill(p.pid, signal.SIGSTOP)
-        deadline = time.monotonic() + 10  # kill() returns before the stop is delivered to every thread: the
-        while time.monotonic() < deadline:  # wedge is in place once every thread of dockerd reads stopped (T)
-            if self._all_threads_stopped(p.pid):
-                return p.pid
-            time.sleep(0.01)
+        # kill() returns before the stop is delivered to every thread: the wedge is in place once every thread of
+        # dockerd reads stopped (T)
+        if poll_until(lambda: self._all_threads_stopped(p.pid) or None, timeout=10, every=0.01):
+            return p.pid
         raise RuntimeError(f"dockerd {p.pid} did not stop within 10 s of SIGSTOP")
 
     @staticmethod
@@ -255,8 +254,5 @@ def _mounts() -> list[str]:
 
 def wait_for(cond: Callable[[], bool], timeout: float, what: str) -> None:
     """Poll cond() until true; raise TimeoutError naming what was awaited."""
-    end = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > end:
-            raise TimeoutError(f"timed out after {timeout:g}s waiting for {what}")
-        time.sleep(0.05)
+    if poll_until(lambda: cond() or None, timeout=timeout, every=0.05) is None:
+        raise TimeoutError(f"timed out after {timeout:g}s waiting for {what}")

@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from remediator.lab import Sandbox, wait_for
+from tests import crashrun
 from tests.conftest import REPO, cli, require_docker, shim_ids
 
 pytestmark = pytest.mark.dockerd
@@ -51,14 +52,16 @@ class Fleet:
             f"daemon: {{interval: 1, api_socket: {self.tmp / 'api.sock'}, metrics_listen: '127.0.0.1:{self.port}', "
             f"limits: {limits}}}\nhosts:\n{hosts}")
 
-    def start_daemon(self, env: dict[str, str] | None = None) -> None:
+    def start_daemon(self, kill: str | None = None) -> None:
+        """Start `remediator daemon`; with `kill`, under tests/crashrun.py, SIGKILLed at that crash point."""
         sock = self.tmp / "api.sock"
         if sock.exists():
             sock.unlink()  # a killed daemon leaves its socket: wait for the new one
         with open(self.tmp / "daemon.log", "ab") as log:  # the child keeps its own copy of the descriptor
-            self.proc = subprocess.Popen([sys.executable, "-m", "remediator", "daemon", "--config", str(self.cfg)],
+            entry = crashrun.argv(kill=kill) if kill else [sys.executable, "-m", "remediator"]
+            self.proc = subprocess.Popen([*entry, "daemon", "--config", str(self.cfg)],
                                          stdout=log, stderr=subprocess.STDOUT, cwd=REPO, start_new_session=True,
-                                         env={**os.environ, **(env or {})})
+                                         env=dict(os.environ))
         wait_for(lambda: (self.tmp / "api.sock").exists(), 30, "the daemon's API socket")
 
     def stop_daemon(self, sig: int = signal.SIGTERM) -> int | None:
@@ -267,7 +270,7 @@ def test_the_daemon_killed_after_the_clear_resumes_on_restart(fleet: Fleet) -> N
     (a,) = fleet.boxes
     before = a.running()
     fleet.write_config("auto", limits="{cooldown: 0}")
-    fleet.start_daemon(env={"REMEDIATOR_TEST_KILL": "after:quarantine"})
+    fleet.start_daemon(kill="after:quarantine")
     a.corrupt_metadb("random", try_start=True)
     proc = fleet.proc
     assert proc is not None

@@ -1,6 +1,7 @@
 """End-to-end: the operator is SIGKILLed at every point of a real remediation, then `run` resumes the same
 incident from the journal alone. Both fault kinds: a corrupt meta.db (the seed runbook) and a SIGSTOP
-wedge (dockerd-restart). The kill is REMEDIATOR_TEST_KILL (remediator/hosts/testhook.py): after a step's
+wedge (dockerd-restart). The kill is a crash point (remediator.crashpoints) that tests/crashrun.py, the test-only
+entry point around the CLI, installs: after a step's
 result is journaled, after a step ran but before its result is, and one entry into the backup or the clear.
 """
 
@@ -18,7 +19,8 @@ from pathlib import Path
 import pytest
 
 from remediator.lab.sandbox import Sandbox, _mounts, wait_for
-from tests.conftest import cli, require_docker, shim_ids
+from tests import crashrun
+from tests.conftest import REPO, cli, require_docker, shim_ids
 
 pytestmark = pytest.mark.dockerd
 
@@ -26,17 +28,12 @@ pytestmark = pytest.mark.dockerd
 def _run(sb: Sandbox, runbook: str, kill: str | None = None) -> tuple[int, str]:
     cfg = sb.root / "config.yaml"
     cfg.write_text(sb.config_yaml(str(sb.root / "state")))
-    env = {"REMEDIATOR_TEST_KILL": kill} if kill else {}
-    old = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
-        res = cli("run", "--config", str(cfg), "--host", "t", "--yes", "--runbook", runbook)
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+    args = ["run", "--config", str(cfg), "--host", "t", "--yes", "--runbook", runbook]
+    if kill is None:
+        res = cli(*args)
+    else:
+        res = subprocess.run([*crashrun.argv(kill=kill), *args], stdin=subprocess.DEVNULL, capture_output=True,
+                             text=True, timeout=240, cwd=REPO, env=dict(os.environ))
     return res.returncode, res.stdout + res.stderr
 
 

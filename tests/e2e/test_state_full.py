@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from remediator.detect import facts as factsmod
 from remediator.lab import Sandbox
+from tests import crashrun
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.dockerd
@@ -30,8 +30,8 @@ def test_a_state_filesystem_full_after_the_quarantine_puts_the_host_back(sandbox
         inodes = {d: os.stat(d).st_ino for d in dirs if os.path.exists(d)}
         assert inodes, dirs
         sandbox.wedge()
-        env = {**os.environ, "COLUMNS": "200", "REMEDIATOR_TEST_FILL": f"during:quarantine={statefs}/filler"}
-        res = subprocess.run([sys.executable, "-m", "remediator", "run", "--config", str(cfg), "--host", "t", "--yes",
+        env = {**os.environ, "COLUMNS": "200"}
+        res = subprocess.run([*crashrun.argv(fill=f"during:quarantine={statefs}/filler"), "run", "--config", str(cfg), "--host", "t", "--yes",
                               "--runbook", "docker-libcontainerd"], stdin=subprocess.DEVNULL, capture_output=True,
                              text=True, timeout=300, cwd=REPO, env=env)
         out = res.stdout + res.stderr

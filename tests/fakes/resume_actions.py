@@ -7,6 +7,7 @@ import signal
 import sys
 from pathlib import Path
 
+from remediator import crashpoints
 from remediator.actions import ActionSpec, Params, StepContext, action
 from remediator.detect.facts import Facts
 from remediator.engine import Interrupted, open_incident, stop_on_signals
@@ -17,6 +18,7 @@ from remediator.ladder import heal
 from remediator.runbook import load_runbook
 from remediator.settings import HostConfig
 from remediator.structs import EXIT_INTERRUPTED, StepResult
+from tests import crashrun
 
 
 class Mark(Params):
@@ -78,8 +80,10 @@ def runbook(tmp: Path) -> Path:
     return path
 
 
-def main(tmp: str) -> None:
-    """Run the incident until REMEDIATOR_TEST_KILL stops this process."""
+def main(tmp: str, kill: str = "") -> None:
+    """Run the incident; SIGKILLed at the crash point `kill` (none when empty)."""
+    if kill:
+        crashpoints.install(crashrun.checkpoint(kill=kill))
     root = Path(tmp)
     journal = Journal(root / "state")
     rb = load_runbook(runbook(root))
@@ -93,4 +97,4 @@ def main(tmp: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(*sys.argv[1:3])

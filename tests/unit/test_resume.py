@@ -26,9 +26,8 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def _killed_at(tmp: Path, point: str, code: int = -9) -> Journal:
-    env = {**os.environ, "REMEDIATOR_TEST_KILL": point} if point else dict(os.environ)
-    res = subprocess.run([sys.executable, "-m", "tests.fakes.resume_actions", str(tmp)], cwd=REPO, capture_output=True,
-                         text=True, env=env, timeout=60)
+    res = subprocess.run([sys.executable, "-m", "tests.fakes.resume_actions", str(tmp), point], cwd=REPO,
+                         capture_output=True, text=True, env=dict(os.environ), timeout=60)
     assert res.returncode == code, res.stderr
     return Journal(tmp / "state")
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from remediator.detect.probes import Obs, Round
 from remediator.detect.verdict import Monitor, settle
+from tests.fakes.clock import FakeClock
 
 OK = {"_ping": 0.001, "version": 0.003, "info": 0.01, "containers": 0.002, "containerd": 0.001, "socket": 0.0001}
 
@@ -116,7 +117,9 @@ def test_settle_stops_at_once_when_healthy_and_after_debounce_when_sick() -> Non
     src = Script([rnd(), rnd()])
     assert settle(src, Monitor("managed"), interval=0).diagnosis == "healthy" and len(src.rounds) == 1
     src = Script([rnd(api=HUNG)] * 5)
-    assert settle(src, Monitor("managed"), interval=0).diagnosis == "dockerd-wedged" and len(src.rounds) == 2
+    clock = FakeClock()
+    assert settle(src, Monitor("managed"), interval=15, clock=clock).diagnosis == "dockerd-wedged"
+    assert len(src.rounds) == 2 and clock.slept == [15, 15], "three rounds, 15 s apart (on a fake clock)"
 
 
 def test_live_log_lines_are_parsed_like_offline_ones() -> None:
