@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 from remediator.actions import StepContext
 from remediator.actions.docker import read_inventory, redact_env
+from remediator.actions.handoffs import ConfirmOutput
 from remediator.detect.facts import parse_version
 from remediator.errors import CommandFailed, CommandTimeout, Denied, HostError
 from remediator.redact import redact_text
@@ -97,8 +98,7 @@ def goroutines(ctx: StepContext, deadline: float) -> bytes:
 
 
 def containerd_dump(ctx: StepContext, deadline: float) -> bytes:
-    fam = ctx.host.family(data_root=ctx.facts.data_root, exec_root=ctx.facts.exec_root,
-                          containerd_sock=ctx.facts.containerd_sock)
+    fam = ctx.family()
     if not fam.containerd:
         return b"no containerd of this daemon running: no containerd dump\n"
     c = fam.containerd[0]
@@ -121,8 +121,7 @@ def daemon_log(ctx: StepContext, deadline: float) -> bytes:
 
 
 def proc_files(ctx: StepContext, deadline: float) -> bytes:
-    fam = ctx.host.family(data_root=ctx.facts.data_root, exec_root=ctx.facts.exec_root,
-                          containerd_sock=ctx.facts.containerd_sock)
+    fam = ctx.family()
     out = [f"# {fam.describe()}"] + [f"# {why}" for _, why in fam.unproven]  # look-alikes: named, not read
     for p in fam.dockerd + fam.containerd + fam.shims:
         if time.monotonic() > deadline:
@@ -225,7 +224,7 @@ def verdict(ctx: StepContext, deadline: float) -> bytes:
     """The diagnosis that led here, with its trace and every observation."""
     if ctx.verdict is not None:
         return json.dumps(ctx.verdict.as_json(), indent=1).encode()
-    found = next((o["verdict"] for o in ctx.outputs.values() if isinstance(o, dict) and "verdict" in o), None)
+    found = next((dict(o.verdict) for o in ctx.outputs_of(ConfirmOutput)), None)
     return json.dumps(found or {"verdict": None, "note": "no diagnosis ran before this capture"}, indent=1).encode()
 
 

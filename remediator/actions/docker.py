@@ -11,23 +11,20 @@ import json
 import os
 import re
 import time
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from pydantic import Field
 
-from remediator.actions import ActionSpec, Params, StepContext, action
+from remediator.actions import ActionSpec, NoParams, Params, StepContext, action
+from remediator.actions.handoffs import Container, SnapshotOutput, VerifyOutput
 from remediator.errors import DockerAPIError, HostError, TemporaryStepError
 from remediator.hosts import procs as procmod
 from remediator.hosts.port import Host
 from remediator.structs import StepResult
 
 POLL = 0.05  # seconds between verify's looks at the API and the shims (a condition polled, not a wait)
-SECRETISH = ("KEY", "SECRET", "TOKEN", "PASS", "CREDENTIAL", "AUTH")
-
-
-class SnapshotParams(Params):
-    pass
 
 
 class VerifyParams(Params):
@@ -97,7 +94,7 @@ def redact_env(env: list[str]) -> list[str]:
     return [e.split("=", 1)[0] + "=<redacted>" for e in env]
 
 
-def snapshot(ctx: StepContext, p: SnapshotParams) -> StepResult:
+def snapshot(ctx: StepContext, p: NoParams) -> StepResult:
     """What ran before the incident: running containers, plus those dockerd's own clean shutdown stopped
     (a daemon stopped before its state broke stopped them; the incident, not a person, took them down)."""
     inv = read_inventory(ctx.host, ctx.facts.data_root)
@@ -107,14 +104,14 @@ def snapshot(ctx: StepContext, p: SnapshotParams) -> StepResult:
              for c in running]
     lines += [f"{c['name']} ({c['id'][:12]}) restart={c['restart']}: stopped by dockerd's shutdown at "
               f"{c['finished_at'][:19]}" for c in by_shutdown]
+    out = SnapshotOutput(running=tuple(Container.from_record(c) for c in running + by_shutdown), all=len(inv))
     return StepResult(f"{len(running) + len(by_shutdown)} of {len(inv)} containers were running"
                       + (f" ({len(by_shutdown)} until dockerd's last shutdown)" if by_shutdown else ""), changes=lines,
-                      data={"running": running + by_shutdown, "all": len(inv)})
+                      data=out.record())
 
 
 def _shim_counts(ctx: StepContext) -> dict[str, int]:
-    fam = ctx.host.family(data_root=ctx.facts.data_root, exec_root=ctx.facts.exec_root,
-                          containerd_sock=ctx.facts.containerd_sock)
+    fam = ctx.family()
     counts: dict[str, int] = {}
     for shim in fam.shims:
         cid = procmod.shim_container_id(shim) or "?"
@@ -141,62 +138,103 @@ def container_states(host: Host) -> dict[str, str]:
     return {c["Id"]: list_state(c) for c in listed if isinstance(c, dict) and c.get("Id")}
 
 
+@dataclass(frozen=True)
+class _Look:
+    """One look at the API and the shims during verify."""
+
+    down: list[Container]  # snapshot containers the API lists as not running
+    running: set[str]  # ids of every running container
+    bad_shims: dict[str, int]  # container id -> shims, where that is not exactly one for a running container
+    no_shim: list[str]  # running containers (short ids) without a shim
+
+    @property
+    def settled(self) -> bool:
+        return not self.down and not self.bad_shims and not self.no_shim
+
+    def why(self, timeout: float) -> str:
+        return (f"after {timeout:g}s: {len(self.down)} container(s) not running "
+                f"({', '.join(c.name for c in self.down)}); shim anomalies {self.bad_shims or 'none'}; "
+                f"running without shim {self.no_shim or 'none'}")
+
+
+def _states_or_none(ctx: StepContext, deadline: float) -> dict[str, str] | None:
+    """The API's container states; None while it does not answer (TemporaryStepError past the deadline)."""
+    try:
+        return container_states(ctx.host)
+    except DockerAPIError as exc:
+        if time.monotonic() > deadline:
+            raise TemporaryStepError(f"the API does not answer: {exc}") from exc
+        return None
+
+
+def _start(ctx: StepContext, down: list[Container], policy_over: bool) -> list[str]:
+    """docker start each down container without a restart policy (all of them once the policies had their grace)."""
+    started = []
+    for c in down:
+        if c.restart == "no" or policy_over:
+            try:
+                ctx.host.docker_call("start", c.id, timeout=30)
+                started.append(c.name)
+                ctx.progress(f"started {c.name} (restart policy {c.restart})")
+            except DockerAPIError as exc:
+                ctx.progress(f"start {c.name} failed: {exc}")
+    return started
+
+
+def _look(ctx: StepContext, wanted: list[Container], now: dict[str, str], policy_over: bool,
+          started: list[str]) -> _Look:
+    down = [c for c in wanted if c.id in now and now[c.id] != "running"]
+    started += _start(ctx, down, policy_over)
+    shims = _shim_counts(ctx)
+    running = {cid for cid, state in now.items() if state == "running"}
+    return _Look(down=down, running=running,
+                 bad_shims={cid: n for cid, n in shims.items() if n != 1 or cid not in running},
+                 no_shim=[cid[:12] for cid in running if cid not in shims])
+
+
+def _wanted(ctx: StepContext, snapshot_step: str) -> list[Container]:
+    snap = ctx.output(snapshot_step, SnapshotOutput)
+    return list(snap.running) if snap else []
+
+
 def verify(ctx: StepContext, p: VerifyParams) -> StepResult:
-    wanted = ctx.outputs.get(p.snapshot_step, {}).get("running", [])
+    wanted = _wanted(ctx, p.snapshot_step)
     deadline = time.monotonic() + p.timeout
     grace_end = time.monotonic() + p.policy_grace
-    started, lost = [], []
+    started: list[str] = []
+    lost: list[Container] = []
     while True:
-        try:
-            now = container_states(ctx.host)
-        except DockerAPIError as exc:
+        now = _states_or_none(ctx, deadline)
+        if now is not None:
+            lost += [c for c in wanted if c.id not in now and c not in lost]  # --rm: expected; otherwise not
+            look = _look(ctx, wanted, now, time.monotonic() > grace_end, started)
+            if look.settled:
+                break
             if time.monotonic() > deadline:
-                raise TemporaryStepError(f"the API does not answer: {exc}") from exc
-            time.sleep(POLL)
-            continue
-        lost += [c for c in wanted if c["id"] not in now and c not in lost]  # --rm: expected; otherwise not
-        down = [c for c in wanted if c["id"] in now and now[c["id"]] != "running"]
-        for c in down:
-            if c["restart"] == "no" or time.monotonic() > grace_end:
-                try:
-                    ctx.host.docker_call("start", c["id"], timeout=30)
-                    started.append(c["name"])
-                    ctx.progress(f"started {c['name']} (restart policy {c['restart']})")
-                except DockerAPIError as exc:
-                    ctx.progress(f"start {c['name']} failed: {exc}")
-        shims = _shim_counts(ctx)
-        running_ids = {cid for cid, state in now.items() if state == "running"}
-        bad_shims = {cid: n for cid, n in shims.items() if n != 1 or cid not in running_ids}
-        no_shim = [cid[:12] for cid in running_ids if cid not in shims]
-        if not down and not bad_shims and not no_shim:
-            break
-        if time.monotonic() > deadline:
-            raise TemporaryStepError(
-                f"after {p.timeout:g}s: {len(down)} container(s) not running ({', '.join(c['name'] for c in down)}); "
-                f"shim anomalies {bad_shims or 'none'}; running without shim {no_shim or 'none'}")
+                raise TemporaryStepError(look.why(p.timeout))
         time.sleep(POLL)
     back = len(wanted) - len(lost)
     lines = [f"started (no restart policy or policy too slow): {', '.join(started)}"] if started else []
-    lines += [f"LOST: {c['name']} was --rm and dockerd removed it on restore" if c["auto_remove"] else
-              f"LOST: {c['name']} ({c['id'][:12]}) is gone from dockerd although it was not --rm: investigate"
+    lines += [f"LOST: {c.name} was --rm and dockerd removed it on restore" if c.auto_remove else
+              f"LOST: {c.name} ({c.id[:12]}) is gone from dockerd although it was not --rm: investigate"
               for c in lost]
-    lines.append(f"exactly one shim for each of the {len(running_ids)} running containers")
+    lines.append(f"exactly one shim for each of the {len(look.running)} running containers")
     return StepResult(f"API answers; {back}/{len(wanted)} containers of the snapshot run again", changes=lines,
-                      data={"started": started, "lost": [c["id"] for c in lost]})
+                      data=VerifyOutput(started=tuple(started), lost=tuple(c.id for c in lost)).record())
 
 
 def plan_verify(ctx: StepContext, p: VerifyParams) -> StepResult:
-    wanted = ctx.outputs.get(p.snapshot_step, {}).get("running", [])
-    starts = [c["name"] for c in wanted if c["restart"] == "no" and not c["auto_remove"]]
-    rm = [c["name"] for c in wanted if c["auto_remove"]]
-    lines = [f"expect back by restart policy: {', '.join(c['name'] for c in wanted if c['restart'] != 'no') or 'none'}",
+    wanted = _wanted(ctx, p.snapshot_step)
+    starts = [c.name for c in wanted if c.restart == "no" and not c.auto_remove]
+    rm = [c.name for c in wanted if c.auto_remove]
+    lines = [f"expect back by restart policy: {', '.join(c.name for c in wanted if c.restart != 'no') or 'none'}",
              f"would docker start: {', '.join(starts) or 'none'}"]
     if rm:
         lines.append(f"--rm containers dockerd will remove on restore (cannot come back): {', '.join(rm)}")
     return StepResult(f"would wait up to {p.timeout:g}s for the API and {len(wanted)} container(s)", changes=lines)
 
 
-action(ActionSpec("docker.snapshot", SnapshotParams, run=snapshot, plan=snapshot, mutates=False, risky=False,
+action(ActionSpec("docker.snapshot", NoParams, run=snapshot, plan=snapshot, mutates=False, risky=False,
                   summary="read the running set from <data_root>/containers (works while dockerd hangs)"))
 action(ActionSpec("docker.verify", VerifyParams, run=verify, plan=plan_verify, mutates=True, risky=False,
                   summary="wait for the API and the snapshot's containers; start those without a policy; 1 shim each"))
