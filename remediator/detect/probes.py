@@ -19,7 +19,7 @@ from remediator.detect.facts import Facts
 from remediator.detect.signatures import SIGNATURES
 from remediator.errors import Denied
 from remediator.hosts.port import Host, Ping
-from remediator.hosts.service import Controller
+from remediator.hosts.service import ServiceView
 from remediator.settings import SystemdService
 from remediator.structs import Proc
 
@@ -103,7 +103,7 @@ def _from_ping(name: str, p: Ping, s: ProbeSettings) -> Obs:
 class Prober:
     """Runs rounds against one host. Not thread-safe: one Prober per host."""
 
-    def __init__(self, host: Host, service: Controller, facts: Facts, settings: ProbeSettings | None = None) -> None:
+    def __init__(self, host: Host, service: ServiceView, facts: Facts, settings: ProbeSettings | None = None) -> None:
         self.host, self.service, self.facts = host, service, facts
         self.s = settings or ProbeSettings()
         self.rounds = 0
