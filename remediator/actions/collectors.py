@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from remediator.actions import StepContext
-from remediator.actions.docker import read_inventory, redact_env
+from remediator.actions.docker import read_inventory
 from remediator.actions.handoffs import ConfirmOutput
 from remediator.detect.facts import parse_version
 from remediator.errors import CommandFailed, CommandTimeout, Denied, HostError
@@ -188,14 +188,7 @@ def state_listing(ctx: StepContext, deadline: float) -> bytes:
 
 
 def inventory(ctx: StepContext, deadline: float) -> bytes:
-    inv = read_inventory(ctx.host, ctx.facts.data_root)
-    for c in inv:
-        try:
-            cfg = json.loads(ctx.host.read_text(os.path.join(ctx.facts.data_root, "containers", c["id"], "config.v2.json")))
-            c["env"] = redact_env((cfg.get("Config") or {}).get("Env") or [])
-        except (HostError, ValueError):
-            pass
-    return json.dumps(inv, indent=1).encode()
+    return json.dumps(read_inventory(ctx.host, ctx.facts.data_root, env=True), indent=1).encode()
 
 
 def system(ctx: StepContext, deadline: float) -> bytes:

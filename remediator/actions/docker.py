@@ -33,8 +33,9 @@ class VerifyParams(Params):
     policy_grace: float = Field(default=5.0, ge=0, le=120, description="seconds to let restart policies act first")
 
 
-def read_inventory(host: Host, data_root: str) -> list[dict[str, Any]]:
-    """Every container on the host's disk: id, name, image, running, pid, restart policy, auto-remove."""
+def read_inventory(host: Host, data_root: str, *, env: bool = False) -> list[dict[str, Any]]:
+    """Every container on the host's disk: id, name, image, running, pid, restart policy, auto-remove (with env:
+    also its environment, values redacted, for the evidence; never in the snapshot)."""
     out = []
     base = os.path.join(data_root, "containers")
     for cid in host.listdir(base):
@@ -55,6 +56,8 @@ def read_inventory(host: Host, data_root: str) -> list[dict[str, Any]]:
                     "restart": str(policy.get("Name") or "no"), "auto_remove": bool(hc.get("AutoRemove")),
                     "finished_at": str(state.get("FinishedAt") or ""),
                     "manually_stopped": bool(cfg.get("HasBeenManuallyStopped"))})
+        if env:
+            out[-1]["env"] = redact_env([e for e in config.get("Env") or [] if isinstance(e, str)])
     return out
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from remediator.actions import NoParams, StepContext
+from remediator.actions import NoParams, StepContext, collectors
 from remediator.actions.docker import VerifyParams, plan_verify, read_inventory, snapshot
 from remediator.actions.handoffs import (
     AsideOutput,
@@ -96,6 +96,14 @@ def test_the_snapshot_records_the_inventorys_own_words_and_verify_reads_them_typ
     plan = plan_verify(ctx, VerifyParams(snapshot_step="snap"))
     assert plan.changes[:2] == ["expect back by restart policy: web", "would docker start: none"]
     assert "--rm containers dockerd will remove on restore (cannot come back): job" in plan.changes
+
+
+def test_the_evidence_inventory_adds_the_environment_redacted_the_snapshot_never_holds_it(tmp_path: Path) -> None:
+    _container(tmp_path, "a" * 64, "web", running=True, restart="always")
+    ctx = _ctx(tmp_path)
+    assert all("env" not in c for c in snapshot(ctx, NoParams()).data["running"])
+    listed = json.loads(collectors.inventory(ctx, deadline=0.0))
+    assert [(c["name"], c["env"]) for c in listed] == [("web", ["K=<redacted>"])]
 
 
 def test_a_step_without_such_an_output_reads_as_none(tmp_path: Path) -> None:
