@@ -8,17 +8,19 @@ Must not: retry, sleep for pacing, journal or ask for approval; the engine owns 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
+from remediator.actions.handoffs import OutputT
 from remediator.clock import SYSTEM, Clock
 from remediator.detect.facts import Facts
 from remediator.detect.verdict import Verdict
 from remediator.hosts.port import Host
+from remediator.hosts.procs import Family
 from remediator.hosts.service import Controller
 from remediator.settings import ProbeConfig
 from remediator.structs import GuardResult, StepResult
@@ -30,6 +32,10 @@ class Params(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class NoParams(Params):
+    """The params of an action or guard that takes none."""
+
+
 @dataclass
 class StepContext:
     host: Host
@@ -38,7 +44,8 @@ class StepContext:
     incident_id: str
     incident_dir: Path
     evidence_budget: float
-    outputs: dict[str, dict[str, Any]] = field(default_factory=dict)  # step id -> StepResult.data
+    # step id -> StepResult.data as journaled (the engine fills it, resume refills it); read it with output()
+    outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
     progress: Callable[[str], None] = lambda _msg: None
     verdict: Verdict | None = None  # the diagnosis that selected this runbook, if one did
     probe: ProbeConfig = field(default_factory=ProbeConfig)
@@ -53,6 +60,22 @@ class StepContext:
     @property
     def roots(self) -> list[str]:
         return [self.facts.data_root, self.facts.exec_root]
+
+    def output(self, step: str, kind: type[OutputT]) -> OutputT | None:
+        """What step `step` handed on, as `kind` (actions/handoffs.py); None when it recorded no such output."""
+        data = self.outputs.get(step)
+        return kind.from_record(data) if isinstance(data, dict) else None
+
+    def outputs_of(self, kind: type[OutputT]) -> Iterator[OutputT]:
+        """Every output of this kind the steps so far handed on, in step order (e.g. the evidence bundle)."""
+        for data in self.outputs.values():
+            if isinstance(data, dict) and (out := kind.from_record(data)) is not None:
+                yield out
+
+    def family(self) -> Family:
+        """This daemon's processes (dockerd, its containerd, shims, container processes), from the facts' roots."""
+        return self.host.family(data_root=self.facts.data_root, exec_root=self.facts.exec_root,
+                                containerd_sock=self.facts.containerd_sock)
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from remediator.actions import StepContext
-from remediator.actions.docker import read_inventory, redact_env
+from remediator.actions.docker import read_inventory
+from remediator.actions.handoffs import ConfirmOutput
 from remediator.clock import poll_until
 from remediator.detect.facts import parse_version
 from remediator.errors import CommandFailed, CommandTimeout, Denied, HostError
@@ -104,8 +105,7 @@ def goroutines(ctx: StepContext, deadline: float) -> bytes:
 
 
 def containerd_dump(ctx: StepContext, deadline: float) -> bytes:
-    fam = ctx.host.family(data_root=ctx.facts.data_root, exec_root=ctx.facts.exec_root,
-                          containerd_sock=ctx.facts.containerd_sock)
+    fam = ctx.family()
     if not fam.containerd:
         return b"no containerd of this daemon running: no containerd dump\n"
     c = fam.containerd[0]
@@ -128,8 +128,7 @@ def daemon_log(ctx: StepContext, deadline: float) -> bytes:
 
 
 def proc_files(ctx: StepContext, deadline: float) -> bytes:
-    fam = ctx.host.family(data_root=ctx.facts.data_root, exec_root=ctx.facts.exec_root,
-                          containerd_sock=ctx.facts.containerd_sock)
+    fam = ctx.family()
     out = [f"# {fam.describe()}"] + [f"# {why}" for _, why in fam.unproven]  # look-alikes: named, not read
     for p in fam.dockerd + fam.containerd + fam.shims:
         if ctx.clock.monotonic() > deadline:
@@ -196,14 +195,7 @@ def state_listing(ctx: StepContext, deadline: float) -> bytes:
 
 
 def inventory(ctx: StepContext, deadline: float) -> bytes:
-    inv = read_inventory(ctx.host, ctx.facts.data_root)
-    for c in inv:
-        try:
-            cfg = json.loads(ctx.host.read_text(os.path.join(ctx.facts.data_root, "containers", c["id"], "config.v2.json")))
-            c["env"] = redact_env((cfg.get("Config") or {}).get("Env") or [])
-        except (HostError, ValueError):
-            pass
-    return json.dumps(inv, indent=1).encode()
+    return json.dumps(read_inventory(ctx.host, ctx.facts.data_root, env=True), indent=1).encode()
 
 
 def system(ctx: StepContext, deadline: float) -> bytes:
@@ -232,7 +224,7 @@ def verdict(ctx: StepContext, deadline: float) -> bytes:
     """The diagnosis that led here, with its trace and every observation."""
     if ctx.verdict is not None:
         return json.dumps(ctx.verdict.as_json(), indent=1).encode()
-    found = next((o["verdict"] for o in ctx.outputs.values() if isinstance(o, dict) and "verdict" in o), None)
+    found = next((dict(o.verdict) for o in ctx.outputs_of(ConfirmOutput)), None)
     return json.dumps(found or {"verdict": None, "note": "no diagnosis ran before this capture"}, indent=1).encode()
 
 

@@ -10,12 +10,14 @@ from __future__ import annotations
 import json
 import os
 import re
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from pydantic import Field
 
-from remediator.actions import ActionSpec, Params, StepContext, action
+from remediator.actions import ActionSpec, NoParams, Params, StepContext, action
+from remediator.actions.handoffs import Container, SnapshotOutput, VerifyOutput
 from remediator.clock import poll_until
 from remediator.errors import DockerAPIError, HostError, TemporaryStepError
 from remediator.hosts import procs as procmod
@@ -23,11 +25,6 @@ from remediator.hosts.port import Host
 from remediator.structs import StepResult
 
 POLL = 0.05  # seconds between verify's looks at the API and the shims (a condition polled, not a wait)
-SECRETISH = ("KEY", "SECRET", "TOKEN", "PASS", "CREDENTIAL", "AUTH")
-
-
-class SnapshotParams(Params):
-    pass
 
 
 class VerifyParams(Params):
@@ -36,8 +33,9 @@ class VerifyParams(Params):
     policy_grace: float = Field(default=5.0, ge=0, le=120, description="seconds to let restart policies act first")
 
 
-def read_inventory(host: Host, data_root: str) -> list[dict[str, Any]]:
-    """Every container on the host's disk: id, name, image, running, pid, restart policy, auto-remove."""
+def read_inventory(host: Host, data_root: str, *, env: bool = False) -> list[dict[str, Any]]:
+    """Every container on the host's disk: id, name, image, running, pid, restart policy, auto-remove (with env:
+    also its environment, values redacted, for the evidence; never in the snapshot)."""
     out = []
     base = os.path.join(data_root, "containers")
     for cid in host.listdir(base):
@@ -58,6 +56,8 @@ def read_inventory(host: Host, data_root: str) -> list[dict[str, Any]]:
                     "restart": str(policy.get("Name") or "no"), "auto_remove": bool(hc.get("AutoRemove")),
                     "finished_at": str(state.get("FinishedAt") or ""),
                     "manually_stopped": bool(cfg.get("HasBeenManuallyStopped"))})
+        if env:
+            out[-1]["env"] = redact_env([e for e in config.get("Env") or [] if isinstance(e, str)])
     return out
 
 
@@ -97,7 +97,7 @@ def redact_env(env: list[str]) -> list[str]:
     return [e.split("=", 1)[0] + "=<redacted>" for e in env]
 
 
-def snapshot(ctx: StepContext, p: SnapshotParams) -> StepResult:
+def snapshot(ctx: StepContext, p: NoParams) -> StepResult:
     """What ran before the incident: running containers, plus those dockerd's own clean shutdown stopped
     (a daemon stopped before its state broke stopped them; the incident, not a person, took them down)."""
     inv = read_inventory(ctx.host, ctx.facts.data_root)
@@ -107,14 +107,14 @@ def snapshot(ctx: StepContext, p: SnapshotParams) -> StepResult:
              for c in running]
     lines += [f"{c['name']} ({c['id'][:12]}) restart={c['restart']}: stopped by dockerd's shutdown at "
               f"{c['finished_at'][:19]}" for c in by_shutdown]
+    out = SnapshotOutput(running=tuple(Container.from_record(c) for c in running + by_shutdown), all=len(inv))
     return StepResult(f"{len(running) + len(by_shutdown)} of {len(inv)} containers were running"
                       + (f" ({len(by_shutdown)} until dockerd's last shutdown)" if by_shutdown else ""), changes=lines,
-                      data={"running": running + by_shutdown, "all": len(inv)})
+                      data=out.record())
 
 
 def _shim_counts(ctx: StepContext) -> dict[str, int]:
-    fam = ctx.host.family(data_root=ctx.facts.data_root, exec_root=ctx.facts.exec_root,
-                          containerd_sock=ctx.facts.containerd_sock)
+    fam = ctx.family()
     counts: dict[str, int] = {}
     for shim in fam.shims:
         cid = procmod.shim_container_id(shim) or "?"
@@ -141,67 +141,110 @@ def container_states(host: Host) -> dict[str, str]:
     return {c["Id"]: list_state(c) for c in listed if isinstance(c, dict) and c.get("Id")}
 
 
+@dataclass(frozen=True)
+class _Look:
+    """One look at the API and the shims during verify."""
+
+    down: list[Container]  # snapshot containers the API lists as not running
+    running: set[str]  # ids of every running container
+    bad_shims: dict[str, int]  # container id -> shims, where that is not exactly one for a running container
+    no_shim: list[str]  # running containers (short ids) without a shim
+
+    @property
+    def settled(self) -> bool:
+        return not self.down and not self.bad_shims and not self.no_shim
+
+    def why(self, timeout: float) -> str:
+        return (f"after {timeout:g}s: {len(self.down)} container(s) not running "
+                f"({', '.join(c.name for c in self.down)}); shim anomalies {self.bad_shims or 'none'}; "
+                f"running without shim {self.no_shim or 'none'}")
+
+
+def _states_or_none(ctx: StepContext, errors: list[DockerAPIError]) -> dict[str, str] | None:
+    """The API's container states; None while it does not answer (its error appended to `errors`)."""
+    try:
+        states = container_states(ctx.host)
+    except DockerAPIError as exc:
+        errors.append(exc)
+        return None
+    errors.clear()
+    return states
+
+
+def _start(ctx: StepContext, down: list[Container], policy_over: bool) -> list[str]:
+    """docker start each down container without a restart policy (all of them once the policies had their grace)."""
+    started = []
+    for c in down:
+        if c.restart == "no" or policy_over:
+            try:
+                ctx.host.docker_call("start", c.id, timeout=30)
+                started.append(c.name)
+                ctx.progress(f"started {c.name} (restart policy {c.restart})")
+            except DockerAPIError as exc:
+                ctx.progress(f"start {c.name} failed: {exc}")
+    return started
+
+
+def _look(ctx: StepContext, wanted: list[Container], now: dict[str, str], policy_over: bool,
+          started: list[str]) -> _Look:
+    down = [c for c in wanted if c.id in now and now[c.id] != "running"]
+    started += _start(ctx, down, policy_over)
+    shims = _shim_counts(ctx)
+    running = {cid for cid, state in now.items() if state == "running"}
+    return _Look(down=down, running=running,
+                 bad_shims={cid: n for cid, n in shims.items() if n != 1 or cid not in running},
+                 no_shim=[cid[:12] for cid in running if cid not in shims])
+
+
+def _wanted(ctx: StepContext, snapshot_step: str) -> list[Container]:
+    snap = ctx.output(snapshot_step, SnapshotOutput)
+    return list(snap.running) if snap else []
+
+
 def verify(ctx: StepContext, p: VerifyParams) -> StepResult:
-    wanted = ctx.outputs.get(p.snapshot_step, {}).get("running", [])
+    wanted = _wanted(ctx, p.snapshot_step)
     grace_end = ctx.clock.monotonic() + p.policy_grace
     started: list[str] = []
-    lost: list[dict[str, Any]] = []
-    last: dict[str, Any] = {"error": None, "down": [], "bad": {}, "no_shim": []}  # what the last look saw
+    lost: list[Container] = []
+    last: list[_Look | None] = [None]  # what the last answered look saw (None: the API never answered)
+    errors: list[DockerAPIError] = []  # the API's error when the last look found it not answering
 
-    def all_back() -> set[str] | None:
-        """One look: start what its restart policy does not bring back in time; the running ids once all is well."""
-        try:
-            now = container_states(ctx.host)
-        except DockerAPIError as exc:
-            last["error"] = exc
+    def all_back() -> _Look | None:
+        """One look: start what its restart policy does not bring back in time; the look once all is well."""
+        now = _states_or_none(ctx, errors)
+        if now is None:
             return None
-        last["error"] = None
-        lost.extend(c for c in wanted if c["id"] not in now and c not in lost)  # --rm: expected; otherwise not
-        down = [c for c in wanted if c["id"] in now and now[c["id"]] != "running"]
-        for c in down:
-            if c["restart"] == "no" or ctx.clock.monotonic() > grace_end:
-                try:
-                    ctx.host.docker_call("start", c["id"], timeout=30)
-                    started.append(c["name"])
-                    ctx.progress(f"started {c['name']} (restart policy {c['restart']})")
-                except DockerAPIError as exc:
-                    ctx.progress(f"start {c['name']} failed: {exc}")
-        shims = _shim_counts(ctx)
-        running = {cid for cid, state in now.items() if state == "running"}
-        last.update(down=down, bad={cid: n for cid, n in shims.items() if n != 1 or cid not in running},
-                    no_shim=[cid[:12] for cid in running if cid not in shims])
-        return running if not down and not last["bad"] and not last["no_shim"] else None
+        lost.extend(c for c in wanted if c.id not in now and c not in lost)  # --rm: expected; otherwise not
+        look = last[0] = _look(ctx, wanted, now, ctx.clock.monotonic() > grace_end, started)
+        return look if look.settled else None
 
-    running_ids = poll_until(all_back, timeout=p.timeout, every=POLL, clock=ctx.clock)
-    if running_ids is None and last["error"] is not None:
-        raise TemporaryStepError(f"the API does not answer: {last['error']}") from last["error"]
-    if running_ids is None:
-        raise TemporaryStepError(
-            f"after {p.timeout:g}s: {len(last['down'])} container(s) not running "
-            f"({', '.join(c['name'] for c in last['down'])}); shim anomalies {last['bad'] or 'none'}; "
-            f"running without shim {last['no_shim'] or 'none'}")
+    look = poll_until(all_back, timeout=p.timeout, every=POLL, clock=ctx.clock)
+    if look is None and errors:
+        raise TemporaryStepError(f"the API does not answer: {errors[-1]}") from errors[-1]
+    if look is None:
+        raise TemporaryStepError(last[0].why(p.timeout) if last[0] else f"after {p.timeout:g}s: nothing seen")
     back = len(wanted) - len(lost)
     lines = [f"started (no restart policy or policy too slow): {', '.join(started)}"] if started else []
-    lines += [f"LOST: {c['name']} was --rm and dockerd removed it on restore" if c["auto_remove"] else
-              f"LOST: {c['name']} ({c['id'][:12]}) is gone from dockerd although it was not --rm: investigate"
+    lines += [f"LOST: {c.name} was --rm and dockerd removed it on restore" if c.auto_remove else
+              f"LOST: {c.name} ({c.id[:12]}) is gone from dockerd although it was not --rm: investigate"
               for c in lost]
-    lines.append(f"exactly one shim for each of the {len(running_ids)} running containers")
+    lines.append(f"exactly one shim for each of the {len(look.running)} running containers")
     return StepResult(f"API answers; {back}/{len(wanted)} containers of the snapshot run again", changes=lines,
-                      data={"started": started, "lost": [c["id"] for c in lost]})
+                      data=VerifyOutput(started=tuple(started), lost=tuple(c.id for c in lost)).record())
 
 
 def plan_verify(ctx: StepContext, p: VerifyParams) -> StepResult:
-    wanted = ctx.outputs.get(p.snapshot_step, {}).get("running", [])
-    starts = [c["name"] for c in wanted if c["restart"] == "no" and not c["auto_remove"]]
-    rm = [c["name"] for c in wanted if c["auto_remove"]]
-    lines = [f"expect back by restart policy: {', '.join(c['name'] for c in wanted if c['restart'] != 'no') or 'none'}",
+    wanted = _wanted(ctx, p.snapshot_step)
+    starts = [c.name for c in wanted if c.restart == "no" and not c.auto_remove]
+    rm = [c.name for c in wanted if c.auto_remove]
+    lines = [f"expect back by restart policy: {', '.join(c.name for c in wanted if c.restart != 'no') or 'none'}",
              f"would docker start: {', '.join(starts) or 'none'}"]
     if rm:
         lines.append(f"--rm containers dockerd will remove on restore (cannot come back): {', '.join(rm)}")
     return StepResult(f"would wait up to {p.timeout:g}s for the API and {len(wanted)} container(s)", changes=lines)
 
 
-action(ActionSpec("docker.snapshot", SnapshotParams, run=snapshot, plan=snapshot, mutates=False, risky=False,
+action(ActionSpec("docker.snapshot", NoParams, run=snapshot, plan=snapshot, mutates=False, risky=False,
                   summary="read the running set from <data_root>/containers (works while dockerd hangs)"))
 action(ActionSpec("docker.verify", VerifyParams, run=verify, plan=plan_verify, mutates=True, risky=False,
                   summary="wait for the API and the snapshot's containers; start those without a policy; 1 shim each"))

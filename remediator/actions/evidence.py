@@ -21,7 +21,9 @@ from pydantic import Field
 
 from remediator import modes
 from remediator.actions import ActionSpec, Params, StepContext, action
-from remediator.actions.collectors import COLLECTORS, redact
+from remediator.actions.collectors import COLLECTORS, Collector, redact
+from remediator.actions.handoffs import EvidenceOutput
+from remediator.clock import Clock
 from remediator.detect import dumps
 from remediator.outputs import dumps as redacted_json
 from remediator.structs import StepResult
@@ -77,58 +79,80 @@ def _dump_summary(out: Path, room: int) -> dict[str, object]:
     return entry
 
 
-def capture(ctx: StepContext, p: EvidenceParams) -> StepResult:
-    budget = p.budget or ctx.evidence_budget
-    room = int((p.max_mb or ctx.evidence_max_mb) * (1 << 20))
-    start = ctx.clock.monotonic()
-    end = start + budget
-    out = ctx.rung_path("evidence")
-    modes.makedirs(out)  # 0700 whatever the umask
-    chosen = sorted((c for c in COLLECTORS.values() if c.name not in p.skip), key=lambda c: c.order)
-    pool = cf.ThreadPoolExecutor(max_workers=len(chosen), thread_name_prefix="evidence")
+def _submit(pool: cf.ThreadPoolExecutor, chosen: list[Collector], ctx: StepContext, start: float,
+            end: float) -> dict[str, tuple[cf.Future[bytes], float]]:
+    """Start every collector in its own thread, each with its deadline; those with `after` wait for theirs."""
     futures: dict[str, tuple[cf.Future[bytes], float]] = {}
     for c in chosen:
         deadline = min(end, start + c.limit) if c.limit else end
         deps = [futures[d] for d in c.after if d in futures]
         futures[c.name] = (pool.submit(_after, deps, c.fn, ctx, deadline), deadline)
-    manifest: dict[str, dict[str, object]] = {}
-    for c in chosen:
-        fut, deadline = futures[c.name]
-        entry: dict[str, object] = {"collector": c.name, "file": None, "error": None}
-        try:
-            data = fut.result(timeout=max(0.0, deadline - ctx.clock.monotonic()))
-        except cf.TimeoutError:
-            entry["error"] = f"cut at its deadline of {deadline - start:.1f}s (still running; its output is dropped)"
-        except Exception as exc:  # noqa: BLE001 - a collector's failure is evidence, never fatal
-            entry["error"] = f"{type(exc).__name__}: {exc}"
-        else:
-            data = redact(data)
-            if len(data) > room:
-                entry["truncated"] = f"{len(data)} bytes cut to {room} by the bundle size cap"
-                data = data[len(data) - room:] if c.name in ("daemon-log", "strace") else data[:room]  # logs: keep the end
-            try:
-                _write(str(out / c.file), data)
-            except OSError as exc:  # e.g. the state_dir's filesystem is full too: record it, go on
-                entry["error"] = f"not written: {exc.strerror or exc}"
-            else:
-                room -= len(data)
-                entry.update(file=c.file, size=len(data), sha256=hashlib.sha256(data).hexdigest())
-        entry["duration"] = round(min(ctx.clock.monotonic(), deadline) - start, 3)
-        manifest[c.name] = entry
-    pool.shutdown(wait=False, cancel_futures=True)
-    manifest["dump-summary"] = _dump_summary(out, room)
-    took = ctx.clock.monotonic() - start
-    mpath = out / "manifest.json"
-    _write(str(mpath), redacted_json({"incident": ctx.incident_id, "host": ctx.facts.host, "budget": budget,
-                                   "seconds": round(took, 3), "collectors": manifest}, indent=1).encode())
-    tar = ctx.rung_path("evidence").with_suffix(".tar.gz")
+    return futures
+
+
+def _keep(c: Collector, data: bytes, out: Path, room: int, entry: dict[str, object]) -> int:
+    """Write one collector's content (redacted, cut to the room left); return the bytes written."""
+    data = redact(data)
+    if len(data) > room:
+        entry["truncated"] = f"{len(data)} bytes cut to {room} by the bundle size cap"
+        data = data[len(data) - room:] if c.name in ("daemon-log", "strace") else data[:room]  # logs: keep the end
+    try:
+        _write(str(out / c.file), data)
+    except OSError as exc:  # e.g. the state_dir's filesystem is full too: record it, go on
+        entry["error"] = f"not written: {exc.strerror or exc}"
+        return 0
+    entry.update(file=c.file, size=len(data), sha256=hashlib.sha256(data).hexdigest())
+    return len(data)
+
+
+def _gather(c: Collector, fut: cf.Future[bytes], deadline: float, start: float, out: Path,
+            room: int, clock: Clock) -> tuple[dict[str, object], int]:
+    """Wait for one collector until its deadline and keep what it returned; its manifest entry and bytes used."""
+    entry: dict[str, object] = {"collector": c.name, "file": None, "error": None}
+    used = 0
+    try:
+        data = fut.result(timeout=max(0.0, deadline - clock.monotonic()))
+    except cf.TimeoutError:
+        entry["error"] = f"cut at its deadline of {deadline - start:.1f}s (still running; its output is dropped)"
+    except Exception as exc:  # noqa: BLE001 - a collector's failure is evidence, never fatal
+        entry["error"] = f"{type(exc).__name__}: {exc}"
+    else:
+        used = _keep(c, data, out, room, entry)
+    entry["duration"] = round(min(clock.monotonic(), deadline) - start, 3)
+    return entry, used
+
+
+def _tarball(out: Path, tar: Path) -> None:
     with contextlib.suppress(FileNotFoundError):
         os.unlink(tar)  # a bundle cut short before a restart: made again
     with os.fdopen(modes.create_file(tar, 0o600), "wb") as raw, tarfile.open(fileobj=raw, mode="w:gz") as tf:
         tf.add(out, arcname="evidence")
+
+
+def capture(ctx: StepContext, p: EvidenceParams) -> StepResult:
+    budget = p.budget or ctx.evidence_budget
+    room = int((p.max_mb or ctx.evidence_max_mb) * (1 << 20))
+    start = ctx.clock.monotonic()
+    out = ctx.rung_path("evidence")
+    modes.makedirs(out)  # 0700 whatever the umask
+    chosen = sorted((c for c in COLLECTORS.values() if c.name not in p.skip), key=lambda c: c.order)
+    pool = cf.ThreadPoolExecutor(max_workers=len(chosen), thread_name_prefix="evidence")
+    futures = _submit(pool, chosen, ctx, start, start + budget)
+    manifest: dict[str, dict[str, object]] = {}
+    for c in chosen:
+        manifest[c.name], used = _gather(c, *futures[c.name], start, out, room, ctx.clock)
+        room -= used
+    pool.shutdown(wait=False, cancel_futures=True)
+    manifest["dump-summary"] = _dump_summary(out, room)
+    took = ctx.clock.monotonic() - start
+    _write(str(out / "manifest.json"), redacted_json({"incident": ctx.incident_id, "host": ctx.facts.host,
+                                                      "budget": budget, "seconds": round(took, 3),
+                                                      "collectors": manifest}, indent=1).encode())
+    tar = ctx.rung_path("evidence").with_suffix(".tar.gz")
+    _tarball(out, tar)
     errors = [f"{n}: {e['error']}" for n, e in manifest.items() if e["error"]]
     return StepResult(f"evidence in {out} ({len(manifest) - len(errors)}/{len(manifest)} collectors, {took:.1f}s)",
-                      changes=errors, data={"dir": str(out), "tar": str(tar), "seconds": took})
+                      changes=errors, data=EvidenceOutput(dir=str(out), tar=str(tar), seconds=took).record())
 
 
 def plan_capture(ctx: StepContext, p: EvidenceParams) -> StepResult:

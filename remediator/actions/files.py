@@ -12,12 +12,14 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from pydantic import Field
 
 from remediator.actions import ActionSpec, Params, StepContext, action
+from remediator.actions.handoffs import AsideOutput, BackupOutput, BackupPlanOutput
 from remediator.errors import BackupError, QuarantineImpossible, RemediatorError, UnsafeOperation
 from remediator.roots import overlaps
 from remediator.structs import StepResult
@@ -43,11 +45,12 @@ def _dest(ctx: StepContext, path: str) -> Path:
 
 
 def _human(n: int) -> str:
+    size = float(n)
     for unit in ("B", "KiB", "MiB", "GiB"):
-        if n < 1024:
-            return f"{n:.0f} {unit}"
-        n /= 1024  # type: ignore[assignment]
-    return f"{n:.1f} TiB"
+        if size < 1024:
+            return f"{size:.0f} {unit}"
+        size /= 1024
+    return f"{size:.1f} TiB"
 
 
 def _apart(paths: list[str]) -> None:
@@ -87,7 +90,7 @@ def backup(ctx: StepContext, p: BackupParams) -> StepResult:
         manifests[path] = dest + ".manifest.json"
         lines.append(f"{path} -> {dest} ({manifest['files']} files, {_human(int(manifest['bytes']))}, verified)")
     return StepResult(f"backed up {len(manifests)} state dir(s), manifests verified", changes=lines,
-                      data={"manifests": manifests})
+                      data=BackupOutput(manifests).record())
 
 
 def plan_backup(ctx: StepContext, p: BackupParams) -> StepResult:
@@ -97,14 +100,14 @@ def plan_backup(ctx: StepContext, p: BackupParams) -> StepResult:
     lines.append(f"needs {_human(size * 2 + HEADROOM)} free in {ctx.incident_dir}; {_human(free)} available")
     planned = {path: str(_dest(ctx, path)) + ".manifest.json" for path in p.paths if ctx.host.exists(path)}
     return StepResult(f"would copy {len(p.paths)} dir(s), {_human(size)}, with a sha256 manifest", changes=lines,
-                      data={"planned": planned})  # a dry-run's later plans (files.restore) read what it would copy
+                      data=BackupPlanOutput(planned).record())  # a dry-run's later plans (files.restore) read it
 
 
 def _manifests(ctx: StepContext, step: str) -> dict[str, dict[str, Any]]:
-    out = ctx.outputs.get(step, {}).get("manifests")
+    out = ctx.output(step, BackupOutput)
     if out is None:
         raise UnsafeOperation(f"no backup recorded by step {step!r}: refusing to clear or restore")
-    return {path: json.loads(Path(m).read_text()) for path, m in out.items()}
+    return {path: json.loads(Path(m).read_text()) for path, m in out.manifests.items()}
 
 
 def clear(ctx: StepContext, p: ClearParams) -> StepResult:
@@ -140,11 +143,18 @@ def restore(ctx: StepContext, p: ClearParams) -> StepResult:
     return StepResult(f"restored {len(lines)} state dir(s) from backup", changes=lines)
 
 
+def _covered(ctx: StepContext, step: str) -> Mapping[str, str] | None:
+    """The paths a backup step covers -> their manifests: after a run its backup, in a dry-run what it would copy."""
+    if (done := ctx.output(step, BackupOutput)) is not None:
+        return done.manifests
+    planned = ctx.output(step, BackupPlanOutput)
+    return planned.planned if planned is not None else None
+
+
 def plan_restore(ctx: StepContext, p: ClearParams) -> StepResult:
     """What a run would restore: the paths the backup step covers (its manifests after a run; in a dry-run, what
     its plan would copy), each confined to the roots. The rest is listed with the reason it is not restored."""
-    out = ctx.outputs.get(p.backup_step, {})
-    covered: dict[str, str] | None = out.get("manifests", out.get("planned"))
+    covered = _covered(ctx, p.backup_step)
     if covered is None:
         return StepResult(f"would restore nothing: step {p.backup_step} recorded no backup (a run refuses)",
                           changes=[f"not restored: {path}: no backup of step {p.backup_step}" for path in p.paths])
@@ -207,7 +217,7 @@ def quarantine(ctx: StepContext, p: QuarantineParams) -> StepResult:
         records[path] = rec
         lines.append(f"{path}: {how}" + (f" -> {rec['quarantine']}" if rec.get("quarantine") else ""))
     return StepResult(f"moved {sum(1 for r in records.values() if r.get('quarantine'))} state dir(s) aside",
-                      changes=lines, data={"records": records})
+                      changes=lines, data=AsideOutput(records).record())
 
 
 def plan_quarantine(ctx: StepContext, p: QuarantineParams) -> StepResult:
@@ -224,9 +234,9 @@ def plan_quarantine(ctx: StepContext, p: QuarantineParams) -> StepResult:
 def _records(ctx: StepContext, step: str, paths: list[str]) -> dict[str, dict[str, Any]]:
     """What the quarantine step moved or copied: its output, or (it failed or was cut short, so it never
     reported) what it left on disk - a rename record, or a copy whose manifest was written."""
-    out = ctx.outputs.get(step, {}).get("records")
+    out = ctx.output(step, AsideOutput)
     if out is not None:
-        return dict(out)
+        return {path: dict(rec) for path, rec in out.records.items()}
     found: dict[str, dict[str, Any]] = {}
     for path in paths:
         rec = ctx.host.fs.quarantine_record(path, ctx.host.fs.quarantine_dir(_root_of(ctx, path), ctx.incident_id))
@@ -255,8 +265,8 @@ def quarantine_not_undone(ctx: StepContext, p: QuarantineParams, data: dict[str,
     """After the rollback: every tree the step moved aside is back at its source - the quarantine is empty of it
     and the directory there is the very one moved (its rename record's device and inode). A copy-then-clear
     fallback was verified byte for byte by its restore."""
-    out = data.get("records")
-    records = dict(out) if out is not None else _records(ctx, "", p.paths)
+    out = AsideOutput.from_record(data)
+    records = {k: dict(v) for k, v in out.records.items()} if out is not None else _records(ctx, "", p.paths)
     return [why for rec in records.values() if not rec.get("copied") and (why := ctx.host.fs.not_back(rec))]
 
 

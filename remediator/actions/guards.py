@@ -7,14 +7,11 @@ from pathlib import Path
 
 from pydantic import Field
 
-from remediator.actions import GuardSpec, Params, StepContext, guard
+from remediator.actions import GuardSpec, NoParams, Params, StepContext, guard
+from remediator.actions.handoffs import BackupOutput
 from remediator.detect.facts import SAFE_LAYOUTS
 from remediator.errors import RemediatorError
 from remediator.structs import GuardResult
-
-
-class NoParams(Params):
-    pass
 
 
 class StepRef(Params):
@@ -32,13 +29,13 @@ def layout_safe(ctx: StepContext, p: NoParams) -> GuardResult:
 
 
 def none_alive(ctx: StepContext, p: NoParams) -> GuardResult:
-    fam = ctx.host.family(data_root=ctx.facts.data_root, exec_root=ctx.facts.exec_root,
-                          containerd_sock=ctx.facts.containerd_sock)
+    fam = ctx.family()
     return GuardResult(not fam.all(), fam.describe() + " alive")
 
 
 def backup_verified(ctx: StepContext, p: StepRef) -> GuardResult:
-    manifests = ctx.outputs.get(p.step, {}).get("manifests")
+    out = ctx.output(p.step, BackupOutput)
+    manifests = out.manifests if out is not None else {}
     if not manifests:
         return GuardResult(False, f"step {p.step} recorded no backup")
     try:

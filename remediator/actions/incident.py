@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Literal
 
 from remediator.actions import ActionSpec, Params, StepContext, action
+from remediator.actions.handoffs import ConfirmOutput, EvidenceOutput
 from remediator.detect.signatures import DIAGNOSES
 from remediator.structs import Outcome, StepResult
 
@@ -19,15 +20,11 @@ class EndParams(Params):
 
 
 def end(ctx: StepContext, p: EndParams) -> StepResult:
-    v = ctx.verdict.diagnosis if ctx.verdict else _from_outputs(ctx)
+    v = ctx.verdict.diagnosis if ctx.verdict else next((o.diagnosis for o in ctx.outputs_of(ConfirmOutput)), None)
     why = p.reason or (f"{v}: {DIAGNOSES[v].meaning}" if v in DIAGNOSES else "no diagnosis")
-    evidence = next((o["tar"] for o in ctx.outputs.values() if isinstance(o, dict) and "tar" in o), None)
+    evidence = next((o.tar for o in ctx.outputs_of(EvidenceOutput)), None)
     tail = f"; evidence {evidence}" if evidence else ""
     return StepResult(f"{why}{tail}", stop=Outcome(p.outcome))
-
-
-def _from_outputs(ctx: StepContext) -> str | None:
-    return next((o["diagnosis"] for o in ctx.outputs.values() if isinstance(o, dict) and "diagnosis" in o), None)
 
 
 def plan_end(ctx: StepContext, p: EndParams) -> StepResult:

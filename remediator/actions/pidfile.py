@@ -10,13 +10,10 @@ pidfile is not stale: the step refuses (that containerd is wedged, a different f
 
 from __future__ import annotations
 
-from remediator.actions import ActionSpec, Params, StepContext, action
+from remediator.actions import ActionSpec, NoParams, StepContext, action
+from remediator.actions.handoffs import PidfileOutput
 from remediator.errors import UnsafeOperation
 from remediator.structs import Outcome, StepResult
-
-
-class NoParams(Params):
-    pass
 
 
 def _backup(ctx: StepContext) -> str:
@@ -28,9 +25,7 @@ def _who(ctx: StepContext, pid: int) -> tuple[str, bool]:
     proc = ctx.host.proc(pid)
     if proc is None or not proc.alive:
         return f"pid {pid} is not running", False
-    fam = ctx.host.family(data_root=ctx.facts.data_root, exec_root=ctx.facts.exec_root,
-                          containerd_sock=ctx.facts.containerd_sock)
-    mine = any(p.pid == pid for p in fam.containerd)
+    mine = any(p.pid == pid for p in ctx.family().containerd)
     return f"pid {pid} is {proc.comm} ({' '.join(proc.cmdline)[:80]})", mine
 
 
@@ -66,7 +61,7 @@ def clear(ctx: StepContext, p: NoParams) -> StepResult:
         ctx.host.fs.restore_file(_backup(ctx), path, [ctx.facts.exec_root])
         raise UnsafeOperation(f"{path} changed while it was being checked ({data[:20]!r}); put back, nothing removed")
     return StepResult(f"{who}, not this daemon's containerd: moved the stale pidfile aside",
-                      data={"pid": pid, "content": data.decode(errors="replace")},
+                      data=PidfileOutput(pid=pid, content=data.decode(errors="replace")).record(),
                       changes=[f"{path} -> {_backup(ctx)} (verified); pid {pid} left alone"])
 
 

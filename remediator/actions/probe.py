@@ -11,6 +11,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from remediator.actions import ActionSpec, Params, StepContext, action
+from remediator.actions.handoffs import ConfirmOutput
 from remediator.detect.diagnose import diagnose_host
 from remediator.detect.signatures import DIAGNOSES
 from remediator.detect.verdict import Verdict
@@ -37,8 +38,8 @@ def confirm(ctx: StepContext, p: ConfirmParams) -> StepResult:
     if unknown:
         return StepResult(f"runbook expects unknown diagnoses {unknown}", stop=Outcome.REFUSED)
     v = _verdict(ctx, p)
-    data = {"diagnosis": v.diagnosis, "confidence": v.confidence, "signatures": v.signatures, "trace": v.trace,
-            "verdict": v.as_json()}
+    data = ConfirmOutput(diagnosis=v.diagnosis, confidence=v.confidence, signatures=tuple(v.signatures),
+                         trace=tuple(v.trace), verdict=v.as_json()).record()
     head = f"{v.diagnosis} ({v.confidence} confidence, {v.rounds} round(s))"
     if v.diagnosis == "no-access":  # access is not health: neither "healthy" nor a reason to act
         return StepResult(f"{head}: this user may not look at the host; nothing is done", changes=v.trace,

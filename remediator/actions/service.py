@@ -10,9 +10,8 @@ import signal
 
 from pydantic import Field
 
-from remediator.actions import ActionSpec, Params, StepContext, action
+from remediator.actions import ActionSpec, NoParams, Params, StepContext, action
 from remediator.errors import TemporaryStepError
-from remediator.hosts import procs as procmod
 from remediator.settings import SystemdService
 from remediator.structs import StepResult
 
@@ -27,7 +26,7 @@ class StartParams(Params):
 
 
 def _reap(ctx: StepContext) -> list[str]:
-    fam = _family(ctx)
+    fam = ctx.family()
     notes = []
     for group, procs in (("container process", fam.containers), ("shim", fam.shims), ("containerd", fam.containerd)):
         for p in procs:
@@ -39,19 +38,14 @@ def _reap(ctx: StepContext) -> list[str]:
     return notes
 
 
-def _family(ctx: StepContext) -> procmod.Family:
-    return ctx.host.family(data_root=ctx.facts.data_root, exec_root=ctx.facts.exec_root,
-                           containerd_sock=ctx.facts.containerd_sock)
-
-
 def stop(ctx: StepContext, p: StopParams) -> StepResult:
-    before = _family(ctx)
+    before = ctx.family()
     socket = getattr(ctx.host.config.service, "socket", None)  # systemd: stopping docker.socket is a change too
     running = bool(ctx.service.find() or before.dockerd or (p.reap and before.all()) or socket)
     notes = ctx.service.stop(p.grace)
     if p.reap:
         notes += _reap(ctx)
-    fam = _family(ctx)
+    fam = ctx.family()
     if not p.reap:
         if fam.dockerd:
             raise TemporaryStepError(f"dockerd still alive after stop: pid {fam.dockerd[0].pid}")
@@ -68,7 +62,7 @@ def stop(ctx: StepContext, p: StopParams) -> StepResult:
 
 
 def plan_stop(ctx: StepContext, p: StopParams) -> StepResult:
-    fam = _family(ctx)
+    fam = ctx.family()
     lines = [ctx.service.plan_stop(p.grace)]
     if p.reap:
         lines.append(f"then SIGKILL what is left of this daemon: {fam.describe()}")
@@ -81,10 +75,6 @@ def start(ctx: StepContext, p: StartParams) -> StepResult:
 
 def plan_start(ctx: StepContext, p: StartParams) -> StepResult:
     return StepResult("would start dockerd", changes=[ctx.service.plan_start() + f" (up to {p.timeout:g}s)"])
-
-
-class NoParams(Params):
-    pass
 
 
 def reset_failed(ctx: StepContext, p: NoParams) -> StepResult:

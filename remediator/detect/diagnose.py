@@ -13,16 +13,16 @@ from remediator.detect.facts import Facts
 from remediator.detect.probes import Prober, ProbeSettings, Round
 from remediator.detect.verdict import Monitor, Verdict, settle
 from remediator.hosts.port import Host
-from remediator.hosts.service import Controller
+from remediator.hosts.service import ServiceView
 from remediator.settings import ProbeConfig
 
 
-def prober_for(host: Host, service: Controller, facts: Facts, cfg: ProbeConfig, clock: Clock = SYSTEM) -> Prober:
+def prober_for(host: Host, service: ServiceView, facts: Facts, cfg: ProbeConfig, clock: Clock = SYSTEM) -> Prober:
     return Prober(host, service, facts, ProbeSettings(timeout=cfg.timeout, slow=cfg.slow,
                                                       min_free_percent=cfg.min_free_percent), clock=clock)
 
 
-def diagnose_host(host: Host, service: Controller, facts: Facts, cfg: ProbeConfig, *,
+def diagnose_host(host: Host, service: ServiceView, facts: Facts, cfg: ProbeConfig, *,
                   on_round: Callable[[Round, Verdict], None] | None = None, max_rounds: int | None = None,
                   clock: Clock = SYSTEM) -> Verdict:
     """Rounds until the verdict settles (one when healthy; `debounce` in a row when sick)."""

@@ -22,7 +22,8 @@ from remediator.hosts import procs as procmod
 from remediator.hosts import trust
 from remediator.hosts.port import Host
 from remediator.roots import inside, normal, root_problem
-from remediator.settings import ProcessService, SystemdService
+from remediator.settings import HostConfig, ProcessService, SystemdService
+from remediator.structs import Proc
 
 SYSTEM_CONTAINERD_SOCK = procmod.SYSTEM_CONTAINERD_SOCK
 SAFE_LAYOUTS = ("libcontainerd", "managed")
@@ -198,31 +199,32 @@ def _missing_tools(host: Host) -> list[tuple[str, str]]:
     return []
 
 
-def resolve(host: Host) -> Facts:
-    """Read the effective facts of host: from the live dockerd, its argv, daemon.json, the config."""
-    cfg = host.config
-    blocked: list[tuple[str, str]] = _missing_tools(host)
+def _find_running(host: Host, blocked: list[tuple[str, str]]) -> tuple[Proc | None, list[str]]:
+    """The proven running dockerd (only a proven dockerd's argv is believed) and the notes of the search; a missing
+    systemctl is recorded in `blocked` (the operator's environment), not raised."""
     try:
-        running, notes = trust.find_dockerd(host)  # only a proven dockerd's argv is believed
+        return trust.find_dockerd(host)
     except CommandFailed as exc:  # systemctl (service.systemctl) is not installed here: we cannot ask who runs
         if exc.rc != 127 or "command not found" not in exc.stderr:
             raise
-        running, notes = None, []
         if not blocked:
             blocked.append(("missing-binary", f"{exc.argv[0]} is not installed (or not on PATH): dockerd's unit "
                             "cannot be asked for its main pid; install it, or set the host's service.systemctl"))
+        return None, []
+
+
+def _argv(host: Host, running: Proc | None) -> tuple[tuple[str, ...], str]:
+    """The dockerd command line the facts come from, and where it was read."""
     if running:
-        argv, source = running.cmdline, f"the running dockerd (pid {running.pid})"
-    elif isinstance(cfg.service, ProcessService):
-        argv, source = tuple(cfg.service.argv), "the configured dockerd argv"
-    else:
-        argv, source = (), "the host config"
-    flags = procmod.dockerd_flags(argv)
-    djson_path = flags["config_file"] or cfg.daemon_json
-    if why := host.denied(djson_path):  # unread, its data-root/exec-root would silently fall back to the config's
-        blocked.append(("denied", f"daemon.json: {why}"))
-    djson, more = _daemon_json(host, djson_path)
-    notes += more
+        return running.cmdline, f"the running dockerd (pid {running.pid})"
+    if isinstance(host.config.service, ProcessService):
+        return tuple(host.config.service.argv), "the configured dockerd argv"
+    return (), "the host config"
+
+
+def _roots(cfg: HostConfig, flags: dict[str, str | None], djson: dict[str, Any], source: str,
+           notes: list[str]) -> tuple[str, str]:
+    """The effective data-root and exec-root (flag, else daemon.json, else config), checked not to nest."""
     data_root = _valid_root("data-root", flags["data_root"], djson.get("data-root") or djson.get("graph"), cfg.data_root,
                             source, cfg.name)
     exec_root = _valid_root("exec-root", flags["exec_root"], djson.get("exec-root"), cfg.exec_root, source, cfg.name)
@@ -232,14 +234,35 @@ def resolve(host: Host) -> Facts:
     for name, eff, conf in (("data_root", data_root, cfg.data_root), ("exec_root", exec_root, cfg.exec_root)):
         if eff != os.path.normpath(conf):
             notes.append(f"{name}: config says {conf} but {source} uses {eff}; using {eff}")
-    binary = cfg.dockerd  # never a binary found through /proc: the configured one (hosts/trust.py)
+    return data_root, exec_root
+
+
+def _version_text(host: Host, running: Proc | None, notes: list[str]) -> str:
+    """`dockerd --version` of the configured binary, never one found through /proc (hosts/trust.py)."""
+    binary = host.config.dockerd
     if running and running.exe.endswith(" (deleted)"):
         notes.append(f"the running dockerd's image {running.exe} was replaced; the version is {binary}'s")
     try:
-        version_text = host.run((binary, "--version"), timeout=10).stdout.strip()
+        return host.run((binary, "--version"), timeout=10).stdout.strip()
     except HostError as exc:
-        version_text = ""
         notes.append(f"cannot run {binary} --version: {exc}")
+        return ""
+
+
+def resolve(host: Host) -> Facts:
+    """Read the effective facts of host: from the live dockerd, its argv, daemon.json, the config."""
+    cfg = host.config
+    blocked: list[tuple[str, str]] = _missing_tools(host)
+    running, notes = _find_running(host, blocked)
+    argv, source = _argv(host, running)
+    flags = procmod.dockerd_flags(argv)
+    djson_path = flags["config_file"] or cfg.daemon_json
+    if why := host.denied(djson_path):  # unread, its data-root/exec-root would silently fall back to the config's
+        blocked.append(("denied", f"daemon.json: {why}"))
+    djson, more = _daemon_json(host, djson_path)
+    notes += more
+    data_root, exec_root = _roots(cfg, flags, djson, source, notes)
+    version_text = _version_text(host, running, notes)
     version = parse_version(version_text)
     addr = flags["containerd"] or djson.get("containerd")
     layout, why = decide_layout(version, flags["containerd"], djson, host.exists(SYSTEM_CONTAINERD_SOCK), exec_root)

@@ -20,7 +20,7 @@ from remediator.detect.facts import Facts
 from remediator.detect.signatures import SIGNATURES
 from remediator.errors import Denied
 from remediator.hosts.port import Host, Ping
-from remediator.hosts.service import Controller
+from remediator.hosts.service import ServiceView
 from remediator.settings import SystemdService
 from remediator.structs import Proc
 
@@ -104,7 +104,7 @@ def _from_ping(name: str, p: Ping, s: ProbeSettings) -> Obs:
 class Prober:
     """Runs rounds against one host. Not thread-safe: one Prober per host."""
 
-    def __init__(self, host: Host, service: Controller, facts: Facts, settings: ProbeSettings | None = None,
+    def __init__(self, host: Host, service: ServiceView, facts: Facts, settings: ProbeSettings | None = None,
                  clock: Clock = SYSTEM) -> None:
         self.host, self.service, self.facts = host, service, facts
         self.clock = clock  # the hung-task memory and the round's timestamp (its deadline is the probes' real time)

@@ -9,11 +9,8 @@ Must not: decide anything. It does what it is told, safely, or raises a HostErro
 from __future__ import annotations
 
 import errno
-import json
 import os
-import re
 import signal
-import socket
 import subprocess
 import time
 from collections.abc import Callable, Sequence
@@ -27,9 +24,10 @@ import sh
 
 from remediator import access, modes
 from remediator.clock import poll_until
-from remediator.errors import CommandFailed, CommandTimeout, Denied, DockerAPIError, HostError, UnsafeOperation
-from remediator.hosts import procfs, trust
+from remediator.errors import CommandFailed, CommandTimeout, DockerAPIError, HostError, UnsafeOperation
+from remediator.hosts import kmsg, procfs, trust
 from remediator.hosts import procs as procmod
+from remediator.hosts.dockerapi import VERSION_REFUSED, VersionRefused, choose_api_version, daemon_api_version, http_get, unix_connect
 from remediator.hosts.port import DiskUsage, LocalFiles, Ping
 from remediator.hosts.statefiles import LocalStateFiles
 from remediator.safeio import open_regular
@@ -38,91 +36,7 @@ from remediator.structs import CommandResult, Proc
 
 H2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 H2_EMPTY_SETTINGS = b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"
-SDK_MIN_API: str = docker.constants.MINIMUM_DOCKER_API_VERSION  # docker 7.x: "1.24" (Docker 1.12)
-SDK_MAX_API: str = docker.constants.DEFAULT_DOCKER_API_VERSION  # docker 7.x: "1.45", the newest it was written against
 NEGOTIATE_TIMEOUT = 5.0  # the most one negotiation may take, whatever the call's own timeout
-# How daemons refuse a request's /vX.Y prefix: Docker <= 1.12 "client is newer than server (...)"; 17.11+
-# "client version X is too new. Maximum supported API version is Y" (and "... is too old. Minimum ...").
-# Docker 1.13 - 17.10 do not refuse a too-new version: they answer as their own. (moby api/server/middleware/version.go)
-VERSION_REFUSED = re.compile(r"client is newer than server|client version \S+ is too (?:new|old)")
-
-
-def http_exchange(sock_path: str, path: str, timeout: float) -> tuple[int, dict[str, str], bytes]:
-    """GET over a unix socket with one hard deadline for the whole exchange: status, headers (names
-    lower-cased), body."""
-    deadline = time.monotonic() + timeout
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-        s.settimeout(timeout)
-        s.connect(sock_path)
-        s.sendall(f"GET {path} HTTP/1.0\r\nHost: docker\r\n\r\n".encode())
-        chunks = []
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise TimeoutError(f"no complete answer within {timeout:g}s")
-            s.settimeout(left)
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            chunks.append(chunk)
-    raw = b"".join(chunks)
-    head, _, body = raw.partition(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
-    status_line = lines[0].split()
-    if len(status_line) < 2 or not status_line[1].isdigit():
-        raise ConnectionError(f"not an HTTP answer: {raw[:60]!r}")
-    headers = {name.strip().lower(): value.strip() for name, sep, value in (h.partition(":") for h in lines[1:]) if sep}
-    return int(status_line[1]), headers, body
-
-
-def http_get(sock_path: str, path: str, timeout: float) -> tuple[int, bytes]:
-    """GET over a unix socket with one hard deadline for the whole exchange."""
-    status, _, body = http_exchange(sock_path, path, timeout)
-    return status, body
-
-
-def _api_tuple(version: str) -> tuple[int, int]:
-    major, minor = version.strip().split(".")
-    return int(major), int(minor)
-
-
-def daemon_api_version(sock_path: str, timeout: float) -> str:
-    """The newest API version the daemon speaks, all within one deadline: /_ping's Api-Version header
-    (Docker >= 1.13; /_ping touches nothing behind dockerd), else /version's ApiVersion (Docker 1.12
-    sends no header). /version is not asked first: from 19.03 on it also asks containerd for its
-    version, with no deadline (daemon/info_unix.go fillPlatformVersion), so it can hang with containerd."""
-    deadline = time.monotonic() + timeout
-    status, headers, _ = http_exchange(sock_path, "/_ping", timeout)
-    if status == 200 and headers.get("api-version"):
-        return headers["api-version"]
-    left = deadline - time.monotonic()
-    if left <= 0:
-        raise TimeoutError(f"no API version within {timeout:g}s")
-    status, _, body = http_exchange(sock_path, "/version", left)
-    if status != 200:
-        raise ConnectionError(f"/version answered HTTP {status}: {body[:120]!r}")
-    doc = json.loads(body)
-    version = doc.get("ApiVersion") if isinstance(doc, dict) else None
-    if not isinstance(version, str):
-        raise ValueError(f"/version has no ApiVersion: {body[:120]!r}")
-    return version
-
-
-def choose_api_version(daemon: str) -> str:
-    """The version to speak to a daemon whose newest is `daemon`: that one, capped at the newest the
-    docker SDK knows; DockerAPIError when the daemon is older than the oldest the SDK supports."""
-    try:
-        have = _api_tuple(daemon)
-    except ValueError as exc:
-        raise DockerAPIError(f"the daemon reports API version {daemon!r}, not MAJOR.MINOR") from exc
-    if have < _api_tuple(SDK_MIN_API):
-        raise DockerAPIError(f"the daemon speaks Docker API {daemon} at most, older than {SDK_MIN_API}, the oldest the "
-                             f"installed docker SDK {docker.__version__} supports; its API cannot be used")
-    return daemon if have <= _api_tuple(SDK_MAX_API) else SDK_MAX_API
-
-
-class _VersionRefused(DockerAPIError):
-    """The daemon refused the request's API version; the request did nothing (checked before any handler)."""
 
 
 def _timed(exchange: Callable[[], tuple[str, str]], sock_path: str, timeout_detail: str) -> Ping:
@@ -269,10 +183,8 @@ class LocalHost(LocalFiles):
     def connect(self, sock_path: str, timeout: float) -> Ping:
         """Only connect to a unix socket: tells "nothing listening" from "listening"."""
         def exchange() -> tuple[str, str]:
-            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-                s.settimeout(timeout)
-                s.connect(sock_path)
-            return "ok", ""
+            with unix_connect(sock_path, timeout):
+                return "ok", ""
         return _timed(exchange, sock_path, f"connect took over {timeout:g}s (backlog full)")
 
     def grpc_ping(self, sock_path: str, timeout: float) -> Ping:
@@ -281,9 +193,7 @@ class LocalHost(LocalFiles):
         stopped or wedged containerd accepts the connection (kernel backlog) but never answers."""
         def exchange() -> tuple[str, str]:
             end = time.monotonic() + timeout
-            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-                s.settimeout(timeout)
-                s.connect(sock_path)
+            with unix_connect(sock_path, timeout) as s:
                 s.sendall(H2_PREFACE + H2_EMPTY_SETTINGS)
                 head = b""
                 while len(head) < 9:
@@ -299,35 +209,7 @@ class LocalHost(LocalFiles):
         """Kernel log records after sequence number seq (first call: those of the last `window`
         seconds), and the last sequence number seen. ([], seq) when there is no /dev/kmsg; Denied when this
         user may not read it (that is not "no hung task")."""
-        try:
-            fd = os.open("/dev/kmsg", os.O_RDONLY | os.O_NONBLOCK)
-        except PermissionError as exc:  # kernel.dmesg_restrict, or no CAP_SYSLOG: not "no hung task"
-            raise Denied(f"/dev/kmsg: {exc.strerror} for {access.whoami()} (kernel.dmesg_restrict needs "
-                         "CAP_SYSLOG)") from exc
-        except OSError:
-            return [], seq
-        lines, last = [], seq
-        try:
-            with open("/proc/uptime") as fh:
-                now_us = float(fh.read().split()[0]) * 1e6
-            while True:
-                try:
-                    rec = os.read(fd, 16384).decode(errors="replace")
-                except BlockingIOError:
-                    break
-                except BrokenPipeError:  # the ring buffer overwrote records we had not read
-                    continue
-                head, _, msg = rec.partition(";")
-                parts = head.split(",")
-                if len(parts) < 3 or not parts[1].isdigit():
-                    continue
-                n, ts = int(parts[1]), int(parts[2]) if parts[2].isdigit() else 0
-                last = n
-                if (seq is not None and n > seq) or (seq is None and now_us - ts <= window * 1e6):
-                    lines.append(msg.split("\n", 1)[0])
-        finally:
-            os.close(fd)
-        return lines, last
+        return kmsg.read_since(seq, window)
 
     def api_version(self, timeout: float = NEGOTIATE_TIMEOUT) -> str:
         """The API version docker_call speaks to this host's daemon: learned in one bounded exchange
@@ -348,7 +230,7 @@ class LocalHost(LocalFiles):
         DockerAPIError. Refused for its version (dockerd was replaced meanwhile): negotiate and retry once."""
         try:
             return self._docker_call(fn_name, args, kwargs, timeout)
-        except _VersionRefused:
+        except VersionRefused:
             return self._docker_call(fn_name, args, kwargs, timeout)
 
     def _docker_call(self, fn_name: str, args: tuple[Any, ...], kwargs: dict[str, Any], timeout: float) -> Any:
@@ -363,7 +245,7 @@ class LocalHost(LocalFiles):
             if not VERSION_REFUSED.search(str(exc)):
                 raise DockerAPIError(f"docker API {fn_name} failed: {exc}") from exc
             self._api_versions.pop(self.config.docker_host, None)
-            raise _VersionRefused(f"docker API {fn_name} failed at API {version}: {exc}") from exc
+            raise VersionRefused(f"docker API {fn_name} failed at API {version}: {exc}") from exc
         except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
             self._api_versions.pop(self.config.docker_host, None)  # dockerd may be restarting: maybe another version
             raise DockerAPIError(f"docker API {fn_name} failed: {exc}") from exc

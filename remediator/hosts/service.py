@@ -23,14 +23,21 @@ from remediator.settings import CommandService, ProcessService, SystemdService
 from remediator.structs import Proc
 
 
-class Controller(Protocol):
+class ServiceView(Protocol):
+    """What the read-only layer (detect/) may ask of the service: who runs, and what it logged. No stop, no start."""
+
     def find(self) -> Proc | None: ...
+    def log_tail(self, nbytes: int = 256 << 10) -> str: ...
+    def log_since(self, cursor: str | None) -> tuple[str, str | None]: ...
+
+
+class Controller(ServiceView, Protocol):
+    """The view plus the changes: for actions (service.stop, service.start) only."""
+
     def stop(self, grace: float) -> list[str]: ...
     def start(self, timeout: float) -> list[str]: ...
     def plan_stop(self, grace: float) -> str: ...
     def plan_start(self) -> str: ...
-    def log_tail(self, nbytes: int = 256 << 10) -> str: ...
-    def log_since(self, cursor: str | None) -> tuple[str, str | None]: ...
 
 
 def find_by_pidfile_or_scan(host: Host) -> Proc | None:
@@ -111,14 +118,32 @@ def wait_api(host: Host, timeout: float, *, alive: Callable[[], bool] | None = N
     return clock.monotonic() - started
 
 
-class ProcessController:
-    """dockerd started by us, detached, from argv; stopped by signal."""
+class _FileLogged:
+    """find() and the daemon log of a service whose dockerd writes its log to a file (None: it has none)."""
 
-    def __init__(self, host: Host, spec: ProcessService) -> None:
-        self.host, self.spec = host, spec
+    host: Host
+    log_file: str | None
 
     def find(self) -> Proc | None:
         return find_by_pidfile_or_scan(self.host)
+
+    def log_tail(self, nbytes: int = 256 << 10) -> str:
+        if not self.log_file:
+            return ""
+        try:
+            return self.host.read_text(self.log_file, limit=nbytes)
+        except HostError:
+            return ""
+
+    def log_since(self, cursor: str | None) -> tuple[str, str | None]:
+        return self.host.read_new(self.log_file, cursor) if self.log_file else ("", None)
+
+
+class ProcessController(_FileLogged):
+    """dockerd started by us, detached, from argv; stopped by signal."""
+
+    def __init__(self, host: Host, spec: ProcessService) -> None:
+        self.host, self.spec, self.log_file = host, spec, spec.log
 
     def plan_stop(self, grace: float) -> str:
         p = self.find()
@@ -145,15 +170,6 @@ class ProcessController:
 
         took = wait_api(self.host, timeout, alive=alive, log_tail=self.log_tail)
         return notes + [f"dockerd started (pid {pid}); API answered after {took:.2f}s"]
-
-    def log_tail(self, nbytes: int = 256 << 10) -> str:
-        try:
-            return self.host.read_text(self.spec.log, limit=nbytes)
-        except HostError:
-            return ""
-
-    def log_since(self, cursor: str | None) -> tuple[str, str | None]:
-        return self.host.read_new(self.spec.log, cursor)
 
 
 def journal_argv(journalctl: str, unit: str, *where: str) -> tuple[str, ...]:
@@ -247,14 +263,11 @@ def supervisor_state(host: Host, spec: object) -> tuple[str | None, dict[str, st
     return None, unit
 
 
-class CommandController:
+class CommandController(_FileLogged):
     """dockerd managed by user-given start/stop/status commands."""
 
     def __init__(self, host: Host, spec: CommandService) -> None:
-        self.host, self.spec = host, spec
-
-    def find(self) -> Proc | None:
-        return find_by_pidfile_or_scan(self.host)
+        self.host, self.spec, self.log_file = host, spec, spec.log
 
     def plan_stop(self, grace: float) -> str:
         return f"run {redact_argv(self.spec.stop)}; after {grace:g}s SIGKILL dockerd"
@@ -278,17 +291,6 @@ class CommandController:
         self.host.run(self.spec.start, timeout=timeout)
         took = wait_api(self.host, timeout, log_tail=self.log_tail)
         return [f"start command succeeded; API answered after {took:.2f}s"]
-
-    def log_tail(self, nbytes: int = 256 << 10) -> str:
-        if not self.spec.log:
-            return ""
-        try:
-            return self.host.read_text(self.spec.log, limit=nbytes)
-        except HostError:
-            return ""
-
-    def log_since(self, cursor: str | None) -> tuple[str, str | None]:
-        return self.host.read_new(self.spec.log, cursor) if self.spec.log else ("", None)
 
 
 def controller(host: Host) -> Controller:

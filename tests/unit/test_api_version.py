@@ -19,8 +19,9 @@ from remediator.actions.docker import VerifyParams, container_states, list_state
 from remediator.detect.facts import Facts
 from remediator.errors import DockerAPIError
 from remediator.hosts import local
+from remediator.hosts.dockerapi import SDK_MAX_API, SDK_MIN_API, http_get
 from remediator.hosts.fake import FakeService
-from remediator.hosts.local import SDK_MAX_API, SDK_MIN_API, LocalHost, http_get
+from remediator.hosts.local import LocalHost
 from remediator.hosts.procs import Family
 from remediator.settings import HostConfig
 from remediator.structs import Proc
