@@ -175,9 +175,9 @@ def diagnose(log: str, as_json: bool, explain: bool) -> None:
     for no, sid, miss in v.near_misses:
         out.print(f"  [dim]near miss[/] line {no} ~ {sid}: {shown(miss, 120)}")
     if why:
-        out.print(f"decided by rule {why['rule']}: {shown(why['says'])}")
+        out.print(f"decided by rule {escape(why['rule'])}: {shown(why['says'])}")
         for ln in why["lines"]:
-            out.print(f"  line {ln['line']}: {shown(ln['text'], 160)}")
+            out.print(f"  line {escape(str(ln['line']))}: {shown(ln['text'], 160)}")
     sys.exit(exitcodes.OK if v.verdict == "healthy" else exitcodes.SICK)
 
 
