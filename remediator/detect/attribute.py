@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 from remediator.detect import loglines
 from remediator.detect.aliases import CONTAINERD_PROGRAMS, DOCKERD_PROGRAMS
+from remediator.vocab import Diagnosis
 
 STACK_LINES = 160  # frames read after a panic line
 BOLT = re.compile(r"go\.etcd\.io/bbolt|github\.com/boltdb/bolt|\bbolt\.\(\*(?:DB|Tx|freelist|node|Cursor|Bucket)\)")
@@ -72,13 +73,13 @@ class Crash:
     @property
     def diagnosis(self) -> str:
         if self.bolt and self.owner == "containerd":
-            return "containerd-state"
+            return Diagnosis.CONTAINERD_STATE
         if self.owner == "dockerd" and (self.bolt or self.database):
-            return "dockerd-db"  # a bolt file, or libnetwork's persisted state it crashed on
+            return Diagnosis.DOCKERD_DB  # a bolt file, or libnetwork's persisted state it crashed on
         if not self.bolt and self.owner == "containerd":
-            return "containerd-crash"
+            return Diagnosis.CONTAINERD_CRASH
         if self.bolt or self.owner == "dockerd":
-            return "unknown"  # a database nobody can name, or dockerd's own crash: escalate
+            return Diagnosis.UNKNOWN  # a database nobody can name, or dockerd's own crash: escalate
         return ""  # a crash of something else (a container's output, a git error): not the daemons' fault
 
 

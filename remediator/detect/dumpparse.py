@@ -55,8 +55,8 @@ def _clean(raw: str) -> str:
     if first == "{" and '"MESSAGE"' in text:
         msg = loglines.record_message(text)
         text = text if msg is None else msg
-    if text[:1].isupper() or text[:1].isdigit():  # where a syslog or ISO timestamp can begin
-        text = loglines.strip_syslog(text)
+    if text[:1].isupper() or text[:1].isdigit() or text[:1] == "[":  # where a prefix can begin
+        text = loglines.strip_prefix(text[:200]) + text[200:]
     if text[:1] in ("\0", "^", "#"):
         text = text.lstrip("\0").removeprefix("^@")
         if text.startswith("#011"):  # rsyslog writes a tab as #011

@@ -20,13 +20,12 @@ UNESCAPE = re.compile(r'\\(["\\])')
 # The prefixes a log line can carry: the program that printed it (journald/syslog `proc[pid]: `, the kernel's
 # `kernel: `, Docker Desktop's `[time][proc][L] `) ...
 PROC = re.compile(r"(?:^|\s)(?:([A-Za-z][\w.@-]{0,40})\[\d+\]|(kernel)):\s|\]\[([\w.-]{1,40})\]\[[A-Z]\] ")
-# ... the whole prefix up to the message, anywhere in a line's first 120 characters (crash attribution) ...
+# ... and the whole prefix up to the message: anything up to `proc[pid]:` in a line's first 120 characters, a
+# syslog or ISO timestamp with host and program (`Jun  2 19:33:36 host dockerd[1234]: `,
+# `2021-03-01 12:55:03+0800 host dockerd: `), or Docker Desktop's `[time][proc][L]`
 PREFIX = re.compile(r"^(?:.{0,120}?\s[\w.@-]+\[\d+\]:|(?:[A-Z][a-z]{2} +\d+ [\d:]+|\d{4}-\d\d-\d\dT\S+) \S+ [\w.@/-]+:|"
+                    r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d[\d.,]*(?:Z|[+-]\d\d:?\d\d)? (?:\S+ )?[\w.@/-]+:|"
                     r"\[[\d:TZ.-]{8,40}\]\[[\w.-]{1,40}\]\[[A-Z]\])\s?")
-# ... and a syslog or ISO timestamp, host and program at the very start (`2021-03-01T12:55:03+0800 host dockerd[4230]: `)
-SYSLOG = re.compile(
-    r"(?:[A-Z][a-z]{2} +\d{1,2} \d\d:\d\d:\d\d(?:\.\d+)?|\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d[\d.,]*(?:Z|[+-]\d\d:?\d\d)?) "
-    r"(?:(?:\S+ )?[\w.@/-]+\[\d+\]|\S+ [\w.@/-]+): ?")
 
 
 @dataclass(frozen=True)
@@ -76,23 +75,6 @@ def _unescaped(m: re.Match[str]) -> str:
     return m.group(1)
 
 
-def _message(text: str) -> str:
-    """A line already cut and stripped, as a message: out of its JSON, logrus escapes (`\\"`, `\\\\`) undone."""
-    if text.lstrip().startswith("{"):
-        msg = unwrap_json(text)
-        text = text if msg is None else msg.rstrip()
-    if "\\" in text:  # logrus escapes: \" and \\ (a plain replace when there is no \\, the common case)
-        text = UNESCAPE.sub(_unescaped, text) if "\\\\" in text else text.replace('\\"', '"')
-    return text[:MAX_LINE]  # a hostile giant line must not stall the regexes
-
-
-def proc_of(text: str) -> str | None:
-    """The program a prefix names (lower-case), looked for in the line's first 160 characters only."""
-    head = text[:160]
-    m = PROC.search(head) if ("[" in head or "kernel:" in head) else None
-    return (m.group(1) or m.group(2) or m.group(3)).lower() if m else None
-
-
 def parse(text: str) -> list[Line]:
     """One Line per non-empty input line; `journalctl -o json` records become their MESSAGE.
     logrus quotes messages (`msg="dial \\"/x\\""`): the escapes are undone so one regex fits all forms."""
@@ -100,23 +82,25 @@ def parse(text: str) -> list[Line]:
 
 
 def parse_lines(raws: list[str], first_no: int = 1) -> list[Line]:
-    """parse() for lines already split, numbered from first_no (the live monitor numbers across rounds)."""
+    """parse() for lines already split, numbered from first_no (the live monitor numbers across rounds).
+    One loop with no call per line on the common path: it reads every line of a log of any size."""
     out = []
     for i, raw in enumerate(raws, first_no):
-        text = raw[:4 * MAX_LINE].rstrip()
+        text = raw[:4 * MAX_LINE].rstrip()  # cut first: a hostile 50 MB line costs no more than a long one
         if not text:
             continue
-        text = _message(text)
-        out.append(Line(i, text, proc_of(text)))
+        if text.lstrip().startswith("{"):
+            msg = unwrap_json(text)
+            text = text if msg is None else msg.rstrip()
+        if "\\" in text:  # logrus escapes: \" and \\ (a plain replace when there is no \\, the common case)
+            text = UNESCAPE.sub(_unescaped, text) if "\\\\" in text else text.replace('\\"', '"')
+        text = text[:MAX_LINE]  # a hostile giant line must not stall the regexes
+        head = text[:160]  # the program's prefix is at the start
+        m = PROC.search(head) if ("[" in head or "kernel:" in head) else None
+        out.append(Line(i, text, (m.group(1) or m.group(2) or m.group(3)).lower() if m else None))
     return out
 
 
 def strip_prefix(raw: str) -> str:
     """A line without its journald/syslog (or Docker Desktop) prefix: the crash attribution reads frames so."""
     return PREFIX.sub("", raw, count=1)
-
-
-def strip_syslog(text: str) -> str:
-    """A line without a syslog or ISO timestamp, host and program at its start (the goroutine-dump reader's)."""
-    m = SYSLOG.match(text[:200])
-    return text[m.end():] if m else text

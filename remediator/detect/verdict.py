@@ -1,9 +1,9 @@
 """From probe rounds to one verdict with a confidence and a written trace of why and why not.
 
-Role: pure. `classify` reads one round (plus what the daemon log says since the incident began)
-and names that round's diagnosis; `Monitor` debounces: a sick verdict needs N consecutive failing
-rounds (default 3), a single slow or failed answer never produces one, and a daemon that answers
-slowly, or fails now and then, is `degraded` — never hung.
+Role: pure. `classify` (detect/roundrules: an ordered list of named rules) reads one round, plus what the
+daemon log says since the incident began, and names that round's diagnosis; `Monitor` debounces: a sick
+verdict needs N consecutive failing rounds (default 3), a single slow or failed answer never produces one,
+and a daemon that answers slowly, or fails now and then, is `degraded` — never hung.
 Must not: do I/O (settle() drives a Source that does).
 """
 
