@@ -336,8 +336,9 @@ def _fragment(summary: DumpSummary, owner: str | None) -> tuple[str, str, Group]
         if not (own or owner) or g.max_minutes < 1 or g.streaming or not _held(g):
             continue
         who = "containerd" if any(f.startswith(_CONTAINERD_FRAMES) for f in own) else "dockerd" if own else owner
-        return f"{who}-wedged", (f"{g.count} {who} goroutine(s) held {g.max_minutes} minutes in [{g.state}] "
-                                 f"on {g.waits_on}: {short((own or list(g.frames))[0])}"), g
+        wedged = Diagnosis.CONTAINERD_WEDGED if who == "containerd" else Diagnosis.DOCKERD_WEDGED
+        return wedged, (f"{g.count} {who} goroutine(s) held {g.max_minutes} minutes in [{g.state}] "
+                        f"on {g.waits_on}: {short((own or list(g.frames))[0])}"), g
     return None
 
 

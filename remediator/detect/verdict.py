@@ -152,7 +152,7 @@ def settle(source: Source, monitor: Monitor, *, interval: float, max_rounds: int
         v = monitor.feed(r)
         if on_round:
             on_round(r, v)
-        if v.diagnosis != "suspect" or i + 1 == limit:
+        if v.diagnosis != Diagnosis.SUSPECT or i + 1 == limit:
             return v
         time.sleep(interval)
     raise AssertionError("unreachable")
