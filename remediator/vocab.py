@@ -5,7 +5,7 @@ Role: the closed sets of words that cross layers, as `StrEnum`s, so that mypy ch
 error instead of a silent miss. A `StrEnum` member *is* its string (`Diagnosis.HEALTHY == "healthy"`), so the
 journal, the store, `--json` and the API keep writing exactly the words they wrote before.
 Must not: import anything of the project, or hold behaviour beyond naming (the descriptions of the diagnoses
-and what each selects live in `detect/signatures.py`).
+and what each selects live in `detect/diagnoses.py`).
 """
 
 from __future__ import annotations
