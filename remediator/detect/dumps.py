@@ -1,53 +1,32 @@
 """Goroutine dumps: which goroutines of a Docker daemon wait, on what, and for how long.
 
-Role: read a Go goroutine dump (runtime/traceback.go format) as dockerd writes it on SIGUSR1
-(`goroutine-stacks-<ts>.log`, or its log between `=== BEGIN goroutine stack dump ===` and
-`=== END goroutine stack dump ===`: plain, journald/syslog-prefixed, `journalctl -o json`, or one logrus
-`msg="..."` with `\\n` escapes that journald may have cut into pieces), containerd's
-`containerd.<pid>.stacks.log`, or a Go panic / fatal error trace. Group identical stacks, name what each
-group waits on, and decide whether API requests are parked for minutes (dockerd-wedged) or the process
-panicked (and in which database).
+Role: a Go goroutine dump (runtime/traceback.go format, read by detect/dumpparse: dockerd's
+`goroutine-stacks-<ts>.log` or one pasted into its log, containerd's `containerd.<pid>.stacks.log`, a Go panic
+or fatal error trace). Group identical stacks, name what each group waits on, and decide whether API requests
+are parked for minutes (dockerd-wedged) or the process panicked (and in which database). `judge` is the log
+diagnosis's last rule, `goroutine_dump`: a dump may turn a verdict that names no fault into a wedge.
 Must not: read files or talk to a host; raise on garbage. Work is linear in the input and what is kept
 is capped (goroutines, frames per goroutine, characters per line and per function name).
 """
 
 from __future__ import annotations
 
-import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from itertools import islice
 
-MAX_GOROUTINES = 100_000
-MAX_FRAMES = 64
-MAX_LINE = 4096  # a header or frame line is far shorter; the rest of a giant line is noise
-MAX_NAME = 512
+from remediator.detect.dumpparse import MAX_FRAMES as MAX_FRAMES
+from remediator.detect.dumpparse import MAX_GOROUTINES as MAX_GOROUTINES
+from remediator.detect.dumpparse import MAX_LINE as MAX_LINE
+from remediator.detect.dumpparse import Goroutine as Goroutine
+from remediator.detect.dumpparse import package, plumbing
+from remediator.detect.dumpparse import parse as parse
+from remediator.detect.dumpparse import short as short
+from remediator.vocab import Diagnosis
 
-_PREFIX = re.compile(  # `Jun  2 19:33:36 host dockerd[1234]: `, `2021-03-01T12:55:03+0800 host dockerd[4230]: `
-    r"(?:[A-Z][a-z]{2} +\d{1,2} \d\d:\d\d:\d\d(?:\.\d+)?|\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d[\d.,]*(?:Z|[+-]\d\d:?\d\d)?) "
-    r"(?:(?:\S+ )?[\w.@/-]+\[\d+\]|\S+ [\w.@/-]+): ?")
-_MSG = re.compile(r'(?:^|\s)msg="')
-_ESC = "\\n"  # a newline escaped inside a logrus message
-_DUMPISH = re.compile(r"\\n\s*(?:goroutine \d|created by |\\t)|\.go:\d+ \+0x")
-_UNQUOTED = re.compile(r'[^"\\]*(?:\\.[^"\\]*)*')
-_HEADER = re.compile(r"goroutine (\d+)(?: [gm]p?=\S+)* \[([^\]]*)\]:?")
 _HEADER_ANY = re.compile(r"goroutine \d+ (?:[gm]p?=\S+ )*\[[^\]\n]{1,200}\]:")
-_PANIC = re.compile(r"(?:panic: |fatal error: |http: panic serving \S*: )(.*)")
 _PANIC_ANY = re.compile(r"(?:^|\n|\\n|\]: )[\t ]*(?:panic: |fatal error: )")
-_MINUTES = re.compile(r"(\d+) minutes?")
-_OFFSET = re.compile(r"\+0x[0-9a-f]+")
-_NAME = re.compile(r"[^\s\"'=]+")
-
-
-@dataclass(frozen=True)
-class Goroutine:
-    id: int
-    state: str  # `semacquire`, `chan receive`, `sync.Mutex.Lock`, `running` (no minutes, no `locked to thread`)
-    minutes: int  # how long it has been blocked; Go prints it from 1 minute on, else 0
-    frames: tuple[str, ...]  # function names, innermost first, vendor and GOPATH prefixes and arguments stripped
-    created_by: str | None = None
-    panic: str | None = None  # the `panic:` / `fatal error:` message printed just before this goroutine
 
 
 @dataclass(frozen=True)
@@ -94,166 +73,6 @@ class DumpSummary:
     panic_frames: tuple[str, ...] = ()
 
 
-# --- lines ---------------------------------------------------------------------------------------
-
-def _clean(raw: str) -> str:
-    """One raw log line without its journald/syslog prefix (and out of its `journalctl -o json` record)."""
-    text = raw.rstrip("\r\n")
-    first = text[:1]
-    if first in "\t " or first.islower():  # the hot path: a frame or file line as Go wrote it
-        return text
-    if first == "{" and '"MESSAGE"' in text:
-        try:
-            msg = json.loads(text).get("MESSAGE")
-        except (ValueError, AttributeError, RecursionError):
-            msg = None
-        if isinstance(msg, str):
-            text = msg
-        elif isinstance(msg, list):  # journald's form of a non-UTF-8 message
-            text = bytes(b for b in msg if isinstance(b, int) and 0 <= b < 256).decode(errors="replace")
-    if text[:1].isupper() or text[:1].isdigit():  # where a syslog or ISO timestamp can begin
-        if m := _PREFIX.match(text[:200]):
-            text = text[m.end():]
-    if text[:1] in ("\0", "^", "#"):
-        text = text.lstrip("\0").removeprefix("^@")
-        if text.startswith("#011"):  # rsyslog writes a tab as #011
-            text = "\t" + text[4:]
-    return text
-
-
-def _unescape(s: str) -> str:
-    return s.replace("\\t", "\t").replace('\\"', '"').replace("\\\\", "\\")
-
-
-def _logical(raws: Iterable[str]) -> Iterator[str]:
-    """The dump's own lines: prefixes stripped, logrus messages unescaped and their journald pieces rejoined."""
-    pending: str | None = None  # the unfinished last line of an escaped message still open
-    for raw in raws:
-        text = _clean(raw)
-        if pending is None and _ESC not in text:  # the common case: a plain line
-            yield text
-            continue
-        msg = _MSG.search(text, 0, 256)
-        if msg and _ESC in text:  # a message carrying a multi-line text: the dump itself
-            if pending is not None:
-                yield _unescape(pending)
-            body, pending = text[msg.end():], ""
-        elif pending is not None and not msg and (_ESC in text or '"' in text):
-            body = text  # journald cut the message: this is its next piece
-        elif not msg and _ESC in text and _DUMPISH.search(text, 0, MAX_LINE):
-            if pending is not None:
-                yield _unescape(pending)
-            body, pending = text, ""  # a piece of a message whose beginning is not in the input
-        else:
-            if pending is not None:
-                yield _unescape(pending)
-                pending = None
-            yield text
-            continue
-        end = m.end() if (m := _UNQUOTED.match(body)) else 0
-        closed = end < len(body) and body[end] == '"'
-        parts = (pending + (body[:end] if closed else body)).split(_ESC)
-        yield from (_unescape(p) for p in parts[:-1])
-        pending = parts[-1][:MAX_LINE]
-        if closed:
-            yield _unescape(pending)
-            pending = None
-    if pending is not None:
-        yield _unescape(pending)
-
-
-# --- frames --------------------------------------------------------------------------------------
-
-def _package(frame: str) -> str:
-    """`github.com/docker/docker/daemon` of `github.com/docker/docker/daemon.(*Daemon).containerInspect`."""
-    paren = frame.find("(")
-    slash = frame.rfind("/", 0, paren if paren >= 0 else len(frame))
-    dot = frame.find(".", slash + 1)
-    return frame[:dot] if dot > 0 else frame
-
-
-def short(frame: str) -> str:
-    """A frame without its package's directories: `daemon.(*Daemon).containerInspect`."""
-    return frame[_package(frame).rfind("/") + 1:]
-
-
-def _plumbing(frame: str) -> bool:
-    """Go's standard library (no dot in the first path element) and golang.org/x: how, not what, it waits."""
-    pkg = _package(frame)
-    return ("." not in pkg.split("/", 1)[0] and pkg != "main") or pkg.startswith("golang.org/x/")
-
-
-def _normal(name: str) -> str:
-    name = _OFFSET.sub("", name[:MAX_NAME])
-    while (i := name.find("/vendor/")) >= 0:  # github.com/docker/docker/vendor/github.com/boltdb/bolt → github.com/boltdb/bolt
-        start = name.rfind("(", 0, i) + 1
-        name = name[:start] + name[i + len("/vendor/"):]
-    if name.startswith("/") and "/src/" in name:  # a GOPATH path: /go/src/github.com/…
-        name = name[name.rfind("/src/") + len("/src/"):]
-    return name
-
-
-def _function(line: str) -> str | None:
-    """The function of a frame's first line (`pkg.(*T).M(0xc4201, ...)`), or None if it is not one.
-    Go prints no parenthesis inside an argument list, so the list is the last `(` on (possibly truncated)."""
-    paren = line.rfind("(")
-    name = line[:paren] if paren > 0 and ")" not in line[paren:-1] else line
-    if ("." not in name and name != "panic") or not _NAME.fullmatch(name):  # `panic({0x5611da793340?, 0xc000445c40?})`
-        return None
-    return _normal(name) if "/vendor/" in name or "+0x" in name or name[0] == "/" else name[:MAX_NAME]
-
-
-def _state(inner: str) -> tuple[str, int]:
-    parts = [p.strip() for p in inner.split(",")]
-    minutes = next((int(m.group(1)) for p in parts if (m := _MINUTES.fullmatch(p))), 0)
-    rest = [p for p in parts if p and not _MINUTES.fullmatch(p) and p != "locked to thread"]
-    return ", ".join(rest) or "?", minutes
-
-
-def parse(lines: Iterable[str]) -> list[Goroutine]:
-    """Every goroutine in the input, in order. Tolerates prefixes, interleaved log lines, truncation and garbage."""
-    out: list[Goroutine] = []
-    head: Goroutine | None = None  # the goroutine being read (its frames gather in `frames`)
-    frames: list[str] = []
-    created_by: str | None = None
-    panic: str | None = None
-    since_panic = 0
-
-    def close() -> None:
-        nonlocal head
-        if head is not None:
-            out.append(Goroutine(head.id, head.state, head.minutes, tuple(frames), created_by, head.panic))
-            head = None
-
-    for line in _logical(lines):
-        s = line[:MAX_LINE].strip()
-        since_panic += 1
-        if not s or s.startswith("# "):  # a blank line ends a goroutine; `# source:` lines are fixture comments
-            close()
-        elif s.startswith("goroutine ") and (h := _HEADER.fullmatch(s)):
-            close()
-            if len(out) >= MAX_GOROUTINES:
-                break
-            state, minutes = _state(h.group(2))
-            if since_panic > 50:
-                panic = None  # a `panic:` line far from any goroutine was only a log message
-            head, frames, created_by, panic = Goroutine(int(h.group(1)), state, minutes, (), panic=panic), [], None, None
-        elif s.startswith(("panic: ", "fatal error: ", "http: panic serving ")) and (p := _PANIC.match(s)):
-            close()
-            if panic is None or since_panic > 50:  # `panic: X [recovered]` then `panic: Y`: X is what happened first
-                panic, since_panic = p.group(1).strip(), 0
-        elif head is None or s[0] in "/.<?" or ":" in s:
-            continue  # outside a goroutine; the file:line of the frame above (a function line has no colon); `...`
-        elif s.startswith("created by "):
-            created_by = _normal(s[len("created by "):].split(" in goroutine ")[0])
-        elif name := _function(s):
-            if len(frames) < MAX_FRAMES:
-                frames.append(name)
-        else:
-            close()  # something else: this goroutine, or the dump, ended
-    close()
-    return out
-
 
 # --- what a stack waits on -----------------------------------------------------------------------
 
@@ -288,7 +107,7 @@ _COMPONENTS = (  # what a lock or a wait belongs to, by the packages on the stac
 
 
 def _lock_owner(caller: str) -> str:
-    pkg, name = _package(caller), short(caller)
+    pkg, name = package(caller), short(caller)
     if pkg in _CONTAINER_PKGS or (pkg in _DAEMON_PKGS and any(w in name for w in _CONTAINER_LOCKERS)):
         return "container lock"
     return next((label for label, marks in _COMPONENTS if _has((caller,), *marks)), f"lock in {name}")
@@ -312,7 +131,7 @@ def _remote(frames: tuple[str, ...]) -> str | None:
 def _waits_on(state: str, frames: tuple[str, ...]) -> tuple[str, bool]:
     """A short name of what the stack waits on, and whether that is a known blocking resource (a lock or an
     unanswered call always is; a component's goroutine in select, chan receive, IO wait or sleep is idling)."""
-    top = next((i for i, f in enumerate(frames) if not _plumbing(f)), None)
+    top = next((i for i, f in enumerate(frames) if not plumbing(f)), None)
     if top is not None and _has(frames[:top], *_LOCK_FRAMES):
         return _lock_owner(frames[top]), True
     if remote := _remote(frames):
@@ -376,7 +195,7 @@ def _own(frames: tuple[str, ...]) -> list[str]:
     for prefixes in _DAEMONS:
         if own := [f for f in frames if f.startswith(prefixes)]:
             return own
-    return [f for f in frames if not _plumbing(f)]
+    return [f for f in frames if not plumbing(f)]
 
 
 def _chain(frames: tuple[str, ...], n: int = 3) -> str:
@@ -385,7 +204,7 @@ def _chain(frames: tuple[str, ...], n: int = 3) -> str:
 
 def _where(frames: tuple[str, ...]) -> str:
     """Where a panic happened: its innermost frame outside the standard library, then the daemon's own callers."""
-    inner = next((f for f in frames if not _plumbing(f)), None)
+    inner = next((f for f in frames if not plumbing(f)), None)
     own = _own(frames)
     if inner is None or inner in own[:1]:
         return _chain(frames, 4)
@@ -421,7 +240,7 @@ def verdict(summary: DumpSummary, min_minutes: int = 1, min_requests: int = 1) -
            f"{g.waits_on}: {_chain(g.frames)}" for g, ms in parked[:5]]
     if len(parked) > 5:
         why.append(f"… and {sum(len(ms) for _, ms in parked[5:])} more in {len(parked) - 5} other stacks")
-    return "dockerd-wedged", why + ([f"also blocked, not a request: {_line(holder)}"] if holder else [])
+    return Diagnosis.DOCKERD_WEDGED, why + ([f"also blocked, not a request: {_line(holder)}"] if holder else [])
 
 
 _BUILDKIT = ("moby/buildkit", "builder-next")
@@ -442,7 +261,7 @@ def panic_owner(summary: DumpSummary) -> str | None:
         return None
     if _has(frames, *_BOLT):  # only bolt's nearest caller counts: a snapshotter's metadata.db is called from containerd's metadata
         first = next((i for i, f in enumerate(frames) if _has((f,), *_BOLT)), 0)
-        caller = next((f for f in frames[first:] if not _has((f,), *_BOLT) and not _plumbing(f)), "")
+        caller = next((f for f in frames[first:] if not _has((f,), *_BOLT) and not plumbing(f)), "")
         return next((owner for owner, marks in _OWNERS if _has((caller,), *marks)), None)
     return "dockerd-buildkit" if _has(frames, *_BUILDKIT) else None
 
@@ -481,3 +300,68 @@ def render(summary: DumpSummary, limit: int = 10) -> list[str]:
     if len(summary.groups) > len(shown):
         out.append(f"  … {len(summary.groups) - len(shown)} more stacks")
     return out
+
+
+# --- the log diagnosis's dump rule ---------------------------------------------------------------
+
+RULE = "goroutine_dump"
+OVERRIDABLE = (Diagnosis.NO_FAULT, Diagnosis.UNKNOWN, Diagnosis.HEALTHY, Diagnosis.DOCKERD_DOWN,
+               Diagnosis.CONTAINER_FAULT)  # verdicts that name no fault a dump could explain better
+LONG_WAIT = re.compile(r"goroutine \d+ (?:[gm]p?=\S+ )*\[[^\]\n]{1,80}, \d+ minutes")
+CONTAINERD_TEXT = re.compile(r"\b(?:docker-)?containerd\[\d+\]|github\.com/docker/containerd/|github\.com/containerd/containerd/")
+DOCKERD_TEXT = re.compile(r"\bdockerd\[\d+\]|github\.com/docker/docker/|github\.com/moby/moby/")
+FRAGMENT = 5  # goroutines: a pasted excerpt of a dump, not a whole one (a whole one is judged by its requests)
+_OWN_PREFIXES = ("github.com/docker/", "github.com/moby/", "github.com/containerd/")
+_CONTAINERD_FRAMES = ("github.com/docker/containerd/", "github.com/containerd/containerd/")
+
+
+@dataclass(frozen=True)
+class Judgement:
+    verdict: str | None  # dockerd-wedged, containerd-wedged, or None: the dump explains nothing
+    trace: list[str]
+    summary: list[str]  # render(): the dump-summary
+    lines: tuple[int, ...]  # the input lines of the goroutine headers the verdict rests on
+
+
+def _held(g: Group) -> bool:
+    """A goroutine held on a lock, or ten minutes or more on a containerd reply or in a syscall."""
+    return (g.blocked or any(f.endswith(_LOCK_FRAMES) for f in g.frames)
+            or (g.max_minutes >= 10 and (_has(g.frames, *_GRPC_WAIT) or g.state.startswith("syscall"))))
+
+
+def _fragment(summary: DumpSummary, owner: str | None) -> tuple[str, str, Group] | None:
+    """A few pasted stacks: a daemon goroutine held minutes on a lock, a containerd reply, or a syscall."""
+    for g in summary.groups:
+        own = [f for f in g.frames if f.startswith(_OWN_PREFIXES)]
+        if not (own or owner) or g.max_minutes < 1 or g.streaming or not _held(g):
+            continue
+        who = "containerd" if any(f.startswith(_CONTAINERD_FRAMES) for f in own) else "dockerd" if own else owner
+        return f"{who}-wedged", (f"{g.count} {who} goroutine(s) held {g.max_minutes} minutes in [{g.state}] "
+                                 f"on {g.waits_on}: {short((own or list(g.frames))[0])}"), g
+    return None
+
+
+def _header_lines(raws: list[str], groups: list[Group]) -> tuple[int, ...]:
+    """The input lines (numbered from 1) that hold these groups' first goroutine headers."""
+    wanted = {f"goroutine {g.first_id} " for g in groups}
+    return tuple(i for i, raw in enumerate(raws, 1) if "goroutine " in raw and any(w in raw for w in wanted))[:50]
+
+
+def judge(text: str) -> Judgement | None:
+    """What a goroutine dump in the text says (None when there is none): API requests parked for minutes, or a
+    pasted fragment of a few stacks held on a lock, a containerd reply or a syscall, is a wedge."""
+    if not (looks_like_dump(text) or LONG_WAIT.search(text)):
+        return None
+    raws = text.splitlines()
+    summary = summarize(parse(raws))
+    wedged, why = verdict(summary)
+    used = [g for g in summary.groups if g.parked(1)][:5]
+    if wedged is None and summary.panic is None and summary.goroutines <= FRAGMENT:
+        owner = "dockerd" if DOCKERD_TEXT.search(text) else "containerd" if CONTAINERD_TEXT.search(text) else None
+        if (found := _fragment(summary, owner)) is not None:
+            wedged, why, used = found[0], [found[1]], [found[2]]
+    if wedged is None:
+        return Judgement(None, [f"goroutine dump: {line}" for line in why], render(summary), ())
+    head = (f"goroutine dump: {summary.goroutines} goroutines, {summary.requests_waiting} API request(s) "
+            f"parked for minutes → {wedged}")
+    return Judgement(wedged, [head, *why], render(summary), _header_lines(raws, used))

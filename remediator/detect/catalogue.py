@@ -1,0 +1,461 @@
+"""The failure-signature catalogue of the dockerd/containerd family (docs/signatures.md), Docker 1.11 → 28: data.
+
+Role: one row per known log pattern (regexes, role, the diagnosis it supports, the Docker versions that print
+it, the source that prints the text, the literal needles every match contains) and the lifecycle markers
+(start, ready, spawn lines that fingerprint a Docker era). The scan that matches lines against it is
+detect/signatures; what each diagnosis means and selects is detect/diagnoses.
+Roles: `cause` names what is wrong and decides a diagnosis; `symptom` says something hangs or fails but not
+why (it supports a diagnosis only when nothing better is known); `panic` is a crash attributed from its stack;
+`container` is one container's fault; `limit` is systemd's start limit; `info` is benign or self-healing and
+never drives a verdict. Must not: hold behaviour beyond a row's own regex test; read files or talk to a host.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from remediator.detect.aliases import ENGINE_WORDS, MANAGED_SOCK_FILE, UNIT_WORDS
+
+V = tuple[int, int]
+ANY: tuple[V, V] = ((1, 11), (99, 99))
+
+
+@dataclass(frozen=True)
+class Signature:
+    id: str
+    title: str
+    patterns: tuple[re.Pattern[str], ...]
+    role: str  # cause | symptom | info | marker
+    diagnosis: str | None
+    versions: tuple[V, V]
+    keywords: tuple[str, ...]  # cheap substrings that make a line a near-miss candidate
+    exclude: re.Pattern[str] | None = None
+    subject: str | None = None  # the file this signature names (relative to the data-root)
+    source: str = ""  # where the printed text comes from (repository file @ tag)
+    needles: tuple[str, ...] = ()  # literal words one of which every match contains: no regex runs without one
+    requires: re.Pattern[str] | None = None  # a cause only if some line of the excerpt also matches this
+
+    def matches(self, message: str) -> bool:
+        """The regexes alone (scan_message checks the needles first, in one pass for every signature)."""
+        if self.exclude is not None and self.exclude.search(message):
+            return False
+        return any(p.search(message) for p in self.patterns)
+
+    @property
+    def version_text(self) -> str:
+        return version_range_text(self.versions)
+
+
+def version_text(v: V) -> str:
+    """Docker's own spelling: 1.12, 17.03, 18.09; minor 99 means any minor of that major (27.x)."""
+    major, minor = v
+    if minor == 99:
+        return f"{major}.x"
+    return f"{major}.{minor:02d}" if major >= 17 else f"{major}.{minor}"
+
+
+def version_range_text(r: tuple[V, V]) -> str:
+    lo, hi = r
+    if hi == ANY[1]:
+        return f"{version_text(lo)}+" if lo != ANY[0] else "any"
+    return f"{version_text(lo)}–{version_text(hi)}"
+
+
+def _s(id_: str, title: str, patterns: list[str], role: str, diagnosis: str | None, versions: tuple[V, V],
+       keywords: tuple[str, ...], exclude: str | None = None, subject: str | None = None, source: str = "",
+       needles: tuple[str, ...] = (), requires: str | None = None) -> Signature:
+    return Signature(id_, title, tuple(re.compile(p) for p in patterns), role, diagnosis, versions, keywords,
+                     re.compile(exclude) if exclude else None, subject, source, needles,
+                     re.compile(requires) if requires else None)
+
+
+FATAL_NOT_DAEMON = r"(?:Error starting daemon|Failed to connect to containerd|failed to start daemon)"
+# <exec-root>/containerd/… of a dockerd-managed containerd; never the system one, k3s's or rke2's
+MANAGED_SOCK = rf"(?!(?:unix://)?/(?:var/)?run/(?:containerd|k3s|rke2)/)(?:unix://)?/[^\s\"]*/containerd/{MANAGED_SOCK_FILE}"
+SYSTEM_SOCK = r"/(?:var/)?run/containerd/containerd\.sock"
+BOLT_PANIC = (r"panic: (?:invalid page type|page \d+ already freed|cannot free page \d|invalid freelist page|"
+              r"freepages: failed to get all reachable pages|invalid page allocation|"
+              r"assertion failed: (?:Page expected to be|write: circular dependency|page \d+|.*?(?:pgid|overflow|freelist))|"
+              r"(?:root bucket |freelist )?pgid \(\d+\) above high water mark|bolt\.DB\.meta\(\): invalid meta pages|"
+              r"misplaced bucket header|inode overflow|invalid childAt)")
+KUBELET_GO = r"\b(?:remote_runtime|kuberuntime_\w+|kubelet|pod_workers|generic)\.go:\d+\] "  # glog lines of kubelet
+UNIT = rf"(?<![\w@.-])[\w@.-]{{0,60}}?{UNIT_WORDS}[\w@.-]{{0,60}}?\.(?:service|socket)"  # anchored, bounded: no backtracking
+
+SIGNATURES: tuple[Signature, ...] = (
+    # ---- containerd 0.2.x restore (the seed incident), 1.11-17.10 -------------------------------------
+    _s("S02-fatal-eof", "containerd 0.2 restore hit an empty state.json/process.json: fatal EOF",
+       [r"level=fatal msg=\"?(?:unexpected )?EOF\"?\s*$", r"FATA\[\d+\] (?:unexpected )?EOF\s*$"],
+       "cause", "containerd-state", ((1, 11), (17, 10)), ("fatal", "FATA", "EOF"),
+       source="containerd supervisor/supervisor.go restore() + logrus.Fatal @v0.2.4",
+       needles=('EOF',)),
+    _s("S02-read-past-events", "containerd 0.2 replayed its events log (debug; precedes a restore fatal)",
+       [r"containerd: read past events\"?\s+count=\d+"], "info", None, ((1, 11), (17, 10)),
+       ("read past events",), source="containerd supervisor/supervisor.go setupEventLog @v0.2.4",
+       needles=('read past events',)),
+    _s("S03-state-missing", "containerd 0.2 state dir lacks a file (stale state after reboot or live-restore)",
+       [r"open \S+/libcontainerd/containerd/[0-9a-f]{64}/\S+: no such file or directory"],
+       "cause", "containerd-state", ((1, 11), (17, 10)), ("libcontainerd/containerd/",),
+       exclude="removing state", source="containerd runtime/container.go Load/readProcessState @v0.2.4",
+       needles=('libcontainerd/containerd/',)),
+    _s("S04-events-log-nul", "containerd 0.2 events.log tail is NUL-padded after a host crash",
+       [r"invalid character '\\{1,2}x00' looking for beginning of value"],
+       "cause", "containerd-state", ((1, 11), (17, 10)), ("invalid character", "x00"),
+       source="containerd supervisor/supervisor.go setupEventLog json decode @v0.2.x",
+       needles=('x00',)),
+    _s("S04-state-decode", "containerd 0.2 cannot decode its events log or a state file (written by another version)",
+       [r"(?:level=fatal msg=\"?|FATA\[\d+\] )(?:json: cannot unmarshal|unexpected end of JSON input|invalid character)"],
+       "cause", "containerd-state", ((1, 11), (17, 10)), ("unmarshal", "JSON"),
+       exclude=r"configure the Docker daemon|daemon\.json|config file", requires=r"\bcontainerd\b(?!\.sock)",
+       source="containerd supervisor/supervisor.go setupEventLog / runtime Load json decode @v0.2.x (containerd#387)",
+       needles=("cannot unmarshal", "unexpected end of JSON input", "invalid character")),
+    _s("S05-state-dropped", "containerd 0.2.6+ dropped a bad container state and went on (self-healed)",
+       [r"containerd: (?:failed to load container,removing state di(?:re)?ctory|container has no process running,removing state directory)"],
+       "info", None, ((17, 3), (17, 10)), ("removing state",), source="containerd PR #410 (v0.2.6)",
+       needles=('removing state',)),
+    _s("S14-ctrd-unavailable", "dockerd lost its containerd 0.2/1.0 connection (containerd died or restarts)",
+       [r"rpc error: code = (?:14|Unavailable) desc = (?:grpc: the connection is unavailable|transport is closing)",
+        r"connection error: desc = \"transport: dial unix:?/*\S+?containerd\.sock: timeout\"",
+        r"containerd: container not started"],
+       "symptom", "containerd-state", ((1, 12), (18, 6)), ("Unavailable", "transport is closing", "not started"),
+       source="moby libcontainerd/remote_linux.go handleConnectionChange @v1.12.3",
+       needles=('code = 14', 'code = Unavailable', 'transport: dial', 'container not started')),
+    # ---- managed containerd 1.x connect / start, 17.11+ ---------------------------------------------
+    _s("S07-ctrd-pidfile", "the managed containerd's pidfile names a live process that does not answer "
+       "(a reused pid: prove it, remove the pidfile, restart)",
+       [r"(?:docker-)?containerd is still running\"?(?:.*?\bpid=\d+)?",
+        r"libcontainerd: previous instance of containerd still alive \(\d+\)"],
+       "cause", "containerd-pidfile", ((17, 3), (99, 99)), ("still running", "still alive"),
+       source="moby libcontainerd/supervisor/remote_daemon.go startContainerd (getContainerdPid: any live pid counts) "
+              "@v17.11-v28; libcontainerd/remote_unix.go @v17.06",
+       needles=('still running', 'still alive')),
+    _s("S07-ctrd-connect", "dockerd cannot reach its managed containerd 1.0/1.1 (crashed, wedged, or a stale pid)",
+       [r"Failed to connect to containerd: failed to dial \"[^\"]+\": (?:context deadline exceeded|dial unix:?\s?\S+: timeout)"],
+       "symptom", "containerd-crash", ((17, 11), (18, 6)), ("Failed to connect to containerd",),
+       source="moby libcontainerd/remote_daemon.go New (errors.Wrap 'Failed to connect to containerd') @v17.11-v18.06",
+       needles=('Failed to connect to containerd',)),
+    _s("S08-ctrd-start-timeout", "the managed containerd did not answer within 15 s of its start",
+       [r"(?:failed|Failed) to start containerd: timeout waiting for containerd to start"],
+       "symptom", "containerd-crash", ((18, 9), (99, 99)), ("timeout waiting for containerd",),
+       source="moby libcontainerd/supervisor/remote_daemon.go Start (startupTimeout 15s) @v18.09-v28",
+       needles=('timeout waiting for containerd',)),
+    _s("S08-ctrd-died", "the managed containerd crashed (signal or exit status)",
+       [r"containerd did not exit successfully\"?.*?error=\"?(?:signal: (?:segmentation fault|aborted|bus error|"
+        r"illegal instruction|trace/breakpoint trap)|exit status [1-9])"],
+       "cause", "containerd-crash", ((17, 11), (99, 99)), ("did not exit successfully",),
+       source="moby libcontainerd/supervisor/remote_daemon.go startContainerd cmd.Wait reaper @v17.11-v28",
+       needles=('did not exit successfully',)),
+    _s("S09-dial-managed", "the managed containerd runs but its metadata services failed to load (meta.db)",
+       [rf"(?:failed to start daemon|Error starting daemon): failed to dial \"{MANAGED_SOCK}\": unknown service "
+        r"containerd\.services\.\S+: not implemented"],
+       "cause", "containerd-state", ((18, 9), (99, 99)), ("failed to dial", "not implemented"),
+       source="moby daemon/daemon.go NewDaemon 'failed to dial %q' @v18.09-v28; containerd services register only "
+              "when the metadata plugin loads",
+       needles=('not implemented',)),
+    _s("S09-dial-managed-timeout", "dockerd gave up dialing its managed containerd's socket",
+       [rf"(?:failed to start daemon|Error starting daemon): failed to dial \"{MANAGED_SOCK}\": (?!unknown service)"],
+       "symptom", "containerd-crash", ((17, 11), (99, 99)), ("failed to dial", "containerd.sock"),
+       source="moby daemon/daemon.go NewDaemon @v18.09-v28",
+       needles=('failed to dial',)),
+    _s("S09-dial-external", "the system containerd (/run/containerd) does not serve; fix containerd first",
+       [rf"failed to dial \"{SYSTEM_SOCK}\"",
+        rf"dial unix {SYSTEM_SOCK}: connect: (?:connection refused|no such file or directory)"],
+       "cause", "containerd-down", ((18, 9), (99, 99)), ("failed to dial", "/run/containerd"),
+       source="moby daemon/daemon.go NewDaemon (WithTimeout 60s) @v19.03.7-v28",
+       needles=('run/containerd/containerd.sock',)),
+    _s("S09-sock-missing", "containerd's socket does not exist (seen by a client or ls): nothing serves it",
+       [r"(?:cannot access|stat|lstat) '?\S*containerd\.sock'?: [Nn]o such file or directory"],
+       "symptom", "containerd-down", ANY, ("containerd.sock",), source="coreutils ls / Go os.Stat ENOENT",
+       needles=("containerd.sock",)),
+    _s("S08-ctrd-terminated", "the managed containerd was terminated by dockerd before it said it had booted",
+       [r"received signal\"?\s+module=containerd signal=terminated"],
+       "symptom", "containerd-crash", ((17, 11), (99, 99)), ("received signal",),
+       source="containerd cmd/containerd handleSignals @v1.0-v1.7; moby supervisor stops it after its start timeout",
+       needles=("signal=terminated",)),
+    _s("S09-grpc-transport", "gRPC could not connect to the system containerd's socket",
+       [rf"addrConn\.createTransport failed to connect to .*?{SYSTEM_SOCK}.*?(?:connection refused|no such file or directory)"],
+       "symptom", "containerd-down", ((18, 9), (99, 99)), ("createTransport",), source="grpc clientconn.go createTransport",
+       needles=('createTransport',)),
+    _s("S09-grpc-managed", "gRPC cannot connect to the managed containerd's socket (containerd slow, dying or gone)",
+       [rf"createTransport failed to connect to \{{?unix://{MANAGED_SOCK}"],
+       "symptom", "containerd-crash", ((18, 9), (99, 99)), ("createTransport",),
+       source="grpc clientconn.go createTransport; moby libcontainerd/supervisor monitorDaemon @v18.09-v28",
+       needles=("createTransport",)),
+    _s("S07-ctrd-kill-restart", "dockerd's health check found its managed containerd unresponsive and kills it",
+       [r"killing and restarting containerd"], "symptom", "containerd-wedged", ((17, 11), (99, 99)), ("killing",),
+       source="moby libcontainerd/supervisor/remote_daemon.go monitorDaemon (after SIGUSR1 for a dump) @v17.11-v28",
+       needles=("killing and restarting containerd",)),
+    _s("S10-cri-recover", "containerd's CRI plugin cannot recover its persisted state (/var/lib/containerd) and exits",
+       [r"Failed to run CRI service\"?.*?failed to recover state"], "cause", "containerd-state", ((18, 9), (99, 99)),
+       ("recover state",), source="containerd pkg/cri/server/restart.go recover() via service.go Run @v1.5-v1.7, "
+       "internal/cri/server @v2.0", needles=("failed to recover state",)),
+    # ---- bolt databases: which process, which file ----------------------------------------------------
+    _s("S10-bolt-panic", "a bbolt database is corrupt: the panicking process and its stack name the file",
+       [BOLT_PANIC], "panic", None, ((1, 11), (99, 99)), ("page", "freelist", "assertion"),
+       source="bbolt freelist.go (*freelist).free, cursor.go search, page.go fastCheck @v1.3.7, db.go freepages; "
+              "boltdb/bolt @v1.3.1",
+       needles=('panic: ',)),
+    _s("S10-ctrd-plugin-db", "containerd's metadata plugin cannot open meta.db (invalid database / checksum)",
+       [r"failed to load plugin\"? \"?io\.containerd\.[\w.]+\"?.*?error=\"?(?:[^\"]*: )?(?:invalid database|version mismatch|checksum error)",
+        r"(?:invalid database|version mismatch|checksum error)\"?.*?\bid=io\.containerd\."],
+       "cause", "containerd-state", ((17, 11), (99, 99)), ("failed to load plugin", "invalid database"),
+       source="containerd services/server/server.go 'failed to load plugin %s' @v1.2-v1.7; bbolt errors.go ErrInvalid",
+       needles=('invalid database', 'version mismatch', 'checksum error')),
+    _s("S10-volume-db", "dockerd cannot open volumes/metadata.db (corrupt, or another dockerd holds its lock)",
+       [r"error while opening volume store metadata database(?: \([^)]*\))?: .+"],
+       "cause", "dockerd-db", ANY, ("volume store",), subject="volumes/metadata.db",
+       source="moby volume/service/store.go NewStore (bolt Timeout 1s) @v18.09-v28; volume/store/store.go @v17.x",
+       needles=('volume store metadata database',)),
+    _s("S10-network-db", "libnetwork's local-kv.db cannot be read (corrupt or locked)",
+       [r"Error initializing network controller: .*?(?:invalid (?:database|page|freelist)|version mismatch|checksum error|bolt|"
+        r"\btimeout\b|page \d+|freelist|circular dependency|local-kv)",
+        r"Error creating default \"?bridge\"? network: (?:failed to allocate gateway|.*?[Aa]ddress already in use)",
+        r"(?:libkv|kvstore)/(?:store/)?boltdb"],
+       "cause", "dockerd-db", ANY, ("network controller",), subject="network/files/local-kv.db",
+       source="moby daemon/daemon.go 'Error initializing network controller: %v'; libnetwork datastore.go @v20.10-v28",
+       needles=('network controller', 'bridge', 'boltdb')),
+    _s("S10-db-lock", "dockerd's bolt database open timed out: another dockerd holds its lock (1.11-1.12 print no file)",
+       [r"(?:Error starting daemon|failed to start daemon): timeout\"?\s*$"], "cause", "dockerd-db", ((1, 11), (99, 99)),
+       ("timeout",), subject="volumes/metadata.db (or another of dockerd's bolt files, locked by a second dockerd)",
+       source="bolt ErrTimeout 'timeout' from flock (bolt_unix.go); moby volume/store/store.go New @v1.11-v1.12 "
+              "returns it unwrapped", needles=("timeout",)),
+    _s("S10-tag-store", "dockerd's own image/tag store file is corrupt",
+       [r"Couldn't create (?:Tag store|reference store repository): .+",
+        r"(?:Error starting daemon|failed to start daemon): .*?(?:repositories\.json|"
+        r"repositories-\w+|layerdb|imagedb).*?(?:unexpected end of JSON input|invalid character)"],
+       "cause", "dockerd-db", ANY, ("Tag store",), subject="image/<driver>/repositories.json (repositories-<driver> before 1.10)",
+       source="moby graph/tags.go NewTagStore @v1.3-v1.9; daemon/daemon.go NewDaemon \"Couldn't create reference store "
+              "repository: %s\" (reference/store.go) @v17.x-v28", needles=("Tag store", "reference store", "JSON", "invalid character")),
+    _s("S10-content-db", "dockerd's content store metadata.db cannot be opened",
+       [r"error opening bolt db for content metadata store", r"fscache: failed to open database file"],
+       "cause", "dockerd-db", ((20, 10), (99, 99)), ("bolt db",), subject="content/metadata.db",
+       source="moby daemon/content.go configureLocalContentStore @v20.10",
+       needles=('bolt db', 'fscache')),
+    # ---- restore / rpc (1.13+, containerd 1.x-2.x) ---------------------------------------------------
+    _s("S11-restore-failed", "dockerd could not re-attach a container (fifo missing = a partial cleanup)",
+       [r"Failed to restore (?:container )?[0-9a-f]{64} with containerd: .+", r"failed to restore container with containerd",
+        r"failed to open (?:stdout|stderr) fifo: error creating fifo \S+: no such file or directory"],
+       "symptom", "containerd-state", ((1, 13), (99, 99)), ("restore", "fifo"), source="moby daemon/daemon.go restore",
+       needles=('estore', 'fifo')),
+    _s("S12-shim-reload", "containerd skipped or cleaned a shim while reloading tasks at start (self-healing)",
+       [r"(?:loading tasks in namespace|failed to load shim|cleaning leaked shim process)"],
+       "info", None, ((17, 11), (99, 99)), ("shim",), source="containerd runtime/v2/shim_load.go @v1.7.0",
+       needles=('loading tasks', 'failed to load shim', 'leaked shim')),
+    _s("S12-container", "one container's shim or task died, was cleaned up, or failed, while the daemon runs",
+       [r"(?:cleaning up after shim disconnected|failed to clean up after shim disconnected|cleaning up dead shim|"
+        r"failed to delete task|failed to delete shim|shim reaped|cleaning up after (?:dead shim|shim dead)|"
+        r"failed to process event|failed to delete failed start container|"
+        r"[Ff]ailed to exit within \S+(?: seconds)? of (?:signal|kill)|attach failed with error|"
+        r"cleanup: failed to delete container from containerd|stream copy error|"
+        r"topic=/tasks/oom|TaskOOM|invoked oom-killer|Memory cgroup out of memory|"
+        r"OCI runtime (?:create|start|exec) failed|starting container process caused|"
+        r"Handler for \w+ /(?:v[\d.]+/)?containers/(?!json)[\w.-]+/\w+ returned error: (?!No such |Conflict)|"
+        r"error waiting for container: context canceled|oci runtime error|Cannot start service \S+: OCI runtime|"
+        r"error getting events from daemon: net/http: request canceled|"
+        r"\bcontainer oom [0-9a-f]{12,}|containerd: deleting container|copy shim log|event not sent to subscriber|"
+        r"containerd: container not found|"
+        r"/tasks/(?:exit|oom) \{[^}]*\"exit_status\":[1-9])"],
+       "container", None, ((17, 11), (99, 99)), ("shim", "task", "oom"),
+       source="containerd runtime/v2/shim.go cleanupAfterDeadShim, binary.go Delete @v1.3-v2.2; docker/cli "
+              "container run's companions 'error waiting for container' / 'error getting events from daemon' "
+              "(cli/command/container/utils.go @v17.03, run.go @v18+) when the container fails to start; moby "
+              "libcontainerd/remote/client.go processEvent, daemon/stop.go, daemon/attach.go",
+       needles=('shim', 'task', 'failed to process event', 'failed start container', 'xit within', 'attach failed',
+                'cleanup: failed', 'stream copy', 'oom', 'OOM', 'out of memory', 'OCI runtime', 'container process',
+                'Handler for', 'container oom', 'deleting container', 'exit_status', 'not sent to subscriber',
+                'error waiting for container', 'oci runtime error', 'error getting events from daemon',
+                'container not found')),
+    _s("S13-rpc-deadline", "containerd or a shim does not answer in time",
+       [r"rpc error: code = (?:4|DeadlineExceeded) desc = context deadline exceeded"],
+       "symptom", "containerd-wedged", ((1, 12), (99, 99)), ("deadline exceeded",), source="grpc status codes",
+       exclude=KUBELET_GO + r".*rpc error: code = 4 ", needles=('code = 4', 'DeadlineExceeded')),
+    _s("S22-dockershim-deadline", "an old kubelet's runtime calls time out: its runtime is dockershim, so dockerd hangs",
+       [KUBELET_GO + r".*rpc error: code = 4 desc = context deadline exceeded"],
+       "symptom", "dockerd-wedged", ANY, ("runtime service",),
+       source="kubernetes pkg/kubelet/remote/remote_runtime.go (grpc-go printed numeric codes before v1.6, i.e. "
+              "kubelets of the dockershim era)", needles=("code = 4",)),
+    # ---- client side -------------------------------------------------------------------------------
+    _s("S15-no-daemon", "the client found nothing listening on the Docker socket",
+       [rf"Cannot connect to the {ENGINE_WORDS} daemon at \S+\. Is the {ENGINE_WORDS} daemon running\?",
+        r"Cannot connect to the Docker daemon\. Is (?:'docker -d'|'docker daemon'|the docker daemon) running on this host\?"],
+       "symptom", "dockerd-down", ANY, ("Cannot connect to the Docker daemon",),
+       source="docker/cli client errors (cli/command/cli.go); moby api/client/utils.go errConnectionFailed @v1.8-v1.12; "
+              "balena-engine's client ('the balenaEngine daemon', detect/aliases.py)",
+       needles=('Cannot connect to the ',)),
+    _s("S15-client-timeout", "the client connected but the daemon never answered",
+       [r"Read timed out\. \(read timeout=\d+\)", r"Error response from daemon: i/o timeout",
+        r"operation timeout: context deadline exceeded", r"\(Client\.Timeout exceeded while awaiting headers\)"],
+       "symptom", "dockerd-wedged", ANY, ("timed out", "i/o timeout", "operation timeout"),
+       source="docker-py/requests; kubelet dockershim operation timeout",
+       needles=('Read timed out', 'i/o timeout', 'operation timeout', 'Client.Timeout')),
+    # ---- storage / kernel --------------------------------------------------------------------------
+    _s("S16-devicemapper", "devicemapper failing (udev cookie never completed, busy device, thin pool)",
+       [r"Driver devicemapper failed to remove root filesystem [0-9a-f]+: Device is Busy",
+        r"systemd-udevd\[\d+\]: .*?dm-\d+ timeout; kill it", r"_Cfunc_dm_udev_wait",
+        r"devmapper: (?:Error|Unable|Thin Pool|Base Device UUID|Can't set task|Error activating)",
+        r"error initializing graphdriver: .*?devmapper"],
+       "cause", "storage-driver", ((1, 11), (24, 99)), ("devicemapper", "dm-", "devmapper"),
+       source="moby daemon/graphdriver/devmapper/deviceset.go @v17.x",
+       needles=('devicemapper', 'dm-', '_Cfunc_dm_udev_wait', 'devmapper')),
+    _s("S17-hung-task", "the kernel reports a task blocked for minutes (kernel-level hang)",
+       [r"INFO: task .{1,40}?:\d+ blocked for more than \d+ seconds",
+        r"\"echo 0 > /proc/sys/kernel/hung_task_timeout_secs\" disables this message",
+        r"\btask:\S+\s+state:D\b",
+        r"\b(?:dockerd|docker|containerd[\w-]*|docker-containerd[\w-]*|runc|docker-runc)\s+D\s+(?:[0-9a-f]{8,16}\s+)?\d+\s+\d+\s+\d+\s+0x"],
+       "cause", "kernel-hang", ANY, ("blocked for more than", "hung_task", "state:D"),
+       source="linux kernel/hung_task.c check_hung_task; sched_show_task",
+       needles=('blocked for more than', 'hung_task_timeout_secs', 'state:D', ' D ')),
+    _s("S17-netdev-refcount", "a network device cannot be freed (netns teardown hang)",
+       [r"unregister_netdevice: waiting for \S+ to become free\. Usage count = -?\d+"],
+       "cause", "kernel-hang", ANY, ("unregister_netdevice",), source="linux net/core/dev.c netdev_wait_allrefs",
+       needles=('unregister_netdevice',)),
+    _s("S17-kernel-frames", "kernel stack frames of a task blocked in netns, filesystem or RCU code",
+       [r"\b(?:copy_net_ns|cleanup_net|xfs_buf_iowait|xfs_log_force\w*|xfs_buf_lock|rwsem_down_(?:read|write)\w*|"
+        r"ovl_sync_fs|rtnl_lock|rtnl_dellink|__synchronize_srcu|synchronize_srcu\w*|synchronize_net|jbd2_log_wait_commit)"
+        r"\+0x[0-9a-f]+/0x[0-9a-f]+"],
+       "symptom", "kernel-hang", ANY, ("+0x",), source="linux call traces (hung_task, /proc/<pid>/stack)",
+       needles=('+0x',)),
+    _s("S17-filesystem", "the backing filesystem is unfit or failing (d_type, overlay readlink, fs errors)",
+       [r"the backing \w+ filesystem is formatted without d_type support",
+        r"returned error: readlink /var/lib/docker/overlay2.*: invalid argument",
+        r"overlayfs: upper fs (?:does not support|needs to support) d_type",
+        r"XFS .* Shutting down filesystem|EXT4-fs error|Buffer I/O error",
+        r"error initializing graphdriver: (?!.*(?:devmapper|unknown option|invalid option|[Uu]nsupported option))",
+        r"/(?:overlay2?|aufs|btrfs|zfs|vfs)/[0-9a-f]{12,}\S*: (?:invalid argument|operation not supported|"
+        r"structure needs cleaning|input/output error|no such device)"],
+       "cause", "storage-driver", ANY, ("d_type", "readlink", "XFS", "EXT4-fs", "I/O error", "graphdriver"),
+       source="moby daemon/graphdriver/overlay2/overlay.go; linux fs/overlayfs",
+       needles=('d_type', 'readlink', 'Shutting down filesystem', 'EXT4-fs error', 'Buffer I/O error', 'graphdriver',
+                '/overlay', '/aufs/', '/btrfs/', '/zfs/', '/vfs/')),
+    _s("disk-full", "a write failed because the filesystem is full",
+       [r"no space left on device"], "cause", "disk-full", ANY, ("space left",),
+       exclude=r"inotify|fs\.inotify|too many open files", source="ENOSPC",
+       needles=('no space left on device',)),
+    _s("S20-stale-pidfile", "a pidfile of a dead dockerd blocks the start",
+       [r"(?:pid file found|failed to start daemon), ensure docker is not running or delete \S+",
+        r"pid file found, ensure docker\b"],
+       "cause", "stale-pidfile", ANY, ("pid file", "ensure docker is not running"),
+       source="moby pkg/pidfile/pidfile.go New @v17.11-v23; cmd/dockerd/daemon.go @v24+",
+       needles=('ensure docker is not running', 'pid file found')),
+    _s("S21-start-limit", "systemd stopped restarting the unit (start limit hit): it needs reset-failed",
+       [rf"{UNIT}: Start request repeated too quickly", rf"start request repeated too quickly for {UNIT}",
+        rf"{UNIT} start request repeated too quickly",
+        r"start-limit-hit", r"Result: start-limit\b", r"service-start-limit-hit"],
+       "limit", "start-limit", ANY, ("repeated too quickly", "start-limit"),
+       source="systemd src/core/unit.c unit_test_start_limit; unit_log_failure 'Failed with result'",
+       needles=('repeated too quickly', 'start-limit')),
+    _s("S21-unit-failed", "systemd saw dockerd or containerd exit or fail to start",
+       [rf"{UNIT}: [Mm]ain process exited, code=\w+, status=\S+",
+        rf"Failed to start (?:\S+\.service - )?{ENGINE_WORDS} Application Container Engine",
+        rf"{UNIT}: Scheduled restart job, restart counter is at \d+", rf"{UNIT}: Service hold-off time over",
+        rf"Unit {UNIT} entered failed state", rf"{UNIT}: Unit entered failed state", rf"{UNIT}: Failed with result",
+        rf"(?:--|░░) Subject: (?:Unit {UNIT} has failed|A start job for unit {UNIT} has failed)",
+        r"Active: failed \(Result: ", r"Main PID: \d+ \(code=(?:exited|killed|dumped), status=\d+"],
+       "symptom", "dockerd-down", ANY, (".service", "Main PID"),
+       source="systemd src/core/service.c service_sigchld_event, job.c JOB_FAILED, catalog be02cf68",
+       needles=('rocess exited', 'Failed to start', 'Scheduled restart job', 'hold-off time over', 'failed state',
+                'Failed with result', 'Subject:', 'Active: failed', 'Main PID:')),
+    _s("S21-start-timeout", "systemd killed dockerd because its start took longer than the unit allows",
+       [rf"{UNIT}: Start operation timed out", r"start operation timed out\. Terminating"], "cause", "unknown", ANY,
+       ("timed out",), source="systemd src/core/service.c service_timer (TimeoutStartSec)",
+       needles=("Start operation timed out", "start operation timed out")),
+    _s("S22-pleg", "kubelet sees the runtime hang (PLEG not healthy / runtime down)",
+       [r"PLEG is not healthy: pleg (?:was last seen active \S+ ago; threshold is \S+|has yet to be successful)",
+        r"container runtime is down"], "symptom", "dockerd-wedged", ANY, ("PLEG", "runtime is down"),
+       source="kubernetes pkg/kubelet/pleg/generic.go Healthy",
+       needles=('PLEG is not healthy', 'container runtime is down')),
+    _s("go-panic", "a Go program crashed (panic, fatal error, signal): the stack names which",
+       [r"(?:^|: |\s)panic: (?!.*\[recovered\])", r"(?:^|: |\s)fatal(?: error)?: ", r"\[signal SIG[A-Z]+",
+        r"SIGSEGV: segmentation violation", r"unexpected signal during runtime execution"],
+       "panic", None, ANY, ("panic", "fatal"), exclude=r"level=\w+ msg=|\b(?:INFO|WARN|ERRO|DEBU|FATA)\[",
+       source="go runtime/panic.go printpanics, fatal, dopanic_m",
+       needles=('panic: ', 'fatal', '[signal SIG', 'SIGSEGV', 'unexpected signal')),
+    # ---- issue 16: classes the held-out sets missed (dockerd's JSON stores, dead shims, benign 4xx) ------
+    _s("S10-layer-store", "dockerd's layer store references a layer whose metadata is gone (layerdb after a power loss)",
+       [r"(?:Error starting daemon|failed to start daemon): (?:.*: )?(?:layer|mount) does not exist",
+        r"/image/\w+/layerdb/(?:sha256/)?[0-9a-f]{64}/(?:cache-id|diff|parent|size)\"?: no such file or directory"],
+       "cause", "dockerd-db", ANY, ("layer does not exist", "layerdb"), subject="image/<driver>/layerdb",
+       source="moby layer/layer.go ErrLayerDoesNotExist / ErrMountDoesNotExist, returned by layer/layer_store.go "
+              "loadLayer/loadMount and layer/migration.go (NewDaemon) @v1.10-v28",
+       needles=("does not exist", "layerdb/")),
+    _s("S10-container-store", "dockerd cannot load a container's own JSON (config.v2.json, hostconfig.json) after a crash",
+       [r"[Ff]ailed to load container(?: mount)?\b.*?(?:config\.v2\.json|hostconfig\.json|unexpected end of JSON input|"
+        r"cannot unmarshal|invalid character|(?:layer|mount) does not exist)"],
+       "cause", "dockerd-db", ANY, ("load container",), subject="containers/<id>/config.v2.json",
+       source="moby daemon/daemon.go restore 'Failed to load container %v: %v' @v1.11-v20.10, "
+              "'failed to load container' (error field) @v23-v28; container/container.go FromDisk json decode",
+       needles=("ailed to load container",)),
+    _s("S12-shim-stall", "containerd's start ran out of time while it reloaded the tasks of dead shims (its runtime state)",
+       [r"containerd[\w@.-]{0,40}\.service: [Ss]tart operation timed out",
+        r"(?:[Ff]ailed to start containerd: )?timeout waiting for containerd to start",
+        r"Failed to connect to containerd: failed to dial \"[^\"]+\": context deadline exceeded",
+        rf"(?:failed to start daemon|Error starting daemon): failed to dial \"{MANAGED_SOCK}\": context deadline exceeded"],
+       "cause", "containerd-state", ((17, 11), (99, 99)), ("timed out", "timeout waiting for containerd"),
+       requires=r"cleaning up dead shim|cleaning up after shim disconnected|failed to load shim|loading tasks in namespace",
+       source="containerd runtime/v2/manager.go loadTasks -> cleanupAfterDeadShim ('cleaning up after shim "
+              "disconnected', binary.go 'cleaning up dead shim') in the io.containerd.runtime.v2.task plugin's init, "
+              "before containerd serves @v1.5-v1.7 (containerd#7037, #5699, #13848); moby libcontainerd/supervisor "
+              "startupTimeout 15s; systemd service_timer (TimeoutStartSec)",
+       needles=("tart operation timed out", "timeout waiting for containerd", "context deadline exceeded")),
+    _s("S12-shim-boot-stall", "containerd's boot blocked a minute or more on one dead shim of the previous boot",
+       [r"cleaning up after shim disconnected|cleaning up dead shim"], "cause", "containerd-state", ((17, 11), (99, 99)),
+       ("shim",), requires=r"time=\"?\d{4}-",  # the gap is read from logrus timestamps
+       source="containerd runtime/v2/manager.go loadTasks -> cleanupAfterDeadShim, run in the "
+       "io.containerd.runtime.v2.task plugin's init before containerd serves @v1.5-v1.7 (containerd#5597, #5699, #5783: "
+       "minutes to hours per boot); decided only with the timing check in logdiag (a gap >= 60 s during boot)",
+       needles=("cleaning up",)),
+    _s("S23-client-benign", "a client asked for what does not exist or conflicts (a 4xx answer): the daemon answered",
+       [r"returned error: (?:No such (?:container|image|exec instance|volume|network)|Conflict)",
+        r"Error response from daemon: (?:No such (?:container|image|exec instance|volume|network|object)|Conflict\. |"
+        r"pull access denied|manifest for \S+ not found|manifest unknown|[Cc]ontainer \S+ is not running)",
+        r"Unable to find image '\S+' locally"],
+       "info", None, ANY, ("No such", "Conflict"),
+       source="moby api/server/server.go makeHTTPHandler logs every handler error @v1.x-v17.x, only status >= 500 "
+              "@v18.09+ (moby#29056, #31655); errdefs NotFound/Conflict; docker/cli run.go pull on 'Unable to find image'",
+       needles=("No such ", "Conflict", "pull access denied", "manifest ", "is not running", "Unable to find image")),
+    _s("S10-panic-frame", "an old Go runtime's panic frame with the panic line cut off: a crash, the stack says whose",
+       [r"^\s*panic\(0x[0-9a-f]+, 0x[0-9a-f]+\)$"], "panic", None, ANY, ("panic(",),
+       source="go runtime/panic.go gopanic frame in tracebacks (Go <= 1.16 prints 'panic(0x..., 0x...)')",
+       needles=("panic(0x",)),
+    # ---- fatal catch-all: a fatal line no better signature explains ----------------------------------
+    _s("fatal-other", "dockerd or containerd logged a fatal error not in this catalogue",
+       [r"level=fatal msg=", r"FATA\[\d+\] ", r"failed to start daemon: ", r"Error starting daemon: "],
+       "symptom", None, ANY, ("fatal",), source="logrus Fatal; cmd/dockerd main",
+       needles=('level=fatal', 'FATA[', 'failed to start daemon: ', 'Error starting daemon: ')),
+)
+
+MARKERS: dict[str, re.Pattern[str]] = {name: re.compile(p) for name, p in {
+    "starting": r"msg=\"?Starting up\"?",
+    "loading_start": r"Loading containers: start\.",
+    "loading_done": r"Loading containers: done\.",
+    "init_done": r"Daemon has completed initialization",
+    "daemon_line": r"msg=\"?Docker daemon\"?\s+commit=|\] Docker daemon\s+commit=",
+    "api_listen": r"API listen on \S+",
+    "shutdown": r"Daemon shutdown complete|Force shutdown daemon",
+    "spawn_11": r"\bNew containerd process, pid: \d+",
+    "spawn_12": r"libcontainerd: new containerd process, pid: \d+",
+    "spawn_1711": r"libcontainerd: started new docker-containerd process",
+    "spawn_1809": r"libcontainerd: started new containerd process",
+    "spawn_28": r"(?<!libcontainerd: )started new containerd process",
+    "ctrd_booted": r"containerd successfully booted in [\d.]+s",
+    "dump_dockerd": r"goroutine stacks written to \S+",
+    "dump_containerd": r"goroutine stack dump written to \S+",
+    "unit_started": rf"Started (?:\S+\.service - )?{ENGINE_WORDS} Application Container Engine",
+    "unit_restart": r"Scheduled restart job, restart counter is at \d+|Service hold-off time over, scheduling restart",
+}.items()}
+MARKER_NEEDLES: dict[str, tuple[str, ...]] = {
+    "starting": ("Starting up",), "loading_start": ("Loading containers",), "loading_done": ("Loading containers",),
+    "init_done": ("initialization",), "daemon_line": ("Docker daemon",), "api_listen": ("API listen",),
+    "shutdown": ("shutdown",), "spawn_11": ("containerd process",), "spawn_12": ("containerd process",),
+    "spawn_1711": ("containerd process",), "spawn_1809": ("containerd process",), "spawn_28": ("containerd process",),
+    "ctrd_booted": ("successfully booted",), "dump_dockerd": ("goroutine stacks",), "dump_containerd": ("goroutine stack",),
+    "unit_started": ("Application Container Engine",), "unit_restart": ("restart",),
+}
+
+# Which Docker versions print each spawn marker (docs/signatures.md, "The Docker version, from the log alone").
+FINGERPRINTS: dict[str, tuple[V, V]] = {
+    "spawn_11": ((1, 11), (1, 11)), "spawn_12": ((1, 12), (17, 10)), "spawn_1711": ((17, 11), (18, 6)),
+    "spawn_1809": ((18, 9), (27, 99)), "spawn_28": ((28, 0), (99, 99)),
+}
+START_MARKERS = ("starting", "spawn_11", "spawn_12", "spawn_1711")  # a new start attempt begins
+READY_MARKERS = ("init_done", "api_listen", "loading_done", "daemon_line")
