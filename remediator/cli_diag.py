@@ -144,8 +144,9 @@ def probe(config: Path | None, hosts: tuple[str, ...], as_json: bool, rounds: in
 
 @click.command()
 @click.option("--log", "log", required=True, metavar="FILE|-", help="a daemon log or journal excerpt; - for stdin")
-@click.option("--json", "as_json", is_flag=True, help='print {"verdict", "signatures", "runbook", ...}')
-def diagnose(log: str, as_json: bool) -> None:
+@click.option("--json", "as_json", is_flag=True, help='print {"verdict", "rule", "signatures", "runbook", ...}')
+@click.option("--explain", is_flag=True, help="name the rule that decided and print the lines it used")
+def diagnose(log: str, as_json: bool, explain: bool) -> None:
     """Offline: classify a pasted dockerd/containerd log (logrus text, FATA[…], journalctl -o json)."""
     try:
         if log == "-":
@@ -157,9 +158,11 @@ def diagnose(log: str, as_json: bool) -> None:
     if data is None:
         bad_input(InputError(f"{log}: more than {MAX_LOG >> 20} MiB; pass the part that matters "
                              f"(e.g. tail -c {MAX_LOG >> 20}M {log} | remediator diagnose --log -)"))
-    v = logdiag.diagnose_text(data.decode(errors="replace"))
+    text = data.decode(errors="replace")
+    v = logdiag.diagnose_text(text)
+    why = logdiag.explain(v, text) if explain else None
     if as_json:
-        click.echo(dumps(v.as_json(), indent=1))
+        click.echo(dumps(v.as_json() | ({"explain": why} if why else {}), indent=1))
         sys.exit(exitcodes.OK if v.verdict == "healthy" else exitcodes.SICK)
     if v.matches:
         table = Table("line", id_column("signature"), "role", id_column("diagnosis"), "Docker", "text")
@@ -169,8 +172,12 @@ def diagnose(log: str, as_json: bool) -> None:
         out.print(table)
     conclusion(v.verdict, v.confidence, v.runbook, v.trace,
                extra=f"Docker versions: {version_range_text(v.versions) if v.versions else 'not determined'}")
-    for no, sid, text in v.near_misses:
-        out.print(f"  [dim]near miss[/] line {no} ~ {sid}: {shown(text, 120)}")
+    for no, sid, miss in v.near_misses:
+        out.print(f"  [dim]near miss[/] line {no} ~ {sid}: {shown(miss, 120)}")
+    if why:
+        out.print(f"decided by rule {escape(why['rule'])}: {shown(why['says'])}")
+        for ln in why["lines"]:
+            out.print(f"  line {escape(str(ln['line']))}: {shown(ln['text'], 160)}")
     sys.exit(exitcodes.OK if v.verdict == "healthy" else exitcodes.SICK)
 
 

@@ -349,8 +349,10 @@ def _header_lines(raws: list[str], groups: list[Group]) -> tuple[int, ...]:
 
 
 def judge(text: str) -> Judgement | None:
-    """What a goroutine dump in the text says (None when there is none): API requests parked for minutes, or a
-    pasted fragment of a few stacks held on a lock, a containerd reply or a syscall, is a wedge."""
+    """A goroutine dump in the text overrides a verdict that names no fault: API requests parked for minutes, or a
+    pasted fragment of a few stacks held minutes on a lock, a containerd reply or a syscall, is a wedge.
+
+    None when the text holds no dump; a Judgement without a verdict when the dump explains nothing."""
     if not (looks_like_dump(text) or LONG_WAIT.search(text)):
         return None
     raws = text.splitlines()

@@ -126,3 +126,17 @@ def diagnose_text(text: str, layout: str | None = None) -> LogVerdict:
             v.verdict, v.confidence, v.runbook = j.verdict, "medium", runbook_for(j.verdict, v.layout)
             v.rule, v.rule_lines = dumps.RULE, j.lines
     return v
+
+
+def rule_doc(name: str) -> str:
+    """What a rule says, in one line (its docstring): the words `diagnose --explain` prints."""
+    fn = dumps.judge if name == dumps.RULE else next((r for r in (*logrules.RULES, logrules.empty_log)
+                                                      if r.__name__ == name), None)
+    return " ".join((fn.__doc__ or "").split("\n\n")[0].split()) if fn is not None else ""
+
+
+def explain(v: LogVerdict, text: str) -> dict[str, Any]:
+    """The rule that decided, what it says, and the input lines it used (numbered as `parse` numbers them)."""
+    raws = text.splitlines() if v.rule_lines else []
+    return {"rule": v.rule, "says": rule_doc(v.rule),
+            "lines": [{"line": n, "text": raws[n - 1][:300]} for n in v.rule_lines if 0 < n <= len(raws)]}
