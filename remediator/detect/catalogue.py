@@ -478,9 +478,9 @@ SIGNATURES: tuple[Signature, ...] = (
               "Docker < 1.11's client is the same binary, so a reused pid matches", needles=(" already running.",)),
     _s("S10-crash-frames", "a containerd program printed raw Go stack frames: it crashed (the panic line may be cut off)",
        [rf"\b(?:{'|'.join(re.escape(p) for p in CONTAINERD_PROGRAMS)})\[\d+\]: \s*(?:\S+\.go:\d+(?: \+0x[0-9a-f]+)?|"
-        r"[\w.\-/*()]+\((?:0x[0-9a-f]+(?:, ?0x[0-9a-f]+)*(?:, \.\.\.)?|\.\.\.)?\))$"], "panic", None, ANY, ("+0x",),
+        r"[\w.\-/*()]+\((?:0x[0-9a-f]+(?:, ?0x[0-9a-f]+)*(?:, \.\.\.)?|\.\.\.)\))$"], "panic", None, ANY, ("+0x",),
        source="go runtime/traceback.go printed to stderr on a crash (journald tags each line with the program); a "
-              "SIGUSR1 dump is one log entry or a file, never raw frames", needles=(".go:", "(0x", "(...)", "()")),
+              "SIGUSR1 dump is one log entry or a file, never raw frames; f() frames are left to their neighbours", needles=(".go:", "(0x", "(...)")),
     _s("S10-crash-registers", "a Go program's runtime dumped the CPU registers: it crashed on a signal",
        [r"(?:^|: )(?:r\d{1,2}|fp|ip|sp|lr|pc|cpsr|fault|rax|rbx|rcx|rdx|rdi|rsi|rbp|rsp|rip|rflags|cs|fs|gs)\s{2,}"
         r"0x[0-9a-f]+$"], "panic", None, ANY, ("0x",),
