@@ -29,6 +29,9 @@ ENGINE_WORDS = r"(?:Docker|docker|balenaEngine|balena|Balena)"
 UNIT_WORDS = r"(?:docker|containerd|balena)"
 # the managed containerd's socket file under dockerd's exec-root, per fork
 MANAGED_SOCK_FILE = r"(?:docker-|balena-engine-)?containerd\.sock"
-# a distribution's embedded containerd: its state is the distribution's, never dockerd's to clear
+# a distribution's embedded containerd: its state is the distribution's, never dockerd's to clear. A line of
+# containerd's CRI plugin (pod sandboxes, the CRI service) says the same: dockerd starts its managed containerd with
+# that plugin disabled (moby cmd/dockerd/daemon.go WithPlugin("cri", nil) @v19.03-v20.10, WithCRIDisabled @v23-v28)
 EMBEDDED_CONTAINERD = re.compile(r"/run/(?:k3s|rke2)/containerd/|/var/lib/rancher/(?:k3s|rke2)/agent/containerd|"
-                                 r"/var/snap/microk8s/common/run/containerd")
+                                 r"/var/snap/microk8s/common/run/containerd|"
+                                 r"recover sandbox state|PodSandbox|CRI service")

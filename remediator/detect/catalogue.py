@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from remediator.detect.aliases import ENGINE_WORDS, MANAGED_SOCK_FILE, UNIT_WORDS
+from remediator.detect.aliases import CONTAINERD_PROGRAMS, ENGINE_WORDS, MANAGED_SOCK_FILE, UNIT_WORDS
 
 V = tuple[int, int]
 ANY: tuple[V, V] = ((1, 11), (99, 99))
@@ -254,21 +254,27 @@ SIGNATURES: tuple[Signature, ...] = (
         r"error getting events from daemon: net/http: request canceled|"
         r"\bcontainer oom [0-9a-f]{12,}|containerd: deleting container|copy shim log|event not sent to subscriber|"
         r"containerd: container not found|"
+        r"oom-kill:constraint=CONSTRAINT_MEMCG|failed to initialize logging driver: |"
         r"/tasks/(?:exit|oom) \{[^}]*\"exit_status\":[1-9])"],
        "container", None, ((17, 11), (99, 99)), ("shim", "task", "oom"),
        source="containerd runtime/v2/shim.go cleanupAfterDeadShim, binary.go Delete @v1.3-v2.2; docker/cli "
               "container run's companions 'error waiting for container' / 'error getting events from daemon' "
               "(cli/command/container/utils.go @v17.03, run.go @v18+) when the container fails to start; moby "
-              "libcontainerd/remote/client.go processEvent, daemon/stop.go, daemon/attach.go",
+              "libcontainerd/remote/client.go processEvent, daemon/stop.go, daemon/attach.go; linux mm/oom_kill.c "
+              "dump_oom_summary 'oom-kill:constraint=CONSTRAINT_MEMCG' (a cgroup's limit, v4.19+); moby "
+              "container/container.go StartLogger 'failed to initialize logging driver' @v17.x-v28",
        needles=('shim', 'task', 'failed to process event', 'failed start container', 'xit within', 'attach failed',
                 'cleanup: failed', 'stream copy', 'oom', 'OOM', 'out of memory', 'OCI runtime', 'container process',
                 'Handler for', 'container oom', 'deleting container', 'exit_status', 'not sent to subscriber',
                 'error waiting for container', 'oci runtime error', 'error getting events from daemon',
-                'container not found')),
+                'container not found', 'logging driver')),
     _s("S13-rpc-deadline", "containerd or a shim does not answer in time",
-       [r"rpc error: code = (?:4|DeadlineExceeded) desc = context deadline exceeded"],
-       "symptom", "containerd-wedged", ((1, 12), (99, 99)), ("deadline exceeded",), source="grpc status codes",
-       exclude=KUBELET_GO + r".*rpc error: code = 4 ", needles=('code = 4', 'DeadlineExceeded')),
+       [r"rpc error: code = (?:4|DeadlineExceeded) desc = context deadline exceeded",
+        r"converting task to protobuf\"?\s+error=\"?context (?:canceled|deadline exceeded)"],
+       "symptom", "containerd-wedged", ((1, 12), (99, 99)), ("deadline exceeded",),
+       source="grpc status codes; containerd services/tasks/local.go addTasks 'converting task to protobuf' when a "
+              "shim's State call outlives its caller @v1.2-v1.7",
+       exclude=KUBELET_GO + r".*rpc error: code = 4 ", needles=('code = 4', 'DeadlineExceeded', 'converting task to protobuf')),
     _s("S22-dockershim-deadline", "an old kubelet's runtime calls time out: its runtime is dockershim, so dockerd hangs",
        [KUBELET_GO + r".*rpc error: code = 4 desc = context deadline exceeded"],
        "symptom", "dockerd-wedged", ANY, ("runtime service",),
@@ -293,9 +299,11 @@ SIGNATURES: tuple[Signature, ...] = (
        [r"Driver devicemapper failed to remove root filesystem [0-9a-f]+: Device is Busy",
         r"systemd-udevd\[\d+\]: .*?dm-\d+ timeout; kill it", r"_Cfunc_dm_udev_wait",
         r"devmapper: (?:Error|Unable|Thin Pool|Base Device UUID|Can't set task|Error activating)",
+        r"devicemapper: Error running \w+",
         r"error initializing graphdriver: .*?devmapper"],
        "cause", "storage-driver", ((1, 11), (24, 99)), ("devicemapper", "dm-", "devmapper"),
-       source="moby daemon/graphdriver/devmapper/deviceset.go @v17.x",
+       source="moby daemon/graphdriver/devmapper/deviceset.go @v17.x; pkg/devicemapper/devmapper.go "
+              "'devicemapper: Error running deviceCreate (%s)' @v1.x-v18.09",
        needles=('devicemapper', 'dm-', '_Cfunc_dm_udev_wait', 'devmapper')),
     _s("S17-hung-task", "the kernel reports a task blocked for minutes (kernel-level hang)",
        [r"INFO: task .{1,40}?:\d+ blocked for more than \d+ seconds",
@@ -417,6 +425,67 @@ SIGNATURES: tuple[Signature, ...] = (
        [r"^\s*panic\(0x[0-9a-f]+, 0x[0-9a-f]+\)$"], "panic", None, ANY, ("panic(",),
        source="go runtime/panic.go gopanic frame in tracebacks (Go <= 1.16 prints 'panic(0x..., 0x...)')",
        needles=("panic(0x",)),
+    # ---- issue 16, set G: by the subsystem that failed (which store, which program, which unit) ----------
+    _s("S25-ctrd-lost", "dockerd's event stream from its running containerd 0.2 broke: containerd died (dockerd restarts it)",
+       [r"libcontainerd: failed to receive event from containerd: rpc error: code = (?:13|Internal) desc = transport is closing"],
+       "cause", "containerd-crash", ((1, 12), (17, 10)), ("failed to receive event",),
+       source="moby libcontainerd/remote_linux.go handleEventStream @v1.12 (remote_unix.go @v17.03): logged unless dockerd "
+              "closed the connection itself; handleConnectionChange then kills and re-runs containerd "
+              "('libcontainerd: new containerd process')", needles=("failed to receive event from containerd",)),
+    _s("S10-cri-sandbox-lost", "containerd's CRI recovery finds sandboxes in its store that its sandbox controller lost "
+       "(its two persisted stores disagree after an unclean stop)",
+       [r"failed to recover sandbox state\"?\s+error=\"?unable to find sandbox \S+ not found"],
+       "cause", "containerd-state", ANY, ("recover sandbox state",),
+       source="containerd internal/cri/server/restart.go recover() 'failed to recover sandbox state' with the controller's "
+              "'unable to find sandbox %q: not found' (podsandbox/sandbox_status.go) @v2.0; a CRI line is never dockerd's "
+              "managed containerd (moby starts it with the cri plugin disabled), so the layout is external: escalate",
+       needles=("failed to recover sandbox state",)),
+    _s("S16-dm-space-zero", "docker info: devicemapper's thin pool has no data or metadata space left",
+       [r"^\s*(?:Data|Metadata) Space Available: 0(?:\.0+)? ?B\s*$"], "cause", "disk-full", ((1, 8), (18, 9)),
+       ("Space Available",), source="moby daemon/graphdriver/devmapper/driver.go Status 'Data Space Available' "
+       "(units.HumanSize of the pool's free blocks) @v1.8-v18.09", needles=("Space Available: 0",)),
+    _s("S12-frozen-task", "a task sits in the cgroup freezer (a frozen or freezing container), not a kernel I/O hang",
+       [r"\b__refrigerator\+0x[0-9a-f]+/0x[0-9a-f]+"], "container", None, ANY, ("refrigerator",),
+       source="linux kernel/freezer.c __refrigerator (where the cgroup freezer parks a task; runc/containerd freeze a "
+              "container's cgroup to pause or kill it)", needles=("__refrigerator",)),
+    _s("S21-unit-cannot-run", "systemd or an init script could not run the engine's program at all (its socket, "
+       "environment file, pre-start task, binary or the service manager itself failed): restarting dockerd cannot help",
+       [rf"Failed to listen on (?:{ENGINE_WORDS}|{UNIT})", rf"{UNIT}: Failed to load environment files",
+        rf"{UNIT}: Failed to run '[\w-]+' task", rf"{UNIT}: Failed with result 'resources'",
+        rf"{UNIT}: Failed at step \w+ spawning", r"\S*/(?:dockerd|docker|balenad|containerd)\S* not present or not executable",
+        r"Failed to get D-Bus connection: "],
+       "cause", "unknown", ANY, ("Failed to listen", "environment files", "not present"),
+       source="systemd src/core/socket.c ('Failed to listen on %s.'), execute.c ('Failed to load environment files', "
+              "'Failed at step %s spawning'), service.c (\"Failed to run '%s' task\", result 'resources'), systemctl "
+              "('Failed to get D-Bus connection: %m' @v219-v234); moby contrib/init/sysvinit-debian/docker "
+              "('$DOCKERD not present or not executable')",
+       needles=("Failed to listen on", "Failed to load environment files", "task: ", "'resources'", "Failed at step",
+                "not present or not executable", "Failed to get D-Bus connection")),
+    _s("S24-exit-error", "dockerd's start ended with an error (its shutdown line carries it): the cause is printed",
+       [r"msg=\"?Daemon shutdown complete\"?\s+error="], "cause", "unknown", ((29, 0), (99, 99)), ("shutdown complete",),
+       source="moby daemon/command/daemon.go start(): the deferred 'Daemon shutdown complete' carries retErr unless it "
+              "is context.Canceled @5f3c4002 (Docker 29)", needles=("Daemon shutdown complete",)),
+    _s("S15-api-emfile", "dockerd runs but cannot accept API connections: it is out of file descriptors",
+       [r"http: Accept error: accept (?:unix \S*/(?:docker|balena-engine|balena)\.sock|tcp \S*:237[56]): accept4?: "
+        r"too many open files"], "cause", "dockerd-wedged", ANY, ("Accept error",),
+       source="go net/http server.go (*Server).Serve 'http: Accept error: %v; retrying in %v' on the API listeners "
+              "dockerd serves (unix docker.sock, tcp 2375/2376)", needles=("http: Accept error",)),
+    _s("S20-ssd-running", "the init script will not start dockerd: its pidfile names a live process, yet no daemon answers",
+       [r"^\S*/(?:dockerd|docker|balenad)\S* already running\.$"], "cause", "stale-pidfile", ANY, ("already running",),
+       requires=rf"Cannot connect to the {ENGINE_WORDS} daemon",
+       source="dpkg utils/start-stop-daemon.c ('%s already running.' when the --pidfile's pid runs the --exec binary), "
+              "run by moby contrib/init/sysvinit-debian/docker (output appended to /var/log/docker.log) @v1.x-v17.x; "
+              "Docker < 1.11's client is the same binary, so a reused pid matches", needles=(" already running.",)),
+    _s("S10-crash-frames", "a containerd program printed raw Go stack frames: it crashed (the panic line may be cut off)",
+       [rf"\b(?:{'|'.join(re.escape(p) for p in CONTAINERD_PROGRAMS)})\[\d+\]: \s*(?:\S+\.go:\d+(?: \+0x[0-9a-f]+)?|"
+        r"[\w.\-/*()]+\((?:0x[0-9a-f]+(?:, ?0x[0-9a-f]+)*(?:, \.\.\.)?|\.\.\.)\))$"], "panic", None, ANY, ("+0x",),
+       source="go runtime/traceback.go printed to stderr on a crash (journald tags each line with the program); a "
+              "SIGUSR1 dump is one log entry or a file, never raw frames; f() frames are left to their neighbours", needles=(".go:", "(0x", "(...)")),
+    _s("S10-crash-registers", "a Go program's runtime dumped the CPU registers: it crashed on a signal",
+       [r"(?:^|: )(?:r\d{1,2}|fp|ip|sp|lr|pc|cpsr|fault|rax|rbx|rcx|rdx|rdi|rsi|rbp|rsp|rip|rflags|cs|fs|gs)\s{2,}"
+        r"0x[0-9a-f]+$"], "panic", None, ANY, ("0x",),
+       source="go runtime/signal_arm.go, signal_amd64.go dumpregs (after 'unexpected signal during runtime execution')",
+       needles=("  0x",)),
     # ---- fatal catch-all: a fatal line no better signature explains ----------------------------------
     _s("fatal-other", "dockerd or containerd logged a fatal error not in this catalogue",
        [r"level=fatal msg=", r"FATA\[\d+\] ", r"failed to start daemon: ", r"Error starting daemon: "],

@@ -324,9 +324,10 @@ class Judgement:
 
 
 def _held(g: Group) -> bool:
-    """A goroutine held on a lock, or ten minutes or more on a containerd reply or in a syscall."""
+    """A goroutine held on a lock, or ten minutes or more on a containerd reply, in a syscall, or on a semaphore
+    (Go prints [semacquire] for sync.WaitGroup.Wait and a contended Mutex: runtime/sema.go waitReasonSemacquire)."""
     return (g.blocked or any(f.endswith(_LOCK_FRAMES) for f in g.frames)
-            or (g.max_minutes >= 10 and (_has(g.frames, *_GRPC_WAIT) or g.state.startswith("syscall"))))
+            or (g.max_minutes >= 10 and (_has(g.frames, *_GRPC_WAIT) or g.state.startswith(("syscall", "semacquire")))))
 
 
 def _fragment(summary: DumpSummary, owner: str | None) -> tuple[str, str, Group] | None:

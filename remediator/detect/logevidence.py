@@ -81,8 +81,26 @@ class Evidence:
         return [n for n, m in self.marks if m in names]
 
 
-def _segment(marks: list[tuple[int, str]]) -> tuple[list[int], int, list[int]]:
-    starts = [n for n, m in marks if m in sigs.START_MARKERS]
+# dockerd lost the containerd it runs: the containerd spawn lines after it are its monitor's restarts, not new starts
+LOST_CONTAINERD = ("S25-ctrd-lost",)
+DAEMON_STARTS = ("starting", "unit_started", "unit_restart")  # dockerd itself (re)starts
+
+
+def _respawns(marks: list[tuple[int, str]], lost: list[int]) -> set[int]:
+    """The spawn lines that follow a loss of containerd with no start of dockerd between: dockerd's health monitor
+    re-running containerd (moby libcontainerd/remote_linux.go handleConnectionChange -> runContainerdDaemon @v1.12)."""
+    out: set[int] = set()
+    for n, m in marks:
+        since = max((x for x in lost if x < n), default=None)
+        if since is not None and m.startswith("spawn_") and not any(
+                since < k < n and name in DAEMON_STARTS for k, name in marks):
+            out.add(n)
+    return out
+
+
+def _segment(marks: list[tuple[int, str]], lost: list[int] | None = None) -> tuple[list[int], int, list[int]]:
+    respawned = _respawns(marks, lost) if lost else set()
+    starts = [n for n, m in marks if m in sigs.START_MARKERS and n not in respawned]
     seg_start = starts[-1] if starts else 0
     ready = [n for n, m in marks if m in sigs.READY_MARKERS and n >= seg_start]
     return starts, seg_start, ready
@@ -136,8 +154,9 @@ def _held(scanned: list[Scanned], causes: list[Match]) -> list[Match]:
 def gather(scanned: list[Scanned], layout: str | None = None) -> Evidence:
     """The evidence of already-scanned lines, computed once."""
     marks = [(s.line.no, m) for s in scanned for m in s.marks]
-    starts, seg_start, ready = _segment(marks)
-    matches, shown = _in_context(scanned, attributed(scanned), seg_start)
+    found = attributed(scanned)
+    starts, seg_start, ready = _segment(marks, [m.line_no for m in found if m.signature.id in LOST_CONTAINERD])
+    matches, shown = _in_context(scanned, found, seg_start)
     seg = [m for m in matches if m.line_no >= seg_start and m.signature.role != "info"]
     notes = [f"{len(starts)} start attempt(s); the last begins at line {seg_start}"] if starts else []
     earlier = [m for m in matches if m.line_no < seg_start and m.signature.role in CAUSE_ROLES]

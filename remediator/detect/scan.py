@@ -65,6 +65,10 @@ def lines_by_signature(matches: list[Match], most: int = 3) -> str:
     return ", ".join(parts)
 
 
+# lines that are part of a crash's output, not a crash of their own: attributed once per block
+FRAME_SIGS = ("S10-panic-frame", "S10-crash-frames", "S10-crash-registers")
+
+
 def attributed(scanned: list[Scanned]) -> list[Match]:
     """Every match, with each panic attributed (which program crashed, which database) from the lines after it."""
     out: list[Match] = []
@@ -74,8 +78,9 @@ def attributed(scanned: list[Scanned]) -> list[Match]:
             if m.signature.role != "panic":
                 out.append(m if m.signature.subject is None else replace(m, note=f"names {m.signature.subject}"))
                 continue
-            if m.signature.id == "S10-panic-frame" and i - last_panic <= 5:
-                continue  # the runtime's own frame of a panic whose line is already attributed
+            if m.signature.id in FRAME_SIGS and i - last_panic <= 5:
+                last_panic = i  # a frame (or register) of a crash already attributed: the block is one crash
+                continue
             last_panic = i
             frames = [x.line.text for x in scanned[i + 1:i + 1 + attribute.STACK_LINES]]
             context = [x.line.text for x in scanned[max(0, i - 40):i]]
