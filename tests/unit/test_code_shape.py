@@ -31,14 +31,7 @@ CATALOGUE_DATA = {"remediator/detect/catalogue.py"}  # rows of data, not code: t
 
 # Must shrink to empty (issue 16). (kind, where): where is "path:qualified.name" for functions, "path" otherwise.
 KNOWN_OFFENDERS = {
-    ("function-lines", "remediator/detect/logdiag.py:decide"),
-    ("function-lines", "remediator/detect/verdict.py:classify"),
     ("function-lines", "remediator/engine.py:_Run.step"),
-    ("complexity", "remediator/detect/logdiag.py:decide"),
-    ("complexity", "remediator/detect/verdict.py:classify"),
-    ("module-lines", "remediator/detect/dumps.py"),
-    ("module-lines", "remediator/detect/logdiag.py"),
-    ("module-lines", "remediator/detect/signatures.py"),  # data and scan today; the data alone may be CATALOGUE_DATA
     ("module-lines", "remediator/engine.py"),
     ("type-ignore", "remediator/engine.py"),
     ("type-ignore", "remediator/machine.py"),
