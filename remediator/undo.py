@@ -1,7 +1,7 @@
 """What a rollback owes beyond running the declared undo actions: proof that the host is back, and going on
 when the journal cannot be written.
 
-Role: the engine's incident run (`engine._Run`) inherits `Proof`. After a rollback, every undone step whose
+Role: the engine's step driver (`engine.RungRunner`) inherits `Proof`. After a rollback, every undone step whose
 action can tell (`ActionSpec.not_undone`; files.quarantine: each moved tree back at its source, the very
 directory) is asked; any doubt makes the outcome FAILED. During a rollback a journal write that fails (its
 filesystem full, EIO) is said once and never stops the rollback, which runs from what the process holds.
@@ -17,6 +17,8 @@ from remediator.actions import ACTIONS, StepContext
 from remediator.errors import JournalError
 from remediator.journal import Journal
 from remediator.runbook import Step, resolve
+from remediator.structs import StepRow
+from remediator.vocab import EventKind, StepStatus
 
 
 class Proof:
@@ -25,7 +27,7 @@ class Proof:
     ctx: StepContext
     done: list[Step]
     names: dict[str, Any]
-    rows: list[tuple[str, str, str]]
+    rows: list[StepRow]
     report: Callable[..., None]
     rolling_back: bool
     journal_lost: str  # why the journal could not be written during the rollback ("" while it can)
@@ -65,7 +67,8 @@ class Proof:
         for text in problems:
             self.report("fail", None, f"the rollback did not put the host back: {text}")
         if problems:
-            self._journal(self.journal.event, self.iid, "rollback-unverified", None, problems=problems)
-            self.rows.append(("rollback", "failed", "the rollback did not put the host back: " + "; ".join(problems)))
+            self._journal(self.journal.event, self.iid, EventKind.ROLLBACK_UNVERIFIED, None, problems=problems)
+            self.rows.append(StepRow("rollback", StepStatus.FAILED,
+                                     "the rollback did not put the host back: " + "; ".join(problems)))
         return problems
 

@@ -33,19 +33,19 @@ from remediator.daemon.metrics import Metrics
 from remediator.daemon.notify import Notifier, sd_notify, watchdog_interval
 from remediator.daemon.store import Store
 from remediator.detect.verdict import HEALTHY_LIKE, Verdict, denials
-from remediator.engine import Interrupted, Report
+from remediator.engine import Interrupted
 from remediator.errors import InputError, RemediatorError
 from remediator.hosts import connect
 from remediator.hosts.liveness import LivenessProber
 from remediator.hosts.port import Ping
 from remediator.hosts.schedule import RoundStats, run_rounds
 from remediator.hosts.service import supervisor_state
+from remediator.incident import Report
 from remediator.journal import Journal
 from remediator.outputs import redacting
 from remediator.redact import redact_obj, redact_text
-from remediator.runbook import Step
 from remediator.settings import HostConfig, Settings, load_settings
-from remediator.structs import Outcome, StepResult
+from remediator.structs import ApprovalRequest, Outcome, StepEvent
 from remediator.vocab import HELD_STATES
 
 HELD = HELD_STATES  # states a refusal set: a failing /_ping does not turn them back into "suspect"
@@ -156,8 +156,7 @@ class Daemon:
 
     def shutdown(self) -> None:
         """SIGTERM: steps under way finish, their incidents stay in flight; no new work starts."""
-        self.stop.set()
-        engine.STOP.set()
+        self.stop.set()  # also the incidents' stop (their Faces): the step under way finishes
         self.reload.set()  # wakes the reloader, which sees stop and ends
 
     def _reloader(self) -> None:
@@ -407,21 +406,18 @@ class Daemon:
         self.store.set_status(h.name, g.state, verdict=verdict.diagnosis if verdict else None, reason=g.detail,
                               open_incident=self._open(h.name))
 
-    def _after(self, h: HostConfig, report: Report | Verdict) -> None:
-        if isinstance(report, Verdict):
-            self.store.set_status(h.name, "healthy" if report.diagnosis in HEALTHY_LIKE else "suspect",
-                                  verdict=report.diagnosis, reason=None)
+    def _after(self, h: HostConfig, report: Report) -> None:
+        if report.incident is None:  # the verdict selected nothing: no incident was opened
+            diagnosis = report.verdict.diagnosis if report.verdict else None
+            self.store.set_status(h.name, "healthy" if diagnosis in HEALTHY_LIKE else "suspect", verdict=diagnosis,
+                                  reason=None)
             return
         chain = " → ".join(report.chain) or "?"
         self.metrics.incidents.labels(chain, report.outcome.value).inc()
         if len(report.chain) > 1:
             self.metrics.climbs.inc()
-        row = self.journal.incident(report.incident)
-        for _ts, kind, _step, d in self.journal.events(report.incident):
-            if kind == "result" and "seconds" in d and d.get("action"):
-                self.metrics.steps.labels(str(d["action"])).observe(float(d["seconds"]))
-        if row is not None and row.ended is not None and report.outcome is Outcome.RECOVERED:
-            self.metrics.recover.observe(row.ended - row.started)
+        if report.started is not None and report.ended is not None and report.outcome is Outcome.RECOVERED:
+            self.metrics.recover.observe(report.ended - report.started)
         self.log("outcome", host=h.name, incident=report.incident, outcome=report.outcome.value,
                  summary=report.summary, runbook=chain)
         self.notifier.send("outcome", host=h.name, incident=report.incident, outcome=report.outcome.value,
@@ -439,37 +435,40 @@ class Daemon:
 
     # ---- faces -------------------------------------------------------------------------------------
     def _faces(self, h: HostConfig) -> app.Faces:
-        def report(kind: str, step: str | None, text: str, lines: list[str] | None = None) -> None:
+        def report(kind: str, step: str | None, text: str, lines: list[str] | None = None, *,
+                   event: StepEvent | None = None) -> None:
+            if event is not None and event.ok:  # a step's action ended: its duration, as it happens
+                self.metrics.steps.labels(event.action).observe(event.seconds)
             self.log("step", host=h.name, kind=kind, step=step, text=redact_text(text)[:500], lines=(lines or [])[:20] or None)
 
-        return app.Faces(approver=self._approver(h), report=report)
+        return app.Faces(approver=self._approver(h), report=report, stop=self.stop)
 
     def _approver(self, h: HostConfig) -> engine.Approver:
-        def approve(step: Step, plan: StepResult) -> tuple[bool, str]:
+        def approve(req: ApprovalRequest) -> tuple[bool, str]:
             if h.policy == "auto":
                 return True, "policy auto (remediator daemon)"
-            incident, digest = str(plan.data.get("incident", "")), str(plan.data.get("plan_sha256", ""))
-            a = self.store.request(incident=incident, host=h.name, step=step.id, plan_sha256=digest,
-                                   summary=plan.summary, changes=plan.changes, ttl=self.settings.daemon.approval_ttl)
-            self.store.set_status(h.name, "awaiting-approval", reason=f"step {step.id}: {plan.summary}"[:300],
+            incident = req.incident
+            a = self.store.request(incident=incident, host=h.name, step=req.step, plan_sha256=req.plan_sha256,
+                                   summary=req.summary, changes=req.changes, ttl=self.settings.daemon.approval_ttl)
+            self.store.set_status(h.name, "awaiting-approval", reason=f"step {req.step}: {req.summary}"[:300],
                                   open_incident=incident)
-            self.log("approval-needed", host=h.name, incident=incident, step=step.id, approval=a.id,
-                     summary=plan.summary)
-            self.notifier.send("approval-needed", host=h.name, incident=incident, step=step.id, approval=a.id,
-                               summary=plan.summary)
+            self.log("approval-needed", host=h.name, incident=incident, step=req.step, approval=a.id,
+                     summary=req.summary)
+            self.notifier.send("approval-needed", host=h.name, incident=incident, step=req.step, approval=a.id,
+                               summary=req.summary)
             self._update_gauges()
             d = self.store.wait_decision(a.id, a.expires, self.stop)  # what the store holds after the CAS
             self.store.set_status(h.name, "remediating", open_incident=incident)
             if d is None or d.decision is None:
                 self.store.settle(a.id, "withdrawn", "daemon", "the daemon stopped; asked again after the restart")
-                raise Interrupted(f"the daemon stopped while step {step.id} awaited approval {a.id}; the incident "
+                raise Interrupted(f"the daemon stopped while step {req.step} awaited approval {a.id}; the incident "
                                   "stays in flight and asks again after the restart")
             if d.decision != "approved":
                 return False, f"{d.decision} by {d.by} (approval {a.id})"
             why = self._changed_while_waiting(h)
             if why:
                 self.store.annotate(a.id, f"not executed: {why}")
-                return False, f"approved by {d.by}, but {why} before {step.id} ran: not executed"
+                return False, f"approved by {d.by}, but {why} before {req.step} ran: not executed"
             return True, f"approved by {d.by} (approval {a.id})"
 
         return approve
