@@ -39,7 +39,7 @@ from remediator.journal import Journal
 from remediator.resume import Course, CourseKind, Progress
 from remediator.runbook import Runbook, Step, resolve, variables
 from remediator.structs import ApprovalRequest, GuardResult, Outcome, StepEvent, StepResult, StepRow
-from remediator.undo import Proof
+from remediator.undo import Rollback
 from remediator.vocab import EventKind, StepStatus
 
 
@@ -64,7 +64,7 @@ class Approver(Protocol):
     def __call__(self, request: ApprovalRequest, /) -> tuple[bool, str]: ...
 
 
-class RungRunner(Proof):
+class RungRunner(Rollback):
     """One rung: the runbook's machine, the steps done, the rows shown, and how to undo them."""
 
     def __init__(self, ctx: StepContext, runbook: Runbook, *, journal: Journal, approver: Approver,
@@ -86,9 +86,6 @@ class RungRunner(Proof):
         self.rolling_back = self.rolling_back or dest == "rolling_back"
         self._journal(self.journal.set_state, self.iid, dest)
         self._journal(self.journal.event, self.iid, EventKind.STATE, None, source=source, dest=dest)
-
-    def _row(self, step: str, status: StepStatus, text: str) -> None:
-        self.rows.append(StepRow(step, status, text))
 
     def _unjournaled(self, step: Step, why: str, lost: JournalError) -> Outcome:
         """A step failed and its result cannot be journaled: nothing more runs forward (no intent could be
@@ -164,10 +161,6 @@ class RungRunner(Proof):
         body = {"step": step.id, "action": step.action, "params": params.model_dump(), "facts": self.ctx.facts.as_vars(),
                 "rollback": [r.model_dump() for r in step.rollback], "runbook": self.rb.sha256}
         return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
-
-    def _trigger(self, name: str) -> None:
-        if not self.model.trigger(name):
-            raise RemediatorError(f"machine refused {name} in state {self.model.state}")  # a bug, not an outcome
 
     def step(self, step: Step) -> Outcome | None:
         """Run one step; return an Outcome to end the incident, or None to go on."""
@@ -284,42 +277,6 @@ class RungRunner(Proof):
             self._mark_done(step, force=True)  # a failed step may have half-happened: undo it too
         self._trigger("fail")
         return self._rollback(f"step {step.id} failed: {why}") if self.model.state == "rolling_back" else Outcome.NOT_HEALED
-
-    def _rollback(self, why: str) -> Outcome:
-        self.rolling_back = True
-        self.report("rollback", None, f"ROLLING BACK: {why}")
-        self._journal(self.journal.event, self.iid, EventKind.ROLLBACK, None, reason=why)
-        broken = []
-        for step in reversed(self.done):
-            for ref in step.rollback:
-                if (step.id, ref.action) not in self.undone_before:  # resumed mid-rollback: finished before
-                    broken += self._undo(step, ref.action, ref.params)
-        broken = broken or self._not_undone()
-        if broken:
-            self._trigger("rollback_failed")
-            return Outcome.FAILED
-        self._trigger("rolled")
-        return Outcome.ROLLED_BACK
-
-    def _undo(self, step: Step, action: str, raw: dict[str, Any]) -> list[str]:
-        """One rollback action of a step, journaled like a step; [] when it ran, else what broke."""
-        spec = ACTIONS[action]
-        try:
-            params = resolve(spec.params, raw, self.names)
-            self._journal(self.journal.event, self.iid, EventKind.INTENT, step.id, rollback=action,
-                          params=params.model_dump())
-            res = self._execute(step, params, action=action)  # the forward step's deadline and retry
-        except RemediatorError as exc:
-            self._journal(self.journal.event, self.iid, EventKind.RESULT, step.id, rollback=action, ok=False,
-                          error=str(exc))
-            self.report("fail", step.id, f"rollback {action} failed: {exc}")
-            return [f"{step.id}/{action}: {exc}"]
-        self._journal(self.journal.event, self.iid, EventKind.RESULT, step.id, rollback=action, ok=True,
-                      summary=res.summary)
-        testhook.reached(f"undone:{step.id}")
-        self._row(step.id, StepStatus.UNDONE, f"{action}: {res.summary}")
-        self.report("undone", step.id, f"{action}: {res.summary}", res.changes)
-        return []
 
     # ---- resumed ------------------------------------------------------------------------------
     def restore(self, progress: Progress, course: Course | None = None) -> tuple[int, Outcome | None]:
