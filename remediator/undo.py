@@ -11,13 +11,13 @@ Must not: decide when to roll back (the engine does), prompt or print.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from remediator import machine
 from remediator.actions import ACTIONS, StepContext
 from remediator.errors import JournalError, RemediatorError
 from remediator.hosts import testhook
+from remediator.incident import Reporter
 from remediator.journal import Journal
 from remediator.runbook import Step, resolve
 from remediator.structs import Outcome, StepResult, StepRow
@@ -33,7 +33,7 @@ class Rollback:
     undone_before: set[tuple[str, str]]  # resumed mid-rollback: (step, rollback action) done before the restart
     names: dict[str, Any]
     rows: list[StepRow]
-    report: Callable[..., None]
+    report: Reporter
     rolling_back: bool
     journal_lost: str  # why the journal could not be written during the rollback ("" while it can)
 
