@@ -26,6 +26,7 @@ from remediator import access, modes
 from remediator.errors import BadStateFile, HostBusy, JournalError
 from remediator.redact import redact_obj, redact_text
 from remediator.safeio import check_schema, checked_rows, state_file
+from remediator.vocab import EventKind
 
 # 1: incidents + events. 2: results carry `changed`, facts carry the containerd socket and pidfile, incidents
 # with no `ended` are in flight and are resumed (an older journal's open incidents are resumed the same way).
@@ -190,7 +191,7 @@ class Journal:
         self._real = self._real or not dry_run
         return row
 
-    def event(self, incident: str, kind: str, step: str | None = None, **detail: Any) -> None:
+    def event(self, incident: str, kind: EventKind, step: str | None = None, **detail: Any) -> None:
         self._write("INSERT INTO events (incident, ts, kind, step, detail) VALUES (?,?,?,?,?)",
                     (incident, time.time(), kind, step, json.dumps(redact_obj(detail), default=str)))
 
@@ -236,6 +237,8 @@ class Journal:
         return rows[0] if rows and (rows[0].id == iid or len(rows) == 1) else None
 
     def events(self, iid: str) -> list[tuple[float, str, str | None, dict[str, Any]]]:
+        """An incident's lines in order: (ts, kind, step, detail). The kind is as stored (compare it with EventKind:
+        a StrEnum member equals its word; a journal written by another version may hold others)."""
         rows = self._read("SELECT ts, kind, step, detail FROM events WHERE incident=? ORDER BY seq", (iid,), EVENT_TYPES,
                           "event")
         out = []

@@ -12,6 +12,7 @@ Must not: prompt or print (the Reporter does), or decide a diagnosis (detect doe
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -21,11 +22,14 @@ from remediator.actions import StepContext
 from remediator.detect.diagnose import diagnose_host
 from remediator.detect.signatures import DIAGNOSES
 from remediator.detect.verdict import Verdict
-from remediator.engine import Approver, Progress, Report, Reporter, Rung, close_incident, run_rung
+from remediator.engine import Approver, run_rung
 from remediator.errors import InputError
+from remediator.incident import Report, Reporter, Rung, close_incident
 from remediator.journal import Journal
+from remediator.resume import Course, ResumePoint
 from remediator.runbook import Runbook, load_runbook
 from remediator.structs import Outcome
+from remediator.vocab import EventKind
 
 RUNBOOKS = Path(str(resources.files("remediator.runbooks")))  # installed as package data (pyproject package-dir)
 CLIMBS_FROM = (Outcome.ROLLED_BACK, Outcome.NOT_HEALED)  # ended unhealed, and the host is as it was
@@ -46,7 +50,7 @@ def runbook_named(name: str, extra_dirs: Sequence[str] = ()) -> Runbook:
 
 
 @dataclass(frozen=True)
-class Step:
+class Climb:
     """What the ladder does after a rung: go on with `runbook`, or stop with `outcome` (None: keep the rung's)."""
 
     runbook: str | None
@@ -54,26 +58,26 @@ class Step:
     why: str
 
 
-def next_step(tried: list[str], verdict: Verdict, max_steps: int) -> Step:
+def next_step(tried: list[str], verdict: Verdict, max_steps: int) -> Climb:
     """Pure: where to go after a rung that did not heal, given the fresh verdict."""
     diag = verdict.diagnosis
     if diag == "suspect":
-        return Step(None, None, "the new verdict did not settle; not climbing on it")
+        return Climb(None, None, "the new verdict did not settle; not climbing on it")
     if not verdict.sick:
-        return Step(None, None, f"the host now reads {diag}: {DIAGNOSES[diag].meaning}")
+        return Climb(None, None, f"the host now reads {diag}: {DIAGNOSES[diag].meaning}")
     nxt = verdict.runbook
     if nxt is None:
-        return Step(None, None, f"{diag} selects no runbook")
+        return Climb(None, None, f"{diag} selects no runbook")
     if nxt in TERMINAL:
         named = f" — the log {verdict.subject}" if verdict.subject else ""
-        return Step(None, Outcome.ESCALATED, f"re-diagnosed {diag}: {DIAGNOSES[diag].meaning}{named}")
+        return Climb(None, Outcome.ESCALATED, f"re-diagnosed {diag}: {DIAGNOSES[diag].meaning}{named}")
     if nxt in tried:
-        return Step(None, Outcome.ESCALATED, f"re-diagnosed {diag}, which selects {nxt} again; it already ran in this "
+        return Climb(None, Outcome.ESCALATED, f"re-diagnosed {diag}, which selects {nxt} again; it already ran in this "
                     "incident and did not heal the host, so a person decides")
     if len(tried) >= max_steps:
-        return Step(None, Outcome.ESCALATED, f"re-diagnosed {diag} ({nxt}), but the ladder allows {max_steps} runbook(s) "
+        return Climb(None, Outcome.ESCALATED, f"re-diagnosed {diag} ({nxt}), but the ladder allows {max_steps} runbook(s) "
                     "per incident (ladder.max_steps)")
-    return Step(nxt, None, f"re-diagnosed {diag}: going on with {nxt}")
+    return Climb(nxt, None, f"re-diagnosed {diag}: going on with {nxt}")
 
 
 Rediagnose = Callable[[StepContext], Verdict]
@@ -86,44 +90,53 @@ def probe_again(ctx: StepContext) -> Verdict:
 
 
 def heal(ctx: StepContext, first: Runbook, *, journal: Journal, approver: Approver, report: Reporter, dry_run: bool,
-         max_steps: int = 2, rediagnose: Rediagnose = probe_again, load: Callable[[str], Runbook] = runbook_named,
-         earlier: Sequence[Rung] = (), progress: Progress | None = None, ended: Outcome | None = None) -> Report:
+         stop: threading.Event | None = None, max_steps: int = 2, rediagnose: Rediagnose = probe_again,
+         load: Callable[[str], Runbook] = runbook_named, point: ResumePoint | None = None,
+         course: Course | None = None) -> Report:
     """Run the incident ctx was opened for: the first runbook, then the rungs the re-diagnoses select.
-    Resuming: `earlier` rungs already ran, `first` goes on from `progress` (or had already `ended`)."""
-    rungs: list[Rung] = list(earlier)
+    Resuming (`point`): its earlier rungs already ran, `first` goes on from where it stopped (or had already
+    ended), as `course` says."""
+    rungs: list[Rung] = list(point.earlier) if point else []
     runbook = first
-    resuming = progress is not None or ended is not None
     while True:
-        if not resuming:
-            journal.event(ctx.incident_id, "rung", None, runbook=runbook.name, sha256=runbook.sha256,
+        if point is None:
+            journal.event(ctx.incident_id, EventKind.RUNG, None, runbook=runbook.name, sha256=runbook.sha256,
                           number=len(rungs) + 1, diagnosis=ctx.verdict.diagnosis if ctx.verdict else None)
-        if rungs and not resuming:
-            report("rung", None, f"rung {len(rungs) + 1}: {runbook.name}")
+            if rungs:
+                report("rung", None, f"rung {len(rungs) + 1}: {runbook.name}")
         ctx.rung = len(rungs) + 1
-        if ended is not None:
-            rung = Rung(runbook.name, ended, [])
+        if point is not None and point.ended is not None:
+            rung = Rung(runbook.name, point.ended, [])
         else:
-            rung = run_rung(ctx, runbook, journal=journal, approver=approver, report=report, dry_run=dry_run,
-                            progress=progress)
-        resuming, progress, ended = False, None, None
+            rung = run_rung(ctx, runbook, journal=journal, approver=approver, report=report, dry_run=dry_run, stop=stop,
+                            progress=point.progress if point else None, course=course)
+        point, course = None, None
         rungs.append(rung)
         if dry_run:
             report("plan", None, f"if {runbook.name} does not heal the host, remediator diagnoses again from what the "
                    f"attempt revealed (the failed start's log lines, the probes) and may go on with the runbook that "
                    f"verdict selects: at most {max_steps} runbook(s) per incident, never the same one twice")
             return close_incident(ctx, journal, rungs)
-        denied = any(status == "refused" for _step, status, _why in rung.rows)  # a human (or policy) said no
-        if rung.outcome not in CLIMBS_FROM or runbook.name in TERMINAL or denied or rung.journal_lost:
+        if rung.outcome not in CLIMBS_FROM or runbook.name in TERMINAL or rung.denied or rung.journal_lost:
             return close_incident(ctx, journal, rungs)
-        report("progress", None, f"{runbook.name} did not heal the host ({rung.outcome.value}); diagnosing again")
-        verdict = rediagnose(ctx)
-        step = next_step([r.runbook for r in rungs], verdict, max_steps)
-        journal.event(ctx.incident_id, "rediagnosis", None, diagnosis=verdict.diagnosis, confidence=verdict.confidence,
-                      runbook=verdict.runbook, decision=step.runbook, why=step.why, trace=verdict.trace[-8:])
-        report("verdict", None, f"{verdict.diagnosis} ({verdict.confidence} confidence): {step.why}", verdict.trace[-6:])
-        if step.runbook is None:
-            if step.outcome is Outcome.ESCALATED:
-                report("escalate", None, step.why)
-            return close_incident(ctx, journal, rungs, step.outcome, note=step.why if step.outcome else "")
+        climb = _climb(ctx, journal, report, rediagnose, [r.runbook for r in rungs], rung, runbook, max_steps)
+        if climb.runbook is None:
+            return close_incident(ctx, journal, rungs, climb.outcome, note=climb.why if climb.outcome else "")
+        runbook = load(climb.runbook)
+
+
+def _climb(ctx: StepContext, journal: Journal, report: Reporter, rediagnose: Rediagnose, tried: list[str], rung: Rung,
+           runbook: Runbook, max_steps: int) -> Climb:
+    """After a rung that did not heal: diagnose again and decide where to go (journaled and shown)."""
+    report("progress", None, f"{runbook.name} did not heal the host ({rung.outcome.value}); diagnosing again")
+    verdict = rediagnose(ctx)
+    climb = next_step(tried, verdict, max_steps)
+    journal.event(ctx.incident_id, EventKind.REDIAGNOSIS, None, diagnosis=verdict.diagnosis,
+                  confidence=verdict.confidence, runbook=verdict.runbook, decision=climb.runbook, why=climb.why,
+                  trace=verdict.trace[-8:])
+    report("verdict", None, f"{verdict.diagnosis} ({verdict.confidence} confidence): {climb.why}", verdict.trace[-6:])
+    if climb.runbook is None and climb.outcome is Outcome.ESCALATED:
+        report("escalate", None, climb.why)
+    if climb.runbook is not None:
         ctx.verdict = verdict
-        runbook = load(step.runbook)
+    return climb

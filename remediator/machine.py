@@ -2,8 +2,8 @@
 
 Role: bookkeeping and guards only. The graph printed by `runbook graph` is exactly the one the
 engine drives: healthy -> suspect -> one state per step (risky steps behind an approve_<id>
-state) -> recovered, with rolling_back, rolled_back, refused, failed around them (and a `quarantined` state
-the engine never enters: the daemon's quarantine is the host's, kept in daemon/store, not a runbook state).
+state) -> recovered, with rolling_back, rolled_back, refused, failed around them (the daemon's quarantine is the
+host's, kept in daemon/store, not a runbook state).
 Conditions read model fields the engine sets (guards_ok, approved); callbacks do no I/O.
 Must not: run actions, sleep, or touch a host.
 """
@@ -19,13 +19,16 @@ from transitions.extensions import GraphMachine
 from remediator.runbook import Runbook
 
 LIFECYCLE = ["healthy", "suspect", "rolling_back", "rolled_back", "recovered", "refused", "escalated", "collected",
-             "not_healed", "failed", "quarantined"]
+             "not_healed", "failed"]
 
 
-class Incident:
-    """The model the machine drives; the engine sets the condition fields before each trigger."""
+class RungModel:
+    """The model the machine drives (one rung of an incident); the engine sets the condition fields before each
+    trigger. `transitions` adds `trigger` and, for the graph, `get_graph` to it."""
 
     state: str
+    trigger: Callable[[str], bool]
+    get_graph: Callable[..., Any]
 
     def __init__(self, on_change: Callable[[str, str], None] | None = None) -> None:
         self.guards_ok = False
@@ -52,7 +55,6 @@ def transitions_for(runbook: Runbook) -> tuple[list[str], list[dict[str, Any]]]:
         {"trigger": "detect", "source": "healthy", "dest": "suspect"},
         {"trigger": "rolled", "source": "rolling_back", "dest": "rolled_back"},
         {"trigger": "rollback_failed", "source": "rolling_back", "dest": "failed"},
-        {"trigger": "quarantine", "source": ["failed", "rolled_back", "not_healed"], "dest": "quarantined"},
     ]
     prev = "suspect"
     work_states = []
@@ -83,7 +85,7 @@ def transitions_for(runbook: Runbook) -> tuple[list[str], list[dict[str, Any]]]:
     return states, trans
 
 
-def build(runbook: Runbook, model: Incident) -> Machine:
+def build(runbook: Runbook, model: RungModel) -> Machine:
     states, trans = transitions_for(runbook)
     return Machine(model=model, states=states, transitions=trans, initial="healthy", auto_transitions=False,
                    send_event=True, after_state_change="journal_transition", ignore_invalid_triggers=False)
@@ -91,7 +93,7 @@ def build(runbook: Runbook, model: Incident) -> Machine:
 
 def mermaid(runbook: Runbook) -> str:
     states, trans = transitions_for(runbook)
-    graph = GraphMachine(model=Incident(), states=states, transitions=trans, initial="healthy",
-                         auto_transitions=False, graph_engine="mermaid", show_conditions=True,
-                         title=f"runbook {runbook.name}")
-    return graph.model.get_graph().draw(None)  # type: ignore[attr-defined, no-any-return]
+    model = RungModel()
+    GraphMachine(model=model, states=states, transitions=trans, initial="healthy", auto_transitions=False,
+                 graph_engine="mermaid", show_conditions=True, title=f"runbook {runbook.name}")
+    return str(model.get_graph().draw(None))

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from remediator import exitcodes
+from remediator.vocab import StepStatus
 
 
 class Outcome(enum.StrEnum):
@@ -62,6 +63,37 @@ class StepResult:
     data: dict[str, Any] = field(default_factory=dict)  # machine-readable output for later steps
     stop: Outcome | None = None  # end the incident here with this outcome (e.g. nothing to do)
     changed: bool = True  # False: a mutating action found nothing to do (e.g. stop with nothing running)
+
+
+class StepRow(NamedTuple):
+    """One row of an incident's report: a step (its rollback, its plan) and how it went."""
+
+    step: str
+    status: StepStatus
+    text: str
+
+
+@dataclass(frozen=True)
+class StepEvent:
+    """A step's action ended (the Reporter carries it; the daemon's step-duration metric reads it)."""
+
+    step: str
+    action: str
+    seconds: float
+    ok: bool
+
+
+@dataclass(frozen=True)
+class ApprovalRequest:
+    """What an approver is asked: may this risky step of this incident run, as planned? `plan_sha256` binds the
+    answer to the plan (the rendered step and the facts it was rendered from)."""
+
+    incident: str
+    step: str
+    action: str
+    summary: str
+    changes: list[str]
+    plan_sha256: str
 
 
 @dataclass(frozen=True)

@@ -86,6 +86,10 @@ class EventKind(enum.StrEnum):
     RESUMED = "resumed"
     RESUME_DIAGNOSIS = "resume-diagnosis"
     RESUME_COURSE = "resume-course"
+    STATE = "state"
+    ROLLBACK = "rollback"
+    ROLLBACK_UNVERIFIED = "rollback-unverified"
+    ERROR = "error"
 
 
 class StepStatus(enum.StrEnum):

@@ -19,6 +19,7 @@ from remediator.cli.common import CONFIG, Table, bad_input, err, id_column, iden
 from remediator.errors import InputError, JournalError
 from remediator.journal import Journal
 from remediator.structs import EXIT_BAD_INPUT
+from remediator.vocab import EventKind
 
 
 @click.command()
@@ -82,11 +83,11 @@ def _show_incidents(journal: Journal, incident: str | None, as_json: bool) -> No
     t0 = row.started
     for ts, kind, step, detail in events:
         text = detail.get("summary") or detail.get("error") or detail.get("reason") or detail.get("course") or \
-            (f"{detail.get('source')} -> {detail.get('dest')}" if kind == "state" else "")
-        if kind == "approval":
+            (f"{detail.get('source')} -> {detail.get('dest')}" if kind == EventKind.STATE else "")
+        if kind == EventKind.APPROVAL:
             text = f"{'approved' if detail.get('approved') else 'DENIED'} by {detail.get('by')}"
-        elif kind == "rung":
+        elif kind == EventKind.RUNG:
             text = f"rung {detail.get('number')}: {detail.get('runbook')}"
-        elif kind == "rediagnosis":
+        elif kind == EventKind.REDIAGNOSIS:
             text = f"{detail.get('diagnosis')} ({detail.get('confidence')}): {detail.get('why')}"
         out.print(f"+{ts - t0:7.2f}s {kind:<9} {escape(step or ''):<9} {shown(str(text))}")

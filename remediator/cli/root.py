@@ -22,7 +22,7 @@ from rich.markup import escape
 from rich.prompt import Confirm
 
 from remediator import exitcodes, modes, outputs
-from remediator.app import Faces, heal_host, resume_incident, runbook_arg, state_dir_apart
+from remediator.app import Faces, heal_host, resume_incident, runbook_arg, state_dir_apart, stop_on_signals
 from remediator.cli.common import (
     CONFIG,
     JSON,
@@ -41,12 +41,13 @@ from remediator.cli.guard import Guarded
 from remediator.cli.incidents import incidents
 from remediator.detect.probes import Round
 from remediator.detect.verdict import Verdict
-from remediator.engine import Approver, Interrupted, Report, stop_on_signals
+from remediator.engine import Approver, Interrupted
 from remediator.errors import HostBusy, InputError, RemediatorError
+from remediator.incident import Report
 from remediator.ladder import RUNBOOKS
-from remediator.runbook import Runbook, Step, load_runbook
+from remediator.runbook import Runbook, load_runbook
 from remediator.settings import load_settings
-from remediator.structs import EXIT_CODES, EXIT_HOST_BUSY, EXIT_INTERRUPTED, Outcome, StepResult
+from remediator.structs import EXIT_CODES, EXIT_HOST_BUSY, EXIT_INTERRUPTED, ApprovalRequest, StepEvent
 
 if TYPE_CHECKING:
     from remediator.lab.sandbox import Sandbox
@@ -60,7 +61,8 @@ STYLE = {"ok": "green", "fail": "bold red", "refused": "bold yellow", "rollback"
          "resume": "bold cyan", "journal": "bold red"}
 
 
-def reporter(kind: str, step: str | None, text: str, lines: list[str] | None = None) -> None:
+def reporter(kind: str, step: str | None, text: str, lines: list[str] | None = None, *,
+             event: StepEvent | None = None) -> None:
     stamp = time.strftime("%H:%M:%S")
     label = f"{step:<9}" if step else " " * 9
     out.print(f"[dim]{stamp}[/] {label} [{STYLE.get(kind, '')}]{kind:<8}[/] {shown(text)}")
@@ -71,13 +73,13 @@ def reporter(kind: str, step: str | None, text: str, lines: list[str] | None = N
 
 
 def make_approver(yes: bool) -> Approver:
-    def approve(step: Step, plan: StepResult) -> tuple[bool, str]:
+    def approve(request: ApprovalRequest) -> tuple[bool, str]:
         if yes:
             return True, "--yes"
         if not sys.stdin.isatty():
             return False, "no TTY and no --yes"
-        return Confirm.ask(f"[bold]Run risky step [yellow]{step.id}[/] ({step.action})?[/]", console=out,
-                           default=False), "operator at the terminal"
+        return Confirm.ask(f"[bold]Run risky step [yellow]{escape(request.step)}[/] ({escape(request.action)})?[/]",
+                           console=out, default=False), "operator at the terminal"
     return approve
 
 
@@ -88,7 +90,7 @@ def main() -> None:
     outputs.install()  # every line any command prints is redacted (remediator/outputs.py)
 
 
-def execute(config: Path, host: str, runbook: str, dry_run: bool, yes: bool) -> Report | Verdict:
+def execute(config: Path, host: str, runbook: str, dry_run: bool, yes: bool) -> Report:
     """The run command's face over app.heal_host: prints the diagnosis, the chosen runbook and every step."""
     settings = load_settings(config)
     mode = "DRY-RUN (nothing will be changed)" if dry_run else ("auto-approve (--yes)" if yes else "interactive")
@@ -103,21 +105,18 @@ def execute(config: Path, host: str, runbook: str, dry_run: bool, yes: bool) -> 
     def on_runbook(rb: Runbook) -> None:
         out.rule(f"[bold]{escape(rb.name)}[/] on [bold]{escape(name)}[/] — {mode}")
 
-    stop_on_signals()
+    stop = stop_on_signals()
     if runbook == "auto":
         out.rule(f"[bold]diagnosis[/] of [bold]{escape(name)}[/]")
     return heal_host(settings, host, runbook, dry_run=dry_run,
-                     faces=Faces(make_approver(yes), reporter, on_round, on_verdict, on_runbook))
+                     faces=Faces(make_approver(yes), reporter, on_round, on_verdict, on_runbook, stop))
 
 
-def finish(report: Report | Verdict, config: Path) -> None:
-    if isinstance(report, Verdict):
-        if report.diagnosis == "suspect":
-            out.print("[bold yellow]refused: the verdict did not settle (failing rounds, but not enough alike in a "
-                      "row to act on); nothing was done[/]")
-            sys.exit(EXIT_CODES[Outcome.REFUSED])
-        out.print(f"[green]nothing to do: {report.diagnosis}[/]")
-        sys.exit(0)
+def finish(report: Report, config: Path) -> None:
+    if report.incident is None:  # the verdict selected nothing: no incident was opened
+        colour = "green" if EXIT_CODES[report.outcome] == 0 else "bold yellow"
+        out.print(f"[{colour}]{shown(report.summary)}[/]")
+        sys.exit(EXIT_CODES[report.outcome])
     colour = {0: "green", 3: "magenta"}.get(EXIT_CODES[report.outcome], "red")
     out.rule()
     out.print(f"[bold {colour}]{shown(report.summary)}[/]")
@@ -171,14 +170,15 @@ def resume_cmd(incident: str, config: Path | None, yes: bool) -> None:
 
     def go() -> Report:
         settings = load_settings(path)
-        stop_on_signals()
+        stop = stop_on_signals()
 
         def on_verdict(v: Verdict) -> None:
             render_verdict(v, "host")
 
         def on_runbook(rb: Runbook) -> None:
             out.rule(f"[bold]{escape(rb.name)}[/] — resumed")
-        return resume_incident(settings, incident, faces=Faces(make_approver(yes), reporter, None, on_verdict, on_runbook))
+        return resume_incident(settings, incident, faces=Faces(make_approver(yes), reporter, None, on_verdict,
+                                                                 on_runbook, stop))
     finish(guarded(go)(), path)
 
 
@@ -309,8 +309,9 @@ def demo(containers: int, fault: str, keep: bool, under_daemon: bool, yes: bool)
         cfg = sandbox.root / "config.yaml"
         cfg.write_text(sandbox.config_yaml(DEMO_STATE))  # kept after the sandbox goes: evidence, backups, journal
         report = execute(cfg, "demo", "auto", dry_run=False, yes=True)
-        if isinstance(report, Verdict):
-            raise RemediatorError(f"the sandbox was diagnosed {report.diagnosis} after the fault: the demo is broken")
+        if report.incident is None:
+            raise RemediatorError(f"the sandbox was diagnosed {report.verdict.diagnosis if report.verdict else '?'} "
+                                  "after the fault: the demo is broken")
         code = EXIT_CODES[report.outcome]
         out.rule("[bold]result")
         out.print(f"[bold]{escape(report.summary)}[/]")

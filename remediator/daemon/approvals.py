@@ -16,9 +16,8 @@ from remediator.detect.verdict import HEALTHY_LIKE, denials
 from remediator.engine import Interrupted
 from remediator.hosts import connect
 from remediator.hosts.service import supervisor_state
-from remediator.runbook import Step
 from remediator.settings import HostConfig
-from remediator.structs import StepResult
+from remediator.structs import ApprovalRequest
 from remediator.vocab import Diagnosis, HostState
 
 
@@ -29,31 +28,31 @@ class Approvals:
     def approver(self, h: HostConfig) -> engine.Approver:
         s = self.s
 
-        def approve(step: Step, plan: StepResult) -> tuple[bool, str]:
+        def approve(req: ApprovalRequest) -> tuple[bool, str]:
             if h.policy == "auto":
                 return True, "policy auto (remediator daemon)"
-            incident, digest = str(plan.data.get("incident", "")), str(plan.data.get("plan_sha256", ""))
-            a = s.store.request(incident=incident, host=h.name, step=step.id, plan_sha256=digest,
-                                summary=plan.summary, changes=plan.changes, ttl=s.settings.daemon.approval_ttl)
-            s.store.set_status(h.name, HostState.AWAITING_APPROVAL, reason=f"step {step.id}: {plan.summary}"[:300],
+            incident = req.incident
+            a = s.store.request(incident=incident, host=h.name, step=req.step, plan_sha256=req.plan_sha256,
+                                summary=req.summary, changes=req.changes, ttl=s.settings.daemon.approval_ttl)
+            s.store.set_status(h.name, HostState.AWAITING_APPROVAL, reason=f"step {req.step}: {req.summary}"[:300],
                                open_incident=incident)
-            s.log("approval-needed", host=h.name, incident=incident, step=step.id, approval=a.id,
-                  summary=plan.summary)
-            s.notifier.send("approval-needed", host=h.name, incident=incident, step=step.id, approval=a.id,
-                            summary=plan.summary)
+            s.log("approval-needed", host=h.name, incident=incident, step=req.step, approval=a.id,
+                  summary=req.summary)
+            s.notifier.send("approval-needed", host=h.name, incident=incident, step=req.step, approval=a.id,
+                            summary=req.summary)
             s.update_gauges()
             d = s.store.wait_decision(a.id, a.expires, s.stop)  # what the store holds after the CAS
             s.store.set_status(h.name, HostState.REMEDIATING, open_incident=incident)
             if d is None or d.decision is None:
                 s.store.settle(a.id, "withdrawn", "daemon", "the daemon stopped; asked again after the restart")
-                raise Interrupted(f"the daemon stopped while step {step.id} awaited approval {a.id}; the incident "
+                raise Interrupted(f"the daemon stopped while step {req.step} awaited approval {a.id}; the incident "
                                   "stays in flight and asks again after the restart")
             if d.decision != "approved":
                 return False, f"{d.decision} by {d.by} (approval {a.id})"
             why = self.changed_while_waiting(h)
             if why:
                 s.store.annotate(a.id, f"not executed: {why}")
-                return False, f"approved by {d.by}, but {why} before {step.id} ran: not executed"
+                return False, f"approved by {d.by}, but {why} before {req.step} ran: not executed"
             return True, f"approved by {d.by} (approval {a.id})"
 
         return approve

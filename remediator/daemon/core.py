@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from remediator import app, engine
+from remediator import app
 from remediator.daemon import instance, reach
 from remediator.daemon.api import serve
 from remediator.daemon.approvals import Approvals
@@ -114,8 +114,7 @@ class Daemon:
 
     def shutdown(self) -> None:
         """SIGTERM: steps under way finish, their incidents stay in flight; no new work starts."""
-        self.stop.set()
-        engine.STOP.set()
+        self.stop.set()  # also the incidents' stop (their Faces): the step under way finishes
         self.reload.set()  # wakes the reloader, which sees stop and ends
 
     def resume_in_flight(self) -> None:

@@ -20,13 +20,14 @@ from remediator.daemon.approvals import Approvals
 from remediator.daemon.shared import Shared
 from remediator.detect.facts import Facts
 from remediator.detect.verdict import HEALTHY_LIKE, Verdict, denials
-from remediator.engine import Interrupted, Report
+from remediator.engine import Interrupted
 from remediator.errors import InputError, RemediatorError
 from remediator.hosts import connect
 from remediator.hosts.service import supervisor_state
+from remediator.incident import Report
 from remediator.redact import redact_text
 from remediator.settings import HostConfig
-from remediator.structs import Outcome
+from remediator.structs import Outcome, StepEvent
 from remediator.vocab import Diagnosis, HostState
 
 
@@ -166,11 +167,12 @@ class Workers:
                            open_incident=s.open_incident(h.name))
 
     # ---- after an incident -------------------------------------------------------------------------
-    def _after(self, h: HostConfig, report: Report | Verdict) -> None:
+    def _after(self, h: HostConfig, report: Report) -> None:
         s = self.s
-        if isinstance(report, Verdict):
-            s.store.set_status(h.name, HostState.HEALTHY if report.diagnosis in HEALTHY_LIKE else HostState.SUSPECT,
-                               verdict=report.diagnosis, reason=None)
+        if report.incident is None:  # the verdict selected nothing: no incident was opened
+            diagnosis = report.verdict.diagnosis if report.verdict else None
+            s.store.set_status(h.name, HostState.HEALTHY if diagnosis in HEALTHY_LIKE else HostState.SUSPECT,
+                               verdict=diagnosis, reason=None)
             return
         chain = " → ".join(report.chain) or "?"
         self._count(report, chain)
@@ -191,22 +193,22 @@ class Workers:
                            open_incident=s.open_incident(h.name))
 
     def _count(self, report: Report, chain: str) -> None:
-        """The incident's metrics: by chain and outcome, ladder climbs, step durations, time to recover."""
+        """The incident's metrics: by chain and outcome, ladder climbs, time to recover (the step durations come
+        from the StepEvents as they happen: faces)."""
         m = self.s.metrics
         m.incidents.labels(chain, report.outcome.value).inc()
         if len(report.chain) > 1:
             m.climbs.inc()
-        row = self.s.journal.incident(report.incident)
-        for _ts, kind, _step, d in self.s.journal.events(report.incident):
-            if kind == "result" and "seconds" in d and d.get("action"):
-                m.steps.labels(str(d["action"])).observe(float(d["seconds"]))
-        if row is not None and row.ended is not None and report.outcome is Outcome.RECOVERED:
-            m.recover.observe(row.ended - row.started)
+        if report.started is not None and report.ended is not None and report.outcome is Outcome.RECOVERED:
+            m.recover.observe(report.ended - report.started)
 
     # ---- faces -------------------------------------------------------------------------------------
     def faces(self, h: HostConfig) -> app.Faces:
-        def report(kind: str, step: str | None, text: str, lines: list[str] | None = None) -> None:
+        def report(kind: str, step: str | None, text: str, lines: list[str] | None = None, *,
+                   event: StepEvent | None = None) -> None:
+            if event is not None and event.ok:  # a step's action ended: its duration, as it happens
+                self.s.metrics.steps.labels(event.action).observe(event.seconds)
             self.s.log("step", host=h.name, kind=kind, step=step, text=redact_text(text)[:500],
                        lines=(lines or [])[:20] or None)
 
-        return app.Faces(approver=self.approvals.approver(h), report=report)
+        return app.Faces(approver=self.approvals.approver(h), report=report, stop=self.s.stop)

@@ -62,6 +62,23 @@ class Facts:
                 "exec_root": self.exec_root, "docker_version": self.version, "layout": self.layout,
                 "state_dirs": list(self.state_dirs)}
 
+    def to_record(self) -> dict[str, Any]:
+        """What the journal keeps of the facts (its `facts` event): read back by from_record when resuming."""
+        return {**self.as_vars(), "notes": self.notes, "dockerd_pid": self.dockerd_pid,
+                "containerd_sock": self.containerd_sock, "containerd_pidfile": self.containerd_pidfile}
+
+    @classmethod
+    def from_record(cls, d: dict[str, Any]) -> Facts:
+        """The facts a journal's `facts` event holds (an older journal's lack the containerd fields: derived)."""
+        version = parse_version(str(d.get("docker_version", "")))
+        layout, exec_root = str(d["layout"]), str(d["exec_root"])
+        return cls(
+            host=str(d["host"]), docker_host=str(d["docker_host"]), data_root=str(d["data_root"]), exec_root=exec_root,
+            version=str(d.get("docker_version", "")), layout=layout, state_dirs=list(d.get("state_dirs") or []),
+            dockerd_pid=d.get("dockerd_pid"), notes=list(d.get("notes") or []) + ["facts read back from the journal"],
+            containerd_sock=str(d.get("containerd_sock") or containerd_sock_for(layout, version, exec_root, None)),
+            containerd_pidfile=str(d.get("containerd_pidfile") or containerd_pidfile_for(layout, version, exec_root)))
+
 
 FACT_SAMPLES: dict[str, Any] = {
     "host": "h", "docker_host": "unix:///s", "data_root": "/fact/data_root", "exec_root": "/fact/exec_root",

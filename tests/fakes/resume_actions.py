@@ -9,10 +9,12 @@ from pathlib import Path
 
 from remediator import crashpoints
 from remediator.actions import ActionSpec, Params, StepContext, action
+from remediator.app import stop_on_signals
 from remediator.detect.facts import Facts
-from remediator.engine import Interrupted, open_incident, stop_on_signals
+from remediator.engine import Interrupted
 from remediator.errors import PermanentStepError
 from remediator.hosts.local import LocalHost
+from remediator.incident import IncidentSettings, open_incident
 from remediator.journal import Journal
 from remediator.ladder import heal
 from remediator.runbook import load_runbook
@@ -88,10 +90,11 @@ def main(tmp: str, kill: str = "") -> None:
     journal = Journal(root / "state")
     rb = load_runbook(runbook(root))
     ctx = open_incident(host=LocalHost(HostConfig(name="h")), runbook=rb, journal=journal, report=lambda *a, **k: None,
-                        dry_run=False, evidence_budget=5, facts=facts(root))
-    stop_on_signals()
+                        dry_run=False, config=IncidentSettings(evidence_budget=5), facts=facts(root))
+    stop = stop_on_signals()
     try:
-        heal(ctx, rb, journal=journal, approver=lambda s, p: (True, "t"), report=lambda *a, **k: None, dry_run=False)
+        heal(ctx, rb, journal=journal, approver=lambda r: (True, "t"), report=lambda *a, **k: None, dry_run=False,
+             stop=stop)
     except Interrupted:
         sys.exit(EXIT_INTERRUPTED)
 

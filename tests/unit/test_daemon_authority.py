@@ -132,9 +132,8 @@ def test_the_daemons_approver_acts_only_on_what_the_store_holds_after_the_race(t
     race through the routes; 20 rounds: it says "run" exactly when approve won, "do not" when deny won (the engine runs the step on its
     word: tests/unit/test_engine.py's approval invariant)."""
     from remediator.daemon.core import Daemon
-    from remediator.runbook import Step
     from remediator.settings import load_settings
-    from remediator.structs import StepResult
+    from remediator.structs import ApprovalRequest
 
     cfg = tmp_path / "c.yaml"
     cfg.write_text(f"state_dir: {tmp_path / 'state'}\ndaemon: {{api_socket: {tmp_path / 'api.sock'}}}\n"
@@ -142,13 +141,12 @@ def test_the_daemons_approver_acts_only_on_what_the_store_holds_after_the_race(t
     d = Daemon(cfg, load_settings(cfg), log=lambda e, **f: None)
     monkeypatch.setattr(d.approvals, "changed_while_waiting", lambda h: "")  # the host is still sick (no host here)
     h = d.settings.hosts[0]
-    step = Step(id="stop", action="stop_dockerd")
     try:
         runs = 0
         for i in range(20):
-            plan = StepResult("would stop dockerd", ["SIGTERM"], data={"incident": INCIDENT, "plan_sha256": f"{i:064x}"})
+            req = ApprovalRequest(INCIDENT, "stop", "stop_dockerd", "would stop dockerd", ["SIGTERM"], f"{i:064x}")
             said: list[tuple[bool, str]] = []
-            waiter = threading.Thread(target=lambda plan=plan, said=said: said.append(d.approvals.approver(h)(step, plan)))
+            waiter = threading.Thread(target=lambda req=req, said=said: said.append(d.approvals.approver(h)(req)))
             waiter.start()
             t_end = time.monotonic() + 10
             while not d.store.approvals() and time.monotonic() < t_end:
@@ -186,11 +184,11 @@ def test_the_engine_runs_the_risky_step_only_when_approve_won(tmp_path: Path, mo
     where approve won."""
     from remediator.daemon.core import Daemon
     from remediator.detect.facts import Facts
-    from remediator.engine import run_incident
     from remediator.hosts.fake import FakeHost, FakeService
     from remediator.journal import Journal
     from remediator.runbook import load_runbook
     from remediator.settings import HostConfig, load_settings
+    from tests.fakes.incidents import run_incident
     from tests.unit import test_engine as te
 
     cfg = tmp_path / "c.yaml"

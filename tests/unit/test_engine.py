@@ -8,7 +8,6 @@ from typing import Any
 from remediator.actions import ACTIONS, ActionSpec, Params, StepContext, action
 from remediator.actions.probe import ConfirmParams, confirm
 from remediator.detect.facts import Facts
-from remediator.engine import run_incident
 from remediator.errors import PermanentStepError
 from remediator.hosts.fake import FakeHost, FakeService
 from remediator.hosts.local import LocalHost
@@ -16,7 +15,8 @@ from remediator.journal import Journal
 from remediator.machine import mermaid
 from remediator.runbook import load_runbook
 from remediator.settings import HostConfig, ProbeConfig
-from remediator.structs import Outcome, StepResult
+from remediator.structs import ApprovalRequest, Outcome, StepResult
+from tests.fakes.incidents import run_incident
 
 TRACE: list[str] = []
 
@@ -58,7 +58,7 @@ def _run(tmp_path: Path, *, fail_c: bool = False, approve: bool = True, dry_run:
     facts = Facts(host="h", docker_host="unix:///nonexistent", data_root=str(tmp_path / "d"), exec_root=str(tmp_path / "e"),
                   version="x", layout="managed", state_dirs=[], dockerd_pid=None)
     report = run_incident(host=FakeHost(HostConfig(name="h")), runbook=load_runbook(path), journal=journal,
-                          approver=lambda step, plan: (approve, "test"), report=lambda *a, **k: None,
+                          approver=lambda r: (approve, "test"), report=lambda *a, **k: None,
                           dry_run=dry_run, evidence_budget=5, facts=facts, service=FakeService())
     return report, journal
 
@@ -134,8 +134,8 @@ def _drain_only(tmp_path: Path, hcfg: HostConfig, answer: bool) -> tuple[Any, Fa
     facts = Facts(host="h", docker_host="unix:///nonexistent", data_root=str(tmp_path / "d"), exec_root=str(tmp_path / "e"),
                   version="x", layout="managed", state_dirs=[], dockerd_pid=None)
 
-    def approver(step: Any, plan: StepResult) -> tuple[bool, str]:
-        asked.append(step.id)
+    def approver(request: ApprovalRequest) -> tuple[bool, str]:
+        asked.append(request.step)
         return answer, "test"
 
     report = run_incident(host=host, runbook=load_runbook(path), journal=Journal(tmp_path / "state"), approver=approver,

@@ -10,9 +10,9 @@ import pytest
 from remediator.actions import ActionSpec, Params, StepContext, action
 from remediator.detect.facts import Facts
 from remediator.detect.verdict import Verdict
-from remediator.engine import Report, open_incident
 from remediator.errors import PermanentStepError
 from remediator.hosts.fake import FakeHost, FakeService
+from remediator.incident import IncidentSettings, Report, open_incident
 from remediator.journal import Journal
 from remediator.ladder import heal, next_step
 from remediator.runbook import Runbook, load_runbook
@@ -63,7 +63,7 @@ def _heal(tmp: Path, books: dict[str, Runbook], first: str, verdicts: list[Verdi
     facts = Facts(host="h", docker_host="unix:///nonexistent", data_root=str(tmp / "d"), exec_root=str(tmp / "e"),
                   version="x", layout="managed", state_dirs=[], dockerd_pid=None)
     ctx = open_incident(host=FakeHost(HostConfig(name="h")), runbook=books[first], journal=journal,
-                        report=lambda *a, **k: None, dry_run=dry_run, evidence_budget=5, facts=facts,
+                        report=lambda *a, **k: None, dry_run=dry_run, config=IncidentSettings(evidence_budget=5), facts=facts,
                         service=FakeService())
     asked: list[Verdict] = []
 
@@ -71,7 +71,7 @@ def _heal(tmp: Path, books: dict[str, Runbook], first: str, verdicts: list[Verdi
         asked.append(verdicts[len(asked)])
         return asked[-1]
 
-    report = heal(ctx, books[first], journal=journal, approver=lambda s, p: (approve, "test"),
+    report = heal(ctx, books[first], journal=journal, approver=lambda r: (approve, "test"),
                   report=lambda *a, **k: None, dry_run=dry_run, max_steps=max_steps, rediagnose=rediagnose,
                   load=books.__getitem__)
     return report, journal, asked
@@ -138,11 +138,11 @@ def test_dry_run_plans_the_first_rung_only_and_says_what_would_follow(tmp_path: 
     facts = Facts(host="h", docker_host="unix:///x", data_root=str(tmp_path / "d"), exec_root=str(tmp_path / "e"),
                   version="x", layout="managed", state_dirs=[], dockerd_pid=None)
     ctx = open_incident(host=FakeHost(HostConfig(name="h")), runbook=books["one"], journal=journal,
-                        report=lambda *a, **k: None, dry_run=True, evidence_budget=5, facts=facts,
+                        report=lambda *a, **k: None, dry_run=True, config=IncidentSettings(evidence_budget=5), facts=facts,
                         service=FakeService())
     RAN.clear()
-    report = heal(ctx, books["one"], journal=journal, approver=lambda s, p: (True, "t"),
-                  report=lambda kind, step, text, more=None: lines.append(text), dry_run=True)
+    report = heal(ctx, books["one"], journal=journal, approver=lambda r: (True, "t"),
+                  report=lambda kind, step, text, more=None, **_: lines.append(text), dry_run=True)
     assert report.outcome is Outcome.PLANNED and RAN == []
     assert any("diagnoses again" in t and "never the same one twice" in t for t in lines)
 

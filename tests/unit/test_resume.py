@@ -12,14 +12,14 @@ from pathlib import Path
 
 from remediator import resume
 from remediator.detect.verdict import Verdict
-from remediator.engine import incident_context
 from remediator.hosts.fake import FakeHost
 from remediator.hosts.local import LocalHost
+from remediator.incident import IncidentSettings, incident_context
 from remediator.journal import Journal
 from remediator.ladder import heal
-from remediator.runbook import Step, load_runbook
+from remediator.runbook import load_runbook
 from remediator.settings import HostConfig
-from remediator.structs import EXIT_INTERRUPTED, Outcome, StepResult
+from remediator.structs import EXIT_INTERRUPTED, ApprovalRequest, Outcome
 from tests.fakes import resume_actions as fake
 
 REPO = Path(__file__).resolve().parents[2]
@@ -37,10 +37,10 @@ def _resume(tmp: Path, journal: Journal) -> Outcome:
     assert row is not None
     was = resume.read(journal, row)
     ctx = incident_context(row.id, row.dir, host=LocalHost(HostConfig(name="h")), facts=was.facts,
-                           report=lambda *a, **k: None, evidence_budget=5)
+                           report=lambda *a, **k: None, config=IncidentSettings(evidence_budget=5))
     rb = load_runbook(fake.runbook(tmp))
-    report = heal(ctx, rb, journal=journal, approver=lambda s, p: (True, "t"), report=lambda *a, **k: None,
-                  dry_run=False, earlier=was.earlier, progress=was.progress, ended=was.ended,
+    report = heal(ctx, rb, journal=journal, approver=lambda r: (True, "t"), report=lambda *a, **k: None,
+                  dry_run=False, point=was,
                   rediagnose=lambda _ctx: Verdict("healthy", "high", None, 0, 1, ["scripted"]))  # no second rung
     assert journal.in_flight("h") is None, "a resumed incident always ends"
     return report.outcome
@@ -95,14 +95,14 @@ def _resume_counting_asks(tmp: Path, journal: Journal, exec_root: str | None = N
     assert row is not None
     was = resume.read(journal, row)
     facts = was.facts if exec_root is None else replace(was.facts, exec_root=exec_root)
-    ctx = incident_context(row.id, row.dir, host=FakeHost(), facts=facts, report=lambda *a, **k: None, evidence_budget=5)
+    ctx = incident_context(row.id, row.dir, host=FakeHost(), facts=facts, report=lambda *a, **k: None, config=IncidentSettings(evidence_budget=5))
     asked: list[str] = []
 
-    def approver(step: Step, plan: StepResult) -> tuple[bool, str]:
-        asked.append(step.id)
+    def approver(request: ApprovalRequest) -> tuple[bool, str]:
+        asked.append(request.step)
         return True, "asked again"
     heal(ctx, load_runbook(fake.runbook(tmp)), journal=journal, approver=approver, report=lambda *a, **k: None,
-         dry_run=False, earlier=was.earlier, progress=was.progress, ended=was.ended,
+         dry_run=False, point=was,
          rediagnose=lambda _ctx: Verdict("healthy", "high", None, 0, 1, ["scripted"]))
     return asked
 

@@ -1,8 +1,9 @@
-"""A stop asked (SIGINT/SIGTERM sets engine.STOP) while a step waits out its retry backoff cuts the backoff short:
+"""A stop asked (SIGINT/SIGTERM sets the incident's stop event) while a step waits out its retry backoff cuts the backoff short:
 the step's next attempt runs at once, and the incident stops before the following step (in flight, resumable)."""
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 
@@ -17,8 +18,10 @@ from remediator.journal import Journal
 from remediator.runbook import load_runbook
 from remediator.settings import HostConfig
 from remediator.structs import StepResult
+from tests.fakes.incidents import run_incident
 
 ATTEMPTS: list[float] = []
+STOP = threading.Event()  # the incident's stop: what stop_on_signals' handler sets
 
 
 class P(Params):
@@ -28,7 +31,7 @@ class P(Params):
 def _flaky(ctx: StepContext, p: P) -> StepResult:
     ATTEMPTS.append(time.monotonic())
     if len(ATTEMPTS) == 1:
-        engine.STOP.set()  # what stop_on_signals' handler does on SIGTERM, while this attempt runs
+        STOP.set()  # what stop_on_signals' handler does on SIGTERM, while this attempt runs
         raise TemporaryStepError("not yet")
     return StepResult("done on the second attempt")
 
@@ -52,11 +55,11 @@ def test_a_stop_during_a_retry_backoff_wakes_it_and_the_incident_stops_before_th
     t0 = time.monotonic()
     try:
         with pytest.raises(engine.Interrupted, match="before step b"):
-            engine.run_incident(host=FakeHost(HostConfig(name="h")), runbook=load_runbook(tmp_path / "rb.yaml"),
-                                journal=journal, approver=lambda s, p: (True, "t"), report=lambda *a, **k: None,
-                                dry_run=False, evidence_budget=5, facts=facts)
+            run_incident(host=FakeHost(HostConfig(name="h")), runbook=load_runbook(tmp_path / "rb.yaml"),
+                                journal=journal, approver=lambda req: (True, "t"), report=lambda *a, **k: None,
+                         dry_run=False, evidence_budget=5, facts=facts, stop=STOP)
     finally:
-        engine.STOP.clear()
+        STOP.clear()
     assert len(ATTEMPTS) == 2, "the second attempt ran, step b never started"
     assert ATTEMPTS[1] - ATTEMPTS[0] < 10, "the 30 s backoff (300 s capped at 30) was cut short by the stop"
     assert time.monotonic() - t0 < 20

@@ -17,7 +17,6 @@ from click.testing import CliRunner
 from remediator.cli import main
 from remediator.detect import facts as factsmod
 from remediator.detect.facts import Facts
-from remediator.engine import run_incident
 from remediator.errors import HostError, InputError, JournalError
 from remediator.hosts.fake import FakeHost, FakeService, Faults
 from remediator.hosts.local import LocalHost
@@ -27,6 +26,7 @@ from remediator.runbook import Runbook, load_runbook
 from remediator.settings import HostConfig
 from remediator.structs import EXIT_CODES, Outcome
 from tests.conftest import digest
+from tests.fakes.incidents import run_incident
 
 
 def _tree(tmp: Path) -> Path:
@@ -47,11 +47,11 @@ def _facts(tmp: Path) -> Facts:
 def _run(tmp: Path, rb: Runbook, *, journal: Journal | None = None, faults: Faults | None = None,
          said: list[tuple[str, str]] | None = None) -> tuple[Any, Journal]:
     journal = journal or Journal(tmp / "state")
-    def report(kind: str, step: str | None, text: str, lines: list[str] | None = None) -> None:
+    def report(kind: str, step: str | None, text: str, lines: list[str] | None = None, **_: object) -> None:
         if said is not None:
             said.append((kind, text))
     out = run_incident(host=FakeHost(HostConfig(name="h"), faults=faults or Faults()), runbook=rb, journal=journal,
-                       approver=lambda s, p: (True, "test"), report=report, dry_run=False, evidence_budget=5,
+                       approver=lambda r: (True, "test"), report=report, dry_run=False, evidence_budget=5,
                        facts=_facts(tmp), service=FakeService())
     return out, journal
 
@@ -318,7 +318,7 @@ def test_a_state_dir_that_is_a_symlink_into_a_root_is_refused_before_anything_is
 def test_the_ladder_never_climbs_from_a_rollback_that_did_not_put_the_host_back(tmp_path: Path) -> None:
     """FAILED (state elsewhere) is not a rung to climb from: no re-diagnosis, no second runbook."""
     import tests.unit.test_step_faults  # noqa: F401
-    from remediator.engine import open_incident
+    from remediator.incident import IncidentSettings, open_incident
     from remediator.ladder import heal
 
     _tree(tmp_path)
@@ -331,8 +331,8 @@ def test_the_ladder_never_climbs_from_a_rollback_that_did_not_put_the_host_back(
     journal = Journal(tmp_path / "state")
     rb = _unvalidated(NESTED_WRONG_ORDER, tmp_path)
     ctx = open_incident(host=FakeHost(HostConfig(name="h")), runbook=rb, journal=journal, report=lambda *a, **k: None,
-                        dry_run=False, evidence_budget=5, facts=_facts(tmp_path), service=FakeService())
-    report = heal(ctx, rb, journal=journal, approver=lambda s, p: (True, "test"), report=lambda *a, **k: None,
+                        dry_run=False, config=IncidentSettings(evidence_budget=5), facts=_facts(tmp_path), service=FakeService())
+    report = heal(ctx, rb, journal=journal, approver=lambda r: (True, "test"), report=lambda *a, **k: None,
                   dry_run=False, rediagnose=rediagnose, load=lambda name: rb)
     assert report.outcome is Outcome.FAILED and asked == [] and report.chain == ["nested"]
 

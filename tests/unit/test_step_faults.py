@@ -10,13 +10,13 @@ from typing import Any
 
 from remediator.actions import ActionSpec, Params, StepContext, action
 from remediator.detect.facts import Facts
-from remediator.engine import run_incident
 from remediator.hosts.fake import FakeHost, FakeService, Faults
 from remediator.journal import Journal
 from remediator.runbook import load_runbook
 from remediator.settings import HostConfig
 from remediator.structs import EXIT_CODES, Outcome, StepResult
 from tests.conftest import digest
+from tests.fakes.incidents import run_incident
 
 RB = """schema: 1
 name: clear-with-fault
@@ -52,7 +52,7 @@ def _incident(tmp: Path, runbook: str, faults: Faults | None = None) -> tuple[An
                   version="20.10", layout="managed", state_dirs=[str(tmp / "exec" / "containerd")], dockerd_pid=None)
     host = FakeHost(HostConfig(name="h"), faults=faults or Faults())
     report = run_incident(host=host, runbook=load_runbook(path), journal=journal,
-                          approver=lambda s, p: (True, "test"), report=lambda *a, **k: None, dry_run=False,
+                          approver=lambda r: (True, "test"), report=lambda *a, **k: None, dry_run=False,
                           evidence_budget=5, facts=facts, service=FakeService())
     return report, journal
 
