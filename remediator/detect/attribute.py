@@ -63,6 +63,11 @@ VENDOR_SRC_BOLT = re.compile(r"/vendor/src/github\.com/boltdb/bolt/")
 # (containerd metadata/plugin/plugin.go init @v1.2-v1.7: 'metadata content store policy set')
 METADATA_PLUGIN = re.compile(r"loading plugin \W{0,3}io\.containerd\.metadata\.v1\.bolt|metadata content store policy set")
 NEARBY = 20  # lines after a crash line searched for its program's frames when its own stack is cut off
+# dockerd's containerd supervisor closing a client it never got: containerd did not answer its dial within the
+# timeout, the monitor kills it and then dereferences the nil client (moby libcontainerd/supervisor/remote_daemon.go
+# monitorDaemon 'failed connecting to containerd' ... 'killing and restarting containerd', client.Close() @v18.09;
+# moby#38636, fixed by #38653 @v19.03): dockerd's crash, containerd's hang
+SUPERVISOR_NIL_CLIENT = re.compile(r"containerd\.\(\*Client\)\.Close\(0x0[,)]|supervisor\.\(\*remote\)\.monitorDaemon")
 
 
 @dataclass(frozen=True)
@@ -71,9 +76,12 @@ class Crash:
     bolt: bool
     database: str | None  # for a bolt crash: which file (containerd meta.db, or a path under the data-root)
     why: str
+    supervisor: bool = False  # dockerd crashed in its containerd supervisor after containerd stopped answering
 
     @property
     def diagnosis(self) -> str:
+        if self.supervisor and not self.bolt:
+            return Diagnosis.CONTAINERD_WEDGED
         if self.bolt and self.owner == "containerd":
             return Diagnosis.CONTAINERD_STATE
         if self.owner == "dockerd" and (self.bolt or self.database):
@@ -134,7 +142,10 @@ def crash(proc: str | None, frames: Sequence[str], context: Sequence[str], bolt_
         database = f"<data-root>/{found}" if found else "one of dockerd's databases (network/files/local-kv.db, " \
                                                       "volumes/metadata.db, buildkit)"
     what = "a bbolt database panic" if bolt else "a crash"
-    return Crash(owner, bolt, database, f"{what}: {how}" + (f"; the file is {database}" if database else ""))
+    supervisor = owner == "dockerd" and bool(SUPERVISOR_NIL_CLIENT.search(stack))
+    if supervisor:
+        how += "; in its containerd supervisor, after containerd did not answer (moby#38636)"
+    return Crash(owner, bolt, database, f"{what}: {how}" + (f"; the file is {database}" if database else ""), supervisor)
 
 
 def _fallback(frames: Sequence[str], context: Sequence[str], bolt: bool, stack: str) -> tuple[str | None, str]:

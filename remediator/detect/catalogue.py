@@ -283,11 +283,15 @@ SIGNATURES: tuple[Signature, ...] = (
     # ---- client side -------------------------------------------------------------------------------
     _s("S15-no-daemon", "the client found nothing listening on the Docker socket",
        [rf"Cannot connect to the {ENGINE_WORDS} daemon at \S+\. Is the {ENGINE_WORDS} daemon running\?",
-        r"Cannot connect to the Docker daemon\. Is (?:'docker -d'|'docker daemon'|the docker daemon) running on this host\?"],
+        r"Cannot connect to the Docker daemon\. Is (?:'docker -d'|'docker daemon'|the docker daemon) running on this host\?",
+        r"dial unix \S*/(?:docker|balena(?:-engine)?)\.sock: (?:connect: )?no such file or directory\. Are you trying to "
+        r"connect to a TLS-enabled daemon without TLS\?"],
        "symptom", "dockerd-down", ANY, ("Cannot connect to the Docker daemon",),
        source="docker/cli client errors (cli/command/cli.go); moby api/client/utils.go errConnectionFailed @v1.8-v1.12; "
-              "balena-engine's client ('the balenaEngine daemon', detect/aliases.py)",
-       needles=('Cannot connect to the ',)),
+              "balena-engine's client ('the balenaEngine daemon', detect/aliases.py); the 1.x client's dial error "
+              "'%v. Are you trying to connect to a TLS-enabled daemon without TLS?' on its socket dial (api/client/utils.go "
+              "clientRequest @v1.6-v1.7)",
+       needles=('Cannot connect to the ', 'TLS-enabled daemon without TLS')),
     _s("S15-client-timeout", "the client connected but the daemon never answered",
        [r"Read timed out\. \(read timeout=\d+\)", r"Error response from daemon: i/o timeout",
         r"operation timeout: context deadline exceeded", r"\(Client\.Timeout exceeded while awaiting headers\)"],
@@ -486,6 +490,52 @@ SIGNATURES: tuple[Signature, ...] = (
         r"0x[0-9a-f]+$"], "panic", None, ANY, ("0x",),
        source="go runtime/signal_arm.go, signal_amd64.go dumpregs (after 'unexpected signal during runtime execution')",
        needles=("  0x",)),
+    # ---- issue 16, set I: the units around the engine, Docker Desktop's backend, pre-1.0 and old clients -----
+    _s("S21-ctrd-unit-failed", "systemd could not start containerd's own unit: nothing serves the socket dockerd needs",
+       [r"Failed to start (?:\S+\.service - )?containerd container runtime\b",
+        r"containerd[\w@.-]{0,40}\.service: [Cc]ontrol process exited, code="],
+       "cause", "containerd-down", ANY, ("containerd container runtime", "control process exited"),
+       source="containerd containerd.service 'Description=containerd container runtime' (Type=notify) with systemd "
+              "src/core/job.c 'Failed to start %s.' and service.c 'Control process exited'; a containerd panic is the "
+              "cause when it printed one (logevidence.CONSEQUENCES)",
+       needles=("containerd container runtime", "ontrol process exited")),
+    _s("S21-ctrd-unit-stopping", "systemd is stopping containerd's unit while dockerd waits to re-subscribe to it",
+       [r"Stopping (?:\S+\.service - )?containerd container runtime\.\.\."], "cause", "containerd-down", ANY,
+       ("Stopping containerd",), requires=r"Waiting for containerd to be ready to restart event processing",
+       source="systemd src/core/job.c 'Stopping %s...' of containerd.service ('containerd container runtime'); moby "
+              "libcontainerd/remote/client.go processEventStream 'Failed to get event' then 'Waiting for containerd to "
+              "be ready to restart event processing' @v19.03-v28 (waitServe polls until containerd serves again)",
+       needles=("containerd container runtime...",)),
+    _s("S21-unit-dependency", "the engine's start job failed because a unit it requires failed: dockerd never ran",
+       [rf"{UNIT}: Job {UNIT}/start failed with result 'dependency'",
+        rf"Dependency failed for {ENGINE_WORDS} Application Container Engine"], "cause", "unknown", ANY,
+       ("dependency",), source="systemd src/core/job.c job_done_messages JOB_DEPENDENCY ('Dependency failed for %s.') "
+       "and job_log_done_status (\"Job %s/%s failed with result '%s'.\"); the failed requirement's own lines, when "
+       "shown, name the cause (containerd-down takes precedence)", needles=("'dependency'", "Dependency failed for")),
+    _s("S21-no-socket-activation", "dockerd was given -H fd:// but not started by systemd's socket unit: no listener",
+       [r"ServeAPI error: No sockets found", r"no sockets found via socket activation"], "cause", "unknown", ANY,
+       ("No sockets found", "socket activation"),
+       source="moby pkg/systemd/listendfd.go ListenFD 'No sockets found' -> 'ServeAPI error' @v1.7-v1.12; "
+              "daemon/listeners/listeners_linux.go listenFD 'no sockets found via socket activation: make sure the "
+              "service was started by systemd' (cmd/dockerd 'Failed to load listeners: %v') @v17.x-v28",
+       needles=("No sockets found", "no sockets found via socket activation")),
+    _s("S27-bridge-create", "Docker < 1.0 could not create its docker0 bridge (kernel bridge support, ip tool)",
+       [r"^Error creating bridge: .*\(output: "], "cause", "unknown", ((0, 1), (0, 9)), ("Error creating bridge",),
+       source="moby network.go CreateBridgeIface 'Error creating bridge: %s (output: %s)' @v0.6.0",
+       needles=("Error creating bridge: ",)),
+    _s("S26-desktop-engine", "Docker Desktop's backend could not start its engine VM or WSL distro: not a dockerd fault",
+       [r"failed to start docker engine: dockerd failed to start: ", r"Failed to (?:deploy|check) distro\b",
+        r"\[Engines\s*\]\[Error\s*\] Start failed with "], "cause", "unknown", ANY, ("distro", "docker engine"),
+       source="Docker Desktop (closed source) backend, as its own .NET frames name it: Docker.Engines.WSL2."
+              "WSL2Provisioning.DeployDistroAsync / LinuxWSL2Engine.DoStartAsync (docker/for-win#7300, #11385, #13462)",
+       needles=("failed to start docker engine", " distro", "Start failed with")),
+    _s("S15-unit-watchdog", "systemd's watchdog killed the engine's unit (SIGABRT): the engine stopped answering",
+       [rf"{UNIT}: Watchdog timeout \(limit [^)]+\)!", rf"{UNIT}: Killing process \d+ \(\S+\) with signal SIGABRT"],
+       "symptom", "dockerd-wedged", ANY, ("Watchdog timeout", "SIGABRT"), exclude=r"containerd[\w@.-]*\.service: ",
+       source="systemd src/core/service.c service_dispatch_watchdog 'Watchdog timeout (limit %s)!' then the kill with "
+              "WatchdogSignal= (SIGABRT by default; unit.c 'Killing process %d (%s) with signal SIG%s.'); balena.service "
+              "runs under WatchdogSec with balena-healthcheck (meta-balena#2327, #2363)",
+       needles=("Watchdog timeout", "with signal SIGABRT")),
     # ---- fatal catch-all: a fatal line no better signature explains ----------------------------------
     _s("fatal-other", "dockerd or containerd logged a fatal error not in this catalogue",
        [r"level=fatal msg=", r"FATA\[\d+\] ", r"failed to start daemon: ", r"Error starting daemon: "],

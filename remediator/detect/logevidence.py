@@ -23,6 +23,8 @@ from remediator.vocab import Diagnosis
 
 CAUSE_ROLES = ("cause", "panic")
 CONSEQUENCES = ("S08-ctrd-died", "S09-dial-external", "S09-grpc-transport")
+# containerd's unit failing to start is the consequence of a containerd cause printed beside it (a stall, a crash)
+UNIT_CONSEQUENCES = ("S21-ctrd-unit-failed",)
 # lines that end a start attempt in failure (dockerd exits, or gives up on its containerd)
 TERMINAL = ("fatal-other", "S08-ctrd-start-timeout", "S07-ctrd-connect", "S09-dial-managed", "S09-dial-managed-timeout",
             "S09-dial-external", "S02-fatal-eof", "S03-state-missing", "S04-events-log-nul", "S20-stale-pidfile",
@@ -72,8 +74,12 @@ class Evidence:
 
     @cached_property
     def unexplained(self) -> list[Line]:
-        """Error lines of the last attempt that no signature explains: scanned only when a rule asks."""
-        return [s.line for s in self.scanned if s.line.no >= self.seg_start and s.line.proc != "systemd" and not any(
+        """Error lines of the last attempt that no signature explains: scanned only when a rule asks. While the
+        last attempt has printed nothing that matters yet (the excerpt ends in it), the one before it says why."""
+        since = self.seg_start
+        if not self.ready and not self.seg:
+            since = max((n for n in self.starts if n < self.seg_start), default=0)
+        return [s.line for s in self.scanned if s.line.no >= since and s.line.proc != "systemd" and not any(
             m.signature.role in EXPLAINED_ROLES or m.diag for m in s.matches) and ERROR_LINE.search(s.line.text)]
 
     def marked(self, *names: str) -> list[int]:
@@ -148,6 +154,8 @@ def _held(scanned: list[Scanned], causes: list[Match]) -> list[Match]:
     if any(m.signature.role == "panic" and m.diag in (Diagnosis.CONTAINERD_STATE, Diagnosis.CONTAINERD_CRASH)
            for m in causes):
         causes = [m for m in causes if m.signature.id not in CONSEQUENCES]
+    if any(m.diag in (Diagnosis.CONTAINERD_STATE, Diagnosis.CONTAINERD_CRASH) for m in causes):
+        causes = [m for m in causes if m.signature.id not in UNIT_CONSEQUENCES]
     return causes
 
 

@@ -161,6 +161,19 @@ def started_with_container_faults(ev: Evidence) -> Decision | None:
         f"{_listed(ev.containers)}: no daemon action"], ev.containers, nos(ev.ready[:1], ev.containers))
 
 
+def stopped_after_start(ev: Evidence) -> Decision | None:
+    """The last start completed, nothing failed after it, and the daemon then shut down cleanly (asked to, on a
+    signal): no-fault — it is not running, but no fault stopped it; never `healthy`, which says it answers."""
+    if not ev.ready or ev.after_ready:
+        return None
+    down = [n for n in ev.marked("shutdown") if n > ev.ready[0]]
+    if not down:
+        return None
+    return Decision(Diagnosis.NO_FAULT, "medium", [
+        f"the last start completed (line {ev.ready[0]}) and the daemon then shut down cleanly (line {down[-1]}): "
+        "nothing failed, but it is not running now"], [], nos(ev.ready[:1], down[-1:]))
+
+
 def started_and_quiet(ev: Evidence) -> Decision | None:
     """The last start completed and nothing failed after it: healthy."""
     if not ev.ready or ev.after_ready:
@@ -219,8 +232,8 @@ def empty_log(ev: Evidence) -> Decision:
 
 RULES: tuple[Rule, ...] = (  # in this order; empty_log decides when none of them does
     cause_in_last_attempt, start_limit_after_cause, start_limit_after_unknown_error, start_limit,
-    unexplained_before_start, crash_loop, started_with_container_faults, started_and_quiet, symptoms_only,
-    container_faults_only, unexplained_errors, no_fault,
+    unexplained_before_start, crash_loop, started_with_container_faults, stopped_after_start, started_and_quiet,
+    symptoms_only, container_faults_only, unexplained_errors, no_fault,
 )
 NAMES = tuple(r.__name__ for r in RULES) + (empty_log.__name__,)
 

@@ -17,7 +17,8 @@ def test_the_corpus_is_big_varied_and_cited() -> None:
     assert labels <= set(DIAGNOSES), labels - set(DIAGNOSES)
     assert sum(e.label in ("healthy", "no-fault") for e in EXCERPTS) >= 10
     assert sum(e.mentions and e.label != "containerd-state" for e in EXCERPTS) >= 5
-    assert all(e.source.startswith("https://github.com/") for e in EXCERPTS)
+    assert all(e.source.startswith(("https://", "http://")) for e in EXCERPTS)  # a thread, a forum or a blog post
+    assert sum(e.source.startswith("https://github.com/") for e in EXCERPTS) >= len(EXCERPTS) - 10
     assert all(e.path.is_file() for e in EXCERPTS)
 
 

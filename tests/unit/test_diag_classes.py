@@ -137,3 +137,65 @@ def test_docker_desktops_time_proc_level_prefix_keeps_the_stack_readable() -> No
              p + "\t/root/build-deb/engine/vendor/go.etcd.io/bbolt/freelist.go:175 +0x2c8",
              p + "github.com/docker/docker/libnetwork/datastore.(*Store).PutObjectAtomic(0x1, 0x2)")
     assert v.verdict == "dockerd-db" and any("local-kv.db" in m.note for m in v.decisive)
+
+
+def test_containerds_own_unit_failing_is_containerd_down_unless_containerd_said_why() -> None:
+    failed = "Nov 16 10:17:57 h systemd[1]: Failed to start containerd container runtime."
+    dependency = "Nov 16 10:17:57 h systemd[1]: Dependency failed for Docker Application Container Engine."
+    assert diag(failed, dependency).verdict == "containerd-down"
+    assert diag(dependency).verdict == "unknown"  # a requirement failed, dockerd never ran: not a restart
+    stall = diag('Jun 09 14:37:00 h containerd[10]: time="2022-06-09T14:37:00Z" level=info msg="loading plugin '
+                 '\\"io.containerd.runtime.v2.task\\"..." type=io.containerd.runtime.v2',
+                 "containerd.service: start operation timed out. Terminating.",
+                 'Jun 09 14:38:40 h containerd[10]: time="2022-06-09T14:38:40Z" level=info msg="cleaning up dead shim"',
+                 "Jun 09 14:40:00 h systemd[1]: Failed to start containerd container runtime.")
+    assert stall.verdict == "containerd-state"  # the unit's failure is the stall's consequence
+
+
+def test_containerds_unit_stopping_is_down_only_while_dockerd_waits_for_it() -> None:
+    stop = "systemd[1]: Stopping containerd container runtime..."
+    lost = ('dockerd[7]: time="2021-07-28T06:20:24Z" level=error msg="Failed to get event" error="rpc error: code = '
+            'Unavailable desc = transport is closing" module=libcontainerd namespace=moby')
+    wait = ('dockerd[7]: time="2021-07-28T06:20:24Z" level=info msg="Waiting for containerd to be ready to restart event '
+            'processing" module=libcontainerd namespace=moby')
+    assert diag(stop, lost, wait).verdict == "containerd-down"
+    assert diag(stop).verdict == "no-fault"  # a stop alone (a shutdown, an upgrade) says nothing failed
+
+
+def test_a_dockerd_crash_in_its_containerd_supervisor_is_containerd_not_answering() -> None:
+    head = ['Jun  6 04:00:44 h dockerd[734]: time="2020-06-06T04:00:44Z" level=error msg="failed connecting to '
+            'containerd" error="failed to dial \\"/var/run/docker/containerd/containerd.sock\\": context deadline '
+            'exceeded" module=libcontainerd',
+            'Jun  6 04:00:45 h dockerd[734]: panic: runtime error: invalid memory address or nil pointer dereference',
+            "Jun  6 04:00:45 h dockerd[734]: [signal SIGSEGV: segmentation violation code=0x1 addr=0x0 pc=0x18fc928]",
+            "Jun  6 04:00:45 h dockerd[734]: goroutine 13 [running]:"]
+    frames = ["Jun  6 04:00:45 h dockerd[734]: github.com/containerd/containerd.(*Client).Close(0x0, 0x0, 0x0)",
+              "Jun  6 04:00:45 h dockerd[734]: github.com/docker/docker/libcontainerd/supervisor.(*remote).monitorDaemon"
+              "(0x48ac1a0, 0x27a4fa8, 0x4d65400)"]
+    assert diag(*head, *frames).verdict == "containerd-wedged"
+    other = ["Jun  6 04:00:45 h dockerd[734]: github.com/docker/docker/daemon.(*Daemon).createSpec(0xc420256000)"]
+    assert diag(*head, *other).verdict == "unknown"  # dockerd's own crash elsewhere: escalate
+
+
+def test_a_clean_stop_after_a_completed_start_is_no_fault_not_healthy() -> None:
+    up = ['level=info msg="Starting up"', 'level=info msg="API listen on /var/run/docker.sock"']
+    down = ["level=info msg=\"Processing signal 'interrupt'\"", 'level=info msg="Daemon shutdown complete"']
+    assert diag(*up).verdict == "healthy"
+    assert diag(*up, *down).verdict == "no-fault"
+
+
+def test_an_unexplained_fatal_before_a_start_the_excerpt_cuts_off_is_unknown() -> None:
+    fatal = "Error starting daemon: rename /var/lib/docker/runtimes /var/lib/docker/runtimes-old: invalid cross-device link"
+    start = "INFO[2020-08-17T20:42:47Z] libcontainerd: started new docker-containerd process  pid=1356"
+    assert diag(fatal, start).verdict == "unknown"
+    assert diag(start).verdict == "no-fault"
+
+
+def test_docker_desktop_and_unit_set_up_failures_escalate_and_a_watchdog_kill_is_a_wedge() -> None:
+    assert diag("* waiting for docker daemon: failed to start docker engine: dockerd failed to start: fatal: starting "
+                "nfs-common: exit status 1").verdict == "unknown"
+    assert diag("Failed to load listeners: no sockets found via socket activation: make sure the service was started "
+                "by systemd").verdict == "unknown"
+    kill = "Mar 08 10:45:02 resin systemd[1]: balena.service: Killing process 1662 (balena-proxy) with signal SIGABRT."
+    assert diag(kill).verdict == "dockerd-wedged"
+    assert diag(kill.replace("balena.service", "containerd.service")).verdict == "no-fault"
