@@ -73,7 +73,7 @@ class Crash:
     why: str
 
     @property
-    def diagnosis(self) -> str:
+    def diagnosis(self) -> Diagnosis | None:
         if self.bolt and self.owner == "containerd":
             return Diagnosis.CONTAINERD_STATE
         if self.owner == "dockerd" and (self.bolt or self.database):
@@ -82,7 +82,7 @@ class Crash:
             return Diagnosis.CONTAINERD_CRASH
         if self.bolt or self.owner == "dockerd":
             return Diagnosis.UNKNOWN  # a database nobody can name, or dockerd's own crash: escalate
-        return ""  # a crash of something else (a container's output, a git error): not the daemons' fault
+        return None  # a crash of something else (a container's output, a git error): not the daemons' fault
 
 
 def _dockerd_db(text: str) -> str | None:

@@ -33,7 +33,7 @@ LABELS = {"_ping": "/_ping", "version": "/version", "info": "/info", "containers
 
 @dataclass
 class Verdict:
-    diagnosis: str
+    diagnosis: Diagnosis
     confidence: str  # high | medium | low
     runbook: str | None
     streak: int  # consecutive failing rounds at the end
@@ -113,7 +113,7 @@ class Monitor:
                                          **({"cause": o.cause} if o.cause else {})}
                                      for n, o in r.obs.items()})
 
-    def _trace(self, diagnosis: str, view: RoundView, streak: int, log: logdiag.LogVerdict) -> list[str]:
+    def _trace(self, diagnosis: Diagnosis, view: RoundView, streak: int, log: logdiag.LogVerdict) -> list[str]:
         rounds = list(self.rounds)[-max(streak, 1):]
         lines = []
         for name, label in LABELS.items():
