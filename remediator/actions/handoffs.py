@@ -26,7 +26,7 @@ class Output(Protocol):
 
 
 OutputT = TypeVar("OutputT", bound=Output)
-WORDS = frozenset(Diagnosis)  # a StrEnum member is its word: `"healthy" in WORDS`
+WORDS = frozenset(Diagnosis)  # a StrEnum member is its word, so a journaled word is looked up as is
 
 
 @dataclass(frozen=True)
