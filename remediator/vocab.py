@@ -105,7 +105,7 @@ class StepStatus(enum.StrEnum):
 
 
 class PingOutcome(enum.StrEnum):
-    """What one probe observed. The first nine are evidence about the host; the last two are the operator's own
+    """What one probe observed. The first ten are evidence about the host; the last two are the operator's own
     environment (`detect/probes.blame`), never evidence that the host is sick."""
 
     OK = "ok"

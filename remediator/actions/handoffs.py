@@ -15,6 +15,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol, Self, TypeVar
 
+from remediator.vocab import Diagnosis
+
 
 class Output(Protocol):
     @classmethod
@@ -24,6 +26,7 @@ class Output(Protocol):
 
 
 OutputT = TypeVar("OutputT", bound=Output)
+WORDS = frozenset(Diagnosis)  # a StrEnum member is its word, so a journaled word is looked up as is
 
 
 @dataclass(frozen=True)
@@ -154,7 +157,7 @@ class EvidenceOutput:
 class ConfirmOutput:
     """probe.confirm: the verdict it acted on (`verdict` is Verdict.as_json(), kept whole for the evidence)."""
 
-    diagnosis: str
+    diagnosis: Diagnosis
     confidence: str = ""
     signatures: tuple[str, ...] = ()
     trace: tuple[str, ...] = ()
@@ -162,9 +165,10 @@ class ConfirmOutput:
 
     @classmethod
     def from_record(cls, data: Mapping[str, Any]) -> ConfirmOutput | None:
-        if "diagnosis" not in data:
+        word = data.get("diagnosis")
+        if not isinstance(word, str) or word not in WORDS:  # none, or no diagnosis's word: not this output
             return None
-        return cls(diagnosis=str(data["diagnosis"]), confidence=str(data.get("confidence") or ""),
+        return cls(diagnosis=Diagnosis(word), confidence=str(data.get("confidence") or ""),
                    signatures=tuple(data.get("signatures") or ()), trace=tuple(data.get("trace") or ()),
                    verdict=dict(data.get("verdict") or {}))
 

@@ -8,7 +8,9 @@ treats: the fix must fit the diagnosis (invariant 9).
 
 from __future__ import annotations
 
-from pydantic import Field
+from typing import Annotated, Final, Literal
+
+from pydantic import BeforeValidator, Field
 
 from remediator.actions import ActionSpec, Params, StepContext, action
 from remediator.actions.handoffs import ConfirmOutput
@@ -16,12 +18,28 @@ from remediator.detect.diagnose import diagnose_host
 from remediator.detect.signatures import DIAGNOSES
 from remediator.detect.verdict import Verdict
 from remediator.structs import Outcome, StepResult
+from remediator.vocab import Diagnosis
 
 FRESH = 60.0  # seconds a selection verdict stays usable
+ANY: Final = "any"
+
+
+def _known(word: object) -> object:
+    """An `expect:` item names a diagnosis, or is `any`: a typo is refused when the runbook loads (file:line:field)."""
+    if not isinstance(word, str) or (word != ANY and word not in DIAGNOSES):
+        raise ValueError(f"not a diagnosis; expected {ANY} or one of {', '.join(Diagnosis)}")
+    return word
+
+
+Expected = Annotated[Diagnosis | Literal["any"], BeforeValidator(_known)]
+
+
+def _every() -> list[Expected]:
+    return [ANY]
 
 
 class ConfirmParams(Params):
-    expect: list[str] = Field(default_factory=lambda: ["any"], description="diagnoses this runbook treats; any = every sick one")
+    expect: list[Expected] = Field(default_factory=_every, description="diagnoses this runbook treats; any = every sick one")
     max_rounds: int | None = Field(default=None, ge=1, le=50)
 
 
@@ -34,23 +52,20 @@ def _verdict(ctx: StepContext, p: ConfirmParams) -> Verdict:
 
 
 def confirm(ctx: StepContext, p: ConfirmParams) -> StepResult:
-    unknown = [e for e in p.expect if e != "any" and e not in DIAGNOSES]
-    if unknown:
-        return StepResult(f"runbook expects unknown diagnoses {unknown}", stop=Outcome.REFUSED)
     v = _verdict(ctx, p)
     data = ConfirmOutput(diagnosis=v.diagnosis, confidence=v.confidence, signatures=tuple(v.signatures),
                          trace=tuple(v.trace), verdict=v.as_json()).record()
     head = f"{v.diagnosis} ({v.confidence} confidence, {v.rounds} round(s))"
-    if v.diagnosis == "no-access":  # access is not health: neither "healthy" nor a reason to act
+    if v.diagnosis == Diagnosis.NO_ACCESS:  # access is not health: neither "healthy" nor a reason to act
         return StepResult(f"{head}: this user may not look at the host; nothing is done", changes=v.trace,
                           stop=Outcome.REFUSED, data=data)
-    if v.diagnosis == "suspect":
+    if v.diagnosis == Diagnosis.SUSPECT:
         return StepResult(f"{head}: the verdict did not settle; not acting on it", changes=v.trace, stop=Outcome.REFUSED,
                           data=data)
     if not v.sick:
         return StepResult(f"{head}: {DIAGNOSES[v.diagnosis].meaning}; nothing to do", changes=v.trace[:6],
                           stop=Outcome.HEALTHY, data=data)
-    if "any" not in p.expect and v.diagnosis not in p.expect:
+    if ANY not in p.expect and v.diagnosis not in p.expect:
         better = DIAGNOSES[v.diagnosis].runbook
         return StepResult(f"{head}: this runbook treats {', '.join(p.expect)}; "
                           f"{'use runbook ' + better if better else 'nothing to run'}", changes=v.trace,

@@ -29,24 +29,25 @@ from remediator.errors import InputError, RemediatorError
 from remediator.outputs import dumps
 from remediator.safeio import read_bounded, read_regular
 from remediator.settings import HostConfig, Settings
+from remediator.vocab import Diagnosis, PingOutcome
 
 MAX_LOG = 128 << 20  # every read of user input is bounded: a log bigger than this is cut by the user, on purpose
 # (a log of MAX_LOG takes ~3x that in memory to diagnose: bytes, text, lines; /dev/zero is refused within ~MAX_LOG)
-COLOUR = {"healthy": "green", "degraded": "yellow", "suspect": "yellow"}
+COLOUR = {Diagnosis.HEALTHY: "green", Diagnosis.DEGRADED: "yellow", Diagnosis.SUSPECT: "yellow"}
 
 
 def render_verdict(v: Verdict, host: str) -> None:
     table = Table(id_column("probe"), "outcome", "latency", "detail", title=f"{host}: round {v.rounds}",
                   title_justify="left")
     for name, o in v.observations.items():
-        colour = "green" if o["outcome"] == "ok" else "yellow" if o["outcome"] == "slow" else "red"
+        colour = "green" if o["outcome"] == PingOutcome.OK else "yellow" if o["outcome"] == PingOutcome.SLOW else "red"
         table.add_row(name, f"[{colour}]{o['outcome']}[/]", f"{o['latency'] * 1000:.0f} ms" if o["latency"] else "",
                       shown(str(o.get("detail", "")), 110))
     out.print(table)
     conclusion(v.diagnosis, v.confidence, v.runbook, v.trace)
 
 
-def conclusion(diagnosis: str, confidence: str, runbook: str | None, trace: list[str], extra: str = "") -> None:
+def conclusion(diagnosis: Diagnosis, confidence: str, runbook: str | None, trace: list[str], extra: str = "") -> None:
     """The verdict, the runbook it selects and the trace: the same words for a live host and for a log."""
     colour = COLOUR.get(diagnosis, "bold red")
     out.print(f"verdict [{colour}]{diagnosis}[/] ({confidence} confidence) — {escape(DIAGNOSES[diagnosis].meaning)}")
@@ -93,8 +94,8 @@ def probe(config: Path | None, hosts: tuple[str, ...], as_json: bool, rounds: in
             blind = True
             continue
         facts, v = result
-        sick = sick or v.sick or v.diagnosis == "suspect"
-        blind = blind or v.diagnosis == "no-access"  # access is not health: exit 2, as `run` and `daemon`
+        sick = sick or v.sick or v.diagnosis == Diagnosis.SUSPECT
+        blind = blind or v.diagnosis == Diagnosis.NO_ACCESS  # access is not health: exit 2, as `run` and `daemon`
         if as_json:
             click.echo(dumps({"host": hcfg.name, "layout": facts.layout, "version": facts.version, **v.as_json()}))
         else:
@@ -123,7 +124,7 @@ def diagnose(log: str, as_json: bool, explain: bool) -> None:
     why = logdiag.explain(v, text) if explain else None
     if as_json:
         click.echo(dumps(v.as_json() | ({"explain": why} if why else {}), indent=1))
-        sys.exit(exitcodes.OK if v.verdict == "healthy" else exitcodes.SICK)
+        sys.exit(exitcodes.OK if v.verdict == Diagnosis.HEALTHY else exitcodes.SICK)
     if v.matches:
         table = Table("line", id_column("signature"), "role", id_column("diagnosis"), "Docker", "text")
         for m in v.matches:
@@ -138,7 +139,7 @@ def diagnose(log: str, as_json: bool, explain: bool) -> None:
         out.print(f"decided by rule {escape(why['rule'])}: {shown(why['says'])}")
         for ln in why["lines"]:
             out.print(f"  line {escape(str(ln['line']))}: {shown(ln['text'], 160)}")
-    sys.exit(exitcodes.OK if v.verdict == "healthy" else exitcodes.SICK)
+    sys.exit(exitcodes.OK if v.verdict == Diagnosis.HEALTHY else exitcodes.SICK)
 
 
 @click.command()

@@ -114,7 +114,7 @@ class Rounds:
             self._status(h.name, last, HostState.SUSPECT, reason=f"/_ping: {p.outcome} {p.detail}"[:300])
         self.workers.diagnose(h)
 
-    def _status(self, name: str, last: HostStatus | None, state: HostState, *, verdict: str | None = None,
+    def _status(self, name: str, last: HostStatus | None, state: HostState, *, verdict: Diagnosis | None = None,
                 reason: str | None = None) -> None:
         """Write the host's status only if this round changed it (state, reason, verdict; no open incident)."""
         if last is None or (last.state, last.reason, last.open_incident) != (state, reason, None) or \

@@ -25,7 +25,7 @@ from remediator.clock import SYSTEM, Clock
 from remediator.errors import BadStateFile, JournalError
 from remediator.redact import redact_text as redact
 from remediator.safeio import check_schema, checked_rows, state_file
-from remediator.vocab import HostState
+from remediator.vocab import Diagnosis, HostState
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS flags (
@@ -285,7 +285,7 @@ class Store:
                           "ORDER BY seq DESC LIMIT ?", (host, host, limit), "refusal")
         return [{"ts": r[0], "host": r[1], "reason": r[2], "detail": r[3]} for r in rows]
 
-    def set_status(self, host: str, state: HostState, *, verdict: str | None = None, reason: str | None = None,
+    def set_status(self, host: str, state: HostState, *, verdict: Diagnosis | None = None, reason: str | None = None,
                    open_incident: str | None = None) -> None:
         """One statement (one commit): the state, reason and open incident; the verdict and its time only when
         one is given (a round that learnt nothing new about the verdict keeps the last one)."""

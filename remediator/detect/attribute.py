@@ -79,7 +79,7 @@ class Crash:
     supervisor: bool = False  # dockerd crashed in its containerd supervisor after containerd stopped answering
 
     @property
-    def diagnosis(self) -> str:
+    def diagnosis(self) -> Diagnosis | None:
         if self.supervisor and not self.bolt:
             return Diagnosis.CONTAINERD_WEDGED
         if self.bolt and self.owner == "containerd":
@@ -90,7 +90,7 @@ class Crash:
             return Diagnosis.CONTAINERD_CRASH
         if self.bolt or self.owner == "dockerd":
             return Diagnosis.UNKNOWN  # a database nobody can name, or dockerd's own crash: escalate
-        return ""  # a crash of something else (a container's output, a git error): not the daemons' fault
+        return None  # a crash of something else (a container's output, a git error): not the daemons' fault
 
 
 def _dockerd_db(text: str) -> str | None:

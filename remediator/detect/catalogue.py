@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass
 
 from remediator.detect.aliases import CONTAINERD_PROGRAMS, ENGINE_WORDS, MANAGED_SOCK_FILE, UNIT_WORDS
+from remediator.vocab import Diagnosis as D
 
 V = tuple[int, int]
 ANY: tuple[V, V] = ((1, 11), (99, 99))
@@ -27,7 +28,7 @@ class Signature:
     title: str
     patterns: tuple[re.Pattern[str], ...]
     role: str  # cause | symptom | info | marker
-    diagnosis: str | None
+    diagnosis: D | None
     versions: tuple[V, V]
     keywords: tuple[str, ...]  # cheap substrings that make a line a near-miss candidate
     exclude: re.Pattern[str] | None = None
@@ -62,7 +63,7 @@ def version_range_text(r: tuple[V, V]) -> str:
     return f"{version_text(lo)}–{version_text(hi)}"
 
 
-def _s(id_: str, title: str, patterns: list[str], role: str, diagnosis: str | None, versions: tuple[V, V],
+def _s(id_: str, title: str, patterns: list[str], role: str, diagnosis: D | None, versions: tuple[V, V],
        keywords: tuple[str, ...], exclude: str | None = None, subject: str | None = None, source: str = "",
        needles: tuple[str, ...] = (), requires: str | None = None) -> Signature:
     return Signature(id_, title, tuple(re.compile(p) for p in patterns), role, diagnosis, versions, keywords,
@@ -86,7 +87,7 @@ SIGNATURES: tuple[Signature, ...] = (
     # ---- containerd 0.2.x restore (the seed incident), 1.11-17.10 -------------------------------------
     _s("S02-fatal-eof", "containerd 0.2 restore hit an empty state.json/process.json: fatal EOF",
        [r"level=fatal msg=\"?(?:unexpected )?EOF\"?\s*$", r"FATA\[\d+\] (?:unexpected )?EOF\s*$"],
-       "cause", "containerd-state", ((1, 11), (17, 10)), ("fatal", "FATA", "EOF"),
+       "cause", D.CONTAINERD_STATE, ((1, 11), (17, 10)), ("fatal", "FATA", "EOF"),
        source="containerd supervisor/supervisor.go restore() + logrus.Fatal @v0.2.4",
        needles=('EOF',)),
     _s("S02-read-past-events", "containerd 0.2 replayed its events log (debug; precedes a restore fatal)",
@@ -95,17 +96,17 @@ SIGNATURES: tuple[Signature, ...] = (
        needles=('read past events',)),
     _s("S03-state-missing", "containerd 0.2 state dir lacks a file (stale state after reboot or live-restore)",
        [r"open \S+/libcontainerd/containerd/[0-9a-f]{64}/\S+: no such file or directory"],
-       "cause", "containerd-state", ((1, 11), (17, 10)), ("libcontainerd/containerd/",),
+       "cause", D.CONTAINERD_STATE, ((1, 11), (17, 10)), ("libcontainerd/containerd/",),
        exclude="removing state", source="containerd runtime/container.go Load/readProcessState @v0.2.4",
        needles=('libcontainerd/containerd/',)),
     _s("S04-events-log-nul", "containerd 0.2 events.log tail is NUL-padded after a host crash",
        [r"invalid character '\\{1,2}x00' looking for beginning of value"],
-       "cause", "containerd-state", ((1, 11), (17, 10)), ("invalid character", "x00"),
+       "cause", D.CONTAINERD_STATE, ((1, 11), (17, 10)), ("invalid character", "x00"),
        source="containerd supervisor/supervisor.go setupEventLog json decode @v0.2.x",
        needles=('x00',)),
     _s("S04-state-decode", "containerd 0.2 cannot decode its events log or a state file (written by another version)",
        [r"(?:level=fatal msg=\"?|FATA\[\d+\] )(?:json: cannot unmarshal|unexpected end of JSON input|invalid character)"],
-       "cause", "containerd-state", ((1, 11), (17, 10)), ("unmarshal", "JSON"),
+       "cause", D.CONTAINERD_STATE, ((1, 11), (17, 10)), ("unmarshal", "JSON"),
        exclude=r"configure the Docker daemon|daemon\.json|config file", requires=r"\bcontainerd\b(?!\.sock)",
        source="containerd supervisor/supervisor.go setupEventLog / runtime Load json decode @v0.2.x (containerd#387)",
        needles=("cannot unmarshal", "unexpected end of JSON input", "invalid character")),
@@ -117,7 +118,7 @@ SIGNATURES: tuple[Signature, ...] = (
        [r"rpc error: code = (?:14|Unavailable) desc = (?:grpc: the connection is unavailable|transport is closing)",
         r"connection error: desc = \"transport: dial unix:?/*\S+?containerd\.sock: timeout\"",
         r"containerd: container not started"],
-       "symptom", "containerd-state", ((1, 12), (18, 6)), ("Unavailable", "transport is closing", "not started"),
+       "symptom", D.CONTAINERD_STATE, ((1, 12), (18, 6)), ("Unavailable", "transport is closing", "not started"),
        source="moby libcontainerd/remote_linux.go handleConnectionChange @v1.12.3",
        needles=('code = 14', 'code = Unavailable', 'transport: dial', 'container not started')),
     # ---- managed containerd 1.x connect / start, 17.11+ ---------------------------------------------
@@ -125,68 +126,68 @@ SIGNATURES: tuple[Signature, ...] = (
        "(a reused pid: prove it, remove the pidfile, restart)",
        [r"(?:docker-)?containerd is still running\"?(?:.*?\bpid=\d+)?",
         r"libcontainerd: previous instance of containerd still alive \(\d+\)"],
-       "cause", "containerd-pidfile", ((17, 3), (99, 99)), ("still running", "still alive"),
+       "cause", D.CONTAINERD_PIDFILE, ((17, 3), (99, 99)), ("still running", "still alive"),
        source="moby libcontainerd/supervisor/remote_daemon.go startContainerd (getContainerdPid: any live pid counts) "
               "@v17.11-v28; libcontainerd/remote_unix.go @v17.06",
        needles=('still running', 'still alive')),
     _s("S07-ctrd-connect", "dockerd cannot reach its managed containerd 1.0/1.1 (crashed, wedged, or a stale pid)",
        [r"Failed to connect to containerd: failed to dial \"[^\"]+\": (?:context deadline exceeded|dial unix:?\s?\S+: timeout)"],
-       "symptom", "containerd-crash", ((17, 11), (18, 6)), ("Failed to connect to containerd",),
+       "symptom", D.CONTAINERD_CRASH, ((17, 11), (18, 6)), ("Failed to connect to containerd",),
        source="moby libcontainerd/remote_daemon.go New (errors.Wrap 'Failed to connect to containerd') @v17.11-v18.06",
        needles=('Failed to connect to containerd',)),
     _s("S08-ctrd-start-timeout", "the managed containerd did not answer within 15 s of its start",
        [r"(?:failed|Failed) to start containerd: timeout waiting for containerd to start"],
-       "symptom", "containerd-crash", ((18, 9), (99, 99)), ("timeout waiting for containerd",),
+       "symptom", D.CONTAINERD_CRASH, ((18, 9), (99, 99)), ("timeout waiting for containerd",),
        source="moby libcontainerd/supervisor/remote_daemon.go Start (startupTimeout 15s) @v18.09-v28",
        needles=('timeout waiting for containerd',)),
     _s("S08-ctrd-died", "the managed containerd crashed (signal or exit status)",
        [r"containerd did not exit successfully\"?.*?error=\"?(?:signal: (?:segmentation fault|aborted|bus error|"
         r"illegal instruction|trace/breakpoint trap)|exit status [1-9])"],
-       "cause", "containerd-crash", ((17, 11), (99, 99)), ("did not exit successfully",),
+       "cause", D.CONTAINERD_CRASH, ((17, 11), (99, 99)), ("did not exit successfully",),
        source="moby libcontainerd/supervisor/remote_daemon.go startContainerd cmd.Wait reaper @v17.11-v28",
        needles=('did not exit successfully',)),
     _s("S09-dial-managed", "the managed containerd runs but its metadata services failed to load (meta.db)",
        [rf"(?:failed to start daemon|Error starting daemon): failed to dial \"{MANAGED_SOCK}\": unknown service "
         r"containerd\.services\.\S+: not implemented"],
-       "cause", "containerd-state", ((18, 9), (99, 99)), ("failed to dial", "not implemented"),
+       "cause", D.CONTAINERD_STATE, ((18, 9), (99, 99)), ("failed to dial", "not implemented"),
        source="moby daemon/daemon.go NewDaemon 'failed to dial %q' @v18.09-v28; containerd services register only "
               "when the metadata plugin loads",
        needles=('not implemented',)),
     _s("S09-dial-managed-timeout", "dockerd gave up dialing its managed containerd's socket",
        [rf"(?:failed to start daemon|Error starting daemon): failed to dial \"{MANAGED_SOCK}\": (?!unknown service)"],
-       "symptom", "containerd-crash", ((17, 11), (99, 99)), ("failed to dial", "containerd.sock"),
+       "symptom", D.CONTAINERD_CRASH, ((17, 11), (99, 99)), ("failed to dial", "containerd.sock"),
        source="moby daemon/daemon.go NewDaemon @v18.09-v28",
        needles=('failed to dial',)),
     _s("S09-dial-external", "the system containerd (/run/containerd) does not serve; fix containerd first",
        [rf"failed to dial \"{SYSTEM_SOCK}\"",
         rf"dial unix {SYSTEM_SOCK}: connect: (?:connection refused|no such file or directory)"],
-       "cause", "containerd-down", ((18, 9), (99, 99)), ("failed to dial", "/run/containerd"),
+       "cause", D.CONTAINERD_DOWN, ((18, 9), (99, 99)), ("failed to dial", "/run/containerd"),
        source="moby daemon/daemon.go NewDaemon (WithTimeout 60s) @v19.03.7-v28",
        needles=('run/containerd/containerd.sock',)),
     _s("S09-sock-missing", "containerd's socket does not exist (seen by a client or ls): nothing serves it",
        [r"(?:cannot access|stat|lstat) '?\S*containerd\.sock'?: [Nn]o such file or directory"],
-       "symptom", "containerd-down", ANY, ("containerd.sock",), source="coreutils ls / Go os.Stat ENOENT",
+       "symptom", D.CONTAINERD_DOWN, ANY, ("containerd.sock",), source="coreutils ls / Go os.Stat ENOENT",
        needles=("containerd.sock",)),
     _s("S08-ctrd-terminated", "the managed containerd was terminated by dockerd before it said it had booted",
        [r"received signal\"?\s+module=containerd signal=terminated"],
-       "symptom", "containerd-crash", ((17, 11), (99, 99)), ("received signal",),
+       "symptom", D.CONTAINERD_CRASH, ((17, 11), (99, 99)), ("received signal",),
        source="containerd cmd/containerd handleSignals @v1.0-v1.7; moby supervisor stops it after its start timeout",
        needles=("signal=terminated",)),
     _s("S09-grpc-transport", "gRPC could not connect to the system containerd's socket",
        [rf"addrConn\.createTransport failed to connect to .*?{SYSTEM_SOCK}.*?(?:connection refused|no such file or directory)"],
-       "symptom", "containerd-down", ((18, 9), (99, 99)), ("createTransport",), source="grpc clientconn.go createTransport",
+       "symptom", D.CONTAINERD_DOWN, ((18, 9), (99, 99)), ("createTransport",), source="grpc clientconn.go createTransport",
        needles=('createTransport',)),
     _s("S09-grpc-managed", "gRPC cannot connect to the managed containerd's socket (containerd slow, dying or gone)",
        [rf"createTransport failed to connect to \{{?unix://{MANAGED_SOCK}"],
-       "symptom", "containerd-crash", ((18, 9), (99, 99)), ("createTransport",),
+       "symptom", D.CONTAINERD_CRASH, ((18, 9), (99, 99)), ("createTransport",),
        source="grpc clientconn.go createTransport; moby libcontainerd/supervisor monitorDaemon @v18.09-v28",
        needles=("createTransport",)),
     _s("S07-ctrd-kill-restart", "dockerd's health check found its managed containerd unresponsive and kills it",
-       [r"killing and restarting containerd"], "symptom", "containerd-wedged", ((17, 11), (99, 99)), ("killing",),
+       [r"killing and restarting containerd"], "symptom", D.CONTAINERD_WEDGED, ((17, 11), (99, 99)), ("killing",),
        source="moby libcontainerd/supervisor/remote_daemon.go monitorDaemon (after SIGUSR1 for a dump) @v17.11-v28",
        needles=("killing and restarting containerd",)),
     _s("S10-cri-recover", "containerd's CRI plugin cannot recover its persisted state (/var/lib/containerd) and exits",
-       [r"Failed to run CRI service\"?.*?failed to recover state"], "cause", "containerd-state", ((18, 9), (99, 99)),
+       [r"Failed to run CRI service\"?.*?failed to recover state"], "cause", D.CONTAINERD_STATE, ((18, 9), (99, 99)),
        ("recover state",), source="containerd pkg/cri/server/restart.go recover() via service.go Run @v1.5-v1.7, "
        "internal/cri/server @v2.0", needles=("failed to recover state",)),
     # ---- bolt databases: which process, which file ----------------------------------------------------
@@ -198,12 +199,12 @@ SIGNATURES: tuple[Signature, ...] = (
     _s("S10-ctrd-plugin-db", "containerd's metadata plugin cannot open meta.db (invalid database / checksum)",
        [r"failed to load plugin\"? \"?io\.containerd\.[\w.]+\"?.*?error=\"?(?:[^\"]*: )?(?:invalid database|version mismatch|checksum error)",
         r"(?:invalid database|version mismatch|checksum error)\"?.*?\bid=io\.containerd\."],
-       "cause", "containerd-state", ((17, 11), (99, 99)), ("failed to load plugin", "invalid database"),
+       "cause", D.CONTAINERD_STATE, ((17, 11), (99, 99)), ("failed to load plugin", "invalid database"),
        source="containerd services/server/server.go 'failed to load plugin %s' @v1.2-v1.7; bbolt errors.go ErrInvalid",
        needles=('invalid database', 'version mismatch', 'checksum error')),
     _s("S10-volume-db", "dockerd cannot open volumes/metadata.db (corrupt, or another dockerd holds its lock)",
        [r"error while opening volume store metadata database(?: \([^)]*\))?: .+"],
-       "cause", "dockerd-db", ANY, ("volume store",), subject="volumes/metadata.db",
+       "cause", D.DOCKERD_DB, ANY, ("volume store",), subject="volumes/metadata.db",
        source="moby volume/service/store.go NewStore (bolt Timeout 1s) @v18.09-v28; volume/store/store.go @v17.x",
        needles=('volume store metadata database',)),
     _s("S10-network-db", "libnetwork's local-kv.db cannot be read (corrupt or locked)",
@@ -211,11 +212,11 @@ SIGNATURES: tuple[Signature, ...] = (
         r"\btimeout\b|page \d+|freelist|circular dependency|local-kv)",
         r"Error creating default \"?bridge\"? network: (?:failed to allocate gateway|.*?[Aa]ddress already in use)",
         r"(?:libkv|kvstore)/(?:store/)?boltdb"],
-       "cause", "dockerd-db", ANY, ("network controller",), subject="network/files/local-kv.db",
+       "cause", D.DOCKERD_DB, ANY, ("network controller",), subject="network/files/local-kv.db",
        source="moby daemon/daemon.go 'Error initializing network controller: %v'; libnetwork datastore.go @v20.10-v28",
        needles=('network controller', 'bridge', 'boltdb')),
     _s("S10-db-lock", "dockerd's bolt database open timed out: another dockerd holds its lock (1.11-1.12 print no file)",
-       [r"(?:Error starting daemon|failed to start daemon): timeout\"?\s*$"], "cause", "dockerd-db", ((1, 11), (99, 99)),
+       [r"(?:Error starting daemon|failed to start daemon): timeout\"?\s*$"], "cause", D.DOCKERD_DB, ((1, 11), (99, 99)),
        ("timeout",), subject="volumes/metadata.db (or another of dockerd's bolt files, locked by a second dockerd)",
        source="bolt ErrTimeout 'timeout' from flock (bolt_unix.go); moby volume/store/store.go New @v1.11-v1.12 "
               "returns it unwrapped", needles=("timeout",)),
@@ -223,19 +224,19 @@ SIGNATURES: tuple[Signature, ...] = (
        [r"Couldn't create (?:Tag store|reference store repository): .+",
         r"(?:Error starting daemon|failed to start daemon): .*?(?:repositories\.json|"
         r"repositories-\w+|layerdb|imagedb).*?(?:unexpected end of JSON input|invalid character)"],
-       "cause", "dockerd-db", ANY, ("Tag store",), subject="image/<driver>/repositories.json (repositories-<driver> before 1.10)",
+       "cause", D.DOCKERD_DB, ANY, ("Tag store",), subject="image/<driver>/repositories.json (repositories-<driver> before 1.10)",
        source="moby graph/tags.go NewTagStore @v1.3-v1.9; daemon/daemon.go NewDaemon \"Couldn't create reference store "
               "repository: %s\" (reference/store.go) @v17.x-v28", needles=("Tag store", "reference store", "JSON", "invalid character")),
     _s("S10-content-db", "dockerd's content store metadata.db cannot be opened",
        [r"error opening bolt db for content metadata store", r"fscache: failed to open database file"],
-       "cause", "dockerd-db", ((20, 10), (99, 99)), ("bolt db",), subject="content/metadata.db",
+       "cause", D.DOCKERD_DB, ((20, 10), (99, 99)), ("bolt db",), subject="content/metadata.db",
        source="moby daemon/content.go configureLocalContentStore @v20.10",
        needles=('bolt db', 'fscache')),
     # ---- restore / rpc (1.13+, containerd 1.x-2.x) ---------------------------------------------------
     _s("S11-restore-failed", "dockerd could not re-attach a container (fifo missing = a partial cleanup)",
        [r"Failed to restore (?:container )?[0-9a-f]{64} with containerd: .+", r"failed to restore container with containerd",
         r"failed to open (?:stdout|stderr) fifo: error creating fifo \S+: no such file or directory"],
-       "symptom", "containerd-state", ((1, 13), (99, 99)), ("restore", "fifo"), source="moby daemon/daemon.go restore",
+       "symptom", D.CONTAINERD_STATE, ((1, 13), (99, 99)), ("restore", "fifo"), source="moby daemon/daemon.go restore",
        needles=('estore', 'fifo')),
     _s("S12-shim-reload", "containerd skipped or cleaned a shim while reloading tasks at start (self-healing)",
        [r"(?:loading tasks in namespace|failed to load shim|cleaning leaked shim process)"],
@@ -271,13 +272,13 @@ SIGNATURES: tuple[Signature, ...] = (
     _s("S13-rpc-deadline", "containerd or a shim does not answer in time",
        [r"rpc error: code = (?:4|DeadlineExceeded) desc = context deadline exceeded",
         r"converting task to protobuf\"?\s+error=\"?context (?:canceled|deadline exceeded)"],
-       "symptom", "containerd-wedged", ((1, 12), (99, 99)), ("deadline exceeded",),
+       "symptom", D.CONTAINERD_WEDGED, ((1, 12), (99, 99)), ("deadline exceeded",),
        source="grpc status codes; containerd services/tasks/local.go addTasks 'converting task to protobuf' when a "
               "shim's State call outlives its caller @v1.2-v1.7",
        exclude=KUBELET_GO + r".*rpc error: code = 4 ", needles=('code = 4', 'DeadlineExceeded', 'converting task to protobuf')),
     _s("S22-dockershim-deadline", "an old kubelet's runtime calls time out: its runtime is dockershim, so dockerd hangs",
        [KUBELET_GO + r".*rpc error: code = 4 desc = context deadline exceeded"],
-       "symptom", "dockerd-wedged", ANY, ("runtime service",),
+       "symptom", D.DOCKERD_WEDGED, ANY, ("runtime service",),
        source="kubernetes pkg/kubelet/remote/remote_runtime.go (grpc-go printed numeric codes before v1.6, i.e. "
               "kubelets of the dockershim era)", needles=("code = 4",)),
     # ---- client side -------------------------------------------------------------------------------
@@ -286,7 +287,7 @@ SIGNATURES: tuple[Signature, ...] = (
         r"Cannot connect to the Docker daemon\. Is (?:'docker -d'|'docker daemon'|the docker daemon) running on this host\?",
         r"dial unix \S*/(?:docker|balena(?:-engine)?)\.sock: (?:connect: )?no such file or directory\. Are you trying to "
         r"connect to a TLS-enabled daemon without TLS\?"],
-       "symptom", "dockerd-down", ANY, ("Cannot connect to the Docker daemon",),
+       "symptom", D.DOCKERD_DOWN, ANY, ("Cannot connect to the Docker daemon",),
        source="docker/cli client errors (cli/command/cli.go); moby api/client/utils.go errConnectionFailed @v1.8-v1.12; "
               "balena-engine's client ('the balenaEngine daemon', detect/aliases.py); the 1.x client's dial error "
               "'%v. Are you trying to connect to a TLS-enabled daemon without TLS?' on its socket dial (api/client/utils.go "
@@ -295,7 +296,7 @@ SIGNATURES: tuple[Signature, ...] = (
     _s("S15-client-timeout", "the client connected but the daemon never answered",
        [r"Read timed out\. \(read timeout=\d+\)", r"Error response from daemon: i/o timeout",
         r"operation timeout: context deadline exceeded", r"\(Client\.Timeout exceeded while awaiting headers\)"],
-       "symptom", "dockerd-wedged", ANY, ("timed out", "i/o timeout", "operation timeout"),
+       "symptom", D.DOCKERD_WEDGED, ANY, ("timed out", "i/o timeout", "operation timeout"),
        source="docker-py/requests; kubelet dockershim operation timeout",
        needles=('Read timed out', 'i/o timeout', 'operation timeout', 'Client.Timeout')),
     # ---- storage / kernel --------------------------------------------------------------------------
@@ -305,7 +306,7 @@ SIGNATURES: tuple[Signature, ...] = (
         r"devmapper: (?:Error|Unable|Thin Pool|Base Device UUID|Can't set task|Error activating)",
         r"devicemapper: Error running \w+",
         r"error initializing graphdriver: .*?devmapper"],
-       "cause", "storage-driver", ((1, 11), (24, 99)), ("devicemapper", "dm-", "devmapper"),
+       "cause", D.STORAGE_DRIVER, ((1, 11), (24, 99)), ("devicemapper", "dm-", "devmapper"),
        source="moby daemon/graphdriver/devmapper/deviceset.go @v17.x; pkg/devicemapper/devmapper.go "
               "'devicemapper: Error running deviceCreate (%s)' @v1.x-v18.09",
        needles=('devicemapper', 'dm-', '_Cfunc_dm_udev_wait', 'devmapper')),
@@ -314,18 +315,18 @@ SIGNATURES: tuple[Signature, ...] = (
         r"\"echo 0 > /proc/sys/kernel/hung_task_timeout_secs\" disables this message",
         r"\btask:\S+\s+state:D\b",
         r"\b(?:dockerd|docker|containerd[\w-]*|docker-containerd[\w-]*|runc|docker-runc)\s+D\s+(?:[0-9a-f]{8,16}\s+)?\d+\s+\d+\s+\d+\s+0x"],
-       "cause", "kernel-hang", ANY, ("blocked for more than", "hung_task", "state:D"),
+       "cause", D.KERNEL_HANG, ANY, ("blocked for more than", "hung_task", "state:D"),
        source="linux kernel/hung_task.c check_hung_task; sched_show_task",
        needles=('blocked for more than', 'hung_task_timeout_secs', 'state:D', ' D ')),
     _s("S17-netdev-refcount", "a network device cannot be freed (netns teardown hang)",
        [r"unregister_netdevice: waiting for \S+ to become free\. Usage count = -?\d+"],
-       "cause", "kernel-hang", ANY, ("unregister_netdevice",), source="linux net/core/dev.c netdev_wait_allrefs",
+       "cause", D.KERNEL_HANG, ANY, ("unregister_netdevice",), source="linux net/core/dev.c netdev_wait_allrefs",
        needles=('unregister_netdevice',)),
     _s("S17-kernel-frames", "kernel stack frames of a task blocked in netns, filesystem or RCU code",
        [r"\b(?:copy_net_ns|cleanup_net|xfs_buf_iowait|xfs_log_force\w*|xfs_buf_lock|rwsem_down_(?:read|write)\w*|"
         r"ovl_sync_fs|rtnl_lock|rtnl_dellink|__synchronize_srcu|synchronize_srcu\w*|synchronize_net|jbd2_log_wait_commit)"
         r"\+0x[0-9a-f]+/0x[0-9a-f]+"],
-       "symptom", "kernel-hang", ANY, ("+0x",), source="linux call traces (hung_task, /proc/<pid>/stack)",
+       "symptom", D.KERNEL_HANG, ANY, ("+0x",), source="linux call traces (hung_task, /proc/<pid>/stack)",
        needles=('+0x',)),
     _s("S17-filesystem", "the backing filesystem is unfit or failing (d_type, overlay readlink, fs errors)",
        [r"the backing \w+ filesystem is formatted without d_type support",
@@ -335,25 +336,25 @@ SIGNATURES: tuple[Signature, ...] = (
         r"error initializing graphdriver: (?!.*(?:devmapper|unknown option|invalid option|[Uu]nsupported option))",
         r"/(?:overlay2?|aufs|btrfs|zfs|vfs)/[0-9a-f]{12,}\S*: (?:invalid argument|operation not supported|"
         r"structure needs cleaning|input/output error|no such device)"],
-       "cause", "storage-driver", ANY, ("d_type", "readlink", "XFS", "EXT4-fs", "I/O error", "graphdriver"),
+       "cause", D.STORAGE_DRIVER, ANY, ("d_type", "readlink", "XFS", "EXT4-fs", "I/O error", "graphdriver"),
        source="moby daemon/graphdriver/overlay2/overlay.go; linux fs/overlayfs",
        needles=('d_type', 'readlink', 'Shutting down filesystem', 'EXT4-fs error', 'Buffer I/O error', 'graphdriver',
                 '/overlay', '/aufs/', '/btrfs/', '/zfs/', '/vfs/')),
     _s("disk-full", "a write failed because the filesystem is full",
-       [r"no space left on device"], "cause", "disk-full", ANY, ("space left",),
+       [r"no space left on device"], "cause", D.DISK_FULL, ANY, ("space left",),
        exclude=r"inotify|fs\.inotify|too many open files", source="ENOSPC",
        needles=('no space left on device',)),
     _s("S20-stale-pidfile", "a pidfile of a dead dockerd blocks the start",
        [r"(?:pid file found|failed to start daemon), ensure docker is not running or delete \S+",
         r"pid file found, ensure docker\b"],
-       "cause", "stale-pidfile", ANY, ("pid file", "ensure docker is not running"),
+       "cause", D.STALE_PIDFILE, ANY, ("pid file", "ensure docker is not running"),
        source="moby pkg/pidfile/pidfile.go New @v17.11-v23; cmd/dockerd/daemon.go @v24+",
        needles=('ensure docker is not running', 'pid file found')),
     _s("S21-start-limit", "systemd stopped restarting the unit (start limit hit): it needs reset-failed",
        [rf"{UNIT}: Start request repeated too quickly", rf"start request repeated too quickly for {UNIT}",
         rf"{UNIT} start request repeated too quickly",
         r"start-limit-hit", r"Result: start-limit\b", r"service-start-limit-hit"],
-       "limit", "start-limit", ANY, ("repeated too quickly", "start-limit"),
+       "limit", D.START_LIMIT, ANY, ("repeated too quickly", "start-limit"),
        source="systemd src/core/unit.c unit_test_start_limit; unit_log_failure 'Failed with result'",
        needles=('repeated too quickly', 'start-limit')),
     _s("S21-unit-failed", "systemd saw dockerd or containerd exit or fail to start",
@@ -363,17 +364,17 @@ SIGNATURES: tuple[Signature, ...] = (
         rf"Unit {UNIT} entered failed state", rf"{UNIT}: Unit entered failed state", rf"{UNIT}: Failed with result",
         rf"(?:--|░░) Subject: (?:Unit {UNIT} has failed|A start job for unit {UNIT} has failed)",
         r"Active: failed \(Result: ", r"Main PID: \d+ \(code=(?:exited|killed|dumped), status=\d+"],
-       "symptom", "dockerd-down", ANY, (".service", "Main PID"),
+       "symptom", D.DOCKERD_DOWN, ANY, (".service", "Main PID"),
        source="systemd src/core/service.c service_sigchld_event, job.c JOB_FAILED, catalog be02cf68",
        needles=('rocess exited', 'Failed to start', 'Scheduled restart job', 'hold-off time over', 'failed state',
                 'Failed with result', 'Subject:', 'Active: failed', 'Main PID:')),
     _s("S21-start-timeout", "systemd killed dockerd because its start took longer than the unit allows",
-       [rf"{UNIT}: Start operation timed out", r"start operation timed out\. Terminating"], "cause", "unknown", ANY,
+       [rf"{UNIT}: Start operation timed out", r"start operation timed out\. Terminating"], "cause", D.UNKNOWN, ANY,
        ("timed out",), source="systemd src/core/service.c service_timer (TimeoutStartSec)",
        needles=("Start operation timed out", "start operation timed out")),
     _s("S22-pleg", "kubelet sees the runtime hang (PLEG not healthy / runtime down)",
        [r"PLEG is not healthy: pleg (?:was last seen active \S+ ago; threshold is \S+|has yet to be successful)",
-        r"container runtime is down"], "symptom", "dockerd-wedged", ANY, ("PLEG", "runtime is down"),
+        r"container runtime is down"], "symptom", D.DOCKERD_WEDGED, ANY, ("PLEG", "runtime is down"),
        source="kubernetes pkg/kubelet/pleg/generic.go Healthy",
        needles=('PLEG is not healthy', 'container runtime is down')),
     _s("go-panic", "a Go program crashed (panic, fatal error, signal): the stack names which",
@@ -386,14 +387,14 @@ SIGNATURES: tuple[Signature, ...] = (
     _s("S10-layer-store", "dockerd's layer store references a layer whose metadata is gone (layerdb after a power loss)",
        [r"(?:Error starting daemon|failed to start daemon): (?:.*: )?(?:layer|mount) does not exist",
         r"/image/\w+/layerdb/(?:sha256/)?[0-9a-f]{64}/(?:cache-id|diff|parent|size)\"?: no such file or directory"],
-       "cause", "dockerd-db", ANY, ("layer does not exist", "layerdb"), subject="image/<driver>/layerdb",
+       "cause", D.DOCKERD_DB, ANY, ("layer does not exist", "layerdb"), subject="image/<driver>/layerdb",
        source="moby layer/layer.go ErrLayerDoesNotExist / ErrMountDoesNotExist, returned by layer/layer_store.go "
               "loadLayer/loadMount and layer/migration.go (NewDaemon) @v1.10-v28",
        needles=("does not exist", "layerdb/")),
     _s("S10-container-store", "dockerd cannot load a container's own JSON (config.v2.json, hostconfig.json) after a crash",
        [r"[Ff]ailed to load container(?: mount)?\b.*?(?:config\.v2\.json|hostconfig\.json|unexpected end of JSON input|"
         r"cannot unmarshal|invalid character|(?:layer|mount) does not exist)"],
-       "cause", "dockerd-db", ANY, ("load container",), subject="containers/<id>/config.v2.json",
+       "cause", D.DOCKERD_DB, ANY, ("load container",), subject="containers/<id>/config.v2.json",
        source="moby daemon/daemon.go restore 'Failed to load container %v: %v' @v1.11-v20.10, "
               "'failed to load container' (error field) @v23-v28; container/container.go FromDisk json decode",
        needles=("ailed to load container",)),
@@ -402,7 +403,7 @@ SIGNATURES: tuple[Signature, ...] = (
         r"(?:[Ff]ailed to start containerd: )?timeout waiting for containerd to start",
         r"Failed to connect to containerd: failed to dial \"[^\"]+\": context deadline exceeded",
         rf"(?:failed to start daemon|Error starting daemon): failed to dial \"{MANAGED_SOCK}\": context deadline exceeded"],
-       "cause", "containerd-state", ((17, 11), (99, 99)), ("timed out", "timeout waiting for containerd"),
+       "cause", D.CONTAINERD_STATE, ((17, 11), (99, 99)), ("timed out", "timeout waiting for containerd"),
        requires=r"cleaning up dead shim|cleaning up after shim disconnected|failed to load shim|loading tasks in namespace",
        source="containerd runtime/v2/manager.go loadTasks -> cleanupAfterDeadShim ('cleaning up after shim "
               "disconnected', binary.go 'cleaning up dead shim') in the io.containerd.runtime.v2.task plugin's init, "
@@ -410,7 +411,7 @@ SIGNATURES: tuple[Signature, ...] = (
               "startupTimeout 15s; systemd service_timer (TimeoutStartSec)",
        needles=("tart operation timed out", "timeout waiting for containerd", "context deadline exceeded")),
     _s("S12-shim-boot-stall", "containerd's boot blocked a minute or more on one dead shim of the previous boot",
-       [r"cleaning up after shim disconnected|cleaning up dead shim"], "cause", "containerd-state", ((17, 11), (99, 99)),
+       [r"cleaning up after shim disconnected|cleaning up dead shim"], "cause", D.CONTAINERD_STATE, ((17, 11), (99, 99)),
        ("shim",), requires=r"time=\"?\d{4}-",  # the gap is read from logrus timestamps
        source="containerd runtime/v2/manager.go loadTasks -> cleanupAfterDeadShim, run in the "
        "io.containerd.runtime.v2.task plugin's init before containerd serves @v1.5-v1.7 (containerd#5597, #5699, #5783: "
@@ -432,20 +433,20 @@ SIGNATURES: tuple[Signature, ...] = (
     # ---- issue 16, set G: by the subsystem that failed (which store, which program, which unit) ----------
     _s("S25-ctrd-lost", "dockerd's event stream from its running containerd 0.2 broke: containerd died (dockerd restarts it)",
        [r"libcontainerd: failed to receive event from containerd: rpc error: code = (?:13|Internal) desc = transport is closing"],
-       "cause", "containerd-crash", ((1, 12), (17, 10)), ("failed to receive event",),
+       "cause", D.CONTAINERD_CRASH, ((1, 12), (17, 10)), ("failed to receive event",),
        source="moby libcontainerd/remote_linux.go handleEventStream @v1.12 (remote_unix.go @v17.03): logged unless dockerd "
               "closed the connection itself; handleConnectionChange then kills and re-runs containerd "
               "('libcontainerd: new containerd process')", needles=("failed to receive event from containerd",)),
     _s("S10-cri-sandbox-lost", "containerd's CRI recovery finds sandboxes in its store that its sandbox controller lost "
        "(its two persisted stores disagree after an unclean stop)",
        [r"failed to recover sandbox state\"?\s+error=\"?unable to find sandbox \S+ not found"],
-       "cause", "containerd-state", ANY, ("recover sandbox state",),
+       "cause", D.CONTAINERD_STATE, ANY, ("recover sandbox state",),
        source="containerd internal/cri/server/restart.go recover() 'failed to recover sandbox state' with the controller's "
               "'unable to find sandbox %q: not found' (podsandbox/sandbox_status.go) @v2.0; a CRI line is never dockerd's "
               "managed containerd (moby starts it with the cri plugin disabled), so the layout is external: escalate",
        needles=("failed to recover sandbox state",)),
     _s("S16-dm-space-zero", "docker info: devicemapper's thin pool has no data or metadata space left",
-       [r"^\s*(?:Data|Metadata) Space Available: 0(?:\.0+)? ?B\s*$"], "cause", "disk-full", ((1, 8), (18, 9)),
+       [r"^\s*(?:Data|Metadata) Space Available: 0(?:\.0+)? ?B\s*$"], "cause", D.DISK_FULL, ((1, 8), (18, 9)),
        ("Space Available",), source="moby daemon/graphdriver/devmapper/driver.go Status 'Data Space Available' "
        "(units.HumanSize of the pool's free blocks) @v1.8-v18.09", needles=("Space Available: 0",)),
     _s("S12-frozen-task", "a task sits in the cgroup freezer (a frozen or freezing container), not a kernel I/O hang",
@@ -458,7 +459,7 @@ SIGNATURES: tuple[Signature, ...] = (
         rf"{UNIT}: Failed to run '[\w-]+' task", rf"{UNIT}: Failed with result 'resources'",
         rf"{UNIT}: Failed at step \w+ spawning", r"\S*/(?:dockerd|docker|balenad|containerd)\S* not present or not executable",
         r"Failed to get D-Bus connection: "],
-       "cause", "unknown", ANY, ("Failed to listen", "environment files", "not present"),
+       "cause", D.UNKNOWN, ANY, ("Failed to listen", "environment files", "not present"),
        source="systemd src/core/socket.c ('Failed to listen on %s.'), execute.c ('Failed to load environment files', "
               "'Failed at step %s spawning'), service.c (\"Failed to run '%s' task\", result 'resources'), systemctl "
               "('Failed to get D-Bus connection: %m' @v219-v234); moby contrib/init/sysvinit-debian/docker "
@@ -466,16 +467,16 @@ SIGNATURES: tuple[Signature, ...] = (
        needles=("Failed to listen on", "Failed to load environment files", "task: ", "'resources'", "Failed at step",
                 "not present or not executable", "Failed to get D-Bus connection")),
     _s("S24-exit-error", "dockerd's start ended with an error (its shutdown line carries it): the cause is printed",
-       [r"msg=\"?Daemon shutdown complete\"?\s+error="], "cause", "unknown", ((29, 0), (99, 99)), ("shutdown complete",),
+       [r"msg=\"?Daemon shutdown complete\"?\s+error="], "cause", D.UNKNOWN, ((29, 0), (99, 99)), ("shutdown complete",),
        source="moby daemon/command/daemon.go start(): the deferred 'Daemon shutdown complete' carries retErr unless it "
               "is context.Canceled @5f3c4002 (Docker 29)", needles=("Daemon shutdown complete",)),
     _s("S15-api-emfile", "dockerd runs but cannot accept API connections: it is out of file descriptors",
        [r"http: Accept error: accept (?:unix \S*/(?:docker|balena-engine|balena)\.sock|tcp \S*:237[56]): accept4?: "
-        r"too many open files"], "cause", "dockerd-wedged", ANY, ("Accept error",),
+        r"too many open files"], "cause", D.DOCKERD_WEDGED, ANY, ("Accept error",),
        source="go net/http server.go (*Server).Serve 'http: Accept error: %v; retrying in %v' on the API listeners "
               "dockerd serves (unix docker.sock, tcp 2375/2376)", needles=("http: Accept error",)),
     _s("S20-ssd-running", "the init script will not start dockerd: its pidfile names a live process, yet no daemon answers",
-       [r"^\S*/(?:dockerd|docker|balenad)\S* already running\.$"], "cause", "stale-pidfile", ANY, ("already running",),
+       [r"^\S*/(?:dockerd|docker|balenad)\S* already running\.$"], "cause", D.STALE_PIDFILE, ANY, ("already running",),
        requires=rf"Cannot connect to the {ENGINE_WORDS} daemon",
        source="dpkg utils/start-stop-daemon.c ('%s already running.' when the --pidfile's pid runs the --exec binary), "
               "run by moby contrib/init/sysvinit-debian/docker (output appended to /var/log/docker.log) @v1.x-v17.x; "
@@ -494,13 +495,13 @@ SIGNATURES: tuple[Signature, ...] = (
     _s("S21-ctrd-unit-failed", "systemd could not start containerd's own unit: nothing serves the socket dockerd needs",
        [r"Failed to start (?:\S+\.service - )?containerd container runtime\b",
         r"containerd[\w@.-]{0,40}\.service: [Cc]ontrol process exited, code="],
-       "cause", "containerd-down", ANY, ("containerd container runtime", "control process exited"),
+       "cause", D.CONTAINERD_DOWN, ANY, ("containerd container runtime", "control process exited"),
        source="containerd containerd.service 'Description=containerd container runtime' (Type=notify) with systemd "
               "src/core/job.c 'Failed to start %s.' and service.c 'Control process exited'; a containerd panic is the "
               "cause when it printed one (logevidence.CONSEQUENCES)",
        needles=("containerd container runtime", "ontrol process exited")),
     _s("S21-ctrd-unit-stopping", "systemd is stopping containerd's unit while dockerd waits to re-subscribe to it",
-       [r"Stopping (?:\S+\.service - )?containerd container runtime\.\.\."], "cause", "containerd-down", ANY,
+       [r"Stopping (?:\S+\.service - )?containerd container runtime\.\.\."], "cause", D.CONTAINERD_DOWN, ANY,
        ("Stopping containerd",), requires=r"Waiting for containerd to be ready to restart event processing",
        source="systemd src/core/job.c 'Stopping %s...' of containerd.service ('containerd container runtime'); moby "
               "libcontainerd/remote/client.go processEventStream 'Failed to get event' then 'Waiting for containerd to "
@@ -508,30 +509,30 @@ SIGNATURES: tuple[Signature, ...] = (
        needles=("containerd container runtime...",)),
     _s("S21-unit-dependency", "the engine's start job failed because a unit it requires failed: dockerd never ran",
        [rf"{UNIT}: Job {UNIT}/start failed with result 'dependency'",
-        rf"Dependency failed for {ENGINE_WORDS} Application Container Engine"], "cause", "unknown", ANY,
+        rf"Dependency failed for {ENGINE_WORDS} Application Container Engine"], "cause", D.UNKNOWN, ANY,
        ("dependency",), source="systemd src/core/job.c job_done_messages JOB_DEPENDENCY ('Dependency failed for %s.') "
        "and job_log_done_status (\"Job %s/%s failed with result '%s'.\"); the failed requirement's own lines, when "
        "shown, name the cause (containerd-down takes precedence)", needles=("'dependency'", "Dependency failed for")),
     _s("S21-no-socket-activation", "dockerd was given -H fd:// but not started by systemd's socket unit: no listener",
-       [r"ServeAPI error: No sockets found", r"no sockets found via socket activation"], "cause", "unknown", ANY,
+       [r"ServeAPI error: No sockets found", r"no sockets found via socket activation"], "cause", D.UNKNOWN, ANY,
        ("No sockets found", "socket activation"),
        source="moby pkg/systemd/listendfd.go ListenFD 'No sockets found' -> 'ServeAPI error' @v1.7-v1.12; "
               "daemon/listeners/listeners_linux.go listenFD 'no sockets found via socket activation: make sure the "
               "service was started by systemd' (cmd/dockerd 'Failed to load listeners: %v') @v17.x-v28",
        needles=("No sockets found", "no sockets found via socket activation")),
     _s("S27-bridge-create", "Docker < 1.0 could not create its docker0 bridge (kernel bridge support, ip tool)",
-       [r"^Error creating bridge: .*\(output: "], "cause", "unknown", ((0, 1), (0, 9)), ("Error creating bridge",),
+       [r"^Error creating bridge: .*\(output: "], "cause", D.UNKNOWN, ((0, 1), (0, 9)), ("Error creating bridge",),
        source="moby network.go CreateBridgeIface 'Error creating bridge: %s (output: %s)' @v0.6.0",
        needles=("Error creating bridge: ",)),
     _s("S26-desktop-engine", "Docker Desktop's backend could not start its engine VM or WSL distro: not a dockerd fault",
        [r"failed to start docker engine: dockerd failed to start: ", r"Failed to (?:deploy|check) distro\b",
-        r"\[Engines\s*\]\[Error\s*\] Start failed with "], "cause", "unknown", ANY, ("distro", "docker engine"),
+        r"\[Engines\s*\]\[Error\s*\] Start failed with "], "cause", D.UNKNOWN, ANY, ("distro", "docker engine"),
        source="Docker Desktop (closed source) backend, as its own .NET frames name it: Docker.Engines.WSL2."
               "WSL2Provisioning.DeployDistroAsync / LinuxWSL2Engine.DoStartAsync (docker/for-win#7300, #11385, #13462)",
        needles=("failed to start docker engine", " distro", "Start failed with")),
     _s("S15-unit-watchdog", "systemd's watchdog killed the engine's unit (SIGABRT): the engine stopped answering",
        [rf"{UNIT}: Watchdog timeout \(limit [^)]+\)!", rf"{UNIT}: Killing process \d+ \(\S+\) with signal SIGABRT"],
-       "symptom", "dockerd-wedged", ANY, ("Watchdog timeout", "SIGABRT"), exclude=r"containerd[\w@.-]*\.service: ",
+       "symptom", D.DOCKERD_WEDGED, ANY, ("Watchdog timeout", "SIGABRT"), exclude=r"containerd[\w@.-]*\.service: ",
        source="systemd src/core/service.c service_dispatch_watchdog 'Watchdog timeout (limit %s)!' then the kill with "
               "WatchdogSignal= (SIGABRT by default; unit.c 'Killing process %d (%s) with signal SIG%s.'); balena.service "
               "runs under WatchdogSec with balena-healthcheck (meta-balena#2327, #2363)",

@@ -21,7 +21,7 @@ class Meaning:
     sick: bool = True
 
 
-DIAGNOSES: dict[str, Meaning] = {d.name: d for d in (
+DIAGNOSES: dict[D, Meaning] = {d.name: d for d in (
     Meaning(D.HEALTHY, "every probe answers in time (a log: the last start completed and nothing failed after)",
             None, sick=False),
     Meaning(D.NO_FAULT, "no fault in this excerpt: no error, though it ends before the start completed", None,
@@ -62,11 +62,11 @@ DIAGNOSES: dict[str, Meaning] = {d.name: d for d in (
 PRIORITY = (D.DISK_FULL, D.KERNEL_HANG, D.STORAGE_DRIVER, D.DOCKERD_DB, D.CONTAINERD_CRASH, D.CONTAINERD_DOWN,
             D.STALE_PIDFILE, D.CONTAINERD_PIDFILE, D.CONTAINERD_STATE, D.CONTAINERD_WEDGED, D.CRASH_LOOP,
             D.DOCKERD_WEDGED, D.DOCKERD_DOWN)
-LAYOUT_BOUND: dict[str, tuple[str, ...]] = {D.CONTAINERD_WEDGED: ("managed", "libcontainerd"), D.CONTAINERD_STATE: ("managed", "libcontainerd"),
+LAYOUT_BOUND: dict[D, tuple[str, ...]] = {D.CONTAINERD_WEDGED: ("managed", "libcontainerd"), D.CONTAINERD_STATE: ("managed", "libcontainerd"),
                 D.CONTAINERD_PIDFILE: ("managed", "libcontainerd")}  # restarting dockerd restarts *its* containerd
 
 
-def runbook_for(diagnosis: str, layout: str | None = None) -> str | None:
+def runbook_for(diagnosis: D, layout: str | None = None) -> str | None:
     """The runbook a diagnosis selects on a host with this containerd layout."""
     d = DIAGNOSES[diagnosis]
     bound = LAYOUT_BOUND.get(diagnosis)

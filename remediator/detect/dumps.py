@@ -219,8 +219,8 @@ def _line(g: Group) -> str:
     return f"{g.count} × [{g.state}, {_span(g.min_minutes, g.max_minutes)} minutes] on {g.waits_on}: {_chain(g.frames)}"
 
 
-def verdict(summary: DumpSummary, min_minutes: int = 1, min_requests: int = 1) -> tuple[str | None, list[str]]:
-    """("dockerd-wedged", why) when API requests are parked for minutes, else (None, reasons).
+def verdict(summary: DumpSummary, min_minutes: int = 1, min_requests: int = 1) -> tuple[Diagnosis | None, list[str]]:
+    """(Diagnosis.DOCKERD_WEDGED, why) when API requests are parked for minutes, else (None, reasons).
     A panic is never a wedge: it is reported as one (see panic_owner)."""
     if summary.panic is not None:
         return None, [f"panic, not a wedge: {summary.panic}", f"at {_where(summary.panic_frames)}"]
@@ -317,7 +317,7 @@ _CONTAINERD_FRAMES = ("github.com/docker/containerd/", "github.com/containerd/co
 
 @dataclass(frozen=True)
 class Judgement:
-    verdict: str | None  # dockerd-wedged, containerd-wedged, or None: the dump explains nothing
+    verdict: Diagnosis | None  # dockerd-wedged, containerd-wedged, or None: the dump explains nothing
     trace: list[str]
     summary: list[str]  # render(): the dump-summary
     lines: tuple[int, ...]  # the input lines of the goroutine headers the verdict rests on
@@ -330,7 +330,7 @@ def _held(g: Group) -> bool:
             or (g.max_minutes >= 10 and (_has(g.frames, *_GRPC_WAIT) or g.state.startswith(("syscall", "semacquire")))))
 
 
-def _fragment(summary: DumpSummary, owner: str | None) -> tuple[str, str, Group] | None:
+def _fragment(summary: DumpSummary, owner: str | None) -> tuple[Diagnosis, str, Group] | None:
     """A few pasted stacks: a daemon goroutine held minutes on a lock, a containerd reply, or a syscall."""
     for g in summary.groups:
         own = [f for f in g.frames if f.startswith(_OWN_PREFIXES)]

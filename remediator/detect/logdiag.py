@@ -30,7 +30,7 @@ from remediator.vocab import Diagnosis
 
 @dataclass
 class LogVerdict:
-    verdict: str
+    verdict: Diagnosis
     confidence: str  # high | medium | low
     matches: list[Match]
     decisive: list[Match]

@@ -37,10 +37,10 @@ class Decision:
 Rule = Callable[[Evidence], Decision | None]
 
 
-def pick(diagnoses: Iterable[str | None]) -> Diagnosis:
+def pick(diagnoses: Iterable[Diagnosis | None]) -> Diagnosis:
     """The diagnosis that takes precedence (signatures.PRIORITY: the least destructive fix that fits, first)."""
     named = [d for d in diagnoses if d]
-    return Diagnosis(min(named, key=lambda d: PRIORITY.index(d) if d in PRIORITY else len(PRIORITY)))
+    return min(named, key=lambda d: PRIORITY.index(d) if d in PRIORITY else len(PRIORITY))
 
 
 def nos(*groups: Iterable[Match | int]) -> tuple[int, ...]:

@@ -23,6 +23,7 @@ from remediator.hosts.port import Host, Ping
 from remediator.hosts.service import ServiceView
 from remediator.settings import SystemdService
 from remediator.structs import Proc
+from remediator.vocab import PingOutcome as O
 
 HUNG_MEMORY = 600.0  # seconds a hung-task report keeps counting
 API = {"_ping": "/_ping", "version": "/version", "info": "/info", "containers": "/containers/json?all=1"}
@@ -32,6 +33,9 @@ KERNEL_HANG = tuple(s for s in SIGNATURES if s.id in ("S17-hung-task", "S17-netd
 # Why a probe failed when the host is not to blame: the operator's own environment (remediator.access).
 ACCESS, MISSING_BINARY, WRONG_SOCKET = "access", "missing-binary", "wrong-socket"
 OPERATOR_CAUSES = (ACCESS, MISSING_BINARY, WRONG_SOCKET)
+# Every outcome is evidence about the host or the operator's own environment, never neither (tests/unit/test_vocab_use.py)
+HOST_OUTCOMES = frozenset({O.OK, O.SLOW, O.TIMEOUT, O.REFUSED, O.MISSING, O.ERROR, O.ABSENT, O.NA, O.FULL, O.HUNG_TASK})
+OPERATOR_OUTCOMES: dict[O, str] = {O.DENIED: ACCESS, O.MISSING_BINARY: MISSING_BINARY}  # outcome -> its cause
 
 
 @dataclass(frozen=True)
@@ -41,7 +45,7 @@ class Obs:
     access | missing-binary | wrong-socket — set in one place, `blame`."""
 
     name: str
-    outcome: str
+    outcome: O
     latency: float = 0.0
     detail: str = ""
     data: dict[str, Any] = field(default_factory=dict)
@@ -49,7 +53,7 @@ class Obs:
 
     @property
     def answered(self) -> bool:
-        return self.outcome in ("ok", "slow")
+        return self.outcome in (O.OK, O.SLOW)
 
 
 def blame(o: Obs, facts: Facts) -> Obs:
@@ -59,11 +63,9 @@ def blame(o: Obs, facts: Facts) -> Obs:
     reads only `cause` (detect/verdict.py: any operator cause makes the round `no-access`)."""
     if o.cause or o.answered:
         return o
-    if o.outcome == "denied":
-        return replace(o, cause=ACCESS)
-    if o.outcome == "missing-binary":
-        return replace(o, cause=MISSING_BINARY)
-    if o.name in ("socket", *API) and o.outcome == "missing" and (where := facts.listens_elsewhere()):
+    if cause := OPERATOR_OUTCOMES.get(o.outcome):
+        return replace(o, cause=cause)
+    if o.name in ("socket", *API) and o.outcome == O.MISSING and (where := facts.listens_elsewhere()):
         return replace(o, cause=WRONG_SOCKET, detail=f"{o.detail}; the running dockerd (pid {facts.dockerd_pid}) "
                        f"listens on {where}, not on the configured {facts.docker_host}")
     return o
@@ -80,7 +82,7 @@ class Round:
     cpu: float = 0.0
 
     def __getitem__(self, name: str) -> Obs:
-        return self.obs.get(name, Obs(name, "na", detail="not probed"))
+        return self.obs.get(name, Obs(name, O.NA, detail="not probed"))
 
 
 @dataclass
@@ -97,7 +99,7 @@ def _api(host: Host, path: str, s: ProbeSettings) -> Callable[[], Obs]:
 
 
 def _from_ping(name: str, p: Ping, s: ProbeSettings) -> Obs:
-    outcome = "slow" if p.ok and p.latency > s.slow else p.outcome
+    outcome = O.SLOW if p.ok and p.latency > s.slow else p.outcome
     return Obs(name, outcome, p.latency, p.detail)
 
 
@@ -126,21 +128,21 @@ class Prober:
             h = self.host.health(p) if p else None
             ignored = fam.ignored(name)  # look-alikes the trust rule refused: said, never used (hosts/trust.py)
             if name == "dockerd" and (why := self._unproven(p)):
-                out.append(Obs("dockerd-proc", "denied", detail=why))
+                out.append(Obs("dockerd-proc", O.DENIED, detail=why))
                 continue
             if p is None or h is None or not p.alive:
-                out.append(Obs(f"{name}-proc", "absent", detail="; ".join([f"no {name} process of this host"] + ignored),
+                out.append(Obs(f"{name}-proc", O.ABSENT, detail="; ".join([f"no {name} process of this host"] + ignored),
                                data={"ignored": ignored} if ignored else {}))
                 continue
             if name in self.pids and self.pids[name] != p.pid:
                 self.restarts[name] += 1
             self.pids[name] = p.pid
-            out.append(Obs(f"{name}-proc", "ok", detail="; ".join([f"pid {p.pid} {h.describe()}"] + ignored),
+            out.append(Obs(f"{name}-proc", O.OK, detail="; ".join([f"pid {p.pid} {h.describe()}"] + ignored),
                            data={"pid": p.pid, "state": h.state, "threads": h.threads, "dstate": len(h.dstate),
                                  "wchan": h.wchan, "uptime": round(h.uptime, 1), "restarts": self.restarts[name]}))
         parents = {c.ppid for c in fam.containers}
         leaked = [s.pid for s in fam.shims if s.pid not in parents]  # S19 (docs/signatures.md): a shim with no container left
-        out.append(Obs("shims", "ok", detail=f"{len(fam.shims)} shim(s), {len(fam.containers)} container process(es)"
+        out.append(Obs("shims", O.OK, detail=f"{len(fam.shims)} shim(s), {len(fam.containers)} container process(es)"
                        + (f"; {len(leaked)} shim(s) without a container (S19): {leaked[:5]}" if leaked else ""),
                        data={"shims": len(fam.shims), "containers": len(fam.containers), "leaked_shims": len(leaked)}))
         return out
@@ -156,29 +158,29 @@ class Prober:
 
     def _environment(self) -> list[Obs]:
         """What reading the facts met in the operator's environment (a program not installed, a file closed)."""
-        return [Obs(f"facts-{i}", kind, detail=what) for i, (kind, what) in enumerate(self.facts.blocked, 1)]
+        return [Obs(f"facts-{i}", O(kind), detail=what) for i, (kind, what) in enumerate(self.facts.blocked, 1)]
 
     def _log(self) -> Obs:
         """New daemon log lines (kept on the Prober); `denied` when the log file is closed to this user."""
         path = getattr(self.host.config.service, "log", "") or ""
         if path and (why := self.host.denied(path)):
-            return Obs("log", "denied", detail=f"daemon log: {why}")
+            return Obs("log", O.DENIED, detail=f"daemon log: {why}")
         if isinstance(self.host.config.service, SystemdService) and (why := self.host.journal_denied()):
-            return Obs("log", "denied", detail=f"daemon log (journal of {self.host.config.service.unit}): {why}")
-        return Obs("log", "ok", detail=f"daemon log {path or '(journal)'}")
+            return Obs("log", O.DENIED, detail=f"daemon log (journal of {self.host.config.service.unit}): {why}")
+        return Obs("log", O.OK, detail=f"daemon log {path or '(journal)'}")
 
     def _disk(self) -> Obs:
         worst: tuple[float, str] = (100.0, "")
         rows: dict[str, list[str]] = {}
         for label, root in (("data-root", self.facts.data_root), ("exec-root", self.facts.exec_root)):
             if why := self.host.denied(root):  # statvfs would climb to a parent's filesystem: not evidence
-                return Obs("disk", "denied", detail=f"{label}: {why}")
+                return Obs("disk", O.DENIED, detail=f"{label}: {why}")
             du = self.host.disk_usage(root)
             rows.setdefault(f"{du.free_percent:.1f}% free ({du.free >> 20} MiB), inodes {du.free_inodes_percent:.1f}% free",
                             []).append(label)
             worst = min(worst, (du.free_percent, label), (du.free_inodes_percent, f"{label} (inodes)"))
         full = worst[0] < self.s.min_free_percent
-        return Obs("disk", "full" if full else "ok", detail="; ".join(f"{' and '.join(v)}: {k}" for k, v in rows.items()),
+        return Obs("disk", O.FULL if full else O.OK, detail="; ".join(f"{' and '.join(v)}: {k}" for k, v in rows.items()),
                    data={"worst_free_percent": round(worst[0], 2), "where": worst[1]})
 
     def round(self) -> Round:
@@ -207,15 +209,15 @@ class Prober:
                 try:
                     obs[name] = fut.result(timeout=max(0.0, deadline - time.monotonic()))
                 except cf.TimeoutError:
-                    obs[name] = Obs(name, "timeout", self.s.timeout, "probe did not return within its deadline")
+                    obs[name] = Obs(name, O.TIMEOUT, self.s.timeout, "probe did not return within its deadline")
         finally:
             pool.shutdown(wait=False, cancel_futures=True)
         now = self.clock.monotonic()
         fresh = [(now, k) for k in kernel if any(s.matches(k) for s in KERNEL_HANG)]
         self.hung = [(t, k) for t, k in self.hung if now - t < HUNG_MEMORY] + fresh
         hung = [k for _, k in self.hung]  # remembered across rounds: the kernel reports a hung task once
-        obs["kernel"] = Obs("kernel", "denied", detail=kmsg_denied) if kmsg_denied else \
-            Obs("kernel", "hung-task" if hung else "ok", detail=hung[-1] if hung else
+        obs["kernel"] = Obs("kernel", O.DENIED, detail=kmsg_denied) if kmsg_denied else \
+            Obs("kernel", O.HUNG_TASK if hung else O.OK, detail=hung[-1] if hung else
                 f"{len(kernel)} new kernel message(s), no hung task", data={"hung": hung[-5:]})
         obs = {name: blame(o, self.facts) for name, o in obs.items()}
         return Round(self.rounds, self.clock.wall(), obs, text.splitlines(), kernel,

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from remediator.detect import logdiag
 from remediator.detect.probes import ACCESS, MISSING_BINARY, OPERATOR_CAUSES, WRONG_SOCKET, Round
 from remediator.vocab import Diagnosis
+from remediator.vocab import PingOutcome as O
 
 MANAGED = ("managed", "libcontainerd")
 HOW = {ACCESS: "run as root, or as a member of the group that owns the Docker socket (usually docker)",
@@ -26,7 +27,7 @@ HOW = {ACCESS: "run as root, or as a member of the group that owns the Docker so
 
 @dataclass
 class RoundView:
-    diagnosis: str
+    diagnosis: Diagnosis
     because: list[str]
     against: list[str]
     settled: bool = False  # nothing here can flap: act on this one round (no debounce)
@@ -53,7 +54,7 @@ class Seen:
         self.api = (self.ping, r["version"], r["info"], r["containers"])
         self.log_cause = self.log.verdict if self.log.decisive and self.log.confidence != "low" else None
         self.api_line = ", ".join(f"{o.name} {o.outcome} {ms(o.latency)}" for o in self.api)
-        self.ctrd_ok = self.ctrd.answered or self.ctrd.outcome == "na"
+        self.ctrd_ok = self.ctrd.answered or self.ctrd.outcome == O.NA
         self.ctrd_line = (f"containerd socket: {self.ctrd.outcome} {ms(self.ctrd.latency)}"
                           + (f" ({self.ctrd.detail})" if self.ctrd.detail else ""))
         self.uptime = dockerd.data.get("uptime", self.grace)
@@ -63,7 +64,7 @@ class Seen:
         """The round's reasons once dockerd is known to run: its process, then `more`."""
         return [f"dockerd {self.dockerd.detail}", *more]
 
-    def view(self, diagnosis: str, because: list[str], settled: bool = False) -> RoundView:
+    def view(self, diagnosis: Diagnosis, because: list[str], settled: bool = False) -> RoundView:
         return RoundView(diagnosis, because, self.against, settled)
 
 
@@ -86,7 +87,7 @@ def no_access(s: Seen) -> RoundView | None:
 def disk_full(s: Seen) -> RoundView | None:
     """Either root below probe.min_free_percent: disk-full (a restart makes it worse)."""
     disk = s.r["disk"]
-    if disk.outcome == "full":
+    if disk.outcome == O.FULL:
         return RoundView(Diagnosis.DISK_FULL, [f"disk: {disk.detail}"], [])
     s.against.append(f"not disk-full: {disk.detail}")
     return None
@@ -96,10 +97,10 @@ def kernel_hang(s: Seen) -> RoundView | None:
     """A hung-task report, or D-state runtime threads, while the API fails and dockerd runs: kernel-hang."""
     kernel = s.r["kernel"]
     d_threads = s.dockerd.data.get("dstate", 0) + s.r["containerd-proc"].data.get("dstate", 0)
-    if (kernel.outcome == "hung-task" or d_threads) and not all(o.answered for o in s.api) and s.dockerd.outcome != "absent":
-        return s.view(Diagnosis.KERNEL_HANG, [f"kernel: {kernel.detail}" if kernel.outcome == "hung-task" else
+    if (kernel.outcome == O.HUNG_TASK or d_threads) and not all(o.answered for o in s.api) and s.dockerd.outcome != O.ABSENT:
+        return s.view(Diagnosis.KERNEL_HANG, [f"kernel: {kernel.detail}" if kernel.outcome == O.HUNG_TASK else
                                               f"{d_threads} runtime thread(s) in D state while the API does not answer"])
-    if kernel.outcome == "hung-task":
+    if kernel.outcome == O.HUNG_TASK:
         s.against.append(f"not kernel-hang: the kernel reported a hung task ({kernel.detail[:80]}) but the API answers")
     else:
         s.against.append("not kernel-hang: no hung-task message" + (", no D-state threads" if not d_threads else ""))
@@ -108,7 +109,7 @@ def kernel_hang(s: Seen) -> RoundView | None:
 
 def dockerd_down(s: Seen) -> RoundView | None:
     """No dockerd process: the log's cause if it names one (settled when its last start failed), else dockerd-down."""
-    if s.dockerd.outcome != "absent":
+    if s.dockerd.outcome != O.ABSENT:
         return None
     because = [s.dockerd.detail or "no dockerd process of this host"]  # names any look-alike it ignored
     if not s.log_cause:
@@ -166,7 +167,7 @@ def ping_silent(s: Seen) -> RoundView | None:
 
 def containerd_trouble(s: Seen, because: list[str]) -> RoundView:
     """containerd-down for an external containerd that refuses or is missing, else containerd-wedged."""
-    if s.layout not in MANAGED and s.ctrd.outcome in ("refused", "missing"):
+    if s.layout not in MANAGED and s.ctrd.outcome in (O.REFUSED, O.MISSING):
         return s.view(Diagnosis.CONTAINERD_DOWN, because + ["nothing serves on the external containerd's socket"])
     return s.view(Diagnosis.CONTAINERD_WEDGED, because)
 
@@ -195,7 +196,7 @@ def container_lock_held(s: Seen) -> RoundView | None:
 def containerd_socket_elsewhere(s: Seen) -> RoundView | None:
     """Every API call answers and dockerd's own containerd socket is missing: a layout the facts read wrong,
     degraded — never a wedge (a wedged containerd holds its socket and does not answer)."""
-    if s.ctrd.outcome != "missing" or s.layout not in MANAGED:
+    if s.ctrd.outcome != O.MISSING or s.layout not in MANAGED:
         return None
     return s.view(Diagnosis.DEGRADED, s.because(
         f"API: {s.api_line}", s.ctrd_line, "the API answers every call, so dockerd's containerd serves it; the "
@@ -212,7 +213,7 @@ def containerd_silent(s: Seen) -> RoundView | None:
 
 def slow_answers(s: Seen) -> RoundView | None:
     """Every probe answers, some later than probe.slow: degraded, never hung."""
-    slow = [o for o in (*s.api, s.ctrd) if o.outcome == "slow"]
+    slow = [o for o in (*s.api, s.ctrd) if o.outcome == O.SLOW]
     if not slow:
         return None
     return s.view(Diagnosis.DEGRADED, s.because(f"API: {s.api_line}", f"slow: {', '.join(o.name for o in slow)}"))

@@ -85,7 +85,7 @@ def attributed(scanned: list[Scanned]) -> list[Match]:
             frames = [x.line.text for x in scanned[i + 1:i + 1 + attribute.STACK_LINES]]
             context = [x.line.text for x in scanned[max(0, i - 40):i]]
             crash = attribute.crash(sc.line.proc, frames, context, m.signature.id == "S10-bolt-panic", sc.line.text)
-            out.append(replace(m, resolved=crash.diagnosis or None, note=crash.why))
+            out.append(replace(m, resolved=crash.diagnosis, note=crash.why))
     return out
 
 

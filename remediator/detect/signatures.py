@@ -23,6 +23,7 @@ from remediator.detect.catalogue import version_range_text as version_range_text
 from remediator.detect.diagnoses import DIAGNOSES as DIAGNOSES
 from remediator.detect.diagnoses import PRIORITY as PRIORITY
 from remediator.detect.diagnoses import runbook_for as runbook_for
+from remediator.vocab import Diagnosis
 
 
 @dataclass(frozen=True)
@@ -30,11 +31,11 @@ class Match:
     signature: Signature
     line_no: int
     line: str
-    resolved: str | None = None  # a panic's diagnosis once attributed (its signature has none of its own)
+    resolved: Diagnosis | None = None  # a panic's diagnosis once attributed (its signature has none of its own)
     note: str = ""  # why: the attribution, or the file this line names
 
     @property
-    def diag(self) -> str | None:
+    def diag(self) -> Diagnosis | None:
         return self.resolved or self.signature.diagnosis
 
 

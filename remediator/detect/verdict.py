@@ -33,7 +33,7 @@ LABELS = {"_ping": "/_ping", "version": "/version", "info": "/info", "containers
 
 @dataclass
 class Verdict:
-    diagnosis: str
+    diagnosis: Diagnosis
     confidence: str  # high | medium | low
     runbook: str | None
     streak: int  # consecutive failing rounds at the end
@@ -43,13 +43,15 @@ class Verdict:
     observations: dict[str, dict[str, Any]] = field(default_factory=dict)
     at: float = field(default_factory=time.time)
     subject: str | None = None  # what the log names as broken (a database file, a crashed program), if it does
+    rule: str = ""  # the round rule (roundrules.NAMES) that classified the last round; the debounce may still hold
+    # the verdict at suspect or degraded
 
     @property
     def sick(self) -> bool:
         return DIAGNOSES[self.diagnosis].sick
 
     def as_json(self) -> dict[str, Any]:
-        return {"verdict": self.diagnosis, "confidence": self.confidence, "runbook": self.runbook,
+        return {"verdict": self.diagnosis, "rule": self.rule, "confidence": self.confidence, "runbook": self.runbook,
                 "streak": self.streak, "rounds": self.rounds, "meaning": DIAGNOSES[self.diagnosis].meaning,
                 "subject": self.subject,
                 "signatures": self.signatures, "trace": self.trace, "observations": self.observations}
@@ -107,13 +109,13 @@ class Monitor:
         trace = self._trace(diagnosis, view, streak, log)
         subject = next((m.note for m in log.decisive if m.note and m.diag == diagnosis), None)
         return Verdict(diagnosis, confidence, runbook_for(diagnosis, self.layout), streak, self.total, trace,
-                       subject=subject,
+                       subject=subject, rule=view.rule,
                        signatures=sorted({m.signature.id for m in log.matches if m.signature.role != "info"}),
                        observations={n: {"outcome": o.outcome, "latency": round(o.latency, 4), "detail": o.detail, **o.data,
                                          **({"cause": o.cause} if o.cause else {})}
                                      for n, o in r.obs.items()})
 
-    def _trace(self, diagnosis: str, view: RoundView, streak: int, log: logdiag.LogVerdict) -> list[str]:
+    def _trace(self, diagnosis: Diagnosis, view: RoundView, streak: int, log: logdiag.LogVerdict) -> list[str]:
         rounds = list(self.rounds)[-max(streak, 1):]
         lines = []
         for name, label in LABELS.items():

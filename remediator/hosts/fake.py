@@ -27,6 +27,7 @@ from remediator.hosts.statefiles import LocalStateFiles
 from remediator.safeio import open_regular
 from remediator.settings import HostConfig
 from remediator.structs import CommandResult, Proc
+from remediator.vocab import PingOutcome
 
 
 @dataclass
@@ -153,13 +154,13 @@ class FakeHost(LocalFiles):
     def ping(self, timeout: float = 2.0, path: str = "/_ping") -> Ping:
         if self.ping_hook is not None:
             self.ping_hook(path)
-        return self.pings.get(path, Ping("ok", 0.001))
+        return self.pings.get(path, Ping(PingOutcome.OK, 0.001))
 
     def connect(self, sock_path: str, timeout: float) -> Ping:
-        return self.sockets.get(sock_path, Ping("ok", 0.0001))
+        return self.sockets.get(sock_path, Ping(PingOutcome.OK, 0.0001))
 
     def grpc_ping(self, sock_path: str, timeout: float) -> Ping:
-        return self.sockets.get(sock_path, Ping("ok", 0.0002))
+        return self.sockets.get(sock_path, Ping(PingOutcome.OK, 0.0002))
 
     def docker_call(self, fn_name: str, *args: Any, timeout: float = 10.0, **kwargs: Any) -> Any:
         return self.docker[fn_name](*args, **kwargs)

@@ -33,28 +33,29 @@ from remediator.hosts.statefiles import LocalStateFiles
 from remediator.safeio import open_regular
 from remediator.settings import HostConfig
 from remediator.structs import CommandResult, Proc
+from remediator.vocab import PingOutcome as O
 
 H2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 H2_EMPTY_SETTINGS = b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"
 NEGOTIATE_TIMEOUT = 5.0  # the most one negotiation may take, whatever the call's own timeout
 
 
-def _timed(exchange: Callable[[], tuple[str, str]], sock_path: str, timeout_detail: str) -> Ping:
+def _timed(exchange: Callable[[], tuple[O, str]], sock_path: str, timeout_detail: str) -> Ping:
     """Run one socket exchange and map how it ended to a Ping (never raises for socket trouble)."""
     started = time.monotonic()
     try:
         outcome, detail = exchange()
     except FileNotFoundError:
-        outcome, detail = "missing", f"no socket {sock_path}"
+        outcome, detail = O.MISSING, f"no socket {sock_path}"
     except ConnectionRefusedError:
-        outcome, detail = "refused", "nothing listening"
+        outcome, detail = O.REFUSED, "nothing listening"
     except TimeoutError:
-        outcome, detail = "timeout", timeout_detail
+        outcome, detail = O.TIMEOUT, timeout_detail
     except PermissionError as exc:  # the operator's own access, not the daemon's health (remediator.access)
-        outcome, detail = "denied", f"{errno.errorcode.get(exc.errno or 0, 'EACCES')}: " + \
+        outcome, detail = O.DENIED, f"{errno.errorcode.get(exc.errno or 0, 'EACCES')}: " + \
             (access.blocker(sock_path, os.W_OK) or f"permission denied on {sock_path}")
     except OSError as exc:
-        outcome, detail = "error", str(exc)
+        outcome, detail = O.ERROR, str(exc)
     return Ping(outcome, time.monotonic() - started, detail)
 
 
@@ -175,23 +176,23 @@ class LocalHost(LocalFiles):
 
     # ---- Docker API -----------------------------------------------------------------------
     def ping(self, timeout: float = 2.0, path: str = "/_ping") -> Ping:
-        def exchange() -> tuple[str, str]:
+        def exchange() -> tuple[O, str]:
             status, body = http_get(self.config.socket_path, path, timeout)
-            return ("ok", "") if status == 200 else ("error", f"HTTP {status}: {body[:120]!r}")
+            return (O.OK, "") if status == 200 else (O.ERROR, f"HTTP {status}: {body[:120]!r}")
         return _timed(exchange, self.config.socket_path, f"no answer within {timeout:g}s")
 
     def connect(self, sock_path: str, timeout: float) -> Ping:
         """Only connect to a unix socket: tells "nothing listening" from "listening"."""
-        def exchange() -> tuple[str, str]:
+        def exchange() -> tuple[O, str]:
             with unix_connect(sock_path, timeout):
-                return "ok", ""
+                return O.OK, ""
         return _timed(exchange, sock_path, f"connect took over {timeout:g}s (backlog full)")
 
     def grpc_ping(self, sock_path: str, timeout: float) -> Ping:
         """Does a gRPC server (containerd) serve on this socket? Send the HTTP/2 preface and an empty
         SETTINGS frame; a serving Go gRPC server answers with its own SETTINGS frame at once. A
         stopped or wedged containerd accepts the connection (kernel backlog) but never answers."""
-        def exchange() -> tuple[str, str]:
+        def exchange() -> tuple[O, str]:
             end = time.monotonic() + timeout
             with unix_connect(sock_path, timeout) as s:
                 s.sendall(H2_PREFACE + H2_EMPTY_SETTINGS)
@@ -200,9 +201,9 @@ class LocalHost(LocalFiles):
                     s.settimeout(max(0.001, end - time.monotonic()))
                     chunk = s.recv(9 - len(head))
                     if not chunk:
-                        return "error", "closed without an HTTP/2 frame"
+                        return O.ERROR, "closed without an HTTP/2 frame"
                     head += chunk
-            return ("ok", "") if head[3] == 0x4 else ("error", f"first frame is type {head[3]}, not SETTINGS")
+            return (O.OK, "") if head[3] == 0x4 else (O.ERROR, f"first frame is type {head[3]}, not SETTINGS")
         return _timed(exchange, sock_path, f"no HTTP/2 SETTINGS within {timeout:g}s")
 
     def kmsg_since(self, seq: int | None, *, window: float = 600.0) -> tuple[list[str], int | None]:

@@ -29,6 +29,7 @@ from remediator.hosts import procs as procmod
 from remediator.hosts import trust
 from remediator.settings import HostConfig
 from remediator.structs import CommandResult, Proc
+from remediator.vocab import PingOutcome
 
 
 @dataclass(frozen=True)
@@ -36,13 +37,13 @@ class Ping:
     """One timed request to the Docker API: ok, or why not (missing / refused / timeout / error; denied: EACCES or
     EPERM, the operator's own access, never the daemon's health)."""
 
-    outcome: str
+    outcome: PingOutcome
     latency: float
     detail: str = ""
 
     @property
     def ok(self) -> bool:
-        return self.outcome == "ok"
+        return self.outcome == PingOutcome.OK
 
 
 @dataclass(frozen=True)

@@ -43,6 +43,7 @@ from remediator.lab.client import (
 )
 from remediator.lab.sandbox import Sandbox
 from remediator.structs import EXIT_CODES, EXIT_INTERRUPTED, Outcome
+from remediator.vocab import HostState
 
 Say = Callable[[str, str], None]  # (kind, text): kind is rule, info, fault, progress, ask, ok, fail, hint
 HOST = "demo"
@@ -133,7 +134,7 @@ class DaemonDemo:
                                          stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                          start_new_session=True)  # its own group: the demo's Ctrl-C is the demo's
         self.say("info", f"{self.command('daemon', '--config', str(self.config))}  (pid {self.proc.pid})")
-        self._wait(lambda: self._status()["state"] == "healthy", READY_DEADLINE, "the daemon to see the host healthy")
+        self._wait(lambda: self._status()["state"] == HostState.HEALTHY, READY_DEADLINE, "the daemon to see the host healthy")
         self.say("info", "while it runs, from another terminal:")
         for line in self.curl_lines():
             self.say("hint", line)
@@ -182,7 +183,7 @@ class DaemonDemo:
                 if outcome != "recovered":
                     raise DemoFailed(f"the incident ended {outcome}: {self.seen_outcome.get('summary')}",
                                      outcome_exit(outcome))
-                if st["state"] == "healthy" and not st["open_incident"] and self._containers_back():
+                if st["state"] == HostState.HEALTHY and not st["open_incident"] and self._containers_back():
                     return
             now = time.monotonic()
             if now > deadline:

@@ -41,14 +41,14 @@ def _config(sb: Sandbox) -> Path:
 def test_healthy_then_sigstop_is_dockerd_wedged_within_3_rounds(sandbox: Sandbox) -> None:
     res = cli("probe", "--config", str(_config(sandbox)), "--json")
     assert res.returncode == 0, res.stdout + res.stderr
-    assert json.loads(res.stdout)["verdict"] == "healthy"
+    assert (json.loads(res.stdout)["verdict"], json.loads(res.stdout)["rule"]) == ("healthy", "healthy")
     res = cli("diagnose", "--log", sandbox.log, "--json")  # the real start-up log of this daemon
     assert res.returncode == 0 and json.loads(res.stdout)["verdict"] == "healthy", res.stdout
     sandbox.wedge()
     verdicts = _verdicts(sandbox, FAST, 3)
     assert [v.diagnosis for v in verdicts] == ["suspect", "suspect", "dockerd-wedged"]
     v = verdicts[-1]
-    assert v.runbook == "dockerd-restart"
+    assert v.runbook == "dockerd-restart" and [x.rule for x in verdicts] == ["ping_silent"] * 3
     text = "\n".join(v.trace)
     assert "/_ping: timeout ×3" in text and "state T (stopped)" in text and "containerd answers" in text
 
