@@ -43,7 +43,7 @@ from remediator.resume import HEALED_ALONE, CourseKind
 from remediator.runbook import Runbook, load_runbook
 from remediator.settings import HostConfig, Settings, state_dir_inside
 from remediator.structs import Outcome
-from remediator.vocab import EventKind
+from remediator.vocab import Diagnosis, EventKind
 
 OnRound = Callable[[Round, Verdict], None]
 
@@ -166,7 +166,7 @@ def _new(settings: Settings, target: _Target, journal: Journal, rb: Runbook | No
     if rb is None:
         verdict = verdict or target.diagnose(settings, faces.on_round)
         faces.on_verdict(verdict)
-        if verdict.diagnosis == "no-access":
+        if verdict.diagnosis == Diagnosis.NO_ACCESS:
             raise refuse_no_access(target.hcfg, verdict)
         if verdict.runbook is None:
             return nothing_to_do(verdict)
@@ -231,7 +231,7 @@ def _resume(settings: Settings, target: _Target, journal: Journal, row: Incident
     journal.event(row.id, EventKind.RESUMED, None, where=point.where, pid=os.getpid())
     verdict = target.diagnose(settings, faces.on_round)
     faces.on_verdict(verdict)
-    if verdict.diagnosis == "no-access":  # the incident stays in flight for a user who may look
+    if verdict.diagnosis == Diagnosis.NO_ACCESS:  # the incident stays in flight for a user who may look
         raise refuse_no_access(target.hcfg, verdict)
     journal.event(row.id, EventKind.RESUME_DIAGNOSIS, None, diagnosis=verdict.diagnosis,
                   confidence=verdict.confidence, trace=verdict.trace[-6:])

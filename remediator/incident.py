@@ -29,7 +29,7 @@ from remediator.redact import redact_obj
 from remediator.runbook import Runbook
 from remediator.settings import ProbeConfig, Settings
 from remediator.structs import Outcome, StepEvent, StepRow
-from remediator.vocab import EventKind, StepStatus
+from remediator.vocab import Diagnosis, EventKind, StepStatus
 
 
 class Reporter(Protocol):
@@ -112,7 +112,7 @@ NOT_SETTLED = ("refused: the verdict did not settle (failing rounds, but not eno
 
 def nothing_to_do(verdict: Verdict) -> Report:
     """The verdict selects no runbook (healthy, degraded, starting, or not settled): no incident is opened."""
-    if verdict.diagnosis == "suspect":
+    if verdict.diagnosis == Diagnosis.SUSPECT:
         return Report(None, Outcome.REFUSED, NOT_SETTLED, "", verdict=verdict)
     return Report(None, Outcome.HEALTHY, f"nothing to do: {verdict.diagnosis}", "", verdict=verdict)
 

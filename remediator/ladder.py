@@ -29,7 +29,7 @@ from remediator.journal import Journal
 from remediator.resume import Course, ResumePoint
 from remediator.runbook import Runbook, load_runbook
 from remediator.structs import Outcome
-from remediator.vocab import EventKind
+from remediator.vocab import Diagnosis, EventKind
 
 RUNBOOKS = Path(str(resources.files("remediator.runbooks")))  # installed as package data (pyproject package-dir)
 CLIMBS_FROM = (Outcome.ROLLED_BACK, Outcome.NOT_HEALED)  # ended unhealed, and the host is as it was
@@ -61,7 +61,7 @@ class Climb:
 def next_step(tried: list[str], verdict: Verdict, max_steps: int) -> Climb:
     """Pure: where to go after a rung that did not heal, given the fresh verdict."""
     diag = verdict.diagnosis
-    if diag == "suspect":
+    if diag == Diagnosis.SUSPECT:
         return Climb(None, None, "the new verdict did not settle; not climbing on it")
     if not verdict.sick:
         return Climb(None, None, f"the host now reads {diag}: {DIAGNOSES[diag].meaning}")

@@ -21,7 +21,7 @@ from remediator.incident import Rung
 from remediator.journal import IncidentRow, Journal
 from remediator.runbook import Runbook, Step
 from remediator.structs import Outcome
-from remediator.vocab import EventKind
+from remediator.vocab import Diagnosis, EventKind
 
 # the machine's end states, and the outcome each one means (an operator can die between the two writes)
 ENDS = {"recovered": Outcome.RECOVERED, "healthy": Outcome.HEALTHY, "rolled_back": Outcome.ROLLED_BACK,
@@ -158,7 +158,7 @@ def course(rb: Runbook, point: ResumePoint, verdict: Verdict) -> Course:
     Otherwise the rung goes on from where it stopped, or finishes its rollback."""
     go_on = Course(CourseKind.GO_ON, f"going on with {rb.name} {point.step}")
     progress = point.progress
-    if point.ended is not None or progress.rolling_back or verdict.diagnosis != "healthy":
+    if point.ended is not None or progress.rolling_back or verdict.diagnosis != Diagnosis.HEALTHY:
         return go_on
     steps = {s.id: s for s in rb.steps}
     changed = [sid for sid, _data, ch in progress.done if ch and _undoable(steps[sid])]
