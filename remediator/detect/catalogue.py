@@ -600,6 +600,7 @@ MARKERS: dict[str, re.Pattern[str]] = {name: re.compile(p) for name, p in {
     "init_done": r"Daemon has completed initialization",
     "daemon_line": r"msg=\"?Docker daemon\"?\s+commit=|\] Docker daemon\s+commit=",
     "api_listen": r"API listen on \S+",
+    "graphdriver": r"\[graphdriver\] using (?:prior )?storage driver",
     "shutdown": r"Daemon shutdown complete|Force shutdown daemon",
     "spawn_11": r"\bNew containerd process, pid: \d+",
     "spawn_12": r"libcontainerd: new containerd process, pid: \d+",
@@ -615,6 +616,7 @@ MARKERS: dict[str, re.Pattern[str]] = {name: re.compile(p) for name, p in {
 MARKER_NEEDLES: dict[str, tuple[str, ...]] = {
     "starting": ("Starting up",), "loading_start": ("Loading containers",), "loading_done": ("Loading containers",),
     "init_done": ("initialization",), "daemon_line": ("Docker daemon",), "api_listen": ("API listen",),
+    "graphdriver": ("[graphdriver] using",),
     "shutdown": ("shutdown",), "spawn_11": ("containerd process",), "spawn_12": ("containerd process",),
     "spawn_1711": ("containerd process",), "spawn_1809": ("containerd process",), "spawn_28": ("containerd process",),
     "ctrd_booted": ("successfully booted",), "dump_dockerd": ("goroutine stacks",), "dump_containerd": ("goroutine stack",),
@@ -628,3 +630,7 @@ FINGERPRINTS: dict[str, tuple[V, V]] = {
 }
 START_MARKERS = ("starting", "spawn_11", "spawn_12", "spawn_1711")  # a new start attempt begins
 READY_MARKERS = ("init_done", "api_listen", "loading_done", "daemon_line")
+# Docker <= 1.9 served its API before it initialized (docker/daemon.go @v1.9.1: ServeAPI logs 'API listen on', then
+# NewDaemon picks the graph driver and loads the containers, then AcceptConnections): an `API listen on` that one of
+# these follows is that early listen, not a completed start (1.10+ listens last, cmd/dockerd/daemon.go @v1.12.1)
+INIT_STEP_MARKERS = ("graphdriver", "loading_start")
