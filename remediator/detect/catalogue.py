@@ -82,6 +82,13 @@ BOLT_PANIC = (r"panic: (?:invalid page type|page \d+ already freed|cannot free p
               r"misplaced bucket header|inode overflow|invalid childAt)")
 KUBELET_GO = r"\b(?:remote_runtime|kuberuntime_\w+|kubelet|pod_workers|generic)\.go:\d+\] "  # glog lines of kubelet
 UNIT = rf"(?<![\w@.-])[\w@.-]{{0,60}}?{UNIT_WORDS}[\w@.-]{{0,60}}?\.(?:service|socket)"  # anchored, bounded: no backtracking
+# devicemapper refusing a new device because its thin pool is below dm.min_free_space: the pool is full, not broken
+DM_MIN_FREE = r"Thin Pool has \d+ free (?:data|metadata) blocks which is less than minimum required"
+# ENOSPC from mount(2) itself (overlay2's Get, runc mounting into a rootfs): the kernel's mount table limit
+# (fs/namespace.c count_mounts -> -ENOSPC past fs.mount-max), not a full disk; overlay2 then unmounts what it never
+# mounted and logs EINVAL (daemon/graphdriver/overlay2/overlay.go Get's deferred cleanup @v20.10.24)
+MOUNT_ENOSPC = r"(?:error creating overlay mount to|mounting \S+ to rootfs)\b.*no space left on device"
+OVERLAY_UNMOUNT_UNMOUNTED = r"error unmounting \S+/merged: invalid argument"
 
 SIGNATURES: tuple[Signature, ...] = (
     # ---- containerd 0.2.x restore (the seed incident), 1.11-17.10 -------------------------------------
@@ -309,6 +316,7 @@ SIGNATURES: tuple[Signature, ...] = (
        "cause", D.STORAGE_DRIVER, ((1, 11), (24, 99)), ("devicemapper", "dm-", "devmapper"),
        source="moby daemon/graphdriver/devmapper/deviceset.go @v17.x; pkg/devicemapper/devmapper.go "
               "'devicemapper: Error running deviceCreate (%s)' @v1.x-v18.09",
+       exclude=DM_MIN_FREE,
        needles=('devicemapper', 'dm-', '_Cfunc_dm_udev_wait', 'devmapper')),
     _s("S17-hung-task", "the kernel reports a task blocked for minutes (kernel-level hang)",
        [r"INFO: task .{1,40}?:\d+ blocked for more than \d+ seconds",
@@ -338,11 +346,12 @@ SIGNATURES: tuple[Signature, ...] = (
         r"structure needs cleaning|input/output error|no such device)"],
        "cause", D.STORAGE_DRIVER, ANY, ("d_type", "readlink", "XFS", "EXT4-fs", "I/O error", "graphdriver"),
        source="moby daemon/graphdriver/overlay2/overlay.go; linux fs/overlayfs",
+       exclude=OVERLAY_UNMOUNT_UNMOUNTED,
        needles=('d_type', 'readlink', 'Shutting down filesystem', 'EXT4-fs error', 'Buffer I/O error', 'graphdriver',
                 '/overlay', '/aufs/', '/btrfs/', '/zfs/', '/vfs/')),
     _s("disk-full", "a write failed because the filesystem is full",
        [r"no space left on device"], "cause", D.DISK_FULL, ANY, ("space left",),
-       exclude=r"inotify|fs\.inotify|too many open files", source="ENOSPC",
+       exclude=r"inotify|fs\.inotify|too many open files|" + MOUNT_ENOSPC, source="ENOSPC",
        needles=('no space left on device',)),
     _s("S20-stale-pidfile", "a pidfile of a dead dockerd blocks the start",
        [r"(?:pid file found|failed to start daemon), ensure docker is not running or delete \S+",
@@ -538,6 +547,46 @@ SIGNATURES: tuple[Signature, ...] = (
               "runs under WatchdogSec with balena-healthcheck (meta-balena#2327, #2363)",
        needles=("Watchdog timeout", "with signal SIGABRT")),
     # ---- fatal catch-all: a fatal line no better signature explains ----------------------------------
+    # ---- set J (issue 16): classes its first score missed ----------------------------------------------
+    _s("S16-dm-pool-min-free", "devicemapper refuses a new device: its thin pool is below dm.min_free_space (full)",
+       [r"devmapper: " + DM_MIN_FREE + r" \d+ free"], "cause", D.DISK_FULL, ((1, 10), (24, 99)),
+       ("Thin Pool has",), source="moby daemon/graphdriver/devmapper/deviceset.go checkThinPool @v17.06.0-ce "
+       "('devmapper: Thin Pool has %v free data blocks which is less than minimum required %v free data blocks')",
+       needles=("less than minimum required",)),
+    _s("S12-container-create", "one container could not be created, started or removed (its task, its start "
+       "timeout, its mount, its root filesystem) while the daemon answers",
+       [r"failed to create task for container: ", r"containerd: container did not start before the specified timeout",
+        r"Handler for POST /(?:v[\d.]+/)?containers/create returned error: (?!No such |Conflict)",
+        r"driver \"?(?!devicemapper)\w+\"? failed to remove root filesystem", OVERLAY_UNMOUNT_UNMOUNTED],
+       "container", None, ANY, ("create", "did not start", "remove root filesystem", "unmounting"),
+       source="moby libcontainerd/remote/client.go NewTask 'failed to create task for container' @v24.0.0; containerd "
+              "0.2 supervisor ErrContainerStartTimeout (runtime/runtime.go @v0.2.x, its --start-timeout); moby "
+              "api/server/router/container postContainersCreate via httputils 'Handler for %s %s returned error'; "
+              "daemon/images/service.go 'driver %q failed to remove root filesystem' @v20.10.24; overlay2 Get's "
+              "deferred unmount of a never-mounted merged dir @v20.10.24",
+       needles=("failed to create task for container", "did not start before the specified timeout",
+                "/create returned error", "failed to remove root filesystem", "error unmounting")),
+    _s("S17-soft-lockup", "the kernel's watchdog found a CPU stuck in kernel code (soft lockup): a kernel-level hang",
+       [r"BUG: soft lockup - CPU#\d+ stuck for \d+s! \["], "cause", D.KERNEL_HANG, ANY, ("soft lockup",),
+       source="linux kernel/watchdog.c watchdog_timer_fn 'BUG: soft lockup - CPU#%d stuck for %us! [%s:%d]'",
+       needles=("soft lockup",)),
+    _s("S21-upstart-respawn-limit", "upstart stopped respawning the engine's job (its respawn limit): nothing restarts it",
+       [rf"\binit: [\w.-]*{UNIT_WORDS}[\w.-]* respawning too fast, stopped"], "limit", D.START_LIMIT, ANY,
+       ("respawning too fast",), source="upstart init/job_process.c job_process_terminated "
+       "'%s respawning too fast, stopped' (job_catch_runaway) @upstart 1.x",
+       needles=("respawning too fast",)),
+    _s("S02-notify-oom-gone", "containerd 0.2 could not watch OOM events of a container whose process is already "
+       "gone (benign: the restore goes on)",
+       [r"containerd: notify OOM events\"?\s+error=\"?open /proc/\d+/cgroup: no such file or directory"],
+       "info", None, ((1, 11), (17, 10)), ("notify OOM",),
+       source="containerd supervisor/supervisor.go restore() 'containerd: notify OOM events' after MonitorOOM @v0.2.x",
+       needles=("notify OOM events",)),
+    _s("S15-client-connect-error", "the 1.12-era client's request to the Docker socket failed (nothing serves it)",
+       [r"An error occurred trying to connect: \w+ \S*docker\.sock\S*: .*?(?:connection reset by peer|"
+        r"connection refused|no such file or directory)"],
+       "symptom", D.DOCKERD_DOWN, ((1, 10), (1, 13)), ("error occurred trying to connect",),
+       source="docker engine-api client/request.go sendClientRequest 'An error occurred trying to connect: %v' "
+              "(vendored in moby @v1.12.1)", needles=("An error occurred trying to connect",)),
     _s("fatal-other", "dockerd or containerd logged a fatal error not in this catalogue",
        [r"level=fatal msg=", r"FATA\[\d+\] ", r"failed to start daemon: ", r"Error starting daemon: "],
        "symptom", None, ANY, ("fatal",), source="logrus Fatal; cmd/dockerd main",
@@ -551,6 +600,7 @@ MARKERS: dict[str, re.Pattern[str]] = {name: re.compile(p) for name, p in {
     "init_done": r"Daemon has completed initialization",
     "daemon_line": r"msg=\"?Docker daemon\"?\s+commit=|\] Docker daemon\s+commit=",
     "api_listen": r"API listen on \S+",
+    "graphdriver": r"\[graphdriver\] using (?:prior )?storage driver",
     "shutdown": r"Daemon shutdown complete|Force shutdown daemon",
     "spawn_11": r"\bNew containerd process, pid: \d+",
     "spawn_12": r"libcontainerd: new containerd process, pid: \d+",
@@ -566,6 +616,7 @@ MARKERS: dict[str, re.Pattern[str]] = {name: re.compile(p) for name, p in {
 MARKER_NEEDLES: dict[str, tuple[str, ...]] = {
     "starting": ("Starting up",), "loading_start": ("Loading containers",), "loading_done": ("Loading containers",),
     "init_done": ("initialization",), "daemon_line": ("Docker daemon",), "api_listen": ("API listen",),
+    "graphdriver": ("[graphdriver] using",),
     "shutdown": ("shutdown",), "spawn_11": ("containerd process",), "spawn_12": ("containerd process",),
     "spawn_1711": ("containerd process",), "spawn_1809": ("containerd process",), "spawn_28": ("containerd process",),
     "ctrd_booted": ("successfully booted",), "dump_dockerd": ("goroutine stacks",), "dump_containerd": ("goroutine stack",),
@@ -579,3 +630,7 @@ FINGERPRINTS: dict[str, tuple[V, V]] = {
 }
 START_MARKERS = ("starting", "spawn_11", "spawn_12", "spawn_1711")  # a new start attempt begins
 READY_MARKERS = ("init_done", "api_listen", "loading_done", "daemon_line")
+# Docker <= 1.9 served its API before it initialized (docker/daemon.go @v1.9.1: ServeAPI logs 'API listen on', then
+# NewDaemon picks the graph driver and loads the containers, then AcceptConnections): an `API listen on` that one of
+# these follows is that early listen, not a completed start (1.10+ listens last, cmd/dockerd/daemon.go @v1.12.1)
+INIT_STEP_MARKERS = ("graphdriver", "loading_start")

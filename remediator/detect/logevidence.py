@@ -109,7 +109,15 @@ def _segment(marks: list[tuple[int, str]], lost: list[int] | None = None) -> tup
     starts = [n for n, m in marks if m in sigs.START_MARKERS and n not in respawned]
     seg_start = starts[-1] if starts else 0
     ready = [n for n, m in marks if m in sigs.READY_MARKERS and n >= seg_start]
-    return starts, seg_start, ready
+    early = _early_listen(marks, seg_start)
+    return starts, seg_start, [n for n in ready if n not in early]
+
+
+def _early_listen(marks: list[tuple[int, str]], seg_start: int) -> set[int]:
+    """The `API listen on` lines an initialization step follows: Docker <= 1.9 listened first (catalogue
+    INIT_STEP_MARKERS), so such a line says the start began, not that it completed."""
+    last_step = max((n for n, m in marks if m in sigs.INIT_STEP_MARKERS and n >= seg_start), default=-1)
+    return {n for n, m in marks if m == "api_listen" and seg_start <= n < last_step}
 
 
 def _in_context(scanned: list[Scanned], matches: list[Match], seg_start: int) -> tuple[list[Match], list[Match]]:

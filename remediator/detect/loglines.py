@@ -95,6 +95,8 @@ def parse_lines(raws: list[str], first_no: int = 1) -> list[Line]:
         if "\\" in text:  # logrus escapes: \" and \\ (a plain replace when there is no \\, the common case)
             text = UNESCAPE.sub(_unescaped, text) if "\\\\" in text else text.replace('\\"', '"')
         text = text[:MAX_LINE]  # a hostile giant line must not stall the regexes
+        if "**" in text:  # pasted into a thread with markdown emphasis (`**Data Space Available: 0B**`): the words
+            text = text.replace("**", "")
         head = text[:160]  # the program's prefix is at the start
         m = PROC.search(head) if ("[" in head or "kernel:" in head) else None
         out.append(Line(i, text, (m.group(1) or m.group(2) or m.group(3)).lower() if m else None))

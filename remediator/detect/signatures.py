@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from remediator.detect.catalogue import ANY as ANY
 from remediator.detect.catalogue import FINGERPRINTS as FINGERPRINTS
+from remediator.detect.catalogue import INIT_STEP_MARKERS as INIT_STEP_MARKERS
 from remediator.detect.catalogue import MARKER_NEEDLES, MARKERS
 from remediator.detect.catalogue import READY_MARKERS as READY_MARKERS
 from remediator.detect.catalogue import SIGNATURES as SIGNATURES
