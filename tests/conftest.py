@@ -19,6 +19,20 @@ from remediator.lab import Sandbox
 
 REPO = Path(__file__).resolve().parent.parent
 IN_CI = os.environ.get("CI") == "true"
+SUMMARY = "summary"  # a test's user_properties entries under this key are printed at the end of the session
+_SUMMARY_LINES: list[str] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Collect the summary lines from the teardown reports: in a serial run, and under pytest-xdist, where the
+    tests run in workers and only their reports reach the session that prints."""
+    if report.when == "teardown":
+        _SUMMARY_LINES.extend(str(v) for k, v in report.user_properties if k == SUMMARY)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    for line in _SUMMARY_LINES:
+        terminalreporter.write_line(line)
 
 
 def docker_missing() -> str | None:

@@ -67,8 +67,8 @@ def hang_c() -> None:
 @cli.command()
 def hog() -> None:
     chunks = []
-    while True:
-        chunks.append(bytearray(64 << 20))
+    while True:  # bytes(n) is calloc'd: the address space runs out (RLIMIT_AS) before any page is touched, so the
+        chunks.append(bytes(64 << 20))  # MemoryError comes at once, not after a zero-fill a loaded machine makes slow
 
 
 @cli.command()
