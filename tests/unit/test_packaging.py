@@ -22,6 +22,9 @@ import pytest
 
 from tests.conftest import REPO
 
+# one pytest-xdist worker runs this module: the wheel is built once, and never two builds in the checkout's build/ at once
+pytestmark = pytest.mark.xdist_group("packaging")
+
 IMPORT_ALL = """
 import importlib, importlib.util, json, sys
 from importlib import resources
