@@ -37,22 +37,15 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
 
 
 # ---- pytest-xdist -------------------------------------------------------------------------------------------------
-# The slow tests first (an idle worker takes the next test in this order): the fuzz classes spread among the
-# real-dockerd tests, so that no more than about two CPU-bound fuzz runs share the 2 cores at a time, then the rest.
-_SLOW = ("tests/e2e/", "tests/fuzz/")
+# The slow tests first: an idle worker takes the next test (or xdist_group, largest group first) in this order.
+# The fuzz classes are one group (tests/fuzz/test_fuzz.py), so one worker runs them while the others take the
+# real-dockerd tests, then the unit tests.
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    fuzz = [i for i in items if i.nodeid.startswith("tests/fuzz/")]
-    e2e = [i for i in items if i.nodeid.startswith("tests/e2e/")]
-    step = max(1, len(e2e) // max(1, len(fuzz)))
-    slow: list[pytest.Item] = []
-    for n, item in enumerate(e2e):
-        if n % step == 0 and fuzz:
-            slow.append(fuzz.pop(0))
-        slow.append(item)
-    slow += fuzz
-    items[:] = slow + [i for i in items if not i.nodeid.startswith(_SLOW)]
+    def rank(item: pytest.Item) -> int:
+        return 0 if item.nodeid.startswith("tests/fuzz/") else 1 if item.nodeid.startswith("tests/e2e/") else 2
+    items.sort(key=rank)
 
 
 # A worker that crashes runs no fixture's teardown: every Sandbox a worker makes, and every directory a test

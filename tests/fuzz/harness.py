@@ -86,6 +86,7 @@ def judge(job: Job, r: Result) -> list[str]:
 
 class _Worker:
     def __init__(self, n: int, logdir: Path, env: dict[str, str], cwd: Path, mem_mb: int, limit: float, target: str) -> None:
+        self.n = n  # its slot: a replacement takes the same number (and so the same FUZZ_WORKER host)
         jobs_r, self.jobs_w = os.pipe()
         self.report_r, report_w = os.pipe()
         self.log = logdir / f"worker-{n}-{time.monotonic_ns()}.log"
@@ -128,13 +129,10 @@ def run_jobs(jobs: list[Job], *, logdir: Path, env: dict[str, str], cwd: Path, w
     results: dict[str, Result] = {}
     sel = selectors.DefaultSelector()
     live: list[_Worker] = []
-    spawned = 0
 
-    def spawn() -> None:
-        nonlocal spawned
-        wenv = {**env, **(env_for(spawned % workers) if env_for else {})}
-        w = _Worker(spawned % workers, logdir, wenv, cwd, mem_mb, limit, target)
-        spawned += 1
+    def spawn(n: int) -> None:  # slot n: never two live workers with one number (they would share a host's lock)
+        wenv = {**env, **(env_for(n) if env_for else {})}
+        w = _Worker(n, logdir, wenv, cwd, mem_mb, limit, target)
         live.append(w)
         sel.register(w.report_r, selectors.EVENT_READ, w)
 
@@ -147,10 +145,10 @@ def run_jobs(jobs: list[Job], *, logdir: Path, env: dict[str, str], cwd: Path, w
         if w.job is not None and status is not None:
             results[w.job.id] = Result(w.job.id, status, detail=detail)
         if queue and len(live) < workers:
-            spawn()
+            spawn(w.n)
 
-    for _ in range(min(workers, len(queue))):
-        spawn()
+    for n in range(min(workers, len(queue))):
+        spawn(n)
     while live:
         now = time.monotonic()
         deadlines = [w.started + (limit + grace if w.ready else 120.0) - now for w in live]
