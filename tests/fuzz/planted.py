@@ -59,7 +59,7 @@ def hang() -> None:
 
 @cli.command("hang_c")
 def hang_c() -> None:
-    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})  # stuck where no alarm gets through (as in C code)
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM, signal.SIGPROF})  # stuck where no timer gets through (as in C)
     while True:
         pass
 
