@@ -22,8 +22,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import pytest
-
 from remediator import exitcodes
 from tests.fuzz import gen
 from tests.fuzz.harness import Job, Result, digest, judge, run_jobs, save_reproducers
@@ -37,9 +35,6 @@ MEM_MB = int(os.environ.get("REMEDIATOR_FUZZ_MEM_MB", "512"))
 OUT = Path(os.environ.get("REMEDIATOR_FUZZ_OUT", str(gen.REPO / ".fuzz-failures")))
 COUNTS = {"runbook": 1000, "config": 500, "log": 200}
 STATS: list[str] = []  # printed at the end of the session (tests/fuzz/conftest.py)
-# one pytest-xdist worker runs the fuzz classes one after another: each keeps 2 CPU-bound workers busy under
-# a per-input wall-clock limit, and two classes at once on 2 cores would only slow each other towards it
-pytestmark = pytest.mark.xdist_group("fuzz")
 
 # what each command may exit with (README "Fuzzing"); read-only commands never 1 (host changed), 5 or 7
 VALIDATE = frozenset({0, 2})

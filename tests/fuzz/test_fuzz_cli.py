@@ -31,8 +31,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
-
 from remediator import idents
 from remediator.daemon.store import Store
 from remediator.journal import Journal
@@ -47,9 +45,6 @@ LOG = str(REPO / "tests" / "data" / "corpus" / "100-containerd-metadb-fastcheck-
 READ = frozenset({0, 2})
 API = frozenset({0, 2, 8})  # done, bad input, no daemon (exitcodes.NO_DAEMON)
 API_TIMEOUT = 1.0
-# one pytest-xdist worker runs the fuzz classes one after another: each keeps 2 CPU-bound workers busy under
-# a per-input wall-clock limit, and two classes at once on 2 cores would only slow each other towards it
-pytestmark = pytest.mark.xdist_group("fuzz")
 
 
 def n(base: int) -> int:

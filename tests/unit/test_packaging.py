@@ -10,20 +10,20 @@ editable install among them - are not processed there), so the test needs no ind
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import json
 import os
 import site
 import subprocess
 import sys
 import sysconfig
+import tempfile
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import REPO
-
-# one pytest-xdist worker runs this module: the wheel is built once, and never two builds in the checkout's build/ at once
-pytestmark = pytest.mark.xdist_group("packaging")
 
 IMPORT_ALL = """
 import importlib, importlib.util, json, sys
@@ -54,7 +54,12 @@ def wheel_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
         pytest.skip("not a source checkout")
     work = tmp_path_factory.mktemp("wheel")
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
-    subprocess.run([*pip, "wheel", "--no-deps", "-w", str(work / "dist"), str(REPO)], check=True, cwd=work, timeout=600)
+    # setuptools builds in the checkout (build/, *.egg-info): one build of this checkout at a time, across
+    # pytest-xdist workers (each builds its own wheel for the tests it runs) and sessions
+    lock = Path(tempfile.gettempdir()) / f"rmd-wheel-{hashlib.sha256(str(REPO).encode()).hexdigest()[:16]}.lock"
+    with open(lock, "a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        subprocess.run([*pip, "wheel", "--no-deps", "-w", str(work / "dist"), str(REPO)], check=True, cwd=work, timeout=600)
     (wheel,) = (work / "dist").glob("remediator-*.whl")
     venv = work / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
