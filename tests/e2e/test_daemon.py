@@ -24,7 +24,7 @@ import pytest
 
 from remediator.lab import Sandbox, wait_for
 from tests import crashrun
-from tests.conftest import REPO, cli, require_docker, shim_ids
+from tests.conftest import REPO, cli, require_docker, shim_ids, track
 
 pytestmark = pytest.mark.dockerd
 ME = pwd.getpwuid(os.getuid()).pw_name  # who approves: the CLI's user, as the daemon sees it on its socket
@@ -115,6 +115,7 @@ def fleet(request: pytest.FixtureRequest) -> Iterator[Fleet]:
     machine prunes old basetemp dirs, and a journal deleted under a running daemon is not what is tested here)."""
     require_docker()
     tmp = Path(tempfile.mkdtemp(prefix="rmd-daemon-", dir="/tmp"))
+    track(tmp)  # the daemon names it (--config): removed even if this worker crashes
     f = Fleet(getattr(request, "param", 3), tmp)
     try:
         for b in f.boxes:

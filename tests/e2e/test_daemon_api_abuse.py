@@ -27,7 +27,7 @@ import pytest
 
 from remediator.daemon import client
 from remediator.lab import wait_for
-from tests.conftest import REPO, cli
+from tests.conftest import REPO, cli, track
 
 ATTACKER = r"""
 import json, os, resource, socket, sys, time
@@ -145,6 +145,7 @@ class Lab:
 @pytest.fixture
 def lab() -> Iterator[Lab]:
     tmp = Path(tempfile.mkdtemp(prefix="rmd-api-", dir="/tmp"))
+    track(tmp)  # its daemon and peers name it: removed even if this worker crashes
     os.chmod(tmp, 0o755)
     lab = Lab(tmp)
     try:

@@ -1,4 +1,5 @@
-"""The fuzz suite's `tmp` fixture; its counts and times printed at the end of the session (even with -q)."""
+"""The fuzz suite's `tmp` fixture; its counts and times printed at the end of the session (even with -q): each
+test hands the lines it added to STATS to its report (tests/conftest.py prints them, under pytest-xdist too)."""
 
 from __future__ import annotations
 
@@ -9,12 +10,16 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import SUMMARY
 
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+
+@pytest.fixture(autouse=True)
+def _stats_to_report(request: pytest.FixtureRequest) -> Iterator[None]:
     from tests.fuzz.test_fuzz import STATS
 
-    for line in STATS:
-        terminalreporter.write_line(line)
+    before = len(STATS)
+    yield
+    request.node.user_properties.extend((SUMMARY, line) for line in STATS[before:])
 
 
 @pytest.fixture

@@ -1,9 +1,9 @@
 """The fuzz harness: fan jobs out over worker processes, watch them, judge every result.
 
 A job is one CLI invocation (argv, optional stdin file, env) with the exit codes it may end with. Workers
-(tests/fuzz/worker.py) run jobs in-process under a memory limit and a per-input alarm; this side keeps one
-job in flight per worker, kills a worker whose job outlives the limit by more than a grace period (code
-the alarm cannot interrupt), and restarts workers that die, charging the death to the job they had started.
+(tests/fuzz/worker.py) run jobs in-process under a memory limit and a per-input CPU and wall-clock limit; this side
+keeps one job in flight per worker, kills a worker whose job outlives the wall-clock limit by more than a grace
+period (code the timers cannot interrupt), and restarts workers that die, charging the death to the job they had started.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.conftest import digest as conftest_digest
+from tests.fuzz.worker import WALL
 
 WORKER = Path(__file__).with_name("worker.py")
 TRACEBACK = re.compile(r"Traceback \(most recent call last\)")
@@ -86,6 +87,7 @@ def judge(job: Job, r: Result) -> list[str]:
 
 class _Worker:
     def __init__(self, n: int, logdir: Path, env: dict[str, str], cwd: Path, mem_mb: int, limit: float, target: str) -> None:
+        self.n = n  # its slot: a replacement takes the same number (and so the same FUZZ_WORKER host)
         jobs_r, self.jobs_w = os.pipe()
         self.report_r, report_w = os.pipe()
         self.log = logdir / f"worker-{n}-{time.monotonic_ns()}.log"
@@ -128,13 +130,10 @@ def run_jobs(jobs: list[Job], *, logdir: Path, env: dict[str, str], cwd: Path, w
     results: dict[str, Result] = {}
     sel = selectors.DefaultSelector()
     live: list[_Worker] = []
-    spawned = 0
 
-    def spawn() -> None:
-        nonlocal spawned
-        wenv = {**env, **(env_for(spawned % workers) if env_for else {})}
-        w = _Worker(spawned % workers, logdir, wenv, cwd, mem_mb, limit, target)
-        spawned += 1
+    def spawn(n: int) -> None:  # slot n: never two live workers with one number (they would share a host's lock)
+        wenv = {**env, **(env_for(n) if env_for else {})}
+        w = _Worker(n, logdir, wenv, cwd, mem_mb, limit, target)
         live.append(w)
         sel.register(w.report_r, selectors.EVENT_READ, w)
 
@@ -147,13 +146,13 @@ def run_jobs(jobs: list[Job], *, logdir: Path, env: dict[str, str], cwd: Path, w
         if w.job is not None and status is not None:
             results[w.job.id] = Result(w.job.id, status, detail=detail)
         if queue and len(live) < workers:
-            spawn()
+            spawn(w.n)
 
-    for _ in range(min(workers, len(queue))):
-        spawn()
+    for n in range(min(workers, len(queue))):
+        spawn(n)
     while live:
         now = time.monotonic()
-        deadlines = [w.started + (limit + grace if w.ready else 120.0) - now for w in live]
+        deadlines = [w.started + (limit * WALL + grace if w.ready else 120.0) - now for w in live]
         events = sel.select(timeout=max(0.0, min(deadlines)))
         for key, _ in events:
             w = key.data
@@ -185,7 +184,7 @@ def run_jobs(jobs: list[Job], *, logdir: Path, env: dict[str, str], cwd: Path, w
                         w.close_jobs()
         now = time.monotonic()
         for w in list(live):
-            budget = limit + grace if w.ready else 120.0
+            budget = limit * WALL + grace if w.ready else 120.0  # past the worker's own wall-clock limit
             if w.job is not None and now - w.started > budget:
                 retire(w, "hang", f"no result within {budget:g}s (not even the alarm got through); worker killed")
             elif not w.ready and now - w.started > budget:

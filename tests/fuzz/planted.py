@@ -59,7 +59,7 @@ def hang() -> None:
 
 @cli.command("hang_c")
 def hang_c() -> None:
-    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})  # stuck where no alarm gets through (as in C code)
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM, signal.SIGPROF})  # stuck where no timer gets through (as in C)
     while True:
         pass
 
@@ -67,8 +67,8 @@ def hang_c() -> None:
 @cli.command()
 def hog() -> None:
     chunks = []
-    while True:
-        chunks.append(bytearray(64 << 20))
+    while True:  # bytes(n) is calloc'd: the address space runs out (RLIMIT_AS) before any page is touched, so the
+        chunks.append(bytes(64 << 20))  # MemoryError comes at once, not after a zero-fill a loaded machine makes slow
 
 
 @cli.command()

@@ -9,7 +9,7 @@ scratch directory (a victim directory next to it, which the hostile paths aim at
     REMEDIATOR_FUZZ_SEED=9           the seed (a failure names it; the same seed gives the same inputs)
     REMEDIATOR_FUZZ_SCALE=1          multiplies the counts (0.1 for a quick look, 10 for a long night)
     REMEDIATOR_FUZZ_ONLY=runbook-00042,log-00007   only these inputs (replay)
-    REMEDIATOR_FUZZ_WORKERS=2  REMEDIATOR_FUZZ_LIMIT=10 (s per input)  REMEDIATOR_FUZZ_MEM_MB=512
+    REMEDIATOR_FUZZ_WORKERS=2  REMEDIATOR_FUZZ_LIMIT=10 (s of CPU per input; 3x that of wall time)  REMEDIATOR_FUZZ_MEM_MB=512
     REMEDIATOR_FUZZ_OUT=.fuzz-failures   where failing inputs and their replay.sh are written
 """
 

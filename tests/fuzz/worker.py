@@ -5,11 +5,12 @@ Started by tests/fuzz/harness.py (never by pytest's collection):
 It reads one job per line from JOBS_FD ({"id", "argv", "stdin", "env"}), invokes the click command in-process
 (click.testing.CliRunner: the real argument parsing, standalone mode, exit codes; "@W@" in an argument is
 this worker's number, $FUZZ_WORKER, so workers never share a host lock), and writes JSON lines to
-REPORT_FD: {"ready"} once imported, {"start": id} before each job, then its result. An input that runs past
-LIMIT_S is stopped by SIGALRM (a BaseException, so no `except Exception` in the product swallows it) and
-reported as a timeout; the worker then exits, and the harness starts a fresh one. Code stuck where the alarm
-cannot reach it (C code) is killed by the harness's own deadline; a worker that dies (RLIMIT_AS, a segfault)
-is reported by the harness with the job it had started.
+REPORT_FD: {"ready"} once imported, {"start": id} before each job, then its result. An input that uses more
+than LIMIT_S of CPU (SIGPROF), or runs past WALL x LIMIT_S of wall time (SIGALRM: it waits on something), is
+stopped (a BaseException, so no `except Exception` in the product swallows it) and reported as a timeout (CPU
+time, because a machine busy with other work stretches an input's wall time, not the work it does); the worker
+then exits, and the harness starts a fresh one. Code stuck where no timer reaches it (C code) is killed by the
+harness's own deadline; a worker that dies (RLIMIT_AS, a segfault) is reported by the harness with the job it had started.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import sys
 import time
 import traceback
 
+WALL = 3  # the wall-clock limit, in multiples of the CPU limit (tests/fuzz/harness.py waits that long, plus its grace)
 CAP = 1 << 20  # bytes of each captured stream sent back (head and tail); the rest is elided
 
 
@@ -56,6 +58,7 @@ def main() -> None:
     if mem_mb:
         resource.setrlimit(resource.RLIMIT_AS, (mem_mb << 20, mem_mb << 20))
     signal.signal(signal.SIGALRM, _alarm)
+    signal.signal(signal.SIGPROF, _alarm)
     runner = CliRunner()
     send({"ready": os.getpid()})
     for line in jobs:
@@ -66,16 +69,18 @@ def main() -> None:
             with open(job["stdin"], "rb") as fh:
                 stdin = fh.read()
         t0 = time.monotonic()
-        signal.setitimer(signal.ITIMER_REAL, limit)
+        signal.setitimer(signal.ITIMER_PROF, limit)
+        signal.setitimer(signal.ITIMER_REAL, limit * WALL)
         try:
             argv = [a.replace("@W@", os.environ.get("FUZZ_WORKER", "0")) for a in job["argv"]]
             res = runner.invoke(command, argv, input=stdin, env=job.get("env") or None, prog_name="remediator")
         except FuzzTimeout:
             send({"id": job["id"], "status": "timeout", "seconds": time.monotonic() - t0,
-                  "detail": f"did not finish within {limit:g}s (stopped by SIGALRM)"})
+                  "detail": f"did not finish within {limit:g}s of CPU or {limit * WALL:g}s of wall time (stopped by a timer)"})
             return  # its state may be half-way: the harness starts a fresh worker
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.setitimer(signal.ITIMER_PROF, 0)
         seconds = time.monotonic() - t0
         exc = res.exception if res.exception is not None and not isinstance(res.exception, SystemExit) else None
         out, cut_out = _cap(res.stdout_bytes)

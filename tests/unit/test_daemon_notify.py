@@ -71,15 +71,16 @@ def test_sd_notify_sends_to_the_socket_systemd_gives(tmp_path: Path, monkeypatch
 
 def test_a_bad_config_on_sighup_keeps_the_old_one(tmp_path: Path) -> None:
     cfg = tmp_path / "c.yaml"
-    cfg.write_text(f"state_dir: {tmp_path / 'state'}\nhosts:\n  - name: a\n")
+    head = f"state_dir: {tmp_path / 'state'}\ndaemon: {{api_socket: {tmp_path / 'api.sock'}}}\n"  # not the machine's
+    cfg.write_text(f"{head}hosts:\n  - name: a\n")  # /run/remediator (its lock is one per machine)
     logged: list[tuple[str, dict[str, Any]]] = []
     d = Daemon(cfg, load_settings(cfg), log=lambda e, **f: logged.append((e, f)))
     try:
-        cfg.write_text(f"state_dir: {tmp_path / 'state'}\nhosts:\n  - name: a\n    polcy: auto\n")
+        cfg.write_text(f"{head}hosts:\n  - name: a\n    polcy: auto\n")
         d._reload()
         assert [h.name for h in d.settings.hosts] == ["a"] and logged[-1][0] == "reload-failed"
-        assert f"{cfg}:4:5: hosts[0].polcy" in str(logged[-1][1]["error"])
-        cfg.write_text(f"state_dir: {tmp_path / 'state'}\nhosts:\n  - name: a\n  - name: b\n")
+        assert f"{cfg}:5:5: hosts[0].polcy" in str(logged[-1][1]["error"])
+        cfg.write_text(f"{head}hosts:\n  - name: a\n  - name: b\n")
         d._reload()
         assert [h.name for h in d.settings.hosts] == ["a", "b"] and logged[-1][0] == "reloaded"
     finally:

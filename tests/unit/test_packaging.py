@@ -10,12 +10,15 @@ editable install among them - are not processed there), so the test needs no ind
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import json
 import os
 import site
 import subprocess
 import sys
 import sysconfig
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -51,8 +54,18 @@ def wheel_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
         pytest.skip("not a source checkout")
     work = tmp_path_factory.mktemp("wheel")
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
-    subprocess.run([*pip, "wheel", "--no-deps", "-w", str(work / "dist"), str(REPO)], check=True, cwd=work, timeout=600)
-    (wheel,) = (work / "dist").glob("remediator-*.whl")
+    # setuptools builds in the checkout (build/, *.egg-info): one build of this checkout at a time (sessions and
+    # pytest-xdist workers), and one per session: a worker takes the wheel another worker of its session built
+    session = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        session = session.parent  # the session's basetemp, above each worker's popen-gwN
+    dist = session / "wheel-dist"
+    lock = Path(tempfile.gettempdir()) / f"rmd-wheel-{hashlib.sha256(str(REPO).encode()).hexdigest()[:16]}.lock"
+    with open(lock, "a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        if not list(dist.glob("remediator-*.whl")):
+            subprocess.run([*pip, "wheel", "--no-deps", "-w", str(dist), str(REPO)], check=True, cwd=work, timeout=600)
+    (wheel,) = dist.glob("remediator-*.whl")
     venv = work / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
     py = venv / "bin" / "python"
