@@ -602,6 +602,10 @@ MARKERS: dict[str, re.Pattern[str]] = {name: re.compile(p) for name, p in {
     "api_listen": r"API listen on \S+",
     "graphdriver": r"\[graphdriver\] using (?:prior )?storage driver",
     "shutdown": r"Daemon shutdown complete|Force shutdown daemon",
+    # asked to stop: dockerd's signal trap (moby cmd/dockerd/trap.go, pkg/signal/trap.go before 20.10: "Processing
+    # signal '%v'" on SIGINT/SIGTERM) or systemd's stop job of the engine's unit ("Stopping %s...", src/core/job.c)
+    "stopping": rf"Processing signal '(?:terminated|interrupt)'|Stopping (?:\S+\.service - )?{ENGINE_WORDS} "
+                r"Application Container Engine\.\.\.",
     "spawn_11": r"\bNew containerd process, pid: \d+",
     "spawn_12": r"libcontainerd: new containerd process, pid: \d+",
     "spawn_1711": r"libcontainerd: started new docker-containerd process",
@@ -617,7 +621,8 @@ MARKER_NEEDLES: dict[str, tuple[str, ...]] = {
     "starting": ("Starting up",), "loading_start": ("Loading containers",), "loading_done": ("Loading containers",),
     "init_done": ("initialization",), "daemon_line": ("Docker daemon",), "api_listen": ("API listen",),
     "graphdriver": ("[graphdriver] using",),
-    "shutdown": ("shutdown",), "spawn_11": ("containerd process",), "spawn_12": ("containerd process",),
+    "shutdown": ("shutdown",), "stopping": ("Processing signal", "Application Container Engine"),
+    "spawn_11": ("containerd process",), "spawn_12": ("containerd process",),
     "spawn_1711": ("containerd process",), "spawn_1809": ("containerd process",), "spawn_28": ("containerd process",),
     "ctrd_booted": ("successfully booted",), "dump_dockerd": ("goroutine stacks",), "dump_containerd": ("goroutine stack",),
     "unit_started": ("Application Container Engine",), "unit_restart": ("restart",),

@@ -162,16 +162,20 @@ def started_with_container_faults(ev: Evidence) -> Decision | None:
 
 
 def stopped_after_start(ev: Evidence) -> Decision | None:
-    """The last start completed, nothing failed after it, and the daemon then shut down cleanly (asked to, on a
-    signal): no-fault — it is not running, but no fault stopped it; never `healthy`, which says it answers."""
-    if not ev.ready or ev.after_ready:
+    """The last start completed, nothing failed until the daemon was asked to stop (a signal, systemd's stop job)
+    or shut down cleanly: no-fault — it is not running, but no fault stopped it; what failed after the stop began
+    (its containers' shims reaped, containerd's connection closing) is the stop's own doing; never `healthy`."""
+    if not ev.ready:
         return None
-    down = [n for n in ev.marked("shutdown") if n > ev.ready[0]]
-    if not down:
+    ends = [n for n in ev.marked("stopping", "shutdown") if n > ev.ready[0]]
+    if not ends:
         return None
+    failed = [m.line_no for m in ev.after_ready + ev.containers]
+    if any(ev.ready[0] < n < ends[0] for n in failed):
+        return None  # something failed while it ran: the rules after this one judge it
     return Decision(Diagnosis.NO_FAULT, "medium", [
-        f"the last start completed (line {ev.ready[0]}) and the daemon then shut down cleanly (line {down[-1]}): "
-        "nothing failed, but it is not running now"], [], nos(ev.ready[:1], down[-1:]))
+        f"the last start completed (line {ev.ready[0]}) and the daemon was then stopped (line {ends[0]}): nothing "
+        "failed before the stop, but it is not running now"], [], nos(ev.ready[:1], ends[:1]))
 
 
 def started_and_quiet(ev: Evidence) -> Decision | None:
@@ -232,7 +236,7 @@ def empty_log(ev: Evidence) -> Decision:
 
 RULES: tuple[Rule, ...] = (  # in this order; empty_log decides when none of them does
     cause_in_last_attempt, start_limit_after_cause, start_limit_after_unknown_error, start_limit,
-    unexplained_before_start, crash_loop, started_with_container_faults, stopped_after_start, started_and_quiet,
+    unexplained_before_start, crash_loop, stopped_after_start, started_with_container_faults, started_and_quiet,
     symptoms_only, container_faults_only, unexplained_errors, no_fault,
 )
 NAMES = tuple(r.__name__ for r in RULES) + (empty_log.__name__,)

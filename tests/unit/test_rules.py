@@ -33,7 +33,7 @@ LOG_CASES = {  # rule -> (a log it decides, the verdict, the lines it must name)
     "crash_loop": ("Started Docker Application Container Engine.\n" * 3, "crash-loop", (1, 2, 3)),
     "started_with_container_faults": (f"{S}\n{R}\n{CONTAINER}", "container-fault", (2, 3)),
     "stopped_after_start": (f"{S}\n{R}\nlevel=info msg=\"Processing signal 'interrupt'\"\n"
-                            "level=info msg=\"Daemon shutdown complete\"", "no-fault", (2, 4)),
+                            "level=info msg=\"Daemon shutdown complete\"", "no-fault", (2, 3)),
     "started_and_quiet": (f"{S}\n{R}", "healthy", (1, 2)),
     "symptoms_only": ("Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?",
                       "dockerd-down", (1,)),
