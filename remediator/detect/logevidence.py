@@ -32,7 +32,7 @@ TERMINAL = ("fatal-other", "S08-ctrd-start-timeout", "S07-ctrd-connect", "S09-di
             "S10-layer-store", "S12-shim-stall")
 ERROR_LINE = re.compile(r"level=(?:error|fatal|panic)\b|\b(?:ERRO|FATA|PANI)\[|failed to start daemon|Error starting daemon|"
                         r"unable to configure the Docker daemon|Run '\S*dockerd? (?:COMMAND )?--help'|unknown (?:shorthand )?flag|"
-                        r"^(?:containerd|dockerd): [a-z]|[Ff]ailed to start containerd|executable file not found|"
+                        r"(?:^|\]: )(?:containerd|dockerd): [a-z]|[Ff]ailed to start containerd|executable file not found|"
                         # a wrapper's tool failing in the engine's unit (snap's, rootless', an entrypoint's shell)
                         r"\b(?:mktemp|mkdir|touch|cp|mv|ln|chmod|chown|mount|umount|modprobe): (?:failed|cannot|can't)\b|"
                         # an OS error printed bare by the engine's program (a Rust or C helper of a fork: balena's)
