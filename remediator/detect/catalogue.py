@@ -587,6 +587,24 @@ SIGNATURES: tuple[Signature, ...] = (
        "symptom", D.DOCKERD_DOWN, ((1, 10), (1, 13)), ("error occurred trying to connect",),
        source="docker engine-api client/request.go sendClientRequest 'An error occurred trying to connect: %v' "
               "(vendored in moby @v1.12.1)", needles=("An error occurred trying to connect",)),
+    _s("S28-cri-cni-unconfigured", "containerd's CRI plugin found no CNI network config (Kubernetes pod networking, "
+       "which Docker does not use; containerd itself runs)",
+       [r"failed to (?:load cni during init|reload cni configuration after receiving fs change event)"],
+       "info", None, ANY, ("cni",),
+       source="containerd pkg/cri/server/cni_conf_syncer.go newCNINetConfSyncer/syncLoop @v1.6.0 "
+              "(pkg/cri/sbserver @v1.7.0, internal/cri/server @v2.0.0)",
+       needles=("load cni during init", "reload cni configuration")),
+    _s("S28-ctrd-plugin-skipped", "containerd logged a plugin it skips on purpose (its init returned ErrSkipPlugin) "
+       "at error level: benign, containerd goes on",
+       [r"error=\"?[^\"]*: skip plugin\"?"], "info", None, ANY, ("skip plugin",),
+       source="containerd tracing/plugin/otlp.go 'failed to initialize a tracing processor %q' on the otlp "
+              "plugin's 'no OpenTelemetry endpoint: %w' ErrSkipPlugin @v1.6.0-v1.7.x",
+       needles=(": skip plugin",)),
+    _s("S28-logger-close", "dockerd could not close a container's log driver after serving its logs or an attach "
+       "(one container's log file; the daemon goes on)",
+       [r"Error closing logger: "], "info", None, ANY, ("closing logger",),
+       source="moby daemon/logs.go ContainerLogs @v17.03.0-ce; daemon/attach.go @v19.03-v24",
+       needles=("Error closing logger",)),
     _s("fatal-other", "dockerd or containerd logged a fatal error not in this catalogue",
        [r"level=fatal msg=", r"FATA\[\d+\] ", r"failed to start daemon: ", r"Error starting daemon: "],
        "symptom", None, ANY, ("fatal",), source="logrus Fatal; cmd/dockerd main",

@@ -32,13 +32,24 @@ TERMINAL = ("fatal-other", "S08-ctrd-start-timeout", "S07-ctrd-connect", "S09-di
             "S10-layer-store", "S12-shim-stall")
 ERROR_LINE = re.compile(r"level=(?:error|fatal|panic)\b|\b(?:ERRO|FATA|PANI)\[|failed to start daemon|Error starting daemon|"
                         r"unable to configure the Docker daemon|Run '\S*dockerd? (?:COMMAND )?--help'|unknown (?:shorthand )?flag|"
-                        r"^(?:containerd|dockerd): [a-z]|[Ff]ailed to start containerd|executable file not found|"
+                        r"(?:^|\]: )(?:containerd|dockerd): [a-z]|[Ff]ailed to start containerd|executable file not found|"
                         # a wrapper's tool failing in the engine's unit (snap's, rootless', an entrypoint's shell)
                         r"\b(?:mktemp|mkdir|touch|cp|mv|ln|chmod|chown|mount|umount|modprobe): (?:failed|cannot|can't)\b|"
                         # an OS error printed bare by the engine's program (a Rust or C helper of a fork: balena's)
                         r"\]: (?:No such file or directory|Permission denied|Read-only file system|Input/output error)"
                         r" \(os error \d+\)$")
 EXPLAINED_ROLES = ("cause", "panic", "container", "limit", "info")
+# A line with no log level that says something failed (a program's bare stderr, a kernel or init line): a failure
+# verb or state in the engine's own words. A levelled line counts only at error level (ERROR_LINE).
+FAILURE_PHRASE = re.compile(r"(?<![-\w])(?:[Ff]ailed|[Ff]ailure|[Cc]annot|[Cc]an't|[Uu]nable to|[Tt]imed out|[Tt]imeout|"
+                            r"stuck for|too (?:fast|quickly)|[Nn]o space left|[Pp]anic|[Ff]atal|[Ee]rror)\b")
+# not a failure of the engine: a shell command line (prompt), or the client saying the daemon answered (docker/cli
+# cli/command/container/start.go: "Error: failed to start containers: %s" after each daemon error response)
+NOT_ENGINE = re.compile(r"^\S{0,40}[#$] |Error response from daemon|^Error: failed to start containers: ")
+LEVELLED = re.compile(r"\blevel=|\b(?:DEBU|INFO|WARN|ERRO|FATA|PANI)\[|\]\[[A-Z]\] ")
+# the programs of the engine (a journal tag); an untagged line is a pasted stderr of one of them
+ENGINE_PROCS = re.compile(r"(?:dockerd?|docker[.-][\w.-]+|containerd(?:-shim[\w.-]*)?|runc|kernel|init|balena[\w.-]*|"
+                          r"dockerd-rootless\.sh|rootlesskit)$")
 
 
 def intersect(ranges: list[tuple[V, V]]) -> tuple[V, V] | None:
@@ -76,11 +87,24 @@ class Evidence:
     def unexplained(self) -> list[Line]:
         """Error lines of the last attempt that no signature explains: scanned only when a rule asks. While the
         last attempt has printed nothing that matters yet (the excerpt ends in it), the one before it says why."""
-        since = self.seg_start
-        if not self.ready and not self.seg:
-            since = max((n for n in self.starts if n < self.seg_start), default=0)
-        return [s.line for s in self.scanned if s.line.no >= since and s.line.proc != "systemd" and not any(
+        return [s.line for s in self.scanned if s.line.no >= self._since and s.line.proc != "systemd" and not any(
             m.signature.role in EXPLAINED_ROLES or m.diag for m in s.matches) and ERROR_LINE.search(s.line.text)]
+
+    @cached_property
+    def failures(self) -> list[Line]:
+        """Lines of the last attempt without a log level, printed by the engine's programs (or pasted bare), that
+        say something failed and that no signature explains: scanned only when a rule asks."""
+        return [s.line for s in self.scanned if s.line.no >= self._since and not LEVELLED.search(s.line.text)
+                and not NOT_ENGINE.search(s.line.text) and (s.line.proc is None or ENGINE_PROCS.match(s.line.proc)) and not any(
+                    m.signature.role in EXPLAINED_ROLES or m.diag for m in s.matches)
+                and FAILURE_PHRASE.search(s.line.text)]
+
+    @property
+    def _since(self) -> int:
+        """Where the attempt that decides begins: the last, or the one before it while the last printed nothing."""
+        if not self.ready and not self.seg:
+            return max((n for n in self.starts if n < self.seg_start), default=0)
+        return self.seg_start
 
     def marked(self, *names: str) -> list[int]:
         """The lines that carry one of these lifecycle markers."""

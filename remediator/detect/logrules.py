@@ -221,6 +221,16 @@ def unexplained_errors(ev: Evidence) -> Decision | None:
         nos(ln.no for ln in ev.unexplained))
 
 
+def unexplained_failure(ev: Evidence) -> Decision | None:
+    """A line without a log level from the engine's programs (or pasted bare) says something failed and no
+    signature explains it: unknown (escalate) rather than no-fault — the fault is printed, not one remediator knows."""
+    if not ev.failures:
+        return None
+    return Decision(Diagnosis.UNKNOWN, "low", [
+        f"failure line(s) no known signature explains: {', '.join(str(ln.no) for ln in ev.failures[:5])}"
+        " — something failed, but not in a way remediator knows"], [], nos(ln.no for ln in ev.failures))
+
+
 def no_fault(ev: Evidence) -> Decision | None:
     """No error in the excerpt (it may end before the start completed): no-fault."""
     if not ev.scanned:
@@ -237,7 +247,7 @@ def empty_log(ev: Evidence) -> Decision:
 RULES: tuple[Rule, ...] = (  # in this order; empty_log decides when none of them does
     cause_in_last_attempt, start_limit_after_cause, start_limit_after_unknown_error, start_limit,
     unexplained_before_start, crash_loop, stopped_after_start, started_with_container_faults, started_and_quiet,
-    symptoms_only, container_faults_only, unexplained_errors, no_fault,
+    symptoms_only, container_faults_only, unexplained_errors, unexplained_failure, no_fault,
 )
 NAMES = tuple(r.__name__ for r in RULES) + (empty_log.__name__,)
 

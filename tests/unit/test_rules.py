@@ -39,6 +39,7 @@ LOG_CASES = {  # rule -> (a log it decides, the verdict, the lines it must name)
                       "dockerd-down", (1,)),
     "container_faults_only": (CONTAINER, "container-fault", (1,)),
     "unexplained_errors": (f'{S}\n{R}\npanic: something odd\nlevel=error msg="something odd"', "unknown", (4,)),
+    "unexplained_failure": (f"{S}\nsomehelper: cannot do the thing it needs", "unknown", (2,)),
     "no_fault": (S, "no-fault", (1,)),
     "empty_log": ("", "no-fault", ()),
     dumps.RULE: ((DATA / "dumps" / "goroutine-stacks-2021-06-02T193336Z.log").read_text(), "dockerd-wedged", None),
