@@ -67,16 +67,21 @@ def test_the_stdlibs_own_errors_are_json_4xx_too(served: Served) -> None:
         assert "error" in json.loads(answer.partition(b"\r\n\r\n")[2])
 
 
-def test_the_token_is_checked_before_the_body_is_read(tmp_path: Path) -> None:
-    """A peer without the token announces a body and never sends it: the answer is a 401 at once, not a wait."""
+
+def _tcp_served(tmp_path: Path) -> tuple[Served, int]:
+    """A daemon API on the unix socket and on a free loopback port, behind a 0600 token file."""
     token = tmp_path / "token"
     token.write_text("s3cret-token-of-enough-length\n")
     token.chmod(0o600)
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    s = Served(tmp_path, {"daemon": {"api_socket": str(tmp_path / "api.sock"), "api_listen": f"127.0.0.1:{port}",
-                                     "token_file": str(token)}})
+    return Served(tmp_path, {"daemon": {"api_socket": str(tmp_path / "api.sock"), "api_listen": f"127.0.0.1:{port}",
+                                        "token_file": str(token)}}), port
+
+def test_the_token_is_checked_before_the_body_is_read(tmp_path: Path) -> None:
+    """A peer without the token announces a body and never sends it: the answer is a 401 at once, not a wait."""
+    s, port = _tcp_served(tmp_path)
     try:
         t0 = time.monotonic()
         answer = s.raw(b"POST /v1/alerts HTTP/1.0\r\nContent-Length: 60000\r\n\r\n", ("127.0.0.1", port), timeout=5)
@@ -148,14 +153,7 @@ def test_local_users_over_loopback_tcp_are_counted_apart(tmp_path: Path, monkeyp
     from remediator.daemon.peers import tcp_owner
 
     monkeypatch.setattr(api_mod, "LIMITS", Limits(connections=8, per_client=2, deadline=10))
-    token = tmp_path / "token"
-    token.write_text("s3cret-token-of-enough-length\n")
-    token.chmod(0o600)
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    s = Served(tmp_path, {"daemon": {"api_socket": str(tmp_path / "api.sock"), "api_listen": f"127.0.0.1:{port}",
-                                     "token_file": str(token)}})
+    s, port = _tcp_served(tmp_path)
     os.seteuid(65534)  # sockets are owned by who creates them: these three are nobody's
     try:
         theirs = [socket.socket() for _ in range(3)]
