@@ -20,6 +20,8 @@ from remediator.daemon.store import Store
 from remediator.journal import Journal
 from remediator.settings import HostConfig, Settings
 
+NOT_DIAGNOSED = "none"  # the verdict label of a host no diagnosis has run on yet: never "unknown", which is sick
+
 
 @dataclass
 class Shared:
@@ -44,5 +46,5 @@ class Shared:
         st = self.store.statuses()
         names = {h.name for h in self.settings.hosts}
         self.metrics.set_hosts([s.state for n, s in st.items() if n in names],
-                               [s.verdict or "unknown" for n, s in st.items() if n in names])
+                               [s.verdict or NOT_DIAGNOSED for n, s in st.items() if n in names])
         self.metrics.approvals.set(len(self.store.approvals()))
