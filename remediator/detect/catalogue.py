@@ -603,13 +603,6 @@ SIGNATURES: tuple[Signature, ...] = (
               "add_taint(TAINT_SOFTLOCKUP); kernel/panic.c taint_flags 'L' in dump_stack_print_info's "
               "'CPU: %d PID: %d Comm: %.20s %s' header (a task dump after a soft lockup)",
        needles=("soft lockup", "Tainted:")),
-    _s("S21-rootlesskit-error", "rootlesskit itself fails (uid/gid map, network, its child's start): rootless Docker "
-       "cannot start; a host or user set-up fault, escalate",
-       [r"\[rootlesskit:(?:parent|child ?)\] error: "], "cause", D.UNKNOWN, ((19, 3), (99, 99)), ("rootlesskit",),
-       exclude=r"error: (?:command \[.*\] exited|child exited)",  # the child reporting dockerd's own exit
-       source="rootlesskit cmd/rootlesskit/main.go: app.Run's error printed as '[rootlesskit:%s] error: %v' before "
-              "os.Exit @v0.4-v2.3 (the parent's uid map, network and child start)",
-       needles=("[rootlesskit:",)),
     _s("S21-upstart-respawn-limit", "upstart stopped respawning the engine's job (its respawn limit): nothing restarts it",
        [rf"\binit: [\w.-]*{UNIT_WORDS}[\w.-]* respawning too fast, stopped"], "limit", D.START_LIMIT, ANY,
        ("respawning too fast",), source="upstart init/job_process.c job_process_terminated "

@@ -48,14 +48,3 @@ def test_a_panic_in_containerds_cri_plugin_is_containerds_crash() -> None:
         "\t/go/src/github.com/containerd/containerd/pkg/cri/server/restart.go:120 +0x1f",
     ])
     assert logdiag.diagnose_text(stack).verdict == Diagnosis.CONTAINERD_CRASH
-
-
-def test_rootlesskits_own_error_escalates_even_in_a_restart_loop() -> None:
-    v = logdiag.diagnose_text("\n".join([
-        "[rootlesskit:parent] error: failed to setup UID/GID map: no subuid ranges for user 1234",
-        "Jun 01 10:00:00 host systemd[900]: docker.service: Main process exited, code=exited, status=1/FAILURE",
-        "Jun 01 10:00:02 host systemd[900]: docker.service: Scheduled restart job, restart counter is at 2.",
-    ]))
-    assert v.verdict == Diagnosis.UNKNOWN  # not crash-loop: the cause is printed
-    child = logdiag.diagnose_text("[rootlesskit:child ] error: command [/usr/bin/dockerd-rootless.sh] exited: exit status 1")
-    assert child.rule != "cause_in_last_attempt"  # the child only reports dockerd's exit
