@@ -333,6 +333,14 @@ SIGNATURES: tuple[Signature, ...] = (
        source="moby daemon/graphdriver/overlay/overlay.go Init (supportsOverlay: logrus.Error, then "
               "graphdriver.ErrNotSupported, which graphdriver.New's priority loop skips) @v1.9-v17.12",
        needles=("not found as a supported filesystem",)),
+    _s("S17-data-root-read-only", "dockerd's data-root is on a read-only filesystem (remounted read-only after I/O "
+       "errors, or mounted so): nothing a restart fixes, escalate",
+       [r"\b(?:mkdir|open|create|rename|remove|unlinkat|symlink) /var/lib/docker(?:/\S*)?: read-only file system"],
+       "cause", D.UNKNOWN, ANY, ("read-only file system",),
+       source="Go syscall.EROFS ('read-only file system') from os.MkdirAll/OpenFile under the data-root, returned "
+              "through moby's API (daemon/daemon.go prepareTempDir sets TMPDIR=<data-root>/tmp, where the builder's "
+              "ioutils.TempDir('', 'docker-builder') creates its context @v17.x-v19.03)",
+       needles=("read-only file system",)),
     _s("S17-hung-task", "the kernel reports a task blocked for minutes (kernel-level hang)",
        [r"INFO: task .{1,40}?:\d+ blocked for more than \d+ seconds",
         r"\"echo 0 > /proc/sys/kernel/hung_task_timeout_secs\" disables this message",

@@ -48,3 +48,11 @@ def test_a_panic_in_containerds_cri_plugin_is_containerds_crash() -> None:
         "\t/go/src/github.com/containerd/containerd/pkg/cri/server/restart.go:120 +0x1f",
     ])
     assert logdiag.diagnose_text(stack).verdict == Diagnosis.CONTAINERD_CRASH
+
+
+def test_a_read_only_data_root_escalates() -> None:
+    v = logdiag.diagnose_text("Error response from daemon: open /var/lib/docker/image/overlay2/repositories.json.tmp: "
+                              "read-only file system")
+    assert (v.verdict, v.rule) == (Diagnosis.UNKNOWN, "cause_in_last_attempt")
+    bind = "docker: Error response from daemon: error while creating mount source path '/srv/a': mkdir /srv: read-only file system."
+    assert logdiag.diagnose_text(bind).rule != "cause_in_last_attempt"  # a bind mount's host path, not the data-root
