@@ -263,15 +263,21 @@ SIGNATURES: tuple[Signature, ...] = (
         r"\bcontainer oom [0-9a-f]{12,}|containerd: deleting container|copy shim log|event not sent to subscriber|"
         r"containerd: container not found|"
         r"oom-kill:constraint=CONSTRAINT_MEMCG|failed to initialize logging driver: |"
-        r"/tasks/(?:exit|oom) \{[^}]*\"exit_status\":[1-9])"],
+        r"/tasks/(?:exit|oom) \{[^}]*\"exit_status\":[1-9]|"
+        r"failed to handle container TaskExit event|\b(?:get state|collecting metrics) for [0-9a-f]{64}\b)"],
        "container", None, ((17, 11), (99, 99)), ("shim", "task", "oom"),
        source="containerd runtime/v2/shim.go cleanupAfterDeadShim, binary.go Delete @v1.3-v2.2; docker/cli "
               "container run's companions 'error waiting for container' / 'error getting events from daemon' "
               "(cli/command/container/utils.go @v17.03, run.go @v18+) when the container fails to start; moby "
               "libcontainerd/remote/client.go processEvent, daemon/stop.go, daemon/attach.go; linux mm/oom_kill.c "
               "dump_oom_summary 'oom-kill:constraint=CONSTRAINT_MEMCG' (a cgroup's limit, v4.19+); moby "
-              "container/container.go StartLogger 'failed to initialize logging driver' @v17.x-v28",
-       needles=('shim', 'task', 'failed to process event', 'failed start container', 'xit within', 'attach failed',
+              "container/container.go StartLogger 'failed to initialize logging driver' @v17.x-v28; containerd "
+              "services/tasks/local.go getProcessState 'get state for %s' (one task's shim did not answer) and Metrics "
+              "'collecting metrics for %s' (one task's stats), "
+              "pkg/cri/server/events.go 'failed to handle container TaskExit event %+v' (one container's exit, "
+              "retried by its backoff) @v1.2-v1.7",
+       needles=('shim', 'task', 'TaskExit event', 'get state for', 'collecting metrics for',
+                'failed to process event', 'failed start container', 'xit within', 'attach failed',
                 'cleanup: failed', 'stream copy', 'oom', 'OOM', 'out of memory', 'OCI runtime', 'container process',
                 'Handler for', 'container oom', 'deleting container', 'exit_status', 'not sent to subscriber',
                 'error waiting for container', 'oci runtime error', 'error getting events from daemon',
@@ -312,12 +318,29 @@ SIGNATURES: tuple[Signature, ...] = (
         r"systemd-udevd\[\d+\]: .*?dm-\d+ timeout; kill it", r"_Cfunc_dm_udev_wait",
         r"devmapper: (?:Error|Unable|Thin Pool|Base Device UUID|Can't set task|Error activating)",
         r"devicemapper: Error running \w+",
-        r"error initializing graphdriver: .*?devmapper"],
-       "cause", D.STORAGE_DRIVER, ((1, 11), (24, 99)), ("devicemapper", "dm-", "devmapper"),
+        r"error initializing graphdriver: .*?devmapper",
+        r"\bError device (?:setupBaseImage|loadMetaData): "],
+       "cause", D.STORAGE_DRIVER, ((1, 11), (24, 99)), ("devicemapper", "dm-", "devmapper", "Error device"),
        source="moby daemon/graphdriver/devmapper/deviceset.go @v17.x; pkg/devicemapper/devmapper.go "
-              "'devicemapper: Error running deviceCreate (%s)' @v1.x-v18.09",
+              "'devicemapper: Error running deviceCreate (%s)' @v1.x-v18.09; deviceset.go initDevmapper's debug "
+              "'Error device setupBaseImage: %s' / 'Error device loadMetaData: %s' (the pool cannot be set up) @v0.7-v1.9",
        exclude=DM_MIN_FREE,
-       needles=('devicemapper', 'dm-', '_Cfunc_dm_udev_wait', 'devmapper')),
+       needles=('devicemapper', 'dm-', '_Cfunc_dm_udev_wait', 'devmapper', 'Error device')),
+    _s("S17-overlay-probe", "the overlay driver is not available and dockerd tries the next driver of its priority "
+       "list (a probe, benign unless no driver initializes)",
+       [r"'overlay' not found as a supported filesystem on this host"], "info", None, ((1, 9), (17, 12)),
+       ("not found as a supported filesystem",),
+       source="moby daemon/graphdriver/overlay/overlay.go Init (supportsOverlay: logrus.Error, then "
+              "graphdriver.ErrNotSupported, which graphdriver.New's priority loop skips) @v1.9-v17.12",
+       needles=("not found as a supported filesystem",)),
+    _s("S17-data-root-read-only", "dockerd's data-root is on a read-only filesystem (remounted read-only after I/O "
+       "errors, or mounted so): nothing a restart fixes, escalate",
+       [r"\b(?:mkdir|open|create|rename|remove|unlinkat|symlink) /var/lib/docker(?:/\S*)?: read-only file system"],
+       "cause", D.UNKNOWN, ANY, ("read-only file system",),
+       source="Go syscall.EROFS ('read-only file system') from os.MkdirAll/OpenFile under the data-root, returned "
+              "through moby's API (daemon/daemon.go prepareTempDir sets TMPDIR=<data-root>/tmp, where the builder's "
+              "ioutils.TempDir('', 'docker-builder') creates its context @v17.x-v19.03)",
+       needles=("read-only file system",)),
     _s("S17-hung-task", "the kernel reports a task blocked for minutes (kernel-level hang)",
        [r"INFO: task .{1,40}?:\d+ blocked for more than \d+ seconds",
         r"\"echo 0 > /proc/sys/kernel/hung_task_timeout_secs\" disables this message",
@@ -345,8 +368,10 @@ SIGNATURES: tuple[Signature, ...] = (
         r"/(?:overlay2?|aufs|btrfs|zfs|vfs)/[0-9a-f]{12,}\S*: (?:invalid argument|operation not supported|"
         r"structure needs cleaning|input/output error|no such device)"],
        "cause", D.STORAGE_DRIVER, ANY, ("d_type", "readlink", "XFS", "EXT4-fs", "I/O error", "graphdriver"),
-       source="moby daemon/graphdriver/overlay2/overlay.go; linux fs/overlayfs",
-       exclude=OVERLAY_UNMOUNT_UNMOUNTED,
+       source="moby daemon/graphdriver/overlay2/overlay.go; linux fs/overlayfs; overlayutils.ErrDTypeNotSupported is "
+              "only a warning before 17.12 ('Running without d_type support will no longer be supported in Docker "
+              "17.12', the daemon starts) and fatal from 17.12 ('... are not supported'): the warning is excluded",
+       exclude=rf"{OVERLAY_UNMOUNT_UNMOUNTED}|without d_type support will (?:no longer|not) be supported",
        needles=('d_type', 'readlink', 'Shutting down filesystem', 'EXT4-fs error', 'Buffer I/O error', 'graphdriver',
                 '/overlay', '/aufs/', '/btrfs/', '/zfs/', '/vfs/')),
     _s("disk-full", "a write failed because the filesystem is full",
@@ -407,6 +432,19 @@ SIGNATURES: tuple[Signature, ...] = (
        source="moby daemon/daemon.go restore 'Failed to load container %v: %v' @v1.11-v20.10, "
               "'failed to load container' (error field) @v23-v28; container/container.go FromDisk json decode",
        needles=("ailed to load container",)),
+    _s("S07-bolt-lock-wait", "containerd's metadata plugin waits for meta.db's file lock (another containerd holds it): "
+       "not corruption, never a state clear",
+       [r"waiting for response from boltdb open"], "cause", D.UNKNOWN, ((18, 9), (99, 99)), ("boltdb open",),
+       source="containerd metadata/plugin/plugin.go (plugins/metadata/plugin.go @v2) init: a 10 s timer around "
+              "bolt.Open, which blocks on flock(2) while another process has meta.db open, then "
+              "Warn('waiting for response from boltdb open') @v1.2-v2.1",
+       needles=("boltdb open",)),
+    _s("S20-ctrd-socket-create", "containerd cannot create its own socket (its run directory is gone): containerd down",
+       [r"can't create unix socket \S*containerd\.sock: "], "cause", D.CONTAINERD_DOWN, ((1, 11), (17, 10)),
+       ("can't create unix socket",),
+       source="moby pkg/listeners Init 'can't create unix socket %s: %v', vendored by containerd 0.2 main.go "
+              "startServer (docker 1.11-17.10's containerd; containerd#625)",
+       needles=("can't create unix socket",)),
     _s("S12-shim-stall", "containerd's start ran out of time while it reloaded the tasks of dead shims (its runtime state)",
        [r"containerd[\w@.-]{0,40}\.service: [Ss]tart operation timed out",
         r"(?:[Ff]ailed to start containerd: )?timeout waiting for containerd to start",
@@ -567,9 +605,12 @@ SIGNATURES: tuple[Signature, ...] = (
        needles=("failed to create task for container", "did not start before the specified timeout",
                 "/create returned error", "failed to remove root filesystem", "error unmounting")),
     _s("S17-soft-lockup", "the kernel's watchdog found a CPU stuck in kernel code (soft lockup): a kernel-level hang",
-       [r"BUG: soft lockup - CPU#\d+ stuck for \d+s! \["], "cause", D.KERNEL_HANG, ANY, ("soft lockup",),
-       source="linux kernel/watchdog.c watchdog_timer_fn 'BUG: soft lockup - CPU#%d stuck for %us! [%s:%d]'",
-       needles=("soft lockup",)),
+       [r"BUG: soft lockup - CPU#\d+ stuck for \d+s! \[",
+        r"\bPID: \d+ Comm: \S{1,40} Tainted: [A-Z ]{0,40}?L\b"], "cause", D.KERNEL_HANG, ANY, ("soft lockup", "Tainted:"),
+       source="linux kernel/watchdog.c watchdog_timer_fn 'BUG: soft lockup - CPU#%d stuck for %us! [%s:%d]' and "
+              "add_taint(TAINT_SOFTLOCKUP); kernel/panic.c taint_flags 'L' in dump_stack_print_info's "
+              "'CPU: %d PID: %d Comm: %.20s %s' header (a task dump after a soft lockup)",
+       needles=("soft lockup", "Tainted:")),
     _s("S21-upstart-respawn-limit", "upstart stopped respawning the engine's job (its respawn limit): nothing restarts it",
        [rf"\binit: [\w.-]*{UNIT_WORDS}[\w.-]* respawning too fast, stopped"], "limit", D.START_LIMIT, ANY,
        ("respawning too fast",), source="upstart init/job_process.c job_process_terminated "
