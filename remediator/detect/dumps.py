@@ -330,11 +330,20 @@ def _held(g: Group) -> bool:
             or (g.max_minutes >= 10 and (_has(g.frames, *_GRPC_WAIT) or g.state.startswith(("syscall", "semacquire")))))
 
 
+_IDLE_PREFIXES = ("runtime.", "os/signal.")  # Go's own machinery: every Go daemon has it parked for hours
+
+
+def _idle(g: Group) -> bool:
+    """A goroutine whose frames are all Go's runtime or signal loop (goroutine 17 `[syscall, N minutes, locked to
+    thread] runtime.goexit`, `os/signal.signal_recv`): parked there in every healthy Go daemon, never a wedge."""
+    return bool(g.frames) and all(f.startswith(_IDLE_PREFIXES) for f in g.frames)
+
+
 def _fragment(summary: DumpSummary, owner: str | None) -> tuple[Diagnosis, str, Group] | None:
     """A few pasted stacks: a daemon goroutine held minutes on a lock, a containerd reply, or a syscall."""
     for g in summary.groups:
         own = [f for f in g.frames if f.startswith(_OWN_PREFIXES)]
-        if not (own or owner) or g.max_minutes < 1 or g.streaming or not _held(g):
+        if not (own or owner) or g.max_minutes < 1 or g.streaming or not _held(g) or _idle(g):
             continue
         who = "containerd" if any(f.startswith(_CONTAINERD_FRAMES) for f in own) else "dockerd" if own else owner
         wedged = Diagnosis.CONTAINERD_WEDGED if who == "containerd" else Diagnosis.DOCKERD_WEDGED
