@@ -19,6 +19,7 @@ from remediator.clock import SYSTEM, Clock
 from remediator.detect.facts import Facts
 from remediator.detect.signatures import SIGNATURES
 from remediator.errors import Denied
+from remediator.hosts import procs as procmod
 from remediator.hosts.port import Host, Ping
 from remediator.hosts.service import ServiceView
 from remediator.settings import SystemdService
@@ -26,6 +27,7 @@ from remediator.structs import Proc
 from remediator.vocab import PingOutcome as O
 
 HUNG_MEMORY = 600.0  # seconds a hung-task report keeps counting
+SETTLED_SHIM = 10.0  # seconds a shim must have run before its container's absence from dockerd's list counts
 API = {"_ping": "/_ping", "version": "/version", "info": "/info", "containers": "/containers/json?all=1"}
 KERNEL_HANG = tuple(s for s in SIGNATURES if s.id in ("S17-hung-task", "S17-netdev-refcount"))
 
@@ -116,6 +118,7 @@ class Prober:
         self.kmsg_seq: int | None = None
         self.pids: dict[str, int] = {}
         self.restarts: dict[str, int] = {"dockerd": 0, "containerd": 0}
+        self.kept: dict[str, int] = {}  # container id -> pid of the settled shim that keeps its process (last round)
         self.hung: list[tuple[float, str]] = []
 
     # ---- probes that need state between rounds run on the caller's thread -----------------
@@ -142,10 +145,36 @@ class Prober:
                                  "wchan": h.wchan, "uptime": round(h.uptime, 1), "restarts": self.restarts[name]}))
         parents = {c.ppid for c in fam.containers}
         leaked = [s.pid for s in fam.shims if s.pid not in parents]  # S19 (docs/signatures.md): a shim with no container left
+        self.kept = {cid: s.pid for s in fam.shims if s.pid in parents and (cid := procmod.shim_container_id(s))
+                     and (h := self.host.health(s)) is not None and h.uptime >= SETTLED_SHIM}
         out.append(Obs("shims", O.OK, detail=f"{len(fam.shims)} shim(s), {len(fam.containers)} container process(es)"
                        + (f"; {len(leaked)} shim(s) without a container (S19): {leaked[:5]}" if leaked else ""),
                        data={"shims": len(fam.shims), "containers": len(fam.containers), "leaked_shims": len(leaked)}))
         return out
+
+    def _running_ids(self) -> set[str] | None:
+        """The ids of the containers dockerd lists as running (paused included); None when it does not say."""
+        try:
+            listed = self.host.docker_call("containers", timeout=self.s.timeout) or []
+            return {str(c["Id"]) for c in listed}
+        except Exception:  # noqa: BLE001 - any failure to list is "dockerd did not say": the API probes judge it
+            return None
+
+    def _invisible(self, shims: Obs, listing: cf.Future[set[str] | None], deadline: float) -> Obs:
+        """The shims observation, with the containers whose process a settled shim of this dockerd keeps but that
+        dockerd does not list as running: containerd has lost their tasks (its metadata is gone or was reset)."""
+        if not self.kept:
+            return shims
+        try:
+            running = listing.result(timeout=max(0.0, deadline - time.monotonic()))
+        except cf.TimeoutError:
+            running = None
+        unseen = sorted(set(self.kept) - running) if running is not None else []
+        if not unseen:
+            return shims
+        return replace(shims, detail=f"{shims.detail}; {len(unseen)} container(s) run under a shim of this dockerd "
+                       f"but dockerd does not list them as running: {', '.join(c[:12] for c in unseen[:5])}",
+                       data={**shims.data, "invisible": [c[:12] for c in unseen]})
 
     def _unproven(self, p: Proc | None) -> str:
         """Why dockerd's identity cannot be read here ("" when it can, or when no dockerd-like process exists): its
@@ -195,6 +224,7 @@ class Prober:
         obs: dict[str, Obs] = {}
         pool = cf.ThreadPoolExecutor(max_workers=len(probes), thread_name_prefix="probe")
         futures = {name: pool.submit(fn) for name, fn in probes.items()}
+        listing = pool.submit(self._running_ids)
         try:
             for o in self._procs() + [self._disk(), self._log(), *self._environment()]:
                 obs[o.name] = o
@@ -210,6 +240,7 @@ class Prober:
                     obs[name] = fut.result(timeout=max(0.0, deadline - time.monotonic()))
                 except cf.TimeoutError:
                     obs[name] = Obs(name, O.TIMEOUT, self.s.timeout, "probe did not return within its deadline")
+            obs["shims"] = self._invisible(obs["shims"], listing, deadline)
         finally:
             pool.shutdown(wait=False, cancel_futures=True)
         now = self.clock.monotonic()

@@ -1,0 +1,56 @@
+"""End-to-end: fault classes the fault matrix (bench/fault-matrix.txt) found misread, on real isolated dockerd.
+
+containerd that lost its tasks while their shims live on (meta.db truncated to 0 or deleted, then dockerd started
+again): dockerd answers every call, lists none of the containers as running and cannot start them ('task ...
+already exists'), while the old container processes run on unseen. Before the rule `invisible_containers` this
+read `healthy` and nothing was done (0 of 3 containers listed)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from remediator.clock import poll_until
+from remediator.hosts.service import controller
+from remediator.lab import Sandbox
+from tests.conftest import cli, shim_ids
+
+pytestmark = pytest.mark.dockerd
+
+
+def _truncate(db: Path) -> None:
+    os.truncate(db, 0)
+
+
+def _delete(db: Path) -> None:
+    db.unlink()
+
+
+def _lose_tasks(sb: Sandbox, how: Callable[[Path], None]) -> None:
+    """Crash dockerd (shims and containers live on), empty containerd's metadata, start dockerd again: it answers."""
+    sb.crash()
+    how(sb.metadb)
+    controller(sb.host).start(30)
+    assert sb.host.ping().ok
+
+
+@pytest.mark.parametrize("how", [_truncate, _delete], ids=["truncated", "deleted"])
+def test_containers_that_containerd_lost_are_containerd_state_and_come_back(sandbox: Sandbox,
+                                                                             how: Callable[[Path], None]) -> None:
+    before = sandbox.running()
+    _lose_tasks(sandbox, how)
+    assert not sandbox.running() & before, "dockerd lists none of them as running: the fault is in place"
+    cfg = sandbox.root / "config.yaml"
+    cfg.write_text(sandbox.config_yaml(str(sandbox.root / "state")))
+    # the rule waits for shims that have run 10 s (probes.SETTLED_SHIM): a container just starting is never read so
+    assert poll_until(lambda: b"containerd-state" in cli("probe", "--config", str(cfg), "--host", "t").stdout.encode()
+                      or None, timeout=40, every=1.0), "probe never read containerd-state"
+    res = cli("run", "--config", str(cfg), "--host", "t", "--yes")
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "verdict containerd-state" in res.stdout and "docker-libcontainerd on t" in res.stdout
+    assert "recovered" in res.stdout
+    assert sandbox.running() == before, "every container that ran runs again"
+    assert shim_ids(sandbox) == sorted(before), "one shim per container: the old, unseen ones were reaped"
