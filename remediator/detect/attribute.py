@@ -30,7 +30,10 @@ DOCKERD = re.compile(r"github\.com/docker/docker/|github\.com/moby/moby/|/docker
 # containerd's own *program*: its main, its server and plugin init, or code vendored inside its own tree. Library
 # packages alone (containerd/metadata is vendored by BuildKit and dockerd too) never make a crash containerd's.
 CONTAINERD = re.compile(r"github\.com/containerd/containerd(?:/v2)?/(?:cmd/containerd|services/server|metadata/plugin|"
-                        r"plugins/metadata|cmd/containerd/server|vendor/)|"
+                        r"plugins/metadata|cmd/containerd/server|vendor/|"
+                        # containerd's own plugins that run in its process: the restart monitor, and the services'
+                        # in-process (*local) implementations (a client only ever holds their remote stubs)
+                        r"runtime/restart/monitor\.|services/[a-z]+\.\(\*local\))|"
                         r"github\.com/docker/containerd/")  # containerd 0.2 (Docker 1.11-17.10) lived under docker/
 OTHER_PROGRAM = re.compile(r"(?<!docker/docker/vendor/)github\.com/moby/buildkit/")  # BuildKit (a container's or buildkitd)
 FRAME = re.compile(r"^\s*(?:goroutine \d+|created by |[\w./*()\[\]{}-]+\(.*\)(?: \{\.\.\.\})?$|"

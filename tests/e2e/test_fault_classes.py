@@ -16,6 +16,7 @@ import pytest
 from remediator.clock import poll_until
 from remediator.hosts.service import controller
 from remediator.lab import Sandbox
+from remediator.lab.sandbox import damage
 from tests.conftest import cli, shim_ids
 
 pytestmark = pytest.mark.dockerd
@@ -54,3 +55,23 @@ def test_containers_that_containerd_lost_are_containerd_state_and_come_back(sand
     assert "recovered" in res.stdout
     assert sandbox.running() == before, "every container that ran runs again"
     assert shim_ids(sandbox) == sorted(before), "one shim per container: the old, unseen ones were reaped"
+
+
+def test_a_wedged_dockerd_whose_containerd_panicked_on_its_meta_db_is_healed_with_the_state_cleared(
+        sandbox: Sandbox) -> None:
+    """meta.db damaged under a running containerd, dockerd SIGSTOPped: containerd's restart monitor panics in bbolt
+    ('invalid meta pages', a stack of containerd's in-process services) and dockerd cannot restart it. The panic
+    read `unknown` (escalated, nothing healed) before containerd's in-process frames attributed it."""
+    before = sandbox.running()
+    damage(sandbox.metadb, "random")
+    sandbox.wedge()
+    assert poll_until(lambda: "invalid meta pages" in Path(sandbox.log).read_text(errors="replace") or None,
+                      timeout=30, every=0.2), "containerd did not panic on its meta.db"
+    cfg = sandbox.root / "config.yaml"
+    cfg.write_text(sandbox.config_yaml(str(sandbox.root / "state")))
+    res = cli("run", "--config", str(cfg), "--host", "t", "--yes")
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "verdict containerd-state" in res.stdout and "docker-libcontainerd on t" in res.stdout
+    assert "recovered" in res.stdout
+    assert sandbox.running() == before
+    assert shim_ids(sandbox) == sorted(before)
