@@ -27,7 +27,7 @@ from remediator.structs import Proc
 from remediator.vocab import PingOutcome as O
 
 HUNG_MEMORY = 600.0  # seconds a hung-task report keeps counting
-SETTLED_SHIM = 10.0  # seconds a shim must have run before its container's absence from dockerd's list counts
+SETTLED_SHIM = 10.0  # seconds a shim younger than dockerd must have run before its container's absence counts
 API = {"_ping": "/_ping", "version": "/version", "info": "/info", "containers": "/containers/json?all=1"}
 KERNEL_HANG = tuple(s for s in SIGNATURES if s.id in ("S17-hung-task", "S17-netdev-refcount"))
 
@@ -146,11 +146,18 @@ class Prober:
         parents = {c.ppid for c in fam.containers}
         leaked = [s.pid for s in fam.shims if s.pid not in parents]  # S19 (docs/signatures.md): a shim with no container left
         self.kept = {cid: s.pid for s in fam.shims if s.pid in parents and (cid := procmod.shim_container_id(s))
-                     and (h := self.host.health(s)) is not None and h.uptime >= SETTLED_SHIM}
+                     and self._settled(s, fam.dockerd[0] if fam.dockerd else None)}
         out.append(Obs("shims", O.OK, detail=f"{len(fam.shims)} shim(s), {len(fam.containers)} container process(es)"
                        + (f"; {len(leaked)} shim(s) without a container (S19): {leaked[:5]}" if leaked else ""),
                        data={"shims": len(fam.shims), "containers": len(fam.containers), "leaked_shims": len(leaked)}))
         return out
+
+    def _settled(self, shim: Proc, dockerd: Proc | None) -> bool:
+        """A shim no container start can be in the middle of: older than the running dockerd (a generation before
+        it), or running for SETTLED_SHIM seconds."""
+        if dockerd is not None and dockerd.start and shim.start and shim.start < dockerd.start:
+            return True
+        return (h := self.host.health(shim)) is not None and h.uptime >= SETTLED_SHIM
 
     def _running_ids(self) -> set[str] | None:
         """The ids of the containers dockerd lists as running (paused included); None when it does not say."""
