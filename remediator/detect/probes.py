@@ -27,6 +27,7 @@ from remediator.structs import Proc
 from remediator.vocab import PingOutcome as O
 
 HUNG_MEMORY = 600.0  # seconds a hung-task report keeps counting
+RUNC_STATE = "runtime-runc/moby"  # runc's state of dockerd's containers, under the exec-root (Docker 17.11+)
 SETTLED_SHIM = 10.0  # seconds a shim younger than dockerd must have run before its container's absence counts
 API = {"_ping": "/_ping", "version": "/version", "info": "/info", "containers": "/containers/json?all=1"}
 KERNEL_HANG = tuple(s for s in SIGNATURES if s.id in ("S17-hung-task", "S17-netdev-refcount"))
@@ -119,6 +120,8 @@ class Prober:
         self.pids: dict[str, int] = {}
         self.restarts: dict[str, int] = {"dockerd": 0, "containerd": 0}
         self.kept: dict[str, int] = {}  # container id -> pid of the settled shim that keeps its process (last round)
+        self.served: set[str] = set()  # container ids any shim of this dockerd serves (last round)
+        self.runc: set[str] = set()  # container ids with runc state under the exec-root (last round)
         self.hung: list[tuple[float, str]] = []
 
     # ---- probes that need state between rounds run on the caller's thread -----------------
@@ -147,6 +150,9 @@ class Prober:
         leaked = [s.pid for s in fam.shims if s.pid not in parents]  # S19 (docs/signatures.md): a shim with no container left
         self.kept = {cid: s.pid for s in fam.shims if s.pid in parents and (cid := procmod.shim_container_id(s))
                      and self._settled(s, fam.dockerd[0] if fam.dockerd else None)}
+        self.served = {cid for s in fam.shims if (cid := procmod.shim_container_id(s))}
+        ids = set(self.host.listdir(f"{self.facts.data_root}/containers"))
+        self.runc = {d for d in self.host.listdir(f"{self.facts.exec_root}/{RUNC_STATE}") if d in ids}
         out.append(Obs("shims", O.OK, detail=f"{len(fam.shims)} shim(s), {len(fam.containers)} container process(es)"
                        + (f"; {len(leaked)} shim(s) without a container (S19): {leaked[:5]}" if leaked else ""),
                        data={"shims": len(fam.shims), "containers": len(fam.containers), "leaked_shims": len(leaked)}))
@@ -168,20 +174,26 @@ class Prober:
             return None
 
     def _invisible(self, shims: Obs, listing: cf.Future[set[str] | None], deadline: float) -> Obs:
-        """The shims observation, with the containers whose process a settled shim of this dockerd keeps but that
-        dockerd does not list as running: containerd has lost their tasks (its metadata is gone or was reset)."""
-        if not self.kept:
+        """The shims observation, with what containerd lost, read against what dockerd lists as running:
+        invisible — containers whose process a settled shim of this dockerd keeps (containerd lost their tasks: its
+        metadata is gone or was reset); stale_runc — containers with runc state but no shim at all (a start fails
+        'container with id exists')."""
+        if not self.kept and not self.runc:
             return shims
         try:
             running = listing.result(timeout=max(0.0, deadline - time.monotonic()))
         except cf.TimeoutError:
             running = None
-        unseen = sorted(set(self.kept) - running) if running is not None else []
-        if not unseen:
+        if running is None:
             return shims
-        return replace(shims, detail=f"{shims.detail}; {len(unseen)} container(s) run under a shim of this dockerd "
-                       f"but dockerd does not list them as running: {', '.join(c[:12] for c in unseen[:5])}",
-                       data={**shims.data, "invisible": [c[:12] for c in unseen]})
+        unseen = sorted(set(self.kept) - running)
+        stale = sorted(self.runc - running - self.served)
+        detail = shims.detail + (f"; {len(unseen)} container(s) run under a shim of this dockerd but dockerd does not "
+                                 f"list them as running: {', '.join(c[:12] for c in unseen[:5])}" if unseen else "")
+        detail += (f"; {len(stale)} container(s) not running with no shim but runc state left in "
+                   f"{RUNC_STATE}: {', '.join(c[:12] for c in stale[:5])}" if stale else "")
+        return replace(shims, detail=detail, data={**shims.data, **({"invisible": [c[:12] for c in unseen]} if unseen else {}),
+                                                   **({"stale_runc": [c[:12] for c in stale]} if stale else {})})
 
     def _unproven(self, p: Proc | None) -> str:
         """Why dockerd's identity cannot be read here ("" when it can, or when no dockerd-like process exists): its

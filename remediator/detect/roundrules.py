@@ -225,6 +225,18 @@ def invisible_containers(s: Seen) -> RoundView | None:
         f"({', '.join(unseen[:5])}): containerd lost their tasks, so they cannot be started again while it runs"))
 
 
+def stale_runtime_state(s: Seen) -> RoundView | None:
+    """dockerd answers, yet containers it does not list as running, served by no shim, still have runc state under
+    the exec-root: every start of them fails 'container with id exists' — stale runtime state, containerd-state."""
+    stale = s.r["shims"].data.get("stale_runc") or []
+    if not stale:
+        return None
+    return s.view(Diagnosis.CONTAINERD_STATE, s.because(
+        f"API: {s.api_line}", s.ctrd_line,
+        f"{len(stale)} container(s) dockerd does not list as running, with no shim, still have runc state "
+        f"({', '.join(stale[:5])}): their start fails 'container with id exists' until that state is moved aside"))
+
+
 def slow_answers(s: Seen) -> RoundView | None:
     """Every probe answers, some later than probe.slow: degraded, never hung."""
     slow = [o for o in (*s.api, s.ctrd) if o.outcome == O.SLOW]
@@ -241,7 +253,8 @@ def healthy(s: Seen) -> RoundView:
 RULES: tuple[Rule, ...] = (  # in this order; healthy decides when none of them does
     no_access, disk_full, kernel_hang, dockerd_down, starting_despite_log_cause, log_cause_while_silent,
     restarted_while_watched, starting, ping_silent, containerd_calls_silent, container_lock_held,
-    containerd_socket_elsewhere, containerd_silent, invisible_containers, slow_answers,
+    containerd_socket_elsewhere, containerd_silent, invisible_containers, stale_runtime_state,
+    slow_answers,
 )
 NAMES = tuple(r.__name__ for r in RULES) + (healthy.__name__,)
 

@@ -8,6 +8,8 @@ read `healthy` and nothing was done (0 of 3 containers listed)."""
 from __future__ import annotations
 
 import os
+import re
+import signal
 from collections.abc import Callable
 from pathlib import Path
 
@@ -74,4 +76,33 @@ def test_a_wedged_dockerd_whose_containerd_panicked_on_its_meta_db_is_healed_wit
     assert "verdict containerd-state" in res.stdout and "docker-libcontainerd on t" in res.stdout
     assert "recovered" in res.stdout
     assert sandbox.running() == before
+    assert shim_ids(sandbox) == sorted(before)
+
+
+def test_containers_whose_runc_state_was_left_behind_are_containerd_state_and_come_back(sandbox: Sandbox) -> None:
+    """dockerd crashed and its shims and containers died with it (an OOM kill of the lot), leaving runc's state:
+    dockerd starts and answers, but every container's start fails 'container with id exists'. Read `healthy`
+    with 0 of 4 containers running before the rule `stale_runtime_state`."""
+    before = sandbox.running()
+    sandbox.crash()
+    fam = sandbox.host.family(data_root=sandbox.data, exec_root=sandbox.exec_)
+    for p in [*fam.shims, *fam.containers]:
+        os.kill(p.pid, signal.SIGKILL)
+    sandbox.host.wait_gone([*fam.shims, *fam.containers], 10)
+    runc = Path(sandbox.exec_) / "runtime-runc" / "moby"
+    for cid in before:
+        (runc / cid).mkdir(parents=True, exist_ok=True)
+        (runc / cid / "state.json").write_bytes(os.urandom(200))  # garbage, as a torn write leaves it
+    controller(sandbox.host).start(30)
+    exists = re.compile(r"container with (?:given )?id (?:already )?exists", re.I)  # runc's words vary by version
+    assert poll_until(lambda: exists.search(Path(sandbox.log).read_text(errors="replace")) or None,
+                      timeout=30, every=0.2), "no start failed on the stale runc state"
+    assert not sandbox.running() & before, "the fault is in place: none of them runs"
+    cfg = sandbox.root / "config.yaml"
+    cfg.write_text(sandbox.config_yaml(str(sandbox.root / "state")))
+    res = cli("run", "--config", str(cfg), "--host", "t", "--yes")
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "verdict containerd-state" in res.stdout and "docker-libcontainerd on t" in res.stdout
+    assert "recovered" in res.stdout
+    assert sandbox.running() == before, "every container that ran runs again"
     assert shim_ids(sandbox) == sorted(before)
