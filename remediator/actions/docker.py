@@ -19,7 +19,7 @@ from pydantic import Field
 from remediator.actions import ActionSpec, NoParams, Params, StepContext, action
 from remediator.actions.handoffs import Container, SnapshotOutput, VerifyOutput
 from remediator.clock import poll_until
-from remediator.detect.probes import RUNC_STATE
+from remediator.detect.probes import broken_runc_state
 from remediator.errors import DockerAPIError, HostError, TemporaryStepError
 from remediator.hosts import procs as procmod
 from remediator.hosts.port import Host
@@ -102,7 +102,7 @@ def snapshot(ctx: StepContext, p: NoParams) -> StepResult:
     """What ran before the incident: running containers, plus those dockerd's own clean shutdown stopped
     (a daemon stopped before its state broke stopped them; the incident, not a person, took them down)."""
     inv = read_inventory(ctx.host, ctx.facts.data_root)
-    kept = _kept_by_shims(ctx) | set(ctx.host.listdir(f"{ctx.facts.exec_root}/{RUNC_STATE}"))
+    kept = _kept_by_shims(ctx) | broken_runc_state(ctx.host, ctx.facts.data_root, ctx.facts.exec_root)
     running = [c for c in inv if c["running"] or c["id"] in kept]
     by_shutdown = stopped_by_shutdown([c for c in inv if c not in running], shutdown_window(ctx.service.log_tail()))
     lines = [f"{c['name']} ({c['id'][:12]}) restart={c['restart']}" + (" --rm" if c["auto_remove"] else "")

@@ -10,6 +10,7 @@ only what is new and restarts are counted. Must not: change anything, or decide 
 from __future__ import annotations
 
 import concurrent.futures as cf
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -18,7 +19,7 @@ from typing import Any
 from remediator.clock import SYSTEM, Clock
 from remediator.detect.facts import Facts
 from remediator.detect.signatures import SIGNATURES
-from remediator.errors import Denied
+from remediator.errors import Denied, HostError
 from remediator.hosts import procs as procmod
 from remediator.hosts.port import Host, Ping
 from remediator.hosts.service import ServiceView
@@ -39,6 +40,24 @@ OPERATOR_CAUSES = (ACCESS, MISSING_BINARY, WRONG_SOCKET)
 # Every outcome is evidence about the host or the operator's own environment, never neither (tests/unit/test_vocab_use.py)
 HOST_OUTCOMES = frozenset({O.OK, O.SLOW, O.TIMEOUT, O.REFUSED, O.MISSING, O.ERROR, O.ABSENT, O.NA, O.FULL, O.HUNG_TASK})
 OPERATOR_OUTCOMES: dict[O, str] = {O.DENIED: ACCESS, O.MISSING_BINARY: MISSING_BINARY}  # outcome -> its cause
+
+
+def broken_runc_state(host: Host, data_root: str, exec_root: str) -> set[str]:
+    """The containers whose runc state under the exec-root runc cannot read (state.json missing, not JSON): runc
+    can neither delete it nor create the container again ('container with id exists'). A readable state of a dead
+    container is no fault: the shim deletes it before the next create."""
+    ids = set(host.listdir(f"{data_root}/containers"))
+    broken = set()
+    for cid in host.listdir(f"{exec_root}/{RUNC_STATE}"):
+        if cid not in ids:
+            continue
+        try:
+            ok = isinstance(json.loads(host.read_text(f"{exec_root}/{RUNC_STATE}/{cid}/state.json", limit=1 << 20)), dict)
+        except (HostError, ValueError):
+            ok = False
+        if not ok:
+            broken.add(cid)
+    return broken
 
 
 @dataclass(frozen=True)
@@ -121,7 +140,7 @@ class Prober:
         self.restarts: dict[str, int] = {"dockerd": 0, "containerd": 0}
         self.kept: dict[str, int] = {}  # container id -> pid of the settled shim that keeps its process (last round)
         self.served: set[str] = set()  # container ids any shim of this dockerd serves (last round)
-        self.runc: set[str] = set()  # container ids with runc state under the exec-root (last round)
+        self.runc: set[str] = set()  # container ids whose runc state runc cannot read (last round)
         self.hung: list[tuple[float, str]] = []
 
     # ---- probes that need state between rounds run on the caller's thread -----------------
@@ -151,8 +170,7 @@ class Prober:
         self.kept = {cid: s.pid for s in fam.shims if s.pid in parents and (cid := procmod.shim_container_id(s))
                      and self._settled(s, fam.dockerd[0] if fam.dockerd else None)}
         self.served = {cid for s in fam.shims if (cid := procmod.shim_container_id(s))}
-        ids = set(self.host.listdir(f"{self.facts.data_root}/containers"))
-        self.runc = {d for d in self.host.listdir(f"{self.facts.exec_root}/{RUNC_STATE}") if d in ids}
+        self.runc = broken_runc_state(self.host, self.facts.data_root, self.facts.exec_root)
         out.append(Obs("shims", O.OK, detail=f"{len(fam.shims)} shim(s), {len(fam.containers)} container process(es)"
                        + (f"; {len(leaked)} shim(s) without a container (S19): {leaked[:5]}" if leaked else ""),
                        data={"shims": len(fam.shims), "containers": len(fam.containers), "leaked_shims": len(leaked)}))
@@ -176,7 +194,7 @@ class Prober:
     def _invisible(self, shims: Obs, listing: cf.Future[set[str] | None], deadline: float) -> Obs:
         """The shims observation, with what containerd lost, read against what dockerd lists as running:
         invisible — containers whose process a settled shim of this dockerd keeps (containerd lost their tasks: its
-        metadata is gone or was reset); stale_runc — containers with runc state but no shim at all (a start fails
+        metadata is gone or was reset); stale_runc — containers with unreadable runc state and no shim at all (a start fails
         'container with id exists')."""
         if not self.kept and not self.runc:
             return shims
@@ -190,7 +208,7 @@ class Prober:
         stale = sorted(self.runc - running - self.served)
         detail = shims.detail + (f"; {len(unseen)} container(s) run under a shim of this dockerd but dockerd does not "
                                  f"list them as running: {', '.join(c[:12] for c in unseen[:5])}" if unseen else "")
-        detail += (f"; {len(stale)} container(s) not running with no shim but runc state left in "
+        detail += (f"; {len(stale)} container(s) not running, with no shim, and runc state runc cannot read in "
                    f"{RUNC_STATE}: {', '.join(c[:12] for c in stale[:5])}" if stale else "")
         return replace(shims, detail=detail, data={**shims.data, **({"invisible": [c[:12] for c in unseen]} if unseen else {}),
                                                    **({"stale_runc": [c[:12] for c in stale]} if stale else {})})

@@ -226,14 +226,14 @@ def invisible_containers(s: Seen) -> RoundView | None:
 
 
 def stale_runtime_state(s: Seen) -> RoundView | None:
-    """dockerd answers, yet containers it does not list as running, served by no shim, still have runc state under
-    the exec-root: every start of them fails 'container with id exists' — stale runtime state, containerd-state."""
+    """dockerd answers, yet containers it does not list as running, served by no shim, have runc state under the
+    exec-root that runc cannot read: every start of them fails 'container with id exists' — containerd-state."""
     stale = s.r["shims"].data.get("stale_runc") or []
     if not stale:
         return None
     return s.view(Diagnosis.CONTAINERD_STATE, s.because(
         f"API: {s.api_line}", s.ctrd_line,
-        f"{len(stale)} container(s) dockerd does not list as running, with no shim, still have runc state "
+        f"{len(stale)} container(s) dockerd does not list as running, with no shim, have runc state runc cannot read "
         f"({', '.join(stale[:5])}): their start fails 'container with id exists' until that state is moved aside"))
 
 
