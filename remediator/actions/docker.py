@@ -19,6 +19,7 @@ from pydantic import Field
 from remediator.actions import ActionSpec, NoParams, Params, StepContext, action
 from remediator.actions.handoffs import Container, SnapshotOutput, VerifyOutput
 from remediator.clock import poll_until
+from remediator.detect.probes import broken_runc_state
 from remediator.errors import DockerAPIError, HostError, TemporaryStepError
 from remediator.hosts import procs as procmod
 from remediator.hosts.port import Host
@@ -101,16 +102,26 @@ def snapshot(ctx: StepContext, p: NoParams) -> StepResult:
     """What ran before the incident: running containers, plus those dockerd's own clean shutdown stopped
     (a daemon stopped before its state broke stopped them; the incident, not a person, took them down)."""
     inv = read_inventory(ctx.host, ctx.facts.data_root)
-    running = [c for c in inv if c["running"]]
-    by_shutdown = stopped_by_shutdown(inv, shutdown_window(ctx.service.log_tail()))
+    kept = _kept_by_shims(ctx) | broken_runc_state(ctx.host, ctx.facts.data_root, ctx.facts.exec_root)
+    running = [c for c in inv if c["running"] or c["id"] in kept]
+    by_shutdown = stopped_by_shutdown([c for c in inv if c not in running], shutdown_window(ctx.service.log_tail()))
     lines = [f"{c['name']} ({c['id'][:12]}) restart={c['restart']}" + (" --rm" if c["auto_remove"] else "")
-             for c in running]
+             + ("" if c["running"] else ": containerd lost it (its process or its runc state is left)") for c in running]
     lines += [f"{c['name']} ({c['id'][:12]}) restart={c['restart']}: stopped by dockerd's shutdown at "
               f"{c['finished_at'][:19]}" for c in by_shutdown]
     out = SnapshotOutput(running=tuple(Container.from_record(c) for c in running + by_shutdown), all=len(inv))
     return StepResult(f"{len(running) + len(by_shutdown)} of {len(inv)} containers were running"
                       + (f" ({len(by_shutdown)} until dockerd's last shutdown)" if by_shutdown else ""), changes=lines,
                       data=out.record())
+
+
+def _kept_by_shims(ctx: StepContext) -> set[str]:
+    """The containers whose process still runs under a shim of this dockerd: they ran, whatever dockerd's disk
+    says (containerd that lost its tasks makes dockerd write them down as stopped; roundrules.invisible_containers;
+    the same for those whose runc state is left, stale_runtime_state)."""
+    fam = ctx.family()
+    parents = {c.ppid for c in fam.containers}
+    return {cid for s in fam.shims if s.pid in parents and (cid := procmod.shim_container_id(s))}
 
 
 def _shim_counts(ctx: StepContext) -> dict[str, int]:

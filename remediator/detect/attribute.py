@@ -31,7 +31,10 @@ DOCKERD = re.compile(r"github\.com/docker/docker/|github\.com/moby/moby/|/docker
 # packages alone (containerd/metadata is vendored by BuildKit and dockerd too) never make a crash containerd's.
 # Its CRI plugin (pkg/cri @v1.5-v1.7, internal/cri @v2: in-tree since containerd 1.5, imported by no dockerd) is its own.
 CONTAINERD = re.compile(r"github\.com/containerd/containerd(?:/v2)?/(?:cmd/containerd|services/server|metadata/plugin|"
-                        r"plugins/metadata|cmd/containerd/server|vendor/|pkg/cri/|internal/cri/)|"
+                        r"plugins/metadata|cmd/containerd/server|vendor/|pkg/cri/|internal/cri/|"
+                        # containerd's own plugins that run in its process: the restart monitor, and the services'
+                        # in-process (*local) implementations (a client only ever holds their remote stubs)
+                        r"runtime/restart/monitor\.|services/[a-z]+\.\(\*local\))|"
                         r"github\.com/docker/containerd/")  # containerd 0.2 (Docker 1.11-17.10) lived under docker/
 OTHER_PROGRAM = re.compile(r"(?<!docker/docker/vendor/)github\.com/moby/buildkit/")  # BuildKit (a container's or buildkitd)
 FRAME = re.compile(r"^\s*(?:goroutine \d+|created by |[\w./*()\[\]{}-]+\(.*\)(?: \{\.\.\.\})?$|"

@@ -10,6 +10,7 @@ only what is new and restarts are counted. Must not: change anything, or decide 
 from __future__ import annotations
 
 import concurrent.futures as cf
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -18,7 +19,8 @@ from typing import Any
 from remediator.clock import SYSTEM, Clock
 from remediator.detect.facts import Facts
 from remediator.detect.signatures import SIGNATURES
-from remediator.errors import Denied
+from remediator.errors import Denied, HostError
+from remediator.hosts import procs as procmod
 from remediator.hosts.port import Host, Ping
 from remediator.hosts.service import ServiceView
 from remediator.settings import SystemdService
@@ -26,6 +28,8 @@ from remediator.structs import Proc
 from remediator.vocab import PingOutcome as O
 
 HUNG_MEMORY = 600.0  # seconds a hung-task report keeps counting
+RUNC_STATE = "runtime-runc/moby"  # runc's state of dockerd's containers, under the exec-root (Docker 17.11+)
+SETTLED_SHIM = 10.0  # seconds a shim younger than dockerd must have run before its container's absence counts
 API = {"_ping": "/_ping", "version": "/version", "info": "/info", "containers": "/containers/json?all=1"}
 KERNEL_HANG = tuple(s for s in SIGNATURES if s.id in ("S17-hung-task", "S17-netdev-refcount"))
 
@@ -36,6 +40,24 @@ OPERATOR_CAUSES = (ACCESS, MISSING_BINARY, WRONG_SOCKET)
 # Every outcome is evidence about the host or the operator's own environment, never neither (tests/unit/test_vocab_use.py)
 HOST_OUTCOMES = frozenset({O.OK, O.SLOW, O.TIMEOUT, O.REFUSED, O.MISSING, O.ERROR, O.ABSENT, O.NA, O.FULL, O.HUNG_TASK})
 OPERATOR_OUTCOMES: dict[O, str] = {O.DENIED: ACCESS, O.MISSING_BINARY: MISSING_BINARY}  # outcome -> its cause
+
+
+def broken_runc_state(host: Host, data_root: str, exec_root: str) -> set[str]:
+    """The containers whose runc state under the exec-root runc cannot read (state.json missing, not JSON): runc
+    can neither delete it nor create the container again ('container with id exists'). A readable state of a dead
+    container is no fault: the shim deletes it before the next create."""
+    ids = set(host.listdir(f"{data_root}/containers"))
+    broken = set()
+    for cid in host.listdir(f"{exec_root}/{RUNC_STATE}"):
+        if cid not in ids:
+            continue
+        try:
+            ok = isinstance(json.loads(host.read_text(f"{exec_root}/{RUNC_STATE}/{cid}/state.json", limit=1 << 20)), dict)
+        except (HostError, ValueError):
+            ok = False
+        if not ok:
+            broken.add(cid)
+    return broken
 
 
 @dataclass(frozen=True)
@@ -116,6 +138,9 @@ class Prober:
         self.kmsg_seq: int | None = None
         self.pids: dict[str, int] = {}
         self.restarts: dict[str, int] = {"dockerd": 0, "containerd": 0}
+        self.kept: dict[str, int] = {}  # container id -> pid of the settled shim that keeps its process (last round)
+        self.served: set[str] = set()  # container ids any shim of this dockerd serves (last round)
+        self.runc: set[str] = set()  # container ids whose runc state runc cannot read (last round)
         self.hung: list[tuple[float, str]] = []
 
     # ---- probes that need state between rounds run on the caller's thread -----------------
@@ -142,10 +167,51 @@ class Prober:
                                  "wchan": h.wchan, "uptime": round(h.uptime, 1), "restarts": self.restarts[name]}))
         parents = {c.ppid for c in fam.containers}
         leaked = [s.pid for s in fam.shims if s.pid not in parents]  # S19 (docs/signatures.md): a shim with no container left
+        self.kept = {cid: s.pid for s in fam.shims if s.pid in parents and (cid := procmod.shim_container_id(s))
+                     and self._settled(s, fam.dockerd[0] if fam.dockerd else None)}
+        self.served = {cid for s in fam.shims if (cid := procmod.shim_container_id(s))}
+        self.runc = broken_runc_state(self.host, self.facts.data_root, self.facts.exec_root)
         out.append(Obs("shims", O.OK, detail=f"{len(fam.shims)} shim(s), {len(fam.containers)} container process(es)"
                        + (f"; {len(leaked)} shim(s) without a container (S19): {leaked[:5]}" if leaked else ""),
                        data={"shims": len(fam.shims), "containers": len(fam.containers), "leaked_shims": len(leaked)}))
         return out
+
+    def _settled(self, shim: Proc, dockerd: Proc | None) -> bool:
+        """A shim no container start can be in the middle of: older than the running dockerd (a generation before
+        it), or running for SETTLED_SHIM seconds."""
+        if dockerd is not None and dockerd.start and shim.start and shim.start < dockerd.start:
+            return True
+        return (h := self.host.health(shim)) is not None and h.uptime >= SETTLED_SHIM
+
+    def _running_ids(self) -> set[str] | None:
+        """The ids of the containers dockerd lists as running (paused included); None when it does not say."""
+        try:
+            listed = self.host.docker_call("containers", timeout=self.s.timeout) or []
+            return {str(c["Id"]) for c in listed}
+        except Exception:  # noqa: BLE001 - any failure to list is "dockerd did not say": the API probes judge it
+            return None
+
+    def _invisible(self, shims: Obs, listing: cf.Future[set[str] | None], deadline: float) -> Obs:
+        """The shims observation, with what containerd lost, read against what dockerd lists as running:
+        invisible — containers whose process a settled shim of this dockerd keeps (containerd lost their tasks: its
+        metadata is gone or was reset); stale_runc — containers with unreadable runc state and no shim at all (a start fails
+        'container with id exists')."""
+        if not self.kept and not self.runc:
+            return shims
+        try:
+            running = listing.result(timeout=max(0.0, deadline - time.monotonic()))
+        except cf.TimeoutError:
+            running = None
+        if running is None:
+            return shims
+        unseen = sorted(set(self.kept) - running)
+        stale = sorted(self.runc - running - self.served)
+        detail = shims.detail + (f"; {len(unseen)} container(s) run under a shim of this dockerd but dockerd does not "
+                                 f"list them as running: {', '.join(c[:12] for c in unseen[:5])}" if unseen else "")
+        detail += (f"; {len(stale)} container(s) not running, with no shim, and runc state runc cannot read in "
+                   f"{RUNC_STATE}: {', '.join(c[:12] for c in stale[:5])}" if stale else "")
+        return replace(shims, detail=detail, data={**shims.data, **({"invisible": [c[:12] for c in unseen]} if unseen else {}),
+                                                   **({"stale_runc": [c[:12] for c in stale]} if stale else {})})
 
     def _unproven(self, p: Proc | None) -> str:
         """Why dockerd's identity cannot be read here ("" when it can, or when no dockerd-like process exists): its
@@ -195,6 +261,7 @@ class Prober:
         obs: dict[str, Obs] = {}
         pool = cf.ThreadPoolExecutor(max_workers=len(probes), thread_name_prefix="probe")
         futures = {name: pool.submit(fn) for name, fn in probes.items()}
+        listing = pool.submit(self._running_ids)
         try:
             for o in self._procs() + [self._disk(), self._log(), *self._environment()]:
                 obs[o.name] = o
@@ -210,6 +277,7 @@ class Prober:
                     obs[name] = fut.result(timeout=max(0.0, deadline - time.monotonic()))
                 except cf.TimeoutError:
                     obs[name] = Obs(name, O.TIMEOUT, self.s.timeout, "probe did not return within its deadline")
+            obs["shims"] = self._invisible(obs["shims"], listing, deadline)
         finally:
             pool.shutdown(wait=False, cancel_futures=True)
         now = self.clock.monotonic()

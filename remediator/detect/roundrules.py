@@ -5,7 +5,8 @@ Role: pure. `classify` reads one round (plus what the daemon log says since the 
 `against`, which become the trace) or None to pass — a rule that passes may say why not (`Seen.against`). The
 order is README "Diagnosis" ("A round is classified, in this order"): no-access, disk-full, kernel-hang,
 dockerd down, /_ping silent (the log's cause, a crash loop, a young start, a wedge), /version or /info silent,
-/containers/json silent, the containerd socket, slow answers, healthy.
+/containers/json silent, the containerd socket, containers kept by shims that dockerd does not list, slow
+answers, healthy.
 Must not: do I/O.
 """
 
@@ -211,6 +212,31 @@ def containerd_silent(s: Seen) -> RoundView | None:
     return containerd_trouble(s, s.because(f"API: {s.api_line}", s.ctrd_line))
 
 
+def invisible_containers(s: Seen) -> RoundView | None:
+    """dockerd answers, yet settled shims of its generation keep container processes it does not list as running:
+    containerd has lost their tasks (its meta.db emptied, deleted or reset), so dockerd cannot start them again
+    ('task ... already exists') and they run unseen. containerd-state: a proof from the processes, not a symptom."""
+    unseen = s.r["shims"].data.get("invisible") or []
+    if not unseen:
+        return None
+    return s.view(Diagnosis.CONTAINERD_STATE, s.because(
+        f"API: {s.api_line}", s.ctrd_line,
+        f"{len(unseen)} container(s) run under a shim of this dockerd that dockerd does not list as running "
+        f"({', '.join(unseen[:5])}): containerd lost their tasks, so they cannot be started again while it runs"))
+
+
+def stale_runtime_state(s: Seen) -> RoundView | None:
+    """dockerd answers, yet containers it does not list as running, served by no shim, have runc state under the
+    exec-root that runc cannot read: every start of them fails 'container with id exists' — containerd-state."""
+    stale = s.r["shims"].data.get("stale_runc") or []
+    if not stale:
+        return None
+    return s.view(Diagnosis.CONTAINERD_STATE, s.because(
+        f"API: {s.api_line}", s.ctrd_line,
+        f"{len(stale)} container(s) dockerd does not list as running, with no shim, have runc state runc cannot read "
+        f"({', '.join(stale[:5])}): their start fails 'container with id exists' until that state is moved aside"))
+
+
 def slow_answers(s: Seen) -> RoundView | None:
     """Every probe answers, some later than probe.slow: degraded, never hung."""
     slow = [o for o in (*s.api, s.ctrd) if o.outcome == O.SLOW]
@@ -227,7 +253,8 @@ def healthy(s: Seen) -> RoundView:
 RULES: tuple[Rule, ...] = (  # in this order; healthy decides when none of them does
     no_access, disk_full, kernel_hang, dockerd_down, starting_despite_log_cause, log_cause_while_silent,
     restarted_while_watched, starting, ping_silent, containerd_calls_silent, container_lock_held,
-    containerd_socket_elsewhere, containerd_silent, slow_answers,
+    containerd_socket_elsewhere, containerd_silent, invisible_containers, stale_runtime_state,
+    slow_answers,
 )
 NAMES = tuple(r.__name__ for r in RULES) + (healthy.__name__,)
 

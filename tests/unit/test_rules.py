@@ -140,6 +140,10 @@ ROUND_CASES = {  # rule -> (round, log, layout, diagnosis)
     "container_lock_held": (_round(containers="timeout"), QUIET, "managed", "dockerd-wedged"),
     "containerd_socket_elsewhere": (_round(containerd="missing"), QUIET, "managed", "degraded"),
     "containerd_silent": (_round(containerd="refused"), QUIET, "external", "containerd-down"),
+    "invisible_containers": (_round(shims=("ok", {"invisible": ["0123456789ab"]})), QUIET, "managed",
+                             "containerd-state"),
+    "stale_runtime_state": (_round(shims=("ok", {"stale_runc": ["0123456789ab"]})), QUIET, "managed",
+                            "containerd-state"),
     "slow_answers": (_round(version="slow"), QUIET, "managed", "degraded"),
     "healthy": (_round(), QUIET, "managed", "healthy"),
 }
