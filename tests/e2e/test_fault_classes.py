@@ -106,3 +106,30 @@ def test_containers_whose_runc_state_was_left_behind_are_containerd_state_and_co
     assert "recovered" in res.stdout
     assert sandbox.running() == before, "every container that ran runs again"
     assert shim_ids(sandbox) == sorted(before)
+
+
+def test_a_healthy_daemon_with_paused_and_stopped_containers_never_reads_containerd_state(sandbox: Sandbox) -> None:
+    """The safety side of invisible_containers and stale_runtime_state: one container paused and one stopped by
+    hand, probed once every shim has run SETTLED_SHIM seconds (so the rules look at them). Nothing is lost: the
+    probe reads healthy and a dry-run plans nothing."""
+    import subprocess
+
+    from remediator.detect.probes import SETTLED_SHIM
+
+    ids = sorted(sandbox.running())
+    docker = ["docker", "-H", f"unix://{sandbox.sock}"]
+    subprocess.run([*docker, "pause", ids[0]], check=True, capture_output=True, timeout=30)
+    subprocess.run([*docker, "stop", "-t", "1", ids[1]], check=True, capture_output=True, timeout=30)
+
+    def settled() -> bool | None:
+        shims = [p for p in sandbox.processes() if "shim" in p.comm]
+        ages = [h.uptime for p in shims if (h := sandbox.host.health(p)) is not None]
+        return (bool(shims) and len(ages) == len(shims) and min(ages) >= SETTLED_SHIM) or None
+
+    assert poll_until(settled, timeout=60, every=0.5), "every shim has run long enough to count"
+    cfg = sandbox.root / "config.yaml"
+    cfg.write_text(sandbox.config_yaml(str(sandbox.root / "state")))
+    probe = cli("probe", "--config", str(cfg), "--host", "t")
+    assert probe.returncode == 0 and "verdict healthy" in probe.stdout, probe.stdout + probe.stderr
+    plan = cli("run", "--config", str(cfg), "--host", "t", "--dry-run")
+    assert plan.returncode == 0 and "containerd-state" not in plan.stdout, plan.stdout + plan.stderr
