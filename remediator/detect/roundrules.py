@@ -212,29 +212,30 @@ def containerd_silent(s: Seen) -> RoundView | None:
     return containerd_trouble(s, s.because(f"API: {s.api_line}", s.ctrd_line))
 
 
+def _lost(s: Seen, key: str, why: str) -> RoundView | None:
+    """containerd-state when the shims probe found containers under `key` (invisible, stale_runc); `why` takes the
+    count and the first ids."""
+    ids = s.r["shims"].data.get(key) or []
+    if not ids:
+        return None
+    return s.view(Diagnosis.CONTAINERD_STATE, s.because(f"API: {s.api_line}", s.ctrd_line,
+                                                        why.format(n=len(ids), ids=", ".join(ids[:5]))))
+
+
 def invisible_containers(s: Seen) -> RoundView | None:
     """dockerd answers, yet settled shims of its generation keep container processes it does not list as running:
     containerd has lost their tasks (its meta.db emptied, deleted or reset), so dockerd cannot start them again
     ('task ... already exists') and they run unseen. containerd-state: a proof from the processes, not a symptom."""
-    unseen = s.r["shims"].data.get("invisible") or []
-    if not unseen:
-        return None
-    return s.view(Diagnosis.CONTAINERD_STATE, s.because(
-        f"API: {s.api_line}", s.ctrd_line,
-        f"{len(unseen)} container(s) run under a shim of this dockerd that dockerd does not list as running "
-        f"({', '.join(unseen[:5])}): containerd lost their tasks, so they cannot be started again while it runs"))
+    return _lost(s, "invisible", "{n} container(s) run under a shim of this dockerd that dockerd does not list as "
+                 "running ({ids}): containerd lost their tasks, so they cannot be started again while it runs")
 
 
 def stale_runtime_state(s: Seen) -> RoundView | None:
     """dockerd answers, yet containers it does not list as running, served by no shim, have runc state under the
     exec-root that runc cannot read: every start of them fails 'container with id exists' — containerd-state."""
-    stale = s.r["shims"].data.get("stale_runc") or []
-    if not stale:
-        return None
-    return s.view(Diagnosis.CONTAINERD_STATE, s.because(
-        f"API: {s.api_line}", s.ctrd_line,
-        f"{len(stale)} container(s) dockerd does not list as running, with no shim, have runc state runc cannot read "
-        f"({', '.join(stale[:5])}): their start fails 'container with id exists' until that state is moved aside"))
+    return _lost(s, "stale_runc", "{n} container(s) dockerd does not list as running, with no shim, have runc state "
+                 "runc cannot read ({ids}): their start fails 'container with id exists' until that state is moved "
+                 "aside")
 
 
 def slow_answers(s: Seen) -> RoundView | None:

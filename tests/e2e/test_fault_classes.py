@@ -40,6 +40,16 @@ def _lose_tasks(sb: Sandbox, how: Callable[[Path], None]) -> None:
     assert sb.host.ping().ok
 
 
+def _healed_by_the_state_clear(sandbox: Sandbox) -> None:
+    """`run --yes` reads containerd-state, climbs no further than docker-libcontainerd, and recovers."""
+    cfg = sandbox.root / "config.yaml"
+    cfg.write_text(sandbox.config_yaml(str(sandbox.root / "state")))
+    res = cli("run", "--config", str(cfg), "--host", "t", "--yes")
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "verdict containerd-state" in res.stdout and "docker-libcontainerd on t" in res.stdout
+    assert "recovered" in res.stdout
+
+
 @pytest.mark.parametrize("how", [_truncate, _delete], ids=["truncated", "deleted"])
 def test_containers_that_containerd_lost_are_containerd_state_and_come_back(sandbox: Sandbox,
                                                                              how: Callable[[Path], None]) -> None:
@@ -51,10 +61,7 @@ def test_containers_that_containerd_lost_are_containerd_state_and_come_back(sand
     # at once: the shims are older than the dockerd now running (a generation before it)
     probe = cli("probe", "--config", str(cfg), "--host", "t")
     assert "verdict containerd-state" in probe.stdout, probe.stdout + probe.stderr
-    res = cli("run", "--config", str(cfg), "--host", "t", "--yes")
-    assert res.returncode == 0, res.stdout + res.stderr
-    assert "verdict containerd-state" in res.stdout and "docker-libcontainerd on t" in res.stdout
-    assert "recovered" in res.stdout
+    _healed_by_the_state_clear(sandbox)
     assert sandbox.running() == before, "every container that ran runs again"
     assert shim_ids(sandbox) == sorted(before), "one shim per container: the old, unseen ones were reaped"
 
@@ -69,12 +76,7 @@ def test_a_wedged_dockerd_whose_containerd_panicked_on_its_meta_db_is_healed_wit
     sandbox.wedge()
     assert poll_until(lambda: "invalid meta pages" in Path(sandbox.log).read_text(errors="replace") or None,
                       timeout=30, every=0.2), "containerd did not panic on its meta.db"
-    cfg = sandbox.root / "config.yaml"
-    cfg.write_text(sandbox.config_yaml(str(sandbox.root / "state")))
-    res = cli("run", "--config", str(cfg), "--host", "t", "--yes")
-    assert res.returncode == 0, res.stdout + res.stderr
-    assert "verdict containerd-state" in res.stdout and "docker-libcontainerd on t" in res.stdout
-    assert "recovered" in res.stdout
+    _healed_by_the_state_clear(sandbox)
     assert sandbox.running() == before
     assert shim_ids(sandbox) == sorted(before)
 
@@ -98,12 +100,7 @@ def test_containers_whose_runc_state_was_left_behind_are_containerd_state_and_co
     assert poll_until(lambda: exists.search(Path(sandbox.log).read_text(errors="replace")) or None,
                       timeout=30, every=0.2), "no start failed on the stale runc state"
     assert not sandbox.running() & before, "the fault is in place: none of them runs"
-    cfg = sandbox.root / "config.yaml"
-    cfg.write_text(sandbox.config_yaml(str(sandbox.root / "state")))
-    res = cli("run", "--config", str(cfg), "--host", "t", "--yes")
-    assert res.returncode == 0, res.stdout + res.stderr
-    assert "verdict containerd-state" in res.stdout and "docker-libcontainerd on t" in res.stdout
-    assert "recovered" in res.stdout
+    _healed_by_the_state_clear(sandbox)
     assert sandbox.running() == before, "every container that ran runs again"
     assert shim_ids(sandbox) == sorted(before)
 
