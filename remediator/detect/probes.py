@@ -42,14 +42,15 @@ HOST_OUTCOMES = frozenset({O.OK, O.SLOW, O.TIMEOUT, O.REFUSED, O.MISSING, O.ERRO
 OPERATOR_OUTCOMES: dict[O, str] = {O.DENIED: ACCESS, O.MISSING_BINARY: MISSING_BINARY}  # outcome -> its cause
 
 
-def broken_runc_state(host: Host, data_root: str, exec_root: str) -> set[str]:
+def broken_runc_state(host: Host, data_root: str, exec_root: str, served: frozenset[str] = frozenset()) -> set[str]:
     """The containers whose runc state under the exec-root runc cannot read (state.json missing, not JSON): runc
     can neither delete it nor create the container again ('container with id exists'). A readable state of a dead
-    container is no fault: the shim deletes it before the next create."""
+    container is no fault: the shim deletes it before the next create. Those a shim serves (`served`) are running
+    and are not read: a round reads only the state of containers without a shim."""
     ids = set(host.listdir(f"{data_root}/containers"))
     broken = set()
     for cid in host.listdir(f"{exec_root}/{RUNC_STATE}"):
-        if cid not in ids:
+        if cid not in ids or cid in served:
             continue
         try:
             ok = isinstance(json.loads(host.read_text(f"{exec_root}/{RUNC_STATE}/{cid}/state.json", limit=1 << 20)), dict)
@@ -170,7 +171,7 @@ class Prober:
         self.kept = {cid: s.pid for s in fam.shims if s.pid in parents and (cid := procmod.shim_container_id(s))
                      and self._settled(s, fam.dockerd[0] if fam.dockerd else None)}
         self.served = {cid for s in fam.shims if (cid := procmod.shim_container_id(s))}
-        self.runc = broken_runc_state(self.host, self.facts.data_root, self.facts.exec_root)
+        self.runc = broken_runc_state(self.host, self.facts.data_root, self.facts.exec_root, frozenset(self.served))
         out.append(Obs("shims", O.OK, detail=f"{len(fam.shims)} shim(s), {len(fam.containers)} container process(es)"
                        + (f"; {len(leaked)} shim(s) without a container (S19): {leaked[:5]}" if leaked else ""),
                        data={"shims": len(fam.shims), "containers": len(fam.containers), "leaked_shims": len(leaked)}))
